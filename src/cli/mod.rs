@@ -1,0 +1,70 @@
+//! The human command line: `--help`, `--version` and subcommands, one file each.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod show_config;
+
+const ABOUT: &str = "A Cargo credential provider for private registries.
+
+Cargo starts it; you do not run it by hand. Configure Cargo with
+
+    [registry]
+    global-credential-providers = [\"cargo:token\", \"cargo-credential-corp\"]
+
+then `cargo login --registry NAME` stores a token in the OS keychain and
+`cargo logout --registry NAME` removes it. Tokens are also read from
+CARGO_REGISTRY_TOKEN / CARGO_REGISTRIES_<NAME>_TOKEN.";
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo-credential-corp", version, about = ABOUT, arg_required_else_help = true)]
+struct Cli {
+    /// Speak Cargo's credential protocol on stdin/stdout (Cargo passes this).
+    #[arg(long, hide = true)]
+    cargo_plugin: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the config files read and the settings that apply to a registry.
+    Config(show_config::Args),
+}
+
+/// Runs the command line with `args` (the program name first).
+pub fn run(args: Vec<OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help and version to stdout, errors to stderr.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result = match cli.command {
+        Some(Command::Config(args)) => show_config::run(&args),
+        None => Ok(()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[allow(clippy::print_stderr)]
+fn report(err: &anyhow::Error) {
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}

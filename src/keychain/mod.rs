@@ -1,0 +1,100 @@
+//! The OS keychain, behind a seam: where `cargo login` stores a token and
+//! `cargo logout` removes it.
+//!
+//! Each registry's token is one item keyed by the index URL Cargo sends:
+//! service `cargo-registry:<index-url>`, user `cargo-credential-corp`. Reads
+//! fall back to the items Cargo's built-in keychain providers wrote (see
+//! [`os`]), so switching to this provider does not force a new login.
+//!
+//! Every call runs under a deadline ([`deadline`]): a locked, absent or
+//! frozen keychain daemon must never hang Cargo.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::secret::Token;
+
+pub mod deadline;
+pub mod os;
+
+pub use os::OsKeychain;
+
+/// The service name of the item holding the token for `index_url`.
+pub fn service_name(index_url: &str) -> String {
+    format!("cargo-registry:{index_url}")
+}
+
+/// The user name of this provider's items.
+pub const USER: &str = "cargo-credential-corp";
+
+/// A keychain that stores one token per registry index URL.
+pub trait Keychain {
+    /// The token stored for `index_url`, if any.
+    fn read(&self, index_url: &str, timeout: Duration) -> Result<Option<Token>, KeychainError>;
+    /// Stores `token` for `index_url`, replacing any earlier one. `label` is
+    /// what a keychain UI shows.
+    fn store(
+        &self,
+        index_url: &str,
+        label: &str,
+        token: &Token,
+        timeout: Duration,
+    ) -> Result<(), KeychainError>;
+    /// Removes every token stored for `index_url` (also those of Cargo's
+    /// built-in providers). `Ok(false)` when there was none.
+    fn remove(&self, index_url: &str, timeout: Duration) -> Result<bool, KeychainError>;
+}
+
+/// A keychain call that failed. Its message never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeychainError {
+    message: String,
+}
+
+impl KeychainError {
+    /// An error with this message (which must not contain a secret).
+    pub fn new(message: impl Into<String>) -> Self {
+        KeychainError {
+            message: message.into(),
+        }
+    }
+
+    /// Describes a `keyring-core` error without ever including stored bytes.
+    pub fn from_keyring(err: &keyring_core::Error) -> Self {
+        use keyring_core::Error as E;
+        let message = match err {
+            E::NoStorageAccess(e) => {
+                format!("the keychain is locked or refused access ({e}); unlock it and retry")
+            }
+            E::PlatformFailure(e) => format!("the keychain failed: {e}"),
+            E::NoEntry => "no such keychain item".to_owned(),
+            E::BadEncoding(_) => "the stored token is not valid UTF-8".to_owned(),
+            E::BadDataFormat(..) => "the stored item is malformed".to_owned(),
+            E::BadStoreFormat(why) => format!("the keychain is malformed: {why}"),
+            E::TooLong(attr, max) => format!("{attr} is longer than the keychain allows ({max})"),
+            E::Invalid(attr, why) => format!("the keychain rejected {attr}: {why}"),
+            E::Ambiguous(items) => format!(
+                "{} keychain items match; remove the extra ones with your keychain tool",
+                items.len()
+            ),
+            E::NoDefaultStore => "no keychain store is available".to_owned(),
+            E::NotSupportedByStore(why) => format!("the keychain does not support this: {why}"),
+            _ => "the keychain failed".to_owned(),
+        };
+        KeychainError { message }
+    }
+}
+
+impl From<keyring_core::Error> for KeychainError {
+    fn from(err: keyring_core::Error) -> Self {
+        KeychainError::from_keyring(&err)
+    }
+}
+
+impl fmt::Display for KeychainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for KeychainError {}

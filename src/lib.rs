@@ -1,0 +1,17 @@
+//! `cargo-credential-corp`: a Cargo credential provider for private registries.
+//!
+//! Cargo starts the binary with `--cargo-plugin` and speaks its credential
+//! protocol through the [`cargo_credential`] crate; [`provider::Provider`]
+//! answers from the configured sources: environment variables
+//! ([`source::env`]) and the OS keychain ([`keychain`]).
+//!
+//! The crate is a library too so that its parts can be tested in isolation;
+//! its API is not stable.
+
+pub mod cli;
+pub mod config;
+pub mod keychain;
+pub mod provider;
+pub mod registry;
+pub mod secret;
+pub mod source;

@@ -1,0 +1,203 @@
+//! The credential provider: Cargo's request → configured sources → Cargo's answer.
+//!
+//! Answers are chosen on purpose: `not-found` when no source has a token (so
+//! Cargo tries the next provider), `url-not-supported` for a registry this
+//! configuration does not serve, `operation-not-supported` for an action this
+//! version does not know, and `other` (with its cause chain) only for real
+//! failures that the user must fix.
+
+use std::time::Duration;
+
+use anyhow::anyhow;
+use cargo_credential::{
+    Action, CacheControl, Credential, CredentialResponse, Error, LoginOptions, RegistryInfo, Secret,
+};
+
+use crate::config::{AuthScheme, Config, ConfigPaths, Settings};
+use crate::keychain::{Keychain, OsKeychain};
+use crate::registry::Registry;
+use crate::secret::Token;
+use crate::source::SourceKind;
+use crate::source::env::{self, Environment, ProcessEnv};
+
+/// Deadline of the keychain call made by `cargo login` / `cargo logout`: a
+/// person is waiting, perhaps on an unlock prompt.
+pub const INTERACTIVE_KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The provider, generic over its environment and keychain seams.
+#[derive(Debug)]
+pub struct Provider<E, K> {
+    env: E,
+    keychain: K,
+    paths: ConfigPaths,
+}
+
+impl Provider<ProcessEnv, OsKeychain> {
+    /// The provider for this process: the real environment, keychain and
+    /// config file locations.
+    pub fn from_process() -> Self {
+        Provider::new(ProcessEnv, OsKeychain, ConfigPaths::from_env())
+    }
+}
+
+impl<E: Environment, K: Keychain> Provider<E, K> {
+    /// A provider over the given seams.
+    pub fn new(env: E, keychain: K, paths: ConfigPaths) -> Self {
+        Provider {
+            env,
+            keychain,
+            paths,
+        }
+    }
+
+    fn get(
+        &self,
+        registry: &Registry<'_>,
+        settings: &Settings,
+    ) -> Result<CredentialResponse, Error> {
+        let mut keychain_problem = None;
+        for source in &settings.sources {
+            let token = match source {
+                SourceKind::Env => {
+                    let names = env::candidate_names(registry, &settings.env);
+                    env::lookup(&self.env, &names)?.map(|(token, _)| token)
+                }
+                SourceKind::Keychain => {
+                    match self
+                        .keychain
+                        .read(registry.index_url, settings.keychain_timeout)
+                    {
+                        Ok(token) => token,
+                        Err(e) => {
+                            keychain_problem = Some(e);
+                            None
+                        }
+                    }
+                }
+            };
+            if let Some(token) = token {
+                return Ok(answer(token, settings));
+            }
+        }
+        if let Some(problem) = keychain_problem {
+            warn(&format!(
+                "could not read the OS keychain for {}: {problem}",
+                registry.display_name()
+            ));
+        }
+        Err(Error::NotFound)
+    }
+
+    fn login(
+        &self,
+        info: &RegistryInfo<'_>,
+        registry: &Registry<'_>,
+        settings: &Settings,
+        options: &LoginOptions<'_>,
+    ) -> Result<CredentialResponse, Error> {
+        if !settings.sources.contains(&SourceKind::Keychain) {
+            return Err(anyhow!(
+                "`cargo login` stores the token in the OS keychain, but \"keychain\" is not among \
+                 the sources for {} ({}); add it to `sources`, or export {} instead",
+                registry.display_name(),
+                where_configured(settings),
+                registry
+                    .cargo_env_var()
+                    .unwrap_or_else(|| "a configured `env` variable".to_owned()),
+            )
+            .into());
+        }
+        let given = match &options.token {
+            Some(token) => token.to_owned().expose(),
+            None => cargo_credential::read_token(options, info)?.expose(),
+        };
+        let Some(token) = Token::parse(given, "`cargo login`").map_err(|e| anyhow!(e))? else {
+            return Err(anyhow!(
+                "no token was given; pass it on standard input (`cargo login --registry {}`, then \
+                 paste it) or as an argument",
+                registry.display_name()
+            )
+            .into());
+        };
+        let label = format!("Cargo registry token: {}", registry.display_name());
+        self.keychain
+            .store(
+                registry.index_url,
+                &label,
+                &token,
+                INTERACTIVE_KEYCHAIN_TIMEOUT,
+            )
+            .map_err(|e| {
+                anyhow!(e).context(format!(
+                    "could not store the token for {} in the OS keychain (nothing was written \
+                     anywhere else)",
+                    registry.display_name()
+                ))
+            })?;
+        Ok(CredentialResponse::Login)
+    }
+
+    fn logout(&self, registry: &Registry<'_>) -> Result<CredentialResponse, Error> {
+        match self
+            .keychain
+            .remove(registry.index_url, INTERACTIVE_KEYCHAIN_TIMEOUT)
+        {
+            Ok(true) => Ok(CredentialResponse::Logout),
+            Ok(false) => Err(Error::NotFound),
+            Err(e) => Err(anyhow!(e)
+                .context(format!(
+                    "could not remove the token for {} from the OS keychain",
+                    registry.display_name()
+                ))
+                .into()),
+        }
+    }
+}
+
+impl<E: Environment, K: Keychain> Credential for Provider<E, K> {
+    fn perform(
+        &self,
+        info: &RegistryInfo<'_>,
+        action: &Action<'_>,
+        args: &[&str],
+    ) -> Result<CredentialResponse, Error> {
+        let registry = Registry::from_info(info);
+        let config = Config::load(&self.paths, args)?;
+        let settings = match config.settings_for(&registry) {
+            Ok(Some(settings)) => settings,
+            Ok(None) => return Err(Error::UrlNotSupported),
+            Err(mismatch) => return Err(anyhow!(mismatch).into()),
+        };
+        match action {
+            Action::Get(_) => self.get(&registry, &settings),
+            Action::Login(options) => self.login(info, &registry, &settings, options),
+            Action::Logout => self.logout(&registry),
+            _ => Err(Error::OperationNotSupported),
+        }
+    }
+}
+
+fn answer(token: Token, settings: &Settings) -> CredentialResponse {
+    let token = match settings.auth_scheme {
+        AuthScheme::None => token,
+        AuthScheme::Bearer => token.with_scheme("Bearer"),
+    };
+    CredentialResponse::Get {
+        token: Secret::from(token.expose().to_owned()),
+        cache: CacheControl::Session,
+        operation_independent: true,
+    }
+}
+
+fn where_configured(settings: &Settings) -> String {
+    match settings.matched.first() {
+        Some((name, origin)) => format!("[registries.{name}] in {origin}"),
+        None => "from [defaults] or the provider's arguments".to_owned(),
+    }
+}
+
+/// A warning on standard error, which Cargo shows to the user. Never a secret.
+#[allow(clippy::print_stderr)]
+fn warn(message: &str) {
+    eprintln!("warning: cargo-credential-corp: {message}");
+}

@@ -1,0 +1,92 @@
+//! Which registry Cargo is asking about, and the names derived from it.
+
+/// The name Cargo gives its default registry.
+pub const CRATES_IO: &str = "crates-io";
+
+/// A registry as Cargo names it in a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Registry<'a> {
+    /// The index URL exactly as Cargo sent it (with its `sparse+` prefix, if any).
+    pub index_url: &'a str,
+    /// The registry's name in Cargo's config; absent for `--index URL`.
+    pub name: Option<&'a str>,
+}
+
+impl<'a> Registry<'a> {
+    /// The registry as Cargo described it in a credential request.
+    pub fn from_info(info: &'a cargo_credential::RegistryInfo<'a>) -> Self {
+        Registry {
+            index_url: info.index_url,
+            name: info.name,
+        }
+    }
+
+    /// The environment variable Cargo itself reads for this registry's token:
+    /// `CARGO_REGISTRY_TOKEN` for `crates-io`, else `CARGO_REGISTRIES_<NAME>_TOKEN`.
+    pub fn cargo_env_var(&self) -> Option<String> {
+        self.name.map(|name| {
+            if name == CRATES_IO {
+                "CARGO_REGISTRY_TOKEN".to_owned()
+            } else {
+                format!("CARGO_REGISTRIES_{}_TOKEN", env_mangle(name))
+            }
+        })
+    }
+
+    /// How to refer to the registry in a message: its name, else its index URL.
+    pub fn display_name(&self) -> &'a str {
+        self.name.unwrap_or(self.index_url)
+    }
+}
+
+/// Cargo's mangling of a config key into an environment variable fragment:
+/// upper case, with `-` and `.` turned into `_`.
+pub fn env_mangle(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            '-' | '.' => '_',
+            c => c.to_ascii_uppercase(),
+        })
+        .collect()
+}
+
+/// Two index URLs name the same index when they differ only in a trailing `/`.
+pub fn same_index(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reg(name: Option<&'static str>) -> Registry<'static> {
+        Registry {
+            index_url: "sparse+https://r.example/index/",
+            name,
+        }
+    }
+
+    #[test]
+    fn env_var_names_follow_cargo() {
+        assert_eq!(
+            reg(Some("crates-io")).cargo_env_var().as_deref(),
+            Some("CARGO_REGISTRY_TOKEN")
+        );
+        assert_eq!(
+            reg(Some("my-private")).cargo_env_var().as_deref(),
+            Some("CARGO_REGISTRIES_MY_PRIVATE_TOKEN")
+        );
+        assert_eq!(
+            reg(Some("acme_internal2")).cargo_env_var().as_deref(),
+            Some("CARGO_REGISTRIES_ACME_INTERNAL2_TOKEN")
+        );
+        assert_eq!(reg(None).cargo_env_var(), None);
+    }
+
+    #[test]
+    fn index_comparison_ignores_trailing_slash_only() {
+        assert!(same_index("sparse+https://a/x/", "sparse+https://a/x"));
+        assert!(!same_index("sparse+https://a/x/", "https://a/x/"));
+        assert!(!same_index("sparse+https://a/x/", "sparse+https://a/y/"));
+    }
+}

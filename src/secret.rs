@@ -1,0 +1,129 @@
+//! The token newtype: a registry token is a secret from the moment it is read.
+//!
+//! [`Token`] has a redacted `Debug`, no `Display`, zeroizes its bytes on drop,
+//! and hands out its value only through [`Token::expose`], so every place that
+//! sends or stores a token can be found with one grep.
+
+use std::fmt;
+
+use zeroize::Zeroizing;
+
+/// A registry token (or any other credential) held in memory.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(Zeroizing<String>);
+
+impl Token {
+    /// Wraps `value` as a token. The `String`'s buffer is zeroized on drop.
+    pub fn new(value: String) -> Self {
+        Token(Zeroizing::new(value))
+    }
+
+    /// Validates a token read from somewhere a person typed or configured it.
+    ///
+    /// Surrounding spaces are trimmed; an empty or whitespace-only value is
+    /// `Ok(None)` (absent). A value with a control character (a newline, a tab,
+    /// an escape) is rejected: it would corrupt the `Authorization` header, and
+    /// usually means the value was pasted or exported wrongly. `what` names the
+    /// value's origin for the error message; the value itself is never shown.
+    pub fn parse(value: String, what: &str) -> Result<Option<Token>, InvalidToken> {
+        let value = Zeroizing::new(value);
+        let trimmed = value.trim_matches(' ');
+        if trimmed.trim().is_empty() {
+            return Ok(None);
+        }
+        if let Some(pos) = trimmed.chars().position(char::is_control) {
+            return Err(InvalidToken {
+                what: what.to_owned(),
+                position: pos + 1,
+            });
+        }
+        Ok(Some(Token::new(trimmed.to_owned())))
+    }
+
+    /// The token's value, for the places that send or store it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The token with an authorization scheme in front (`Bearer …`), unless it
+    /// already starts with that scheme.
+    pub fn with_scheme(self, scheme: &str) -> Token {
+        let has = self
+            .0
+            .get(..scheme.len() + 1)
+            .is_some_and(|p| p[..scheme.len()].eq_ignore_ascii_case(scheme) && p.ends_with(' '));
+        if has {
+            self
+        } else {
+            Token::new(format!("{scheme} {}", self.expose()))
+        }
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token([redacted])")
+    }
+}
+
+/// A token value that may not be sent: it holds a control character.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidToken {
+    what: String,
+    position: usize,
+}
+
+impl fmt::Display for InvalidToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the token from {} contains a control character (a newline, tab or escape) at \
+             character {}; it was not sent. Set it again without the stray character",
+            self.what, self.position
+        )
+    }
+}
+
+impl std::error::Error for InvalidToken {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_redacted() {
+        let t = Token::new("s3cr3t-value".into());
+        assert_eq!(format!("{t:?}"), "Token([redacted])");
+        assert_eq!(format!("{:?}", Some(&t)), "Some(Token([redacted]))");
+    }
+
+    #[test]
+    fn parse_treats_blank_as_absent() {
+        assert_eq!(Token::parse(String::new(), "x").unwrap(), None);
+        assert_eq!(Token::parse("   ".into(), "x").unwrap(), None);
+        assert_eq!(Token::parse(" \t ".into(), "x").unwrap(), None);
+    }
+
+    #[test]
+    fn parse_trims_spaces_and_rejects_control_characters() {
+        let t = Token::parse("  abc  ".into(), "x").unwrap().unwrap();
+        assert_eq!(t.expose(), "abc");
+        for bad in ["abc\n", "a\tb", "a\u{1b}[0m", "line1\nline2", "a\rb"] {
+            let err = Token::parse(bad.into(), "CARGO_REGISTRY_TOKEN").unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains("CARGO_REGISTRY_TOKEN"), "{msg}");
+            assert!(!msg.contains("abc") && !msg.contains("line1"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn scheme_is_added_once() {
+        let t = Token::new("abc".into()).with_scheme("Bearer");
+        assert_eq!(t.expose(), "Bearer abc");
+        assert_eq!(t.with_scheme("Bearer").expose(), "Bearer abc");
+        let t = Token::new("bearer abc".into()).with_scheme("Bearer");
+        assert_eq!(t.expose(), "bearer abc");
+        let t = Token::new("Bearerabc".into()).with_scheme("Bearer");
+        assert_eq!(t.expose(), "Bearer Bearerabc");
+    }
+}
