@@ -1,7 +1,7 @@
 //! `cargo-credential-corp`: a Cargo credential provider for private registries.
 //!
 //! Cargo starts the binary with `--cargo-plugin` and speaks its credential
-//! protocol through the [`cargo_credential`] crate; [`provider::Provider`]
+//! protocol ([`protocol`], over the [`cargo_credential`] crate's types); [`provider::Provider`]
 //! answers from the configured sources: environment variables
 //! ([`source::env`]) and the OS keychain ([`keychain`]).
 //!
@@ -11,6 +11,8 @@
 pub mod cli;
 pub mod config;
 pub mod keychain;
+pub mod prompt;
+pub mod protocol;
 pub mod provider;
 pub mod registry;
 pub mod secret;

@@ -6,8 +6,16 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "--cargo-plugin") {
-        cargo_credential::main(cargo_credential_corp::provider::Provider::from_process());
-        return ExitCode::SUCCESS;
+        let provider = cargo_credential_corp::provider::Provider::from_process();
+        let served = cargo_credential_corp::protocol::serve(
+            &provider,
+            std::io::stdin().lock(),
+            std::io::stdout().lock(),
+        );
+        return match served {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE, // Cargo went away mid-conversation.
+        };
     }
     cargo_credential_corp::cli::run(args)
 }

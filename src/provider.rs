@@ -90,7 +90,6 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
 
     fn login(
         &self,
-        info: &RegistryInfo<'_>,
         registry: &Registry<'_>,
         settings: &Settings,
         options: &LoginOptions<'_>,
@@ -109,7 +108,16 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         }
         let given = match &options.token {
             Some(token) => token.to_owned().expose(),
-            None => cargo_credential::read_token(options, info)?.expose(),
+            None => {
+                let message = match options.login_url {
+                    Some(url) => format!(
+                        "paste the token for {} (from {url})",
+                        registry.display_name()
+                    ),
+                    None => format!("paste the token for {}", registry.display_name()),
+                };
+                std::mem::take(&mut *crate::prompt::read_token(&message)?)
+            }
         };
         let Some(token) = Token::parse(given, "`cargo login`").map_err(|e| anyhow!(e))? else {
             return Err(anyhow!(
@@ -170,7 +178,7 @@ impl<E: Environment, K: Keychain> Credential for Provider<E, K> {
         };
         match action {
             Action::Get(_) => self.get(&registry, &settings),
-            Action::Login(options) => self.login(info, &registry, &settings, options),
+            Action::Login(options) => self.login(&registry, &settings, options),
             Action::Logout => self.logout(&registry),
             _ => Err(Error::OperationNotSupported),
         }

@@ -1,0 +1,171 @@
+//! The real `cargo`, in a temporary `CARGO_HOME` whose config uses this
+//! provider, with crates to publish and to build.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use super::process::{self, Output};
+use super::{NO_BUS, base_env, provider_bin, write};
+
+/// The registry name used in the e2e tests.
+pub const REGISTRY: &str = "my-private";
+
+/// How Cargo is told to use this provider.
+pub enum Providers {
+    /// `[registries.my-private] credential-provider = [<provider>, args...]`.
+    PerRegistry(Vec<String>),
+    /// `[registry] global-credential-providers = [...]`; the string
+    /// `"corp"` stands for this provider's path.
+    Global(Vec<String>),
+}
+
+/// A temporary Cargo home plus a folder for crates.
+pub struct CargoHome {
+    dir: tempfile::TempDir,
+    env: HashMap<String, String>,
+    secrets: Vec<String>,
+}
+
+impl CargoHome {
+    /// A Cargo home whose config names the registry at `index_url` and the
+    /// given providers. The provider sees no keychain until [`Self::bus`].
+    pub fn new(index_url: &str, providers: Providers) -> CargoHome {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("cargo-home");
+        let corp = provider_bin().display().to_string();
+        let quote = |v: &[String]| {
+            v.iter()
+                .map(|s| format!("{:?}", if s == "corp" { &corp } else { s }))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let config = match &providers {
+            Providers::PerRegistry(args) => format!(
+                "[registries.{REGISTRY}]\nindex = {index_url:?}\ncredential-provider = [{:?}{}]\n",
+                corp,
+                args.iter().map(|a| format!(", {a:?}")).collect::<String>()
+            ),
+            Providers::Global(list) => format!(
+                "[registries.{REGISTRY}]\nindex = {index_url:?}\n\n[registry]\nglobal-credential-providers = [{}]\n",
+                quote(list)
+            ),
+        };
+        write(&home.join("config.toml"), &config);
+        let mut env = base_env();
+        env.insert("CARGO_HOME".into(), home.display().to_string());
+        env.insert("CARGO_TERM_COLOR".into(), "never".into());
+        env.insert(
+            "CARGO_TARGET_DIR".into(),
+            dir.path().join("target").display().to_string(),
+        );
+        env.insert(
+            "CARGO_CREDENTIAL_CORP_CONFIG".into(),
+            dir.path().join("corp-user.toml").display().to_string(),
+        );
+        env.insert(
+            "CARGO_CREDENTIAL_CORP_SYSTEM_CONFIG".into(),
+            dir.path().join("corp-system.toml").display().to_string(),
+        );
+        env.insert("DBUS_SESSION_BUS_ADDRESS".into(), NO_BUS.into());
+        CargoHome {
+            dir,
+            env,
+            secrets: Vec::new(),
+        }
+    }
+
+    /// Points the provider at a keyring's bus.
+    pub fn bus(&mut self, address: &str) -> &mut Self {
+        self.env
+            .insert("DBUS_SESSION_BUS_ADDRESS".into(), address.into());
+        self
+    }
+
+    /// Sets an environment variable for cargo (and so for the provider).
+    pub fn env(&mut self, key: &str, value: &str) -> &mut Self {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+
+    /// Removes an environment variable.
+    pub fn env_remove(&mut self, key: &str) -> &mut Self {
+        self.env.remove(key);
+        self
+    }
+
+    /// Declares a secret that must never appear in any output.
+    pub fn secret(&mut self, value: &str) -> &mut Self {
+        self.secrets.push(value.into());
+        self
+    }
+
+    /// The Cargo home folder.
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("cargo-home")
+    }
+
+    /// The whole temporary folder (Cargo home, crates, target).
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Creates a library crate `name` at `version` with no dependencies.
+    pub fn new_lib(&self, name: &str, version: &str) -> PathBuf {
+        let path = self
+            .dir
+            .path()
+            .join("crates")
+            .join(format!("{name}-{version}"));
+        write(
+            &path.join("Cargo.toml"),
+            &format!(
+                "[package]\nname = {name:?}\nversion = {version:?}\nedition = \"2021\"\n\
+                 description = \"e2e test crate\"\nlicense = \"MIT\"\npublish = [{REGISTRY:?}]\n"
+            ),
+        );
+        write(
+            &path.join("src/lib.rs"),
+            "pub fn answer() -> u32 {\n    42\n}\n",
+        );
+        path
+    }
+
+    /// Creates a binary crate that depends on `dep` `req` from the registry.
+    pub fn new_app(&self, name: &str, dep: &str, req: &str) -> PathBuf {
+        let path = self.dir.path().join("crates").join(name);
+        write(
+            &path.join("Cargo.toml"),
+            &format!(
+                "[package]\nname = {name:?}\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n\
+                 [dependencies]\n{dep} = {{ version = {req:?}, registry = {REGISTRY:?} }}\n"
+            ),
+        );
+        write(
+            &path.join("src/main.rs"),
+            &format!(
+                "fn main() {{\n    assert_eq!({}::answer(), 42);\n}}\n",
+                dep.replace('-', "_")
+            ),
+        );
+        path
+    }
+
+    /// Runs `cargo args...` in `cwd` (within 5 min), with `stdin`, and checks
+    /// that no declared secret appears in its output.
+    pub fn cargo(&self, cwd: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new("cargo");
+        cmd.args(args).current_dir(cwd).env_clear().envs(&self.env);
+        let out = process::run(cmd, stdin, Duration::from_secs(300));
+        out.assert_free_of(&self.secrets);
+        out
+    }
+
+    /// Every `credentials.toml` (or legacy `credentials`) below the test folder.
+    pub fn credential_files(&self) -> Vec<PathBuf> {
+        let mut v = super::find_files(self.dir.path(), "credentials.toml");
+        v.extend(super::find_files(self.dir.path(), "credentials"));
+        v
+    }
+}

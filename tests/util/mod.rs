@@ -1,0 +1,162 @@
+//! The shared harness: run the real provider binary, real cargo, and the real
+//! components (keyring, registry), capturing every output and checking that
+//! no secret appears in any of it.
+
+#![allow(dead_code)]
+
+pub mod cargo;
+pub mod kellnr;
+pub mod keyring;
+pub mod process;
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+pub use process::Output;
+
+/// The provider binary built by this `cargo test`.
+pub fn provider_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_cargo-credential-corp"))
+}
+
+/// A D-Bus address where nothing listens: "no keychain on this machine".
+pub const NO_BUS: &str = "unix:path=/nonexistent/cargo-credential-corp-test-bus";
+
+/// How the provider is started for a protocol test: a clean environment, the
+/// config files in a temporary folder, and a D-Bus address of our choosing.
+pub struct Provider {
+    dir: tempfile::TempDir,
+    env: HashMap<String, String>,
+    secrets: Vec<String>,
+}
+
+impl Provider {
+    /// A provider with no config files and no keychain.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut env = base_env();
+        env.insert(
+            "CARGO_CREDENTIAL_CORP_CONFIG".into(),
+            dir.path().join("user.toml").display().to_string(),
+        );
+        env.insert(
+            "CARGO_CREDENTIAL_CORP_SYSTEM_CONFIG".into(),
+            dir.path().join("system.toml").display().to_string(),
+        );
+        env.insert("DBUS_SESSION_BUS_ADDRESS".into(), NO_BUS.into());
+        Provider {
+            dir,
+            env,
+            secrets: Vec::new(),
+        }
+    }
+
+    /// Sets an environment variable for the provider.
+    pub fn env(&mut self, key: &str, value: &str) -> &mut Self {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+
+    /// Declares a secret that must never appear in any output.
+    pub fn secret(&mut self, value: &str) -> &mut Self {
+        self.secrets.push(value.into());
+        self
+    }
+
+    /// Writes the user's config file.
+    pub fn user_config(&mut self, text: &str) -> &mut Self {
+        std::fs::write(self.dir.path().join("user.toml"), text).unwrap();
+        self
+    }
+
+    /// Writes the system-wide config file.
+    pub fn system_config(&mut self, text: &str) -> &mut Self {
+        std::fs::write(self.dir.path().join("system.toml"), text).unwrap();
+        self
+    }
+
+    /// The temporary folder holding the config files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `cargo-credential-corp --cargo-plugin` with `request` as its one
+    /// line of input, and checks its output holds no secret.
+    pub fn request(&self, request: &str) -> Output {
+        self.run(&["--cargo-plugin"], &format!("{request}\n"))
+    }
+
+    /// Runs the provider with `args` and `stdin`, within 20 s.
+    pub fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut cmd = Command::new(provider_bin());
+        cmd.args(args).env_clear().envs(&self.env);
+        let out = process::run(cmd, Some(stdin), Duration::from_secs(20));
+        out.assert_free_of_except_replies(&self.secrets);
+        out
+    }
+}
+
+/// The environment every child starts from: enough to find programs and the
+/// Rust toolchain, nothing that names a token or a bus.
+pub fn base_env() -> HashMap<String, String> {
+    let mut env = HashMap::new();
+    for key in [
+        "PATH",
+        "HOME",
+        "RUSTUP_HOME",
+        "RUSTUP_TOOLCHAIN",
+        "TMPDIR",
+        "LANG",
+    ] {
+        if let Ok(v) = std::env::var(key) {
+            env.insert(key.to_owned(), v);
+        }
+    }
+    env
+}
+
+/// Fails the test with a message that names the command to run, for a
+/// component of the e2e suite that is not installed.
+pub fn missing_component(what: &str) -> ! {
+    panic!(
+        "{what} is not available, so this e2e test cannot run. Run `scripts/test.sh` \
+         (it installs and builds every component, then runs all tests)"
+    )
+}
+
+/// Whether `program` can be found on PATH.
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+/// Writes `contents` to a new file `path`, creating parent folders.
+pub fn write(path: &Path, contents: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut f = std::fs::File::create(path).unwrap();
+    f.write_all(contents.as_bytes()).unwrap();
+}
+
+/// Every file below `dir` whose name is `name`.
+pub fn find_files(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == name) {
+                found.push(p);
+            }
+        }
+    }
+    found
+}

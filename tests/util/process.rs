@@ -1,0 +1,154 @@
+//! Running a child process with a deadline and capturing its output.
+
+use std::io::{Read as _, Write as _};
+use std::process::{Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// What a finished child printed.
+#[derive(Debug)]
+pub struct Output {
+    /// The exit status.
+    pub status: ExitStatus,
+    /// Standard output, lossily decoded.
+    pub stdout: String,
+    /// Standard error, lossily decoded.
+    pub stderr: String,
+    /// How long the child ran.
+    pub elapsed: Duration,
+    /// What was run, for failure messages.
+    pub what: String,
+}
+
+impl Output {
+    /// Panics (without printing the secret) if any secret appears in the output.
+    pub fn assert_free_of(&self, secrets: &[String]) {
+        for (i, s) in secrets.iter().enumerate() {
+            assert!(!s.is_empty());
+            for (stream, text) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+                assert!(
+                    !text.contains(s.as_str()),
+                    "secret #{i} appeared on the {stream} of `{}`",
+                    self.what
+                );
+            }
+        }
+    }
+
+    /// Like [`Self::assert_free_of`], except for the provider's `get` replies
+    /// on stdout, whose job is to carry the token to Cargo.
+    pub fn assert_free_of_except_replies(&self, secrets: &[String]) {
+        let visible = Output {
+            stdout: self
+                .stdout
+                .lines()
+                .filter(|l| !l.starts_with(r#"{"Ok":{"kind":"get","token":"#))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            stderr: self.stderr.clone(),
+            status: self.status,
+            elapsed: self.elapsed,
+            what: self.what.clone(),
+        };
+        visible.assert_free_of(secrets);
+    }
+
+    /// Panics with the output unless the child exited 0.
+    pub fn assert_success(&self) -> &Self {
+        assert!(
+            self.status.success(),
+            "`{}` failed:\n{}",
+            self.what,
+            self.describe()
+        );
+        self
+    }
+
+    /// Panics with the output unless the child failed.
+    pub fn assert_failure(&self) -> &Self {
+        assert!(
+            !self.status.success(),
+            "`{}` succeeded:\n{}",
+            self.what,
+            self.describe()
+        );
+        self
+    }
+
+    /// The output for a failure message.
+    pub fn describe(&self) -> String {
+        format!(
+            "status: {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+
+    /// The provider's reply: the second line of its output.
+    pub fn reply(&self) -> &str {
+        self.stdout
+            .lines()
+            .nth(1)
+            .unwrap_or_else(|| panic!("`{}` gave no reply line:\n{}", self.what, self.describe()))
+    }
+}
+
+/// Runs `cmd` to completion with `stdin` (or a closed stdin), killing it if
+/// it runs longer than `timeout`.
+pub fn run(mut cmd: Command, stdin: Option<&str>, timeout: Duration) -> Output {
+    let what = format!("{cmd:?}");
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.unwrap_or("").to_owned();
+    let writer = thread::spawn(move || {
+        let _ = input.write_all(data.as_bytes());
+    });
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_reader = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err_reader = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`{what}` did not finish within {timeout:?}");
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = start.elapsed();
+    let _ = writer.join();
+    Output {
+        status,
+        stdout: String::from_utf8_lossy(&out_reader.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned(),
+        elapsed,
+        what,
+    }
+}
+
+/// A child process that is killed when this guard is dropped.
+#[derive(Debug)]
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
