@@ -1,7 +1,6 @@
 //! A real Secret Service for one test: a private D-Bus session bus and an
 //! unlocked gnome-keyring on it, both stopped when the value is dropped.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -9,19 +8,16 @@ use std::time::{Duration, Instant};
 use super::process::{self, KillOnDrop};
 use super::{base_env, missing_component, on_path};
 
-/// A running gnome-keyring on its own bus.
-pub struct Keyring {
-    // Dropped in this order: the keyring before its bus.
-    daemon: KillOnDrop,
-    bus: KillOnDrop,
+/// A private D-Bus session bus with nothing on it, stopped on drop.
+pub struct Bus {
+    _process: KillOnDrop,
     address: String,
     dir: tempfile::TempDir,
 }
 
-impl Keyring {
-    /// Starts the bus and the keyring, and waits until the login collection
-    /// is served and unlocked (at most 10 s).
-    pub fn start() -> Keyring {
+impl Bus {
+    /// Starts `dbus-daemon` on a socket in a new temporary folder.
+    pub fn start() -> Bus {
         for program in [
             "dbus-daemon",
             "gnome-keyring-daemon",
@@ -51,16 +47,42 @@ impl Keyring {
             }
             thread::sleep(Duration::from_millis(10));
         }
-        let bus = KillOnDrop(bus);
-        let data = dir.path().join("data");
+        Bus {
+            _process: KillOnDrop(bus),
+            address,
+            dir,
+        }
+    }
+
+    /// The bus address.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+}
+
+/// A running gnome-keyring on its own bus.
+pub struct Keyring {
+    // Dropped in this order: the keyring before its bus.
+    daemon: KillOnDrop,
+    bus: Bus,
+}
+
+impl Keyring {
+    /// Starts a bus and the keyring, and waits until the login collection
+    /// is served and unlocked (at most 10 s).
+    pub fn start() -> Keyring {
+        let bus = Bus::start();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (address, dir) = (&bus.address, bus.dir.path());
+        let data = dir.join("data");
         std::fs::create_dir_all(&data).unwrap();
         let mut daemon = Command::new("gnome-keyring-daemon")
             .args(["--foreground", "--unlock", "--components=secrets"])
             .env_clear()
             .envs(base_env())
-            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .env("DBUS_SESSION_BUS_ADDRESS", address)
             .env("XDG_DATA_HOME", &data)
-            .env("XDG_RUNTIME_DIR", dir.path())
+            .env("XDG_RUNTIME_DIR", dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -74,8 +96,6 @@ impl Keyring {
         let keyring = Keyring {
             daemon: KillOnDrop(daemon),
             bus,
-            address,
-            dir,
         };
         keyring.wait_until_ready(deadline);
         keyring
@@ -121,13 +141,13 @@ impl Keyring {
     fn with_env(&self, mut cmd: Command) -> Command {
         cmd.env_clear()
             .envs(base_env())
-            .env("DBUS_SESSION_BUS_ADDRESS", &self.address);
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus.address);
         cmd
     }
 
     /// The bus address to give the provider.
     pub fn address(&self) -> &str {
-        &self.address
+        &self.bus.address
     }
 
     /// The secret stored under these attributes (`secret-tool lookup`).
@@ -179,11 +199,6 @@ impl Keyring {
     /// Lets a frozen daemon run again (SIGCONT).
     pub fn thaw(&self) {
         signal(self.daemon.0.id(), "-CONT");
-    }
-
-    /// The keyring's private folder.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 }
 
