@@ -68,6 +68,8 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
                         .read(registry.index_url, settings.keychain_timeout)
                     {
                         Ok(token) => token,
+                        // No keychain on this machine: like an empty one.
+                        Err(e) if e.is_unavailable() => None,
                         Err(e) => {
                             keychain_problem = Some(e);
                             None

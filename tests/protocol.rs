@@ -80,12 +80,8 @@ fn nothing_found_is_not_found_so_cargo_tries_the_next_provider() {
     let out = p.request(&get("my-private", r#""operation":"read""#));
     out.assert_success();
     assert_eq!(out.reply(), r#"{"Err":{"kind":"not-found"}}"#);
-    // The keychain is unreachable here: said on stderr, which Cargo shows.
-    assert!(
-        out.stderr.contains("could not read the OS keychain"),
-        "{}",
-        out.stderr
-    );
+    // No keychain on this machine (headless CI): nothing to warn about.
+    assert_eq!(out.stderr, "");
 }
 
 #[test]

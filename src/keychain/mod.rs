@@ -49,6 +49,7 @@ pub trait Keychain {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeychainError {
     message: String,
+    unavailable: bool,
 }
 
 impl KeychainError {
@@ -56,7 +57,23 @@ impl KeychainError {
     pub fn new(message: impl Into<String>) -> Self {
         KeychainError {
             message: message.into(),
+            unavailable: false,
         }
+    }
+
+    /// This machine has no keychain service at all (a headless CI box): for
+    /// reading, the same as an empty keychain.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        KeychainError {
+            message: message.into(),
+            unavailable: true,
+        }
+    }
+
+    /// Whether the error means "there is no keychain here" rather than "the
+    /// keychain failed" (locked, frozen, broken).
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable
     }
 
     /// Describes a `keyring-core` error without ever including stored bytes.
@@ -81,7 +98,7 @@ impl KeychainError {
             E::NotSupportedByStore(why) => format!("the keychain does not support this: {why}"),
             _ => "the keychain failed".to_owned(),
         };
-        KeychainError { message }
+        KeychainError::new(message)
     }
 }
 

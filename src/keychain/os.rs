@@ -102,7 +102,7 @@ fn own_entry(
 fn open_store() -> Result<Arc<CredentialStore>, KeychainError> {
     let store: Arc<CredentialStore> =
         zbus_secret_service_keyring_store::Store::new().map_err(|e| {
-            KeychainError::new(format!(
+            KeychainError::unavailable(format!(
                 "cannot reach the Secret Service (gnome-keyring, KWallet, KeePassXC) on the \
                  D-Bus session bus: {}",
                 KeychainError::from_keyring(&e)
@@ -131,7 +131,7 @@ fn open_store() -> Result<Arc<CredentialStore>, KeychainError> {
     windows
 )))]
 fn open_store() -> Result<Arc<CredentialStore>, KeychainError> {
-    Err(KeychainError::new(
+    Err(KeychainError::unavailable(
         "this platform has no OS keychain support; use the \"env\" source",
     ))
 }

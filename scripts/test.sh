@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine or a warm one:
+#   1. installs the Debian packages the keychain tests use (when root),
+#   2. builds the kellnr registry once per machine (cached outside the repo),
+#   3. checks formatting and clippy,
+#   4. runs every test, the e2e ones included (`--include-ignored`).
+# Plain `cargo test` runs only the tests that need nothing installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "system packages"
+# program -> Debian package
+declare -A packages=(
+  [gnome-keyring-daemon]=gnome-keyring
+  [secret-tool]=libsecret-tools
+  [dbus-daemon]=dbus-daemon
+  [dbus-send]=dbus-bin
+)
+missing=()
+for program in "${!packages[@]}"; do
+  command -v "$program" >/dev/null 2>&1 || missing+=("${packages[$program]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing: ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  else
+    echo "missing packages: ${missing[*]}; install them (sudo apt-get install ${missing[*]}) and rerun" >&2
+    exit 1
+  fi
+else
+  echo "present" >&2
+fi
+
+step "kellnr registry"
+KELLNR_BIN="$(scripts/provision-kellnr.sh)"
+export KELLNR_BIN
+echo "$KELLNR_BIN" >&2
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+
+step "cargo test (all, e2e included)"
+cargo test --locked -- --include-ignored
