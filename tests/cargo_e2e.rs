@@ -9,7 +9,6 @@ use crate::util::cargo::{CargoHome, Providers, REGISTRY};
 use crate::util::kellnr::Kellnr;
 use crate::util::keyring::Keyring;
 
-
 fn per_registry(kellnr: &Kellnr) -> CargoHome {
     let mut home = CargoHome::new(&kellnr.index_url(), Providers::PerRegistry(vec![]));
     home.secret(kellnr.token());
@@ -21,7 +20,8 @@ fn publish_fixture(kellnr: &Kellnr) {
     let mut home = per_registry(kellnr);
     home.env("CARGO_REGISTRIES_MY_PRIVATE_TOKEN", kellnr.token());
     let lib = home.new_lib("corp-lib", "0.1.0");
-    home.cargo(&lib, &["publish", "--registry", REGISTRY], None).assert_success();
+    home.cargo(&lib, &["publish", "--registry", REGISTRY], None)
+        .assert_success();
 }
 
 #[test]
@@ -33,21 +33,49 @@ fn keychain_login_publish_fetch_yank_logout() {
     home.bus(keyring.address());
     let root = home.root().to_path_buf();
 
-    let out = home.cargo(&root, &["login", "--registry", REGISTRY], Some(&format!("{}\n", kellnr.token())));
+    let out = home.cargo(
+        &root,
+        &["login", "--registry", REGISTRY],
+        Some(&format!("{}\n", kellnr.token())),
+    );
     out.assert_success();
-    assert_eq!(keyring.provider_item(&kellnr.index_url()).as_deref(), Some(kellnr.token()));
-    assert_eq!(home.credential_files(), Vec::<std::path::PathBuf>::new(), "login wrote a credentials file");
+    assert_eq!(
+        keyring.provider_item(&kellnr.index_url()).as_deref(),
+        Some(kellnr.token())
+    );
+    assert_eq!(
+        home.credential_files(),
+        Vec::<std::path::PathBuf>::new(),
+        "login wrote a credentials file"
+    );
 
     let lib = home.new_lib("corp-lib", "0.1.0");
-    home.cargo(&lib, &["publish", "--registry", REGISTRY], None).assert_success();
+    let out = home.cargo(&lib, &["publish", "--registry", REGISTRY], None);
+    out.assert_success();
+    assert!(
+        out.stderr.contains("Uploaded corp-lib v0.1.0"),
+        "{}",
+        out.describe()
+    );
 
     let app = home.new_app("corp-app", "corp-lib", "0.1");
-    home.cargo(&app, &["generate-lockfile"], None).assert_success();
-    home.cargo(&app, &["build"], None).assert_success();
+    home.cargo(&app, &["generate-lockfile"], None)
+        .assert_success();
+    let out = home.cargo(&app, &["build"], None);
+    out.assert_success();
+    let fetched = "Downloaded corp-lib v0.1.0 (registry `my-private`)";
+    assert!(out.stderr.contains(fetched), "{}", out.describe());
     let lock = std::fs::read_to_string(app.join("Cargo.lock")).unwrap();
     assert!(lock.contains("name = \"corp-lib\""), "{lock}");
 
-    let yank = ["yank", "--registry", REGISTRY, "--version", "0.1.0", "corp-lib"];
+    let yank = [
+        "yank",
+        "--registry",
+        REGISTRY,
+        "--version",
+        "0.1.0",
+        "corp-lib",
+    ];
     home.cargo(&root, &yank, None).assert_success();
     let out = home.cargo(&root, &[&yank[..], &["--undo"]].concat(), None);
     out.assert_success();
@@ -75,9 +103,14 @@ fn env_token_alone_publishes_and_fetches_without_a_keychain() {
     let lib = home.new_lib("env-lib", "1.2.3");
     let out = home.cargo(&lib, &["publish", "--registry", REGISTRY], None);
     out.assert_success();
-    assert!(!out.stderr.contains("warning: cargo-credential-corp"), "{}", out.describe());
+    assert!(
+        !out.stderr.contains("warning: cargo-credential-corp"),
+        "{}",
+        out.describe()
+    );
     let app = home.new_app("env-app", "env-lib", "1");
-    home.cargo(&app, &["generate-lockfile"], None).assert_success();
+    home.cargo(&app, &["generate-lockfile"], None)
+        .assert_success();
     home.cargo(&app, &["build"], None).assert_success();
     assert!(home.credential_files().is_empty());
 }
@@ -93,12 +126,19 @@ fn a_wrong_token_shows_the_registrys_401_and_stores_nothing() {
         .env("CARGO_REGISTRIES_MY_PRIVATE_TOKEN", wrong)
         .secret(wrong);
     let lib = home.new_lib("nope-lib", "0.1.0");
-    let out = home.cargo(&lib, &["publish", "--registry", REGISTRY, "--no-verify"], None);
+    let out = home.cargo(
+        &lib,
+        &["publish", "--registry", REGISTRY, "--no-verify"],
+        None,
+    );
     out.assert_failure();
     assert!(out.stderr.contains("401"), "{}", out.describe());
     assert_eq!(keyring.provider_item(&kellnr.index_url()), None);
     assert!(home.credential_files().is_empty());
-    assert_eq!(kellnr.get_status("/api/v1/crates/ne/lo/nope-lib"), Some(401));
+    assert_eq!(
+        kellnr.get_status("/api/v1/crates/ne/lo/nope-lib"),
+        Some(401)
+    );
 }
 
 #[test]
@@ -138,7 +178,8 @@ fn global_providers_fall_through_both_ways() {
         kellnr.token(),
     );
     let app = home.new_app("fall-b", "corp-lib", "0.1");
-    home.cargo(&app, &["generate-lockfile"], None).assert_success();
+    home.cargo(&app, &["generate-lockfile"], None)
+        .assert_success();
     home.cargo(&app, &["build"], None).assert_success();
     assert!(home.credential_files().is_empty());
 }
