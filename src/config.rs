@@ -21,6 +21,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
+use crate::oidc::settings::{OidcSettings, RawOidc};
 use crate::registry::{Registry, same_index};
 use crate::source::SourceKind;
 
@@ -91,6 +92,10 @@ struct RawSettings {
     env: Option<Vec<String>>,
     auth_scheme: Option<AuthScheme>,
     keychain_timeout_ms: Option<u64>,
+    oidc: Option<RawOidc>,
+    /// `oidc`, validated (filled in by [`validate`]).
+    #[serde(skip)]
+    oidc_valid: Option<OidcSettings>,
 }
 
 /// The provider's own arguments, as given in Cargo's config.
@@ -182,6 +187,8 @@ pub struct Settings {
     pub auth_scheme: AuthScheme,
     /// Deadline of each keychain call made for a `get`.
     pub keychain_timeout: Duration,
+    /// The short-lived token exchange, when configured.
+    pub oidc: Option<OidcSettings>,
     /// The `[registries.NAME]` tables that matched, as `(name, origin)`.
     pub matched: Vec<(String, Origin)>,
 }
@@ -299,6 +306,7 @@ impl Config {
             keychain_timeout: pick(&order, |s| s.keychain_timeout_ms)
                 .map(Duration::from_millis)
                 .unwrap_or(DEFAULT_KEYCHAIN_TIMEOUT),
+            oidc: pick(&order, |s| s.oidc_valid.clone()),
             matched: tables
                 .iter()
                 .map(|(n, _, o)| ((*n).to_owned(), (*o).clone()))
@@ -347,10 +355,10 @@ fn read_optional(path: &Path) -> anyhow::Result<Option<String>> {
 }
 
 fn parse_file(text: &str, path: &Path) -> anyhow::Result<RawFile> {
-    let file: RawFile = toml::from_str(text)
+    let mut file: RawFile = toml::from_str(text)
         .map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))
         .with_context(|| format!("invalid config file {}", path.display()))?;
-    validate(&file).with_context(|| format!("invalid config file {}", path.display()))?;
+    validate(&mut file).with_context(|| format!("invalid config file {}", path.display()))?;
     Ok(file)
 }
 
@@ -366,7 +374,7 @@ fn parse_args(args: &[&str]) -> anyhow::Result<RawFile> {
             first.strip_prefix("error: ").unwrap_or(first)
         )
     })?;
-    let file = RawFile {
+    let mut file = RawFile {
         serve: parsed.serve,
         defaults: RawSettings {
             index: None,
@@ -374,19 +382,21 @@ fn parse_args(args: &[&str]) -> anyhow::Result<RawFile> {
             env: (!parsed.env.is_empty()).then_some(parsed.env),
             auth_scheme: parsed.auth_scheme,
             keychain_timeout_ms: parsed.keychain_timeout_ms,
+            oidc: None,
+            oidc_valid: None,
         },
         registries: BTreeMap::new(),
     };
-    validate(&file).context("invalid arguments in Cargo's credential-provider setting")?;
+    validate(&mut file).context("invalid arguments in Cargo's credential-provider setting")?;
     Ok(file)
 }
 
-fn validate(file: &RawFile) -> anyhow::Result<()> {
+fn validate(file: &mut RawFile) -> anyhow::Result<()> {
     if file.defaults.index.is_some() {
         bail!("`index` belongs in a [registries.NAME] table, not in [defaults]");
     }
-    validate_settings(&file.defaults, "defaults")?;
-    for (name, table) in &file.registries {
+    validate_settings(&mut file.defaults, "defaults")?;
+    for (name, table) in &mut file.registries {
         if name.is_empty() {
             bail!("a [registries] table has an empty name");
         }
@@ -398,10 +408,15 @@ fn validate(file: &RawFile) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn validate_settings(s: &RawSettings, table: &str) -> anyhow::Result<()> {
+fn validate_settings(s: &mut RawSettings, table: &str) -> anyhow::Result<()> {
+    if let Some(oidc) = &s.oidc {
+        s.oidc_valid = Some(oidc.validate(&format!("{table}.oidc"))?);
+    }
     if let Some(sources) = &s.sources {
         if sources.is_empty() {
-            bail!("`sources` in [{table}] is empty: list at least one of \"env\", \"keychain\"");
+            bail!(
+                "`sources` in [{table}] is empty: list at least one of \"env\", \"keychain\", \"oidc\""
+            );
         }
         for (i, kind) in sources.iter().enumerate() {
             if sources[..i].contains(kind) {

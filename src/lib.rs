@@ -3,14 +3,18 @@
 //! Cargo starts the binary with `--cargo-plugin` and speaks its credential
 //! protocol ([`protocol`], over the [`cargo_credential`] crate's types); [`provider::Provider`]
 //! answers from the configured sources: environment variables
-//! ([`source::env`]) and the OS keychain ([`keychain`]).
+//! ([`source::env`]), the OS keychain ([`keychain`]) and a short-lived token
+//! exchange with a corporate OIDC endpoint ([`oidc`], cached across runs by
+//! [`cache`]).
 //!
 //! The crate is a library too so that its parts can be tested in isolation;
 //! its API is not stable.
 
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod keychain;
+pub mod oidc;
 pub mod prompt;
 pub mod protocol;
 pub mod provider;

@@ -10,11 +10,14 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use cargo_credential::{
-    Action, CacheControl, Credential, CredentialResponse, Error, LoginOptions, RegistryInfo, Secret,
+    Action, CacheControl, Credential, CredentialResponse, Error, LoginOptions, Operation,
+    RegistryInfo, Secret,
 };
 
+use crate::cache::FileStore;
 use crate::config::{AuthScheme, Config, ConfigPaths, Settings};
 use crate::keychain::{Keychain, OsKeychain};
+use crate::oidc::{self, OperationClass};
 use crate::registry::Registry;
 use crate::secret::Token;
 use crate::source::SourceKind;
@@ -54,10 +57,17 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         &self,
         registry: &Registry<'_>,
         settings: &Settings,
+        operation: &Operation<'_>,
     ) -> Result<CredentialResponse, Error> {
         let mut keychain_problem = None;
         for source in &settings.sources {
             let token = match source {
+                SourceKind::Oidc => {
+                    if let Some(obtained) = self.oidc(registry, settings, operation)? {
+                        return Ok(obtained);
+                    }
+                    None
+                }
                 SourceKind::Env => {
                     let names = env::candidate_names(registry, &settings.env);
                     env::lookup(&self.env, &names)?.map(|(token, _)| token)
@@ -78,7 +88,7 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
                 }
             };
             if let Some(token) = token {
-                return Ok(answer(token, settings));
+                return Ok(answer(token, settings, CacheControl::Session, true));
             }
         }
         if let Some(problem) = keychain_problem {
@@ -88,6 +98,54 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
             ));
         }
         Err(Error::NotFound)
+    }
+
+    fn oidc(
+        &self,
+        registry: &Registry<'_>,
+        settings: &Settings,
+        operation: &Operation<'_>,
+    ) -> Result<Option<CredentialResponse>, Error> {
+        let Some(oidc) = &settings.oidc else {
+            return Err(anyhow!(
+                "the sources for {} list \"oidc\" but no [registries.NAME.oidc] table applies \
+                 ({}); add one (see docs/oidc.md)",
+                registry.display_name(),
+                where_configured(settings)
+            )
+            .into());
+        };
+        let class = match operation {
+            Operation::Publish { .. }
+            | Operation::Yank { .. }
+            | Operation::Unyank { .. }
+            | Operation::Owners { .. } => OperationClass::Publish,
+            _ => OperationClass::Read,
+        };
+        let now = || time::OffsetDateTime::now_utc().unix_timestamp();
+        let cx = oidc::Context {
+            env: &self.env,
+            keychain: &self.keychain,
+            keychain_timeout: settings.keychain_timeout,
+            files: &FileStore::user,
+            now: &now,
+        };
+        let obtained = oidc::get(oidc, registry, class, &cx).map_err(|e| {
+            e.context(format!(
+                "could not get a short-lived token for {} from the OIDC exchange",
+                registry.display_name()
+            ))
+        })?;
+        Ok(obtained.map(|o| {
+            let cache = match o
+                .expires_at
+                .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+            {
+                Some(expiration) => CacheControl::Expires { expiration },
+                None => CacheControl::Never,
+            };
+            answer(o.token, settings, cache, !oidc.operation_dependent())
+        }))
     }
 
     fn login(
@@ -179,7 +237,7 @@ impl<E: Environment, K: Keychain> Credential for Provider<E, K> {
             Err(mismatch) => return Err(anyhow!(mismatch).into()),
         };
         match action {
-            Action::Get(_) => self.get(&registry, &settings),
+            Action::Get(operation) => self.get(&registry, &settings, operation),
             Action::Login(options) => self.login(&registry, &settings, options),
             Action::Logout => self.logout(&registry),
             _ => Err(Error::OperationNotSupported),
@@ -187,15 +245,20 @@ impl<E: Environment, K: Keychain> Credential for Provider<E, K> {
     }
 }
 
-fn answer(token: Token, settings: &Settings) -> CredentialResponse {
+fn answer(
+    token: Token,
+    settings: &Settings,
+    cache: CacheControl,
+    operation_independent: bool,
+) -> CredentialResponse {
     let token = match settings.auth_scheme {
         AuthScheme::None => token,
         AuthScheme::Bearer => token.with_scheme("Bearer"),
     };
     CredentialResponse::Get {
         token: Secret::from(token.expose().to_owned()),
-        cache: CacheControl::Session,
-        operation_independent: true,
+        cache,
+        operation_independent,
     }
 }
 
@@ -208,6 +271,6 @@ fn where_configured(settings: &Settings) -> String {
 
 /// A warning on standard error, which Cargo shows to the user. Never a secret.
 #[allow(clippy::print_stderr)]
-fn warn(message: &str) {
+pub(crate) fn warn(message: &str) {
     eprintln!("warning: cargo-credential-corp: {message}");
 }

@@ -59,6 +59,22 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 "  env: {}",
                 env::candidate_names(&registry, &settings.env).join(", ")
             ),
+            SourceKind::Oidc => match &settings.oidc {
+                Some(oidc) => println!(
+                    "  oidc: {:?} grant, identity {:?}, cache {:?}{}",
+                    oidc.grant,
+                    oidc.identity,
+                    oidc.cache,
+                    if oidc.operation_dependent() {
+                        ", separate publish scope"
+                    } else {
+                        ""
+                    }
+                ),
+                None => println!(
+                    "  oidc: listed in sources but no [registries.NAME.oidc] table applies"
+                ),
+            },
             SourceKind::Keychain => println!(
                 "  keychain: item `{}` (timeout {} ms)",
                 crate::keychain::service_name(index_url),

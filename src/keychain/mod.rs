@@ -43,6 +43,17 @@ pub trait Keychain {
     /// Removes every token stored for `index_url` (also those of Cargo's
     /// built-in providers). `Ok(false)` when there was none.
     fn remove(&self, index_url: &str, timeout: Duration) -> Result<bool, KeychainError>;
+    /// The secret of this provider's item named `service`, if any (no
+    /// fallbacks; for the token cache and client secrets).
+    fn read_item(&self, service: &str, timeout: Duration) -> Result<Option<Token>, KeychainError>;
+    /// Stores `secret` as this provider's item named `service`.
+    fn store_item(
+        &self,
+        service: &str,
+        label: &str,
+        secret: &Token,
+        timeout: Duration,
+    ) -> Result<(), KeychainError>;
 }
 
 /// A keychain call that failed. Its message never holds a secret.

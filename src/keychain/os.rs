@@ -75,6 +75,36 @@ impl Keychain for OsKeychain {
             Ok(own || legacy)
         })
     }
+
+    fn read_item(&self, service: &str, timeout: Duration) -> Result<Option<Token>, KeychainError> {
+        let service = service.to_owned();
+        let what = format!("reading the keychain item {service}");
+        deadline::run(timeout, &what, move || {
+            let store = open_store()?;
+            match item_entry(&store, &service, None)?.get_password() {
+                Ok(secret) => Token::parse(secret, &format!("the keychain item {service}"))
+                    .map_err(|e| KeychainError::new(e.to_string())),
+                Err(keyring_core::Error::NoEntry) => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+
+    fn store_item(
+        &self,
+        service: &str,
+        label: &str,
+        secret: &Token,
+        timeout: Duration,
+    ) -> Result<(), KeychainError> {
+        let (service, label, secret) = (service.to_owned(), label.to_owned(), secret.clone());
+        let what = format!("storing the keychain item {service}");
+        deadline::run(timeout, &what, move || {
+            let store = open_store()?;
+            item_entry(&store, &service, Some(&label))?.set_password(secret.expose())?;
+            Ok(())
+        })
+    }
 }
 
 fn own_entry(
@@ -82,7 +112,14 @@ fn own_entry(
     index_url: &str,
     label: Option<&str>,
 ) -> Result<Entry, KeychainError> {
-    let service = service_name(index_url);
+    item_entry(store, &service_name(index_url), label)
+}
+
+fn item_entry(
+    store: &Arc<CredentialStore>,
+    service: &str,
+    label: Option<&str>,
+) -> Result<Entry, KeychainError> {
     let mut modifiers = HashMap::new();
     if let Some(label) = label
         && cfg!(any(
@@ -94,7 +131,7 @@ fn own_entry(
         modifiers.insert("label", label);
     }
     Ok(Entry::new_in_store_with_modifiers(
-        store, &service, USER, &modifiers,
+        store, service, USER, &modifiers,
     )?)
 }
 

@@ -15,6 +15,8 @@ pub enum SourceKind {
     Env,
     /// The OS keychain (Secret Service, macOS Keychain, Windows Credential Manager).
     Keychain,
+    /// A short-lived token from the `[registries.NAME.oidc]` exchange.
+    Oidc,
 }
 
 impl fmt::Display for SourceKind {
@@ -22,6 +24,7 @@ impl fmt::Display for SourceKind {
         f.write_str(match self {
             SourceKind::Env => "\"env\"",
             SourceKind::Keychain => "\"keychain\"",
+            SourceKind::Oidc => "\"oidc\"",
         })
     }
 }

@@ -1,0 +1,333 @@
+//! The `[registries.NAME.oidc]` table: raw as written, then validated.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::bail;
+use serde::Deserialize;
+
+/// The OAuth grant used to obtain the registry token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Grant {
+    /// RFC 8693 token exchange of the CI identity token.
+    TokenExchange,
+    /// RFC 7523 JWT bearer assertion of the CI identity token.
+    JwtBearer,
+    /// OAuth client credentials (a service account; no CI identity).
+    ClientCredentials,
+}
+
+/// How the client authenticates to the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientAuth {
+    /// A public client: `client_id` in the form, no secret.
+    None,
+    /// HTTP Basic with the client id and secret.
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form.
+    ClientSecretPost,
+}
+
+/// The type of the subject token in a token exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SubjectTokenType {
+    /// `urn:ietf:params:oauth:token-type:jwt`
+    Jwt,
+    /// `urn:ietf:params:oauth:token-type:id_token`
+    IdToken,
+}
+
+impl SubjectTokenType {
+    /// The URN sent as `subject_token_type`.
+    pub fn urn(self) -> &'static str {
+        match self {
+            SubjectTokenType::Jwt => "urn:ietf:params:oauth:token-type:jwt",
+            SubjectTokenType::IdToken => "urn:ietf:params:oauth:token-type:id_token",
+        }
+    }
+}
+
+/// Where the CI job's own identity token comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdentityKind {
+    /// Detected from the environment (see `docs/ci/`).
+    Auto,
+    /// GitHub Actions: `ACTIONS_ID_TOKEN_REQUEST_URL` + `_TOKEN`.
+    GithubActions,
+    /// GitLab CI: an `id_tokens` variable (`identity-env`).
+    Gitlab,
+    /// CircleCI: `CIRCLE_OIDC_TOKEN_V2`.
+    Circleci,
+    /// Azure Pipelines: `SYSTEM_OIDCREQUESTURI` + `SYSTEM_ACCESSTOKEN`.
+    AzurePipelines,
+    /// Buildkite: `buildkite-agent oidc request-token`.
+    Buildkite,
+    /// A file re-read on every use (`identity-file`, else `AWS_WEB_IDENTITY_TOKEN_FILE`).
+    File,
+    /// An environment variable (`identity-env`).
+    Env,
+    /// A command's standard output (`identity-command`).
+    Command,
+}
+
+/// Where the cross-run cache keeps issued tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CacheMode {
+    /// The keychain when there is one, else a private file.
+    Auto,
+    /// The OS keychain only.
+    Keychain,
+    /// A private file (0600) in the user's cache folder.
+    File,
+    /// No cross-run cache: every Cargo process exchanges anew.
+    Off,
+}
+
+/// The table as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawOidc {
+    issuer: Option<String>,
+    token_endpoint: Option<String>,
+    grant: Option<Grant>,
+    client_id: Option<String>,
+    client_auth: Option<ClientAuth>,
+    client_secret_env: Option<String>,
+    #[serde(default)]
+    client_secret_keychain: bool,
+    audience: Option<String>,
+    resource: Option<String>,
+    scope: Option<String>,
+    publish_scope: Option<String>,
+    subject_token_type: Option<SubjectTokenType>,
+    identity: Option<IdentityKind>,
+    identity_audience: Option<String>,
+    identity_env: Option<String>,
+    identity_file: Option<PathBuf>,
+    identity_command: Option<Vec<String>>,
+    azure_service_connection_id: Option<String>,
+    cache: Option<CacheMode>,
+    refresh_ahead_secs: Option<u64>,
+    timeout_ms: Option<u64>,
+}
+
+/// Where the token endpoint is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Configured directly.
+    Token(String),
+    /// Found through `<issuer>/.well-known/openid-configuration`.
+    Discover(String),
+}
+
+/// Where the client secret is read from (never from a config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientSecretSource {
+    /// An environment variable.
+    Env(String),
+    /// The OS keychain (`cargo-credential-corp client-secret` stores it).
+    Keychain,
+}
+
+/// The validated table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcSettings {
+    /// The token endpoint, or the issuer to discover it from.
+    pub endpoint: Endpoint,
+    /// The grant.
+    pub grant: Grant,
+    /// The OAuth client id.
+    pub client_id: Option<String>,
+    /// Client authentication.
+    pub client_auth: ClientAuth,
+    /// Where the client secret comes from, when `client_auth` needs one.
+    pub client_secret: Option<ClientSecretSource>,
+    /// `audience` parameter.
+    pub audience: Option<String>,
+    /// `resource` parameter (RFC 8707).
+    pub resource: Option<String>,
+    /// Scope for reads.
+    pub scope: Option<String>,
+    /// Scope for publish, yank, unyank and owners (defaults to `scope`).
+    pub publish_scope: Option<String>,
+    /// `subject_token_type` of a token exchange.
+    pub subject_token_type: SubjectTokenType,
+    /// Where the CI identity comes from.
+    pub identity: IdentityKind,
+    /// The audience requested from the CI system's issuer.
+    pub identity_audience: Option<String>,
+    /// Variable holding the identity (GitLab, `env`).
+    pub identity_env: Option<String>,
+    /// File holding the identity.
+    pub identity_file: Option<PathBuf>,
+    /// Command printing the identity.
+    pub identity_command: Option<Vec<String>>,
+    /// Azure service connection id.
+    pub azure_service_connection_id: Option<String>,
+    /// Cross-run cache.
+    pub cache: CacheMode,
+    /// Refresh this long before expiry (at most half the token's life).
+    pub refresh_ahead: Duration,
+    /// Deadline of each HTTP call.
+    pub timeout: Duration,
+}
+
+impl OidcSettings {
+    /// Whether publishes need a token of their own (different scope).
+    pub fn operation_dependent(&self) -> bool {
+        self.publish_scope.is_some() && self.publish_scope != self.scope
+    }
+}
+
+impl RawOidc {
+    /// Validates the table; `table` names it for messages.
+    pub fn validate(&self, table: &str) -> anyhow::Result<OidcSettings> {
+        let endpoint = match (&self.token_endpoint, &self.issuer) {
+            (Some(t), _) => Endpoint::Token(t.clone()),
+            (None, Some(i)) => Endpoint::Discover(i.clone()),
+            (None, None) => bail!(
+                "[{table}] needs `token-endpoint` or `issuer` (to discover the token endpoint)"
+            ),
+        };
+        for (key, url) in [
+            ("token-endpoint", &self.token_endpoint),
+            ("issuer", &self.issuer),
+        ] {
+            if let Some(url) = url {
+                super::http::checked_url(url)
+                    .map_err(|e| anyhow::anyhow!("`{key}` in [{table}]: {e}"))?;
+            }
+        }
+        let grant = self.grant.unwrap_or(Grant::TokenExchange);
+        let client_auth = self.client_auth.unwrap_or(ClientAuth::None);
+        let client_secret = match (&self.client_secret_env, self.client_secret_keychain) {
+            (Some(_), true) => bail!(
+                "[{table}] sets both `client-secret-env` and `client-secret-keychain`; keep one"
+            ),
+            (Some(var), false) => Some(ClientSecretSource::Env(var.clone())),
+            (None, true) => Some(ClientSecretSource::Keychain),
+            (None, false) => None,
+        };
+        if client_auth != ClientAuth::None && client_secret.is_none() {
+            bail!(
+                "[{table}] uses client-auth {:?} but names no secret: set `client-secret-env = \
+                 \"VAR\"` or `client-secret-keychain = true` (a secret never goes in a config file)",
+                client_auth
+            );
+        }
+        if (client_auth != ClientAuth::None || grant == Grant::ClientCredentials)
+            && self.client_id.is_none()
+        {
+            bail!("[{table}] needs `client-id`");
+        }
+        if grant == Grant::ClientCredentials && client_auth == ClientAuth::None {
+            bail!("[{table}]: grant \"client-credentials\" needs `client-auth` with a secret");
+        }
+        let identity = self.identity.unwrap_or(IdentityKind::Auto);
+        match identity {
+            IdentityKind::Env if self.identity_env.is_none() => {
+                bail!("[{table}]: identity \"env\" needs `identity-env`")
+            }
+            IdentityKind::Command if self.identity_command.as_ref().is_none_or(Vec::is_empty) => {
+                bail!("[{table}]: identity \"command\" needs `identity-command = [\"program\", …]`")
+            }
+            IdentityKind::AzurePipelines if self.azure_service_connection_id.is_none() => {
+                bail!("[{table}]: identity \"azure-pipelines\" needs `azure-service-connection-id`")
+            }
+            _ => {}
+        }
+        let timeout_ms = self.timeout_ms.unwrap_or(10_000);
+        if !(100..=120_000).contains(&timeout_ms) {
+            bail!("`timeout-ms` in [{table}] is {timeout_ms}; use 100 to 120000");
+        }
+        Ok(OidcSettings {
+            endpoint,
+            grant,
+            client_id: self.client_id.clone(),
+            client_auth,
+            client_secret,
+            audience: self.audience.clone(),
+            resource: self.resource.clone(),
+            scope: self.scope.clone(),
+            publish_scope: self.publish_scope.clone(),
+            subject_token_type: self.subject_token_type.unwrap_or(SubjectTokenType::Jwt),
+            identity,
+            identity_audience: self.identity_audience.clone(),
+            identity_env: self.identity_env.clone(),
+            identity_file: self.identity_file.clone(),
+            identity_command: self.identity_command.clone(),
+            azure_service_connection_id: self.azure_service_connection_id.clone(),
+            cache: self.cache.unwrap_or(CacheMode::Auto),
+            refresh_ahead: Duration::from_secs(self.refresh_ahead_secs.unwrap_or(60)),
+            timeout: Duration::from_millis(timeout_ms),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<OidcSettings> {
+        let raw: RawOidc = toml::from_str(text)?;
+        raw.validate("registries.x.oidc")
+    }
+
+    #[test]
+    fn minimal_token_exchange() {
+        let s = parse("issuer = \"https://idp.example\"\n").unwrap();
+        assert_eq!(s.endpoint, Endpoint::Discover("https://idp.example".into()));
+        assert_eq!(s.grant, Grant::TokenExchange);
+        assert_eq!(s.identity, IdentityKind::Auto);
+        assert_eq!(s.cache, CacheMode::Auto);
+        assert!(!s.operation_dependent());
+    }
+
+    #[test]
+    fn rules_are_enforced_with_the_key_to_set() {
+        for (text, needle) in [
+            ("grant = \"jwt-bearer\"\n", "token-endpoint"),
+            ("issuer = \"http://idp.example\"\n", "plain http"),
+            (
+                "issuer = \"https://i\"\nclient-auth = \"client-secret-basic\"\nclient-id = \"c\"\n",
+                "client-secret-env",
+            ),
+            (
+                "issuer = \"https://i\"\ngrant = \"client-credentials\"\nclient-id = \"c\"\n",
+                "client-auth",
+            ),
+            (
+                "issuer = \"https://i\"\nclient-auth = \"client-secret-post\"\nclient-secret-env = \"S\"\n",
+                "client-id",
+            ),
+            (
+                "issuer = \"https://i\"\nidentity = \"env\"\n",
+                "identity-env",
+            ),
+            (
+                "issuer = \"https://i\"\nidentity = \"command\"\nidentity-command = []\n",
+                "identity-command",
+            ),
+            ("issuer = \"https://i\"\ntimeout-ms = 5\n", "timeout-ms"),
+        ] {
+            let msg = format!("{:#}", parse(text).unwrap_err());
+            assert!(msg.contains(needle), "{text}: {msg}");
+        }
+        assert!(parse("issuer = \"https://i\"\nclient-secret = \"inline\"\n").is_err());
+    }
+
+    #[test]
+    fn different_publish_scope_makes_tokens_operation_dependent() {
+        let s = parse("issuer = \"https://i\"\nscope = \"read\"\npublish-scope = \"publish\"\n")
+            .unwrap();
+        assert!(s.operation_dependent());
+        let s =
+            parse("issuer = \"https://i\"\nscope = \"read\"\npublish-scope = \"read\"\n").unwrap();
+        assert!(!s.operation_dependent());
+    }
+}
