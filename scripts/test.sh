@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or a warm one:
 #   1. installs the Debian packages the keychain tests use (when root),
-#   2. builds the kellnr registry once per machine (cached outside the repo),
-#   3. checks formatting and clippy,
-#   4. runs every test, the e2e ones included (`--include-ignored`).
+#   2. installs the test IdP's npm packages (npm ci, from the committed lockfile),
+#   3. builds the kellnr registry once per machine (cached outside the repo),
+#   4. checks formatting and clippy,
+#   5. runs every test, the e2e ones included (`--include-ignored`).
 # Plain `cargo test` runs only the tests that need nothing installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "missing packages: ${missing[*]}; install them (sudo apt-get install ${missing[*]}) and rerun" >&2
     exit 1
   fi
+else
+  echo "present" >&2
+fi
+
+step "test IdP (npm ci in tests/idp)"
+command -v node >/dev/null 2>&1 || { echo "Node.js (node, npm) is needed for the test IdP; install it and rerun" >&2; exit 1; }
+if [ ! -d tests/idp/node_modules/oidc-provider ] || [ tests/idp/package-lock.json -nt tests/idp/node_modules/.package-lock.json ]; then
+  (cd tests/idp && npm ci --no-audit --no-fund --loglevel=error) >&2
 else
   echo "present" >&2
 fi

@@ -13,4 +13,5 @@ mod util;
 mod cargo_e2e;
 mod cli;
 mod keychain;
+mod oidc_e2e;
 mod protocol;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod client_secret;
 mod show_config;
 
 const ABOUT: &str = "A Cargo credential provider for private registries.
@@ -32,6 +33,8 @@ struct Cli {
 enum Command {
     /// Show the config files read and the settings that apply to a registry.
     Config(show_config::Args),
+    /// Store an OAuth client secret in the OS keychain (read from stdin).
+    ClientSecret(client_secret::Args),
 }
 
 /// Runs the command line with `args` (the program name first).
@@ -50,6 +53,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     };
     let result = match cli.command {
         Some(Command::Config(args)) => show_config::run(&args),
+        Some(Command::ClientSecret(args)) => client_secret::run(&args),
         None => Ok(()),
     };
     match result {

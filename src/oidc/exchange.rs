@@ -295,9 +295,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!msg.contains("SECRET-IN-BODY"), "{msg}");
-        let msg = parse(401, b"{\"error\":\"invalid_client\",\"error_description\":\"bad\\n\\u001b[31m\"}", EP)
-            .unwrap_err()
-            .to_string();
+        let msg = parse(
+            401,
+            b"{\"error\":\"invalid_client\",\"error_description\":\"bad\\n\\u001b[31m\"}",
+            EP,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
             !msg.contains('\u{1b}') && msg.contains("client-id"),
             "{msg}"

@@ -69,6 +69,10 @@ impl CargoHome {
             dir.path().join("corp-system.toml").display().to_string(),
         );
         env.insert("DBUS_SESSION_BUS_ADDRESS".into(), NO_BUS.into());
+        env.insert(
+            "CARGO_CREDENTIAL_CORP_CACHE_DIR".into(),
+            dir.path().join("corp-cache").display().to_string(),
+        );
         CargoHome {
             dir,
             env,
@@ -86,6 +90,12 @@ impl CargoHome {
     /// Sets an environment variable for cargo (and so for the provider).
     pub fn env(&mut self, key: &str, value: &str) -> &mut Self {
         self.env.insert(key.into(), value.into());
+        self
+    }
+
+    /// Writes the provider's user config file.
+    pub fn corp_config(&self, text: &str) -> &Self {
+        write(&self.dir.path().join("corp-user.toml"), text);
         self
     }
 

@@ -48,6 +48,16 @@ pub fn binary() -> PathBuf {
 impl Kellnr {
     /// Starts kellnr and waits until it is healthy (at most 60 s).
     pub fn start() -> Kellnr {
+        Kellnr::start_on(free_port(), None)
+    }
+
+    /// Starts kellnr on its own port with URLs that name `origin_port` (a
+    /// gateway in front of it).
+    pub fn start_with_origin(origin_port: u16) -> Kellnr {
+        Kellnr::start_on(free_port(), Some(origin_port))
+    }
+
+    fn start_on(port: u16, origin_port: Option<u16>) -> Kellnr {
         let bin = binary();
         if !bin.is_file() {
             missing_component(&format!(
@@ -56,7 +66,7 @@ impl Kellnr {
             ));
         }
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
+        let origin_port = origin_port.unwrap_or(port);
         // A fresh value per run: kellnr accepts it as the admin's token.
         let admin_token = format!("kellnrAdmin{}x{}", std::process::id(), port);
         let log = std::fs::File::create(dir.path().join("kellnr.log")).unwrap();
@@ -69,7 +79,7 @@ impl Kellnr {
             .env("KELLNR_LOCAL__IP", "127.0.0.1")
             .env("KELLNR_LOCAL__PORT", port.to_string())
             .env("KELLNR_ORIGIN__HOSTNAME", "127.0.0.1")
-            .env("KELLNR_ORIGIN__PORT", port.to_string())
+            .env("KELLNR_ORIGIN__PORT", origin_port.to_string())
             .env("KELLNR_SETUP__ADMIN_TOKEN", &admin_token)
             .env("KELLNR_SETUP__ADMIN_PWD", "admin-password-for-tests")
             .stdin(Stdio::null())
@@ -109,6 +119,11 @@ impl Kellnr {
     /// The sparse index URL, as Cargo's config names it.
     pub fn index_url(&self) -> String {
         format!("sparse+http://127.0.0.1:{}/api/v1/crates/", self.port)
+    }
+
+    /// The port kellnr listens on.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// A token kellnr accepts (the admin's).

@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 pub mod cargo;
+pub mod fake;
+pub mod idp;
 pub mod kellnr;
 pub mod keyring;
 pub mod process;
@@ -47,6 +49,10 @@ impl Provider {
             dir.path().join("system.toml").display().to_string(),
         );
         env.insert("DBUS_SESSION_BUS_ADDRESS".into(), NO_BUS.into());
+        env.insert(
+            "CARGO_CREDENTIAL_CORP_CACHE_DIR".into(),
+            dir.path().join("cache").display().to_string(),
+        );
         Provider {
             dir,
             env,

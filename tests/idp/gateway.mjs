@@ -1,0 +1,48 @@
+// The glue a company puts between its IdP and its registry: verifies the
+// registry token the provider hands Cargo (a JWT access token from the IdP:
+// signature against the IdP's JWKS, issuer, audience, expiry, and the
+// `publish` scope for writes), then forwards the request to kellnr with
+// kellnr's own token. Requests without a token pass through unchanged, so
+// kellnr's 401 tells Cargo that auth is required.
+// Env: PORT, UPSTREAM_PORT, ISSUER, AUDIENCE, UPSTREAM_TOKEN.
+// GET /gateway/stats -> {accepted, rejected, rejections: {reason: n}}.
+import http from 'node:http';
+import * as jose from 'jose';
+
+const { PORT, UPSTREAM_PORT, ISSUER, UPSTREAM_TOKEN } = process.env;
+const AUDIENCE = process.env.AUDIENCE || 'https://registry.test';
+const jwks = jose.createRemoteJWKSet(new URL(`${ISSUER}/jwks`));
+const stats = { accepted: 0, rejected: 0, rejections: {} };
+const isWrite = (req) => req.method !== 'GET' && req.method !== 'HEAD';
+
+function reject(res, reason) {
+  stats.rejected += 1; stats.rejections[reason] = (stats.rejections[reason] || 0) + 1;
+  res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
+  res.end(JSON.stringify({ errors: [{ detail: `gateway: token refused (${reason})` }] }));
+}
+
+function forward(req, res, authorization) {
+  const headers = { ...req.headers };
+  delete headers.authorization;
+  if (authorization) headers.authorization = authorization;
+  const up = http.request({ host: '127.0.0.1', port: UPSTREAM_PORT, method: req.method, path: req.url, headers }, (r) => {
+    res.writeHead(r.statusCode, r.headers); r.pipe(res);
+  });
+  up.on('error', () => { res.writeHead(502); res.end(); });
+  req.pipe(up);
+}
+
+http.createServer(async (req, res) => {
+  if (req.url === '/gateway/stats') { res.end(JSON.stringify(stats)); return; }
+  const auth = req.headers.authorization;
+  if (!auth) return forward(req, res, undefined);
+  const token = auth.replace(/^Bearer\s+/i, '');
+  let payload;
+  try { ({ payload } = await jose.jwtVerify(token, jwks, { issuer: ISSUER, audience: AUDIENCE })); }
+  catch (e) { return reject(res, e.code || 'invalid'); }
+  const scopes = String(payload.scope || '').split(' ');
+  if (isWrite(req) && !scopes.includes('publish')) return reject(res, 'missing-publish-scope');
+  if (!isWrite(req) && !scopes.includes('read') && !scopes.includes('publish')) return reject(res, 'missing-read-scope');
+  stats.accepted += 1;
+  forward(req, res, UPSTREAM_TOKEN);
+}).listen(+PORT, '127.0.0.1', () => console.log(`READY http://127.0.0.1:${PORT}`));
