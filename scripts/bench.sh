@@ -21,6 +21,7 @@ for tool in hyperfine:hyperfine /usr/bin/time:time dbus-run-session:dbus-bin gno
   fi
 done
 
+if [ ! -d tests/idp/node_modules/oidc-provider ]; then (cd tests/idp && npm ci --no-audit --no-fund --loglevel=error); fi
 cargo build --release --locked
 bin="$PWD/target/release/cargo-credential-corp"
 out="$PWD/target/bench"
@@ -35,6 +36,29 @@ login="{\"v\":1,\"registry\":{\"index-url\":\"$idx\",\"name\":\"bench\"},\"kind\
 printf '%s\n' "$get" >"$work/get.json"
 printf '%s\n' "$login" >"$work/login.json"
 
+# The OIDC warm path: a token from the real test IdP, then served from the
+# cross-run cache (file, keychain) by every later process.
+idp_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+(cd tests/idp && PORT=$idp_port exec node idp.mjs >"$work/idp.log" 2>&1) &
+idp_pid=$!
+trap 'kill $idp_pid 2>/dev/null; rm -rf "$work"' EXIT
+for i in $(seq 100); do grep -q READY "$work/idp.log" 2>/dev/null && break; sleep 0.1; done
+for mode in file keychain; do
+  cat >"$work/oidc-$mode.toml" <<TOML
+[registries.bench]
+sources = ["oidc"]
+[registries.bench.oidc]
+issuer = "http://127.0.0.1:$idp_port"
+resource = "https://registry.test"
+grant = "client-credentials"
+client-id = "ci"
+client-auth = "client-secret-basic"
+client-secret-env = "BENCH_CLIENT_SECRET"
+cache = "$mode"
+TOML
+done
+export BENCH_CLIENT_SECRET=ci-secret CARGO_CREDENTIAL_CORP_CACHE_DIR="$work/cache"
+
 # The keychain part runs under a private bus with an unlocked gnome-keyring.
 cat >"$work/inner.sh" <<INNER
 set -eu
@@ -45,10 +69,16 @@ until dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedes
   i=\$((i+1)); [ \$i -lt 100 ] || { echo "no secret service" >&2; exit 1; }; sleep 0.05
 done
 "$bin" --cargo-plugin <"$work/login.json" | grep -q '"login"'
+for mode in file keychain; do   # prime the caches: one exchange each
+  CARGO_CREDENTIAL_CORP_CONFIG="$work/oidc-\$mode.toml" "$bin" --cargo-plugin <"$work/get.json" | grep -q '"expires"'
+done
 hyperfine --warmup 5 --runs 100 --export-markdown "$out/get.md" --export-json "$out/get.json" \
   -n "get from env" "env CARGO_REGISTRIES_BENCH_TOKEN=bench-env-token $bin --cargo-plugin <$work/get.json" \
   -n "get from keychain" "$bin --cargo-plugin <$work/get.json" \
-  -n "get, nothing found (no keychain)" "env DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent $bin --cargo-plugin <$work/get.json"
+  -n "get, nothing found (no keychain)" "env DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent $bin --cargo-plugin <$work/get.json" \
+  -n "get, oidc token from the file cache" "env CARGO_CREDENTIAL_CORP_CONFIG=$work/oidc-file.toml $bin --cargo-plugin <$work/get.json" \
+  -n "get, oidc token from the keychain cache" "env CARGO_CREDENTIAL_CORP_CONFIG=$work/oidc-keychain.toml $bin --cargo-plugin <$work/get.json"
+curl -s "http://127.0.0.1:$idp_port/test/stats" | tee "$out/exchanges.json"; echo
 for case in env keychain; do
   if [ \$case = env ]; then pre="env CARGO_REGISTRIES_BENCH_TOKEN=bench-env-token"; else pre=""; fi
   /usr/bin/time -f "%M" -o "$work/rss-\$case" \$pre "$bin" --cargo-plugin <"$work/get.json" >/dev/null

@@ -91,21 +91,21 @@ pub fn get(
         scope.unwrap_or(""),
         identity.as_ref().map_or("", |i| i.fingerprint.as_str()),
     ]);
-    let store = open_store(settings.cache, cx);
-    let cached = store.as_ref().and_then(|s| load(s, &key));
+    let (store, cached) = open_cache(settings.cache, cx, &key);
     if let Some(hit) = cached
         .as_ref()
         .filter(|e| e.fresh((cx.now)(), settings.refresh_ahead))
     {
         return Ok(Some(served(hit)));
     }
-    // Single flight: wait for a process that is already exchanging.
+    // Single flight: wait for a process that is already exchanging, then
+    // look again: it may have stored a fresh token meanwhile.
     let files = (cx.files)().ok();
     let _lock = match (&store, &files) {
         (Some(_), Some(files)) => files.lock(&key, settings.timeout * 3),
         _ => None,
     };
-    let cached = match store.as_ref().and_then(|s| load(s, &key)) {
+    let cached = match store.as_ref().and_then(|s| s.load(&key).ok().flatten()) {
         Some(hit) if hit.fresh((cx.now)(), settings.refresh_ahead) => {
             return Ok(Some(served(&hit)));
         }
@@ -150,26 +150,36 @@ fn served(entry: &Entry) -> Obtained {
     }
 }
 
-fn load(store: &Store<'_>, key: &str) -> Option<Entry> {
-    store.load(key).ok().flatten()
-}
-
-fn open_store<'k>(mode: CacheMode, cx: &Context<'k>) -> Option<Store<'k>> {
-    let keychain = || Store::Keychain(cx.keychain, cx.keychain_timeout);
+/// The cache for this run, and its entry for `key`. In `auto` mode the
+/// keychain is used when it answers, else the private file.
+fn open_cache<'k>(
+    mode: CacheMode,
+    cx: &Context<'k>,
+    key: &str,
+) -> (Option<Store<'k>>, Option<Entry>) {
     let files = || (cx.files)().ok().map(Store::File);
-    match mode {
-        CacheMode::Off => None,
+    let store = match mode {
+        CacheMode::Off => return (None, None),
         CacheMode::File => files(),
-        CacheMode::Keychain => Some(keychain()),
-        CacheMode::Auto => {
-            // The keychain when there is one, else the private file.
-            match cx
-                .keychain
-                .read_item("cargo-credential-corp-cache:probe", cx.keychain_timeout)
-            {
-                Ok(_) => Some(keychain()),
-                Err(_) => files(),
-            }
+        CacheMode::Keychain | CacheMode::Auto => {
+            Some(Store::Keychain(cx.keychain, cx.keychain_timeout))
+        }
+    };
+    let Some(store) = store else {
+        return (None, None);
+    };
+    match store.load(key) {
+        Ok(entry) => (Some(store), entry),
+        Err(_) if mode == CacheMode::Auto => {
+            let files = files();
+            let entry = files.as_ref().and_then(|s| s.load(key).ok().flatten());
+            (files, entry)
+        }
+        Err(e) => {
+            crate::provider::warn(&format!(
+                "the token cache in the OS keychain is unavailable: {e}"
+            ));
+            (None, None)
         }
     }
 }
