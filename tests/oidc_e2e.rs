@@ -446,3 +446,59 @@ fn client_secret_and_token_cache_live_in_the_keychain_when_there_is_one() {
         "{listed}"
     );
 }
+
+#[test]
+fn registry_json_exchanges_send_what_the_registry_expects() {
+    for (grant, extra, reply, needles) in [
+        (
+            "jfrog-artifactory",
+            "provider-name = \"github-corp\"\n",
+            r#"{"access_token":"issued-token-Pz71","expires_in":300}"#,
+            &[
+                "POST /access/api/v1/oidc/token ",
+                r#""grant_type":"urn:ietf:params:oauth:grant-type:token-exchange""#,
+                r#""subject_token_type":"urn:ietf:params:oauth:token-type:id_token""#,
+                r#""subject_token":"subject-token-Hq83nV""#,
+                r#""provider_name":"github-corp""#,
+            ][..],
+        ),
+        (
+            "cloudsmith",
+            "service-slug = \"ci-bot\"\n",
+            r#"{"token":"issued-token-Pz71"}"#,
+            &[
+                "POST /access/api/v1/oidc/token ",
+                r#""oidc_token":"subject-token-Hq83nV""#,
+                r#""service_slug":"ci-bot""#,
+            ][..],
+        ),
+    ] {
+        let fake = Fake::start(Behavior::Json(200, reply.into()));
+        let mut p = Provider::new();
+        p.user_config(&format!(
+            "[registries.{REGISTRY}]\nsources = [\"oidc\"]\n[registries.{REGISTRY}.oidc]\n\
+             token-endpoint = {:?}\ngrant = \"{grant}\"\n{extra}identity = \"env\"\n\
+             identity-env = \"SUBJECT\"\ncache = \"off\"\n",
+            fake.url("/access/api/v1/oidc/token")
+        ))
+        .env("SUBJECT", "subject-token-Hq83nV")
+        .secret("subject-token-Hq83nV");
+        let out = p.request(&get_read());
+        let v: serde_json::Value = serde_json::from_str(out.reply()).unwrap();
+        assert_eq!(v["Ok"]["token"], "issued-token-Pz71", "{grant}");
+        let request = fake.last_request();
+        assert!(
+            request
+                .to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{grant}"
+        );
+        for needle in needles {
+            // Not printing the request: it holds the subject token.
+            assert!(
+                request.contains(needle),
+                "{grant}: the request lacks {needle:?}"
+            );
+        }
+    }
+}

@@ -70,6 +70,9 @@ pub struct Request<'a> {
 /// Asks `endpoint` for a token.
 pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<Issued> {
     let s = r.settings;
+    if matches!(s.grant, Grant::JfrogArtifactory | Grant::Cloudsmith) {
+        return request_json(http, endpoint, r);
+    }
     let mut form: Vec<(&str, &str)> = Vec::new();
     let subject = || {
         r.subject
@@ -87,6 +90,7 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
             form.push(("assertion", subject()?));
         }
         Grant::ClientCredentials => form.push(("grant_type", "client_credentials")),
+        Grant::JfrogArtifactory | Grant::Cloudsmith => unreachable!("JSON exchanges"),
     }
     for (key, value) in [("audience", &s.audience), ("resource", &s.resource)] {
         if let Some(v) = value {
@@ -124,6 +128,46 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
         }
     }
     let resp = http.send(&url, req.header("accept", "application/json").form(&form))?;
+    parse(resp.status, &resp.body, &display_url(&url))
+}
+
+/// The JSON exchanges registries expose themselves (Artifactory, Cloudsmith).
+fn request_json(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<Issued> {
+    #[derive(serde::Serialize)]
+    struct Artifactory<'a> {
+        grant_type: &'a str,
+        subject_token_type: &'a str,
+        subject_token: &'a str,
+        provider_name: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct Cloudsmith<'a> {
+        oidc_token: &'a str,
+        service_slug: &'a str,
+    }
+    let s = r.settings;
+    let subject = r
+        .subject
+        .map(Token::expose)
+        .ok_or_else(|| anyhow!("the {:?} exchange needs a CI identity token", s.grant))?;
+    let body = zeroize::Zeroizing::new(match s.grant {
+        Grant::JfrogArtifactory => serde_json::to_vec(&Artifactory {
+            grant_type: TOKEN_EXCHANGE,
+            subject_token_type: "urn:ietf:params:oauth:token-type:id_token",
+            subject_token: subject,
+            provider_name: s.provider_name.as_deref().unwrap_or_default(),
+        })?,
+        _ => serde_json::to_vec(&Cloudsmith {
+            oidc_token: subject,
+            service_slug: s.service_slug.as_deref().unwrap_or_default(),
+        })?,
+    });
+    let (url, req) = http.post(endpoint)?;
+    let req = req
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(reqwest::header::ACCEPT, "application/json")
+        .body(body.to_vec());
+    let resp = http.send(&url, req)?;
     parse(resp.status, &resp.body, &display_url(&url))
 }
 

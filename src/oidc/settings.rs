@@ -16,6 +16,11 @@ pub enum Grant {
     JwtBearer,
     /// OAuth client credentials (a service account; no CI identity).
     ClientCredentials,
+    /// JFrog Artifactory's JSON exchange (`/access/api/v1/oidc/token`,
+    /// `provider-name` = the OIDC integration's name).
+    JfrogArtifactory,
+    /// Cloudsmith's JSON exchange (`/openid/<org>/`, `service-slug`).
+    Cloudsmith,
 }
 
 /// How the client authenticates to the token endpoint.
@@ -111,6 +116,8 @@ pub struct RawOidc {
     identity_file: Option<PathBuf>,
     identity_command: Option<Vec<String>>,
     azure_service_connection_id: Option<String>,
+    provider_name: Option<String>,
+    service_slug: Option<String>,
     cache: Option<CacheMode>,
     refresh_ahead_secs: Option<u64>,
     timeout_ms: Option<u64>,
@@ -169,6 +176,10 @@ pub struct OidcSettings {
     pub identity_command: Option<Vec<String>>,
     /// Azure service connection id.
     pub azure_service_connection_id: Option<String>,
+    /// Artifactory: the OIDC integration's name.
+    pub provider_name: Option<String>,
+    /// Cloudsmith: the service account's slug.
+    pub service_slug: Option<String>,
     /// Cross-run cache.
     pub cache: CacheMode,
     /// Refresh this long before expiry (at most half the token's life).
@@ -228,6 +239,21 @@ impl RawOidc {
         if grant == Grant::ClientCredentials && client_auth == ClientAuth::None {
             bail!("[{table}]: grant \"client-credentials\" needs `client-auth` with a secret");
         }
+        let preset_key = match grant {
+            Grant::JfrogArtifactory => Some(("provider-name", &self.provider_name)),
+            Grant::Cloudsmith => Some(("service-slug", &self.service_slug)),
+            _ => None,
+        };
+        if let Some((key, value)) = preset_key {
+            if value.is_none() {
+                bail!("[{table}]: grant {grant:?} needs `{key}`");
+            }
+            if self.token_endpoint.is_none() {
+                bail!(
+                    "[{table}]: grant {grant:?} needs `token-endpoint` (the registry's exchange URL)"
+                );
+            }
+        }
         let identity = self.identity.unwrap_or(IdentityKind::Auto);
         match identity {
             IdentityKind::Env if self.identity_env.is_none() => {
@@ -262,6 +288,8 @@ impl RawOidc {
             identity_file: self.identity_file.clone(),
             identity_command: self.identity_command.clone(),
             azure_service_connection_id: self.azure_service_connection_id.clone(),
+            provider_name: self.provider_name.clone(),
+            service_slug: self.service_slug.clone(),
             cache: self.cache.unwrap_or(CacheMode::Auto),
             refresh_ahead: Duration::from_secs(self.refresh_ahead_secs.unwrap_or(60)),
             timeout: Duration::from_millis(timeout_ms),
@@ -314,6 +342,14 @@ mod tests {
                 "identity-command",
             ),
             ("issuer = \"https://i\"\ntimeout-ms = 5\n", "timeout-ms"),
+            (
+                "token-endpoint = \"https://r/t\"\ngrant = \"jfrog-artifactory\"\n",
+                "provider-name",
+            ),
+            (
+                "issuer = \"https://i\"\ngrant = \"cloudsmith\"\nservice-slug = \"s\"\n",
+                "token-endpoint",
+            ),
         ] {
             let msg = format!("{:#}", parse(text).unwrap_err());
             assert!(msg.contains(needle), "{text}: {msg}");

@@ -3,8 +3,8 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -28,6 +28,7 @@ pub struct Fake {
     port: u16,
     stop: Arc<AtomicBool>,
     hits: Arc<AtomicUsize>,
+    last: Arc<Mutex<String>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -38,7 +39,8 @@ impl Fake {
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let hits = Arc::new(AtomicUsize::new(0));
-        let (s, h) = (stop.clone(), hits.clone());
+        let last = Arc::new(Mutex::new(String::new()));
+        let (s, h, l) = (stop.clone(), hits.clone(), last.clone());
         let thread = thread::spawn(move || {
             for conn in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
@@ -46,16 +48,22 @@ impl Fake {
                 }
                 let Ok(conn) = conn else { continue };
                 h.fetch_add(1, Ordering::SeqCst);
-                let (b, s2) = (behavior.clone(), s.clone());
-                thread::spawn(move || answer(conn, &b, &s2));
+                let (b, s2, l2) = (behavior.clone(), s.clone(), l.clone());
+                thread::spawn(move || answer(conn, &b, &s2, &l2));
             }
         });
         Fake {
             port,
             stop,
             hits,
+            last,
             thread: Some(thread),
         }
+    }
+
+    /// The last request received (request line, headers and body).
+    pub fn last_request(&self) -> String {
+        self.last.lock().unwrap().clone()
     }
 
     /// The URL of `path` on this server.
@@ -79,10 +87,37 @@ impl Drop for Fake {
     }
 }
 
-fn answer(mut conn: TcpStream, behavior: &Behavior, stop: &AtomicBool) {
+/// Reads one request: the head, then `content-length` bytes of body.
+fn read_request(conn: &mut TcpStream) -> String {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let Ok(n) = conn.read(&mut buf) else { break };
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&data);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap_or(0))
+                })
+                .unwrap_or(0usize);
+            if data.len() >= end + 4 + length || data.len() > 1 << 20 {
+                break;
+            }
+        }
+    }
+    String::from_utf8_lossy(&data).into_owned()
+}
+
+fn answer(mut conn: TcpStream, behavior: &Behavior, stop: &AtomicBool, last: &Mutex<String>) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut buf = [0u8; 16 * 1024];
-    let _ = conn.read(&mut buf); // the request (small): not inspected
+    *last.lock().unwrap() = read_request(&mut conn);
     let (status, content_type, body) = match behavior {
         Behavior::Json(status, body) => (*status, "application/json", body.clone()),
         Behavior::Raw(status, body) => (*status, "text/html", body.clone()),
