@@ -11,9 +11,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
-use serde::Deserialize;
 
-use super::http::Http;
+use super::http::{Http, Response};
 use super::settings::{IdentityKind, OidcSettings};
 use crate::cache;
 use crate::secret::Token;
@@ -236,15 +235,22 @@ fn locate_kind(
     }
 }
 
-#[derive(Deserialize)]
-struct GithubAnswer {
-    value: String,
-}
-
-#[derive(Deserialize)]
-struct AzureAnswer {
-    #[serde(rename = "oidcToken")]
-    oidc_token: String,
+/// The ID token in a CI system's JSON answer (`{"<field>": "<jwt>"}`).
+fn ci_token(answer: Response, field: &str, who: &str, hint: &str) -> anyhow::Result<Token> {
+    if answer.status != 200 {
+        bail!(
+            "{who} refused an OIDC ID token (HTTP {}); {hint}",
+            answer.status
+        );
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(&answer.body)
+        .map_err(|_| anyhow!("{who}'s ID token answer is not JSON"))?;
+    let Some(serde_json::Value::String(token)) = value.get_mut(field).map(serde_json::Value::take)
+    else {
+        bail!("{who}'s ID token answer has no `{field}`");
+    };
+    Token::parse(token, &format!("{who}'s ID token"))?
+        .ok_or_else(|| anyhow!("{who} returned an empty ID token"))
 }
 
 impl Identity {
@@ -254,39 +260,25 @@ impl Identity {
             Fetch::Ready(token) => Ok(token),
             Fetch::Github { url, bearer } => {
                 let (url, req) = http.get(&url)?;
-                let resp = http.send(&url, req.bearer_auth(bearer.expose()))?;
-                if resp.status != 200 {
-                    bail!(
-                        "GitHub Actions refused an ID token (HTTP {}); check `permissions: \
-                         id-token: write` and `identity-audience`",
-                        resp.status
-                    );
-                }
-                let answer: GithubAnswer = serde_json::from_slice(&resp.body).map_err(|_| {
-                    anyhow!("GitHub Actions' ID token answer is not the expected JSON")
-                })?;
-                Token::parse(answer.value, "GitHub Actions' ID token")?
-                    .ok_or_else(|| anyhow!("GitHub Actions returned an empty ID token"))
+                let answer = http.send(&url, req.bearer_auth(bearer.expose()))?;
+                ci_token(
+                    answer,
+                    "value",
+                    "GitHub Actions",
+                    "check `permissions: id-token: write` and `identity-audience`",
+                )
             }
             Fetch::Azure { url, bearer } => {
                 let (url, req) = http.post(&url)?;
-                let resp = http.send(
-                    &url,
-                    req.bearer_auth(bearer.expose())
-                        .header("content-length", "0"),
-                )?;
-                if resp.status != 200 {
-                    bail!(
-                        "Azure Pipelines refused an OIDC token (HTTP {}); check \
-                         `azure-service-connection-id` and that SYSTEM_ACCESSTOKEN is mapped",
-                        resp.status
-                    );
-                }
-                let answer: AzureAnswer = serde_json::from_slice(&resp.body).map_err(|_| {
-                    anyhow!("Azure Pipelines' OIDC answer is not the expected JSON")
-                })?;
-                Token::parse(answer.oidc_token, "Azure Pipelines' OIDC token")?
-                    .ok_or_else(|| anyhow!("Azure Pipelines returned an empty OIDC token"))
+                let req = req
+                    .bearer_auth(bearer.expose())
+                    .header("content-length", "0");
+                ci_token(
+                    http.send(&url, req)?,
+                    "oidcToken",
+                    "Azure Pipelines",
+                    "check `azure-service-connection-id` and that SYSTEM_ACCESSTOKEN is mapped",
+                )
             }
             Fetch::Command(argv) => run_command(&argv, timeout),
         }

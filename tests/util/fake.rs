@@ -91,8 +91,7 @@ impl Drop for Fake {
 fn read_request(conn: &mut TcpStream) -> String {
     let mut data = Vec::new();
     let mut buf = [0u8; 4096];
-    loop {
-        let Ok(n) = conn.read(&mut buf) else { break };
+    while let Ok(n) = conn.read(&mut buf) {
         if n == 0 {
             break;
         }

@@ -3,7 +3,6 @@
 //! on 127.0.0.1 and stopped when dropped.
 
 use std::io::{BufRead as _, BufReader};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -12,21 +11,13 @@ use std::time::Duration;
 
 use super::kellnr::Kellnr;
 use super::process::KillOnDrop;
-use super::{base_env, missing_component, on_path};
+use super::{base_env, free_port, missing_component, on_path};
 
 /// The folder of the npm project.
 pub fn idp_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join("idp")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Starts `node script` with `env`, waiting (at most 30 s) for its READY line.

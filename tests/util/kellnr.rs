@@ -2,15 +2,15 @@
 //! on a fresh data folder and stopped when the value is dropped.
 
 use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::base_env;
 use super::missing_component;
 use super::process::KillOnDrop;
+use super::{base_env, free_port};
 
 /// The kellnr version `scripts/provision-kellnr.sh` builds.
 pub const VERSION: &str = "6.13.0";
@@ -135,14 +135,6 @@ impl Kellnr {
     pub fn get_status(&self, path: &str) -> Option<u16> {
         http_status(self.port, path)
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A minimal HTTP/1.0 GET on loopback; the status code, if any answer came.

@@ -133,6 +133,15 @@ pub fn missing_component(what: &str) -> ! {
     )
 }
 
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Whether `program` can be found on PATH.
 pub fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
