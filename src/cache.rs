@@ -342,6 +342,20 @@ mod tests {
         assert_eq!(leftovers.len(), 1, "no temporary files left behind");
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn an_entry_owned_by_another_user_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::at(dir.path().to_path_buf());
+        let k = key(&["foreign"]);
+        store.save(&k, &entry("tok", 10, 20)).unwrap();
+        let file = dir.path().join("tokens").join(format!("{k}.json"));
+        // Only root may give a file away; elsewhere this case cannot be set up.
+        if std::os::unix::fs::chown(&file, Some(65534), None).is_ok() {
+            assert!(store.load(&k).is_none());
+        }
+    }
+
     #[test]
     fn corrupt_entries_are_ignored() {
         let dir = tempfile::tempdir().unwrap();
