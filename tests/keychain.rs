@@ -156,3 +156,44 @@ fn a_corrupt_keychain_item_is_reported_not_sent_and_not_deleted() {
         "the stored item is left for the user to fix"
     );
 }
+
+#[test]
+#[ignore = "e2e: needs gnome-keyring; run scripts/test.sh"]
+fn login_without_a_token_asks_on_the_terminal_without_echo() {
+    // `script` gives the provider a real terminal; the "person" types after
+    // the prompt appeared, as a person would.
+    let keyring = Keyring::start();
+    let dir = tempfile::tempdir().unwrap();
+    let req = dir.path().join("login.json");
+    std::fs::write(&req, request(r#""kind":"login""#) + "\n").unwrap();
+    let inner = format!(
+        "env DBUS_SESSION_BUS_ADDRESS='{}' CARGO_CREDENTIAL_CORP_CONFIG=/nonexistent \
+         CARGO_CREDENTIAL_CORP_SYSTEM_CONFIG=/nonexistent '{}' --cargo-plugin < '{}'",
+        keyring.address(),
+        crate::util::provider_bin().display(),
+        req.display()
+    );
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "(sleep 1; printf 'typed-at-prompt-8Kd\\n') | script -qec \"$0\" /dev/null"
+        ))
+        .arg(inner);
+    let out = crate::util::process::run(cmd, None, Duration::from_secs(20));
+    out.assert_success();
+    assert!(
+        out.stdout.contains("paste the token for my-private"),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        out.stdout.contains(r#"{"Ok":{"kind":"login"}}"#),
+        "{}",
+        out.describe()
+    );
+    out.assert_free_of(&["typed-at-prompt-8Kd".to_owned()]);
+    assert_eq!(
+        keyring.provider_item(IDX).as_deref(),
+        Some("typed-at-prompt-8Kd")
+    );
+}
