@@ -175,9 +175,7 @@ fn login_without_a_token_asks_on_the_terminal_without_echo() {
     );
     let mut cmd = std::process::Command::new("sh");
     cmd.arg("-c")
-        .arg(format!(
-            "(sleep 1; printf 'typed-at-prompt-8Kd\\n') | script -qec \"$0\" /dev/null"
-        ))
+        .arg("(sleep 1; printf 'typed-at-prompt-8Kd\\n') | script -qec \"$0\" /dev/null")
         .arg(inner);
     let out = crate::util::process::run(cmd, None, Duration::from_secs(20));
     out.assert_success();
