@@ -502,3 +502,81 @@ fn registry_json_exchanges_send_what_the_registry_expects() {
         }
     }
 }
+
+/// A provider exchanging at the fake `token` endpoint with `identity` settings.
+fn exchanging_at(token: &Fake, identity: &str) -> Provider {
+    let mut p = Provider::new();
+    p.user_config(&format!(
+        "[registries.{REGISTRY}]\nsources = [\"oidc\"]\n[registries.{REGISTRY}.oidc]\n\
+         token-endpoint = {:?}\nclient-id = \"c\"\ncache = \"off\"\n{identity}",
+        token.url("/token")
+    ))
+    .secret("ci-identity-Wm52")
+    .secret("azure-access-Jt4");
+    p
+}
+
+const ISSUED: &str = r#"{"access_token":"issued-token-Pz71","expires_in":300}"#;
+
+#[test]
+fn azure_pipelines_identity_is_requested_for_the_service_connection() {
+    let azure = Fake::start(Behavior::Json(
+        200,
+        r#"{"oidcToken":"ci-identity-Wm52"}"#.into(),
+    ));
+    let token = Fake::start(Behavior::Json(200, ISSUED.into()));
+    let mut p = exchanging_at(&token, "azure-service-connection-id = \"sc-123\"\n");
+    p.env("SYSTEM_OIDCREQUESTURI", &azure.url("/oidc/request"))
+        .env("SYSTEM_ACCESSTOKEN", "azure-access-Jt4");
+    let out = p.request(&get_read());
+    assert!(
+        out.reply().contains("issued-token-Pz71"),
+        "{}",
+        out.describe()
+    );
+    let asked = azure.last_request();
+    assert!(asked.starts_with("POST /oidc/request?api-version=7.1&serviceConnectionId=sc-123 "));
+    assert!(
+        asked
+            .to_ascii_lowercase()
+            .contains("authorization: bearer azure-access-jt4")
+    );
+    assert!(
+        token
+            .last_request()
+            .contains("subject_token=ci-identity-Wm52")
+    );
+}
+
+#[test]
+fn buildkite_identity_comes_from_the_agent_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = dir.path().join("buildkite-agent");
+    std::fs::write(
+        &agent,
+        "#!/bin/sh\n[ \"$*\" = \"oidc request-token --audience https://idp.test\" ] || exit 3\necho ci-identity-Wm52\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&agent, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let token = Fake::start(Behavior::Json(200, ISSUED.into()));
+    let mut p = exchanging_at(&token, "identity-audience = \"https://idp.test\"\n");
+    let path = format!(
+        "{}:{}",
+        dir.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    p.env("BUILDKITE", "true")
+        .env("BUILDKITE_JOB_ID", "job-1")
+        .env("PATH", &path);
+    let out = p.request(&get_read());
+    assert!(
+        out.reply().contains("issued-token-Pz71"),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        token
+            .last_request()
+            .contains("subject_token=ci-identity-Wm52")
+    );
+}
