@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::process::{self, Output};
-use super::{NO_BUS, base_env, provider_bin, write};
+use super::{provider_bin, provider_env, write};
 
 /// The registry name used in the e2e tests.
 pub const REGISTRY: &str = "my-private";
@@ -53,25 +53,12 @@ impl CargoHome {
             ),
         };
         write(&home.join("config.toml"), &config);
-        let mut env = base_env();
+        let mut env = provider_env(dir.path(), "corp-");
         env.insert("CARGO_HOME".into(), home.display().to_string());
         env.insert("CARGO_TERM_COLOR".into(), "never".into());
         env.insert(
             "CARGO_TARGET_DIR".into(),
             dir.path().join("target").display().to_string(),
-        );
-        env.insert(
-            "CARGO_CREDENTIAL_CORP_CONFIG".into(),
-            dir.path().join("corp-user.toml").display().to_string(),
-        );
-        env.insert(
-            "CARGO_CREDENTIAL_CORP_SYSTEM_CONFIG".into(),
-            dir.path().join("corp-system.toml").display().to_string(),
-        );
-        env.insert("DBUS_SESSION_BUS_ADDRESS".into(), NO_BUS.into());
-        env.insert(
-            "CARGO_CREDENTIAL_CORP_CACHE_DIR".into(),
-            dir.path().join("corp-cache").display().to_string(),
         );
         CargoHome {
             dir,

@@ -39,20 +39,7 @@ impl Provider {
     /// A provider with no config files and no keychain.
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut env = base_env();
-        env.insert(
-            "CARGO_CREDENTIAL_CORP_CONFIG".into(),
-            dir.path().join("user.toml").display().to_string(),
-        );
-        env.insert(
-            "CARGO_CREDENTIAL_CORP_SYSTEM_CONFIG".into(),
-            dir.path().join("system.toml").display().to_string(),
-        );
-        env.insert("DBUS_SESSION_BUS_ADDRESS".into(), NO_BUS.into());
-        env.insert(
-            "CARGO_CREDENTIAL_CORP_CACHE_DIR".into(),
-            dir.path().join("cache").display().to_string(),
-        );
+        let env = provider_env(dir.path(), "");
         Provider {
             dir,
             env,
@@ -121,6 +108,22 @@ pub fn base_env() -> HashMap<String, String> {
             env.insert(key.to_owned(), v);
         }
     }
+    env
+}
+
+/// `base_env` plus what isolates the provider: its user and system config
+/// files and its token cache inside `dir` (names prefixed with `prefix`), and
+/// a D-Bus address where nothing listens.
+pub fn provider_env(dir: &Path, prefix: &str) -> HashMap<String, String> {
+    let mut env = base_env();
+    let path = |name: &str| dir.join(format!("{prefix}{name}")).display().to_string();
+    env.insert("CARGO_CREDENTIAL_CORP_CONFIG".into(), path("user.toml"));
+    env.insert(
+        "CARGO_CREDENTIAL_CORP_SYSTEM_CONFIG".into(),
+        path("system.toml"),
+    );
+    env.insert("CARGO_CREDENTIAL_CORP_CACHE_DIR".into(), path("cache"));
+    env.insert("DBUS_SESSION_BUS_ADDRESS".into(), NO_BUS.into());
     env
 }
 
