@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or a warm one:
-#   1. installs the Debian packages the keychain tests use (when root),
+#   1. installs the Debian packages the tests use (when root): gnome-keyring,
+#      libsecret-tools, dbus, and nodejs when Node.js is missing,
 #   2. installs the test IdP's npm packages (npm ci, from the committed lockfile),
 #   3. builds the kellnr registry once per machine (cached outside the repo),
 #   4. checks formatting and clippy,
@@ -18,6 +19,7 @@ declare -A packages=(
   [secret-tool]=libsecret-tools
   [dbus-daemon]=dbus-daemon
   [dbus-send]=dbus-bin
+  [node]=nodejs
 )
 missing=()
 for program in "${!packages[@]}"; do
@@ -37,7 +39,7 @@ else
 fi
 
 step "test IdP (npm ci in tests/idp)"
-command -v node >/dev/null 2>&1 || { echo "Node.js (node, npm) is needed for the test IdP; install it and rerun" >&2; exit 1; }
+command -v npm >/dev/null 2>&1 || { echo "npm is needed for the test IdP; install Node.js with npm and rerun" >&2; exit 1; }
 if [ ! -d tests/idp/node_modules/oidc-provider ] || [ tests/idp/package-lock.json -nt tests/idp/node_modules/.package-lock.json ]; then
   (cd tests/idp && npm ci --no-audit --no-fund --loglevel=error) >&2
 else
