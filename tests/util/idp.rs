@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::kellnr::Kellnr;
 use super::process::KillOnDrop;
-use super::{base_env, free_port, missing_component, on_path};
+use super::{base_env, free_port, missing_component, on_path, reserve_port};
 
 /// The folder of the npm project.
 pub fn idp_dir() -> PathBuf {
@@ -20,8 +20,9 @@ pub fn idp_dir() -> PathBuf {
         .join("idp")
 }
 
-/// Starts `node script` with `env`, waiting (at most 30 s) for its READY line.
-fn start_node(script: &str, env: &[(&str, String)]) -> KillOnDrop {
+/// Starts `node script` with `env`, waiting (at most 30 s) for its READY
+/// line; `Err` when it exited first (its port was taken, say).
+fn start_node(script: &str, env: &[(&str, String)]) -> Result<KillOnDrop, String> {
     if !on_path("node") {
         missing_component("Node.js (`node`, for the test IdP)");
     }
@@ -53,10 +54,15 @@ fn start_node(script: &str, env: &[(&str, String)]) -> KillOnDrop {
             }
         }
     });
-    let guard = KillOnDrop(child);
-    rx.recv_timeout(Duration::from_secs(30))
-        .unwrap_or_else(|_| panic!("{script} did not start within 30 s"));
-    guard
+    let mut guard = KillOnDrop(child);
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(()) => Ok(guard),
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{script} did not start within 30 s"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            let status = guard.0.wait().unwrap();
+            Err(format!("{script} exited before it was ready ({status})"))
+        }
+    }
 }
 
 /// A running OpenID provider.
@@ -68,15 +74,22 @@ pub struct Idp {
 impl Idp {
     /// Starts the IdP; access tokens live `at_ttl` seconds.
     pub fn start(at_ttl: u32) -> Idp {
-        let port = free_port();
-        let process = start_node(
-            "idp.mjs",
-            &[("PORT", port.to_string()), ("AT_TTL", at_ttl.to_string())],
-        );
-        Idp {
-            _process: process,
-            port,
+        // A port picked free can be taken before node binds it: try another.
+        let mut last = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let env = [("PORT", port.to_string()), ("AT_TTL", at_ttl.to_string())];
+            match start_node("idp.mjs", &env) {
+                Ok(process) => {
+                    return Idp {
+                        _process: process,
+                        port,
+                    };
+                }
+                Err(why) => last = why,
+            }
         }
+        panic!("the test IdP did not start in 3 attempts: {last}")
     }
 
     /// The issuer URL.
@@ -127,8 +140,10 @@ impl Gateway {
 
     /// Like [`Self::start`], for tokens whose audience is `audience`.
     pub fn start_for_audience(idp: &Idp, audience: &str) -> Gateway {
-        let port = free_port();
-        let kellnr = Kellnr::start_with_origin(port);
+        // Held until kellnr is up, so kellnr cannot be given the same port.
+        let reserved = reserve_port();
+        let kellnr = Kellnr::start_with_origin(reserved.port());
+        let port = reserved.release();
         let process = start_node(
             "gateway.mjs",
             &[
@@ -138,7 +153,8 @@ impl Gateway {
                 ("UPSTREAM_TOKEN", kellnr.token().to_owned()),
                 ("AUDIENCE", audience.to_owned()),
             ],
-        );
+        )
+        .unwrap_or_else(|why| panic!("{why}; is port {port} taken?"));
         Gateway {
             _process: process,
             port,

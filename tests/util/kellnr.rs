@@ -48,16 +48,29 @@ pub fn binary() -> PathBuf {
 impl Kellnr {
     /// Starts kellnr and waits until it is healthy (at most 60 s).
     pub fn start() -> Kellnr {
-        Kellnr::start_on(free_port(), None)
+        Kellnr::start_retrying(None)
     }
 
     /// Starts kellnr on its own port with URLs that name `origin_port` (a
     /// gateway in front of it).
     pub fn start_with_origin(origin_port: u16) -> Kellnr {
-        Kellnr::start_on(free_port(), Some(origin_port))
+        Kellnr::start_retrying(Some(origin_port))
     }
 
-    fn start_on(port: u16, origin_port: Option<u16>) -> Kellnr {
+    /// A port picked free can be taken by another test's server before
+    /// kellnr binds it: then kellnr exits at once, and a new port is tried.
+    fn start_retrying(origin_port: Option<u16>) -> Kellnr {
+        let mut last = String::new();
+        for _ in 0..3 {
+            match Kellnr::start_on(free_port(), origin_port) {
+                Ok(kellnr) => return kellnr,
+                Err(why) => last = why,
+            }
+        }
+        panic!("kellnr did not start in 3 attempts:\n{last}")
+    }
+
+    fn start_on(port: u16, origin_port: Option<u16>) -> Result<Kellnr, String> {
         let bin = binary();
         if !bin.is_file() {
             missing_component(&format!(
@@ -93,20 +106,21 @@ impl Kellnr {
             admin_token,
             _dir: dir,
         };
-        kellnr.wait_until_healthy();
-        kellnr
+        kellnr.wait_until_healthy()?;
+        Ok(kellnr)
     }
 
-    fn wait_until_healthy(&mut self) {
+    fn wait_until_healthy(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.process.0.try_wait().unwrap() {
                 let log = std::fs::read_to_string(self._dir.path().join("kellnr.log"))
                     .unwrap_or_default();
-                panic!("kellnr exited ({status}):\n{log}");
+                let tail = &log[log.len().saturating_sub(2000)..];
+                return Err(format!("kellnr exited ({status}):\n{tail}"));
             }
             if http_status(self.port, "/api/v1/health") == Some(200) {
-                return;
+                return Ok(());
             }
             assert!(
                 Instant::now() < deadline,

@@ -138,11 +138,28 @@ pub fn missing_component(what: &str) -> ! {
 
 /// A port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    reserve_port().release()
+}
+
+/// A port on 127.0.0.1 held bound until released, so that no other
+/// [`free_port`] call (another server of the same test) can be handed it.
+pub struct ReservedPort(std::net::TcpListener);
+
+/// Binds a free port and keeps it until [`ReservedPort::release`].
+pub fn reserve_port() -> ReservedPort {
+    ReservedPort(std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+}
+
+impl ReservedPort {
+    /// The port number.
+    pub fn port(&self) -> u16 {
+        self.0.local_addr().unwrap().port()
+    }
+
+    /// Frees the port for the server about to bind it.
+    pub fn release(self) -> u16 {
+        self.port()
+    }
 }
 
 /// Whether `program` can be found on PATH.
