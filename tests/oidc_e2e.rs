@@ -145,7 +145,7 @@ fn the_gateway_refuses_forged_expired_and_wrong_audience_tokens() {
     let idp = Idp::start(2);
     let gw = Gateway::start(&idp);
     let path = "/api/v1/crates/config.json";
-    let valid = client_credentials_token(&idp);
+    let valid = idp.client_credentials_token();
     assert_eq!(gw.get_status(path, &valid), 200);
     let forged = idp.ci_token("/test/forged-ci-token");
     assert_eq!(gw.get_status(path, &forged), 401);
@@ -156,29 +156,12 @@ fn the_gateway_refuses_forged_expired_and_wrong_audience_tokens() {
 
     // Wrong audience: a gateway for another registry refuses a valid token.
     let other = Gateway::start_for_audience(&idp, "https://other-registry.test");
-    let fresh = client_credentials_token(&idp);
+    let fresh = idp.client_credentials_token();
     assert_eq!(other.get_status(path, &fresh), 401);
     assert_eq!(
         other.stats()["rejections"]["ERR_JWT_CLAIM_VALIDATION_FAILED"],
         1
     );
-}
-
-fn client_credentials_token(idp: &Idp) -> String {
-    let body = reqwest::blocking::Client::new()
-        .post(format!("{}/token", idp.issuer()))
-        .basic_auth("ci", Some("ci-secret"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("scope", "read"),
-            ("resource", "https://registry.test"),
-        ])
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    v["access_token"].as_str().unwrap().to_owned()
 }
 
 fn get_read() -> String {

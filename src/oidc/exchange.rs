@@ -256,13 +256,12 @@ fn clean(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
-/// The lifetime a JWT claims (`exp - iat`), read without verifying it: only
+/// The lifetime left on a JWT (`exp - now`), read without verifying it: only
 /// to know when to stop using it, never to trust it.
 fn jwt_lifetime(token: &str) -> Option<i64> {
     #[derive(Deserialize)]
     struct Claims {
         exp: i64,
-        iat: Option<i64>,
     }
     let payload = token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -270,7 +269,6 @@ fn jwt_lifetime(token: &str) -> Option<i64> {
         .ok()?;
     let claims: Claims = serde_json::from_slice(&bytes).ok()?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let _ = claims.iat;
     Some(claims.exp - now).filter(|&n| n > 0)
 }
 

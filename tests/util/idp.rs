@@ -121,6 +121,24 @@ impl Idp {
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         v["value"].as_str().unwrap().to_owned()
     }
+
+    /// A read-scoped access token for the `ci` client (client credentials).
+    pub fn client_credentials_token(&self) -> String {
+        let body = reqwest::blocking::Client::new()
+            .post(format!("{}/token", self.issuer()))
+            .basic_auth("ci", Some("ci-secret"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", "read"),
+                ("resource", "https://registry.test"),
+            ])
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["access_token"].as_str().unwrap().to_owned()
+    }
 }
 
 /// kellnr behind the verifying gateway: kellnr's origin is the gateway, so

@@ -75,11 +75,27 @@ impl Output {
         self
     }
 
-    /// The output for a failure message.
+    /// The output for a failure message, with the token of any `get` reply
+    /// redacted: a failing test must not print a token either.
     pub fn describe(&self) -> String {
+        let stdout: Vec<String> = self
+            .stdout
+            .lines()
+            .map(
+                |line| match serde_json::from_str::<serde_json::Value>(line) {
+                    Ok(mut v) if v["Ok"]["token"].is_string() => {
+                        v["Ok"]["token"] = "[redacted]".into();
+                        v.to_string()
+                    }
+                    _ => line.to_owned(),
+                },
+            )
+            .collect();
         format!(
             "status: {}\n--- stdout\n{}\n--- stderr\n{}",
-            self.status, self.stdout, self.stderr
+            self.status,
+            stdout.join("\n"),
+            self.stderr
         )
     }
 
