@@ -110,8 +110,9 @@ struct ProviderArgs {
     /// Sources to try, in order (repeatable).
     #[arg(long = "source", value_enum)]
     sources: Vec<SourceKind>,
-    /// Extra environment variables to read a token from (repeatable).
-    #[arg(long = "env", value_name = "VAR")]
+    /// Refused: a variable named here would be read for every registry
+    /// Cargo asks about. Kept so that its use gets a clear error.
+    #[arg(long = "env", value_name = "VAR", hide = true)]
     env: Vec<String>,
     #[arg(long, value_enum)]
     auth_scheme: Option<AuthScheme>,
@@ -267,6 +268,11 @@ impl Config {
 
     /// The settings for `registry`, or `None` when this configuration does not
     /// serve it (`serve = "listed"` and no table matches).
+    ///
+    /// The routing rule: token-bearing settings (`env`, `oidc`) come only from
+    /// `[registries.NAME]` tables that match the request (by `index` when the
+    /// table has one, else by Cargo's name); `[defaults]` and the provider's
+    /// arguments only say how sources behave.
     pub fn settings_for(&self, registry: &Registry<'_>) -> Result<Option<Settings>, IndexMismatch> {
         let serve = self
             .layers
@@ -298,15 +304,17 @@ impl Config {
             .chain(tables.iter().map(|(_, t, _)| *t))
             .chain(defaults.map(|l| &l.file.defaults))
             .collect();
+        // Where tokens come from: the matched tables only.
+        let matched: Vec<&RawSettings> = tables.iter().map(|(_, t, _)| *t).collect();
         Ok(Some(Settings {
             sources: pick(&order, |s| s.sources.clone())
                 .unwrap_or_else(|| vec![SourceKind::Env, SourceKind::Keychain]),
-            env: pick(&order, |s| s.env.clone()).unwrap_or_default(),
+            env: pick(&matched, |s| s.env.clone()).unwrap_or_default(),
             auth_scheme: pick(&order, |s| s.auth_scheme).unwrap_or(AuthScheme::None),
             keychain_timeout: pick(&order, |s| s.keychain_timeout_ms)
                 .map(Duration::from_millis)
                 .unwrap_or(DEFAULT_KEYCHAIN_TIMEOUT),
-            oidc: pick(&order, |s| s.oidc_valid.clone()),
+            oidc: pick(&matched, |s| s.oidc_valid.clone()),
             matched: tables
                 .iter()
                 .map(|(n, _, o)| ((*n).to_owned(), (*o).clone()))
@@ -320,8 +328,11 @@ fn pick<T>(order: &[&RawSettings], get: impl Fn(&RawSettings) -> Option<T>) -> O
     order.iter().find_map(|s| get(s))
 }
 
-/// The table for `registry`: by name, else by index URL. A table found by
-/// name whose `index` differs from the requested one is an error.
+/// The table for `registry`. A table with `index` matches only a request for
+/// exactly that index URL (and, if Cargo names the registry, the same name:
+/// a table found by name whose `index` differs is an error). A table without
+/// `index` matches only by Cargo's name, so a request without a name (a
+/// dependency's `registry-index`, `--index URL`) never matches it.
 fn find_table<'a>(
     tables: &'a BTreeMap<String, RawSettings>,
     registry: &Registry<'_>,
@@ -344,42 +355,309 @@ fn find_table<'a>(
     }))
 }
 
+/// The largest config file read.
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 fn read_optional(path: &Path) -> anyhow::Result<Option<String>> {
-    match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map(Some)
-            .with_context(|| format!("config file {} is not valid UTF-8", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read config file {}", path.display())),
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read config file {}", path.display()));
+        }
+    };
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    if !meta.is_file() {
+        bail!("config file {} is not a regular file", path.display());
     }
+    trusted(&meta, path)?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_CONFIG_BYTES + 1),
+        &mut bytes,
+    )
+    .with_context(|| format!("cannot read config file {}", path.display()))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        bail!(
+            "config file {} is larger than {MAX_CONFIG_BYTES} bytes; refused",
+            path.display()
+        );
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| anyhow::anyhow!("config file {} is not valid UTF-8", path.display()))
+}
+
+/// A config file can make the provider run a program (`identity-command`) and
+/// choose where tokens go: it must be writable only by its owner, and owned
+/// by this user or by root.
+#[cfg(unix)]
+fn trusted(meta: &std::fs::Metadata, path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let me = rustix::process::getuid().as_raw();
+    if meta.uid() != me && meta.uid() != 0 {
+        bail!(
+            "config file {} is owned by another user (uid {}); it is not read, because a config \
+             file can run commands and route tokens. Remove it, or have it owned by you or root",
+            path.display(),
+            meta.uid()
+        );
+    }
+    if meta.mode() & 0o022 != 0 {
+        bail!(
+            "config file {} is writable by other users (mode {:o}); it is not read, because a \
+             config file can run commands and route tokens. Fix it with `chmod go-w {}`",
+            path.display(),
+            meta.mode() & 0o777,
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn trusted(_meta: &std::fs::Metadata, _path: &Path) -> anyhow::Result<()> {
+    Ok(())
 }
 
 fn parse_file(text: &str, path: &Path) -> anyhow::Result<RawFile> {
-    let mut file: RawFile = toml::from_str(text)
-        .map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))
-        .with_context(|| format!("invalid config file {}", path.display()))?;
-    validate(&mut file).with_context(|| format!("invalid config file {}", path.display()))?;
+    let mut file: RawFile = toml::from_str(text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|span| format!(" at {}", position(text, span.start)))
+            .unwrap_or_default();
+        anyhow::anyhow!(
+            "invalid config file {}{at}: {}",
+            path.display(),
+            scrub_message(e.message())
+        )
+    })?;
+    validate(&mut file).map_err(|e| match e.downcast_ref::<KeyError>() {
+        Some(k) => {
+            let at = locate_key(text, &k.table, k.key)
+                .map(|(line, column)| format!(" at line {line}, column {column}"))
+                .unwrap_or_default();
+            anyhow::anyhow!("invalid config file {}{at}: {k}", path.display())
+        }
+        None => e.context(format!("invalid config file {}", path.display())),
+    })?;
     Ok(file)
+}
+
+/// `line L, column C` (1-based, columns in characters) of byte `offset`.
+fn position(text: &str, offset: usize) -> String {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    format!("line {line}, column {column}")
+}
+
+/// A config error about one key: shown with the file, line and column of the
+/// key, never with its value.
+#[derive(Debug)]
+pub(crate) struct KeyError {
+    /// The table, as in `registries.corp.oidc`.
+    pub(crate) table: String,
+    /// The key.
+    pub(crate) key: &'static str,
+    /// What is wrong, and what to do; never the value.
+    pub(crate) why: String,
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` in [{}] {}", self.key, self.table, self.why)
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+/// Where `key` is set in `[table]` (1-based line and column), found by
+/// reading the text: table headers and `key =` lines; dotted or inline
+/// forms are not located.
+fn locate_key(text: &str, table: &str, key: &str) -> Option<(usize, usize)> {
+    let norm = |h: &str| -> String {
+        h.chars()
+            .filter(|c| !matches!(c, ' ' | '"' | '\''))
+            .collect()
+    };
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if let Some(header) = trimmed.strip_prefix('[') {
+            let header = header.split(']').next().unwrap_or("");
+            current = norm(header);
+            // A key that is itself a table: `[defaults.oidc]`.
+            if current == format!("{table}.{key}") {
+                return Some((i + 1, line.len() - trimmed.len() + 1));
+            }
+            continue;
+        }
+        if current == table
+            && let Some(rest) = trimmed.strip_prefix(key)
+            && rest.trim_start().starts_with('=')
+        {
+            return Some((i + 1, line.len() - trimmed.len() + 1));
+        }
+    }
+    None
+}
+
+/// A TOML or serde message with any quoted value removed: serde quotes the
+/// offending value ("invalid type: string \"…\"", "unknown variant `…`"),
+/// and a value in a config file may be a pasted secret.
+fn scrub_message(message: &str) -> String {
+    let message = message.trim_end();
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let expected = rest.split_once("`, ").map(|(_, e)| e).unwrap_or("");
+        return format!(
+            "unknown value{}",
+            if expected.is_empty() {
+                String::new()
+            } else {
+                format!("; {expected}")
+            }
+        );
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        let expected = rest.rsplit_once(", expected ").map(|(_, e)| e);
+        return match expected {
+            Some(e) => format!("wrong type of value; expected {}", scrub_quotes(e)),
+            None => "wrong type of value".to_owned(),
+        };
+    }
+    if message.starts_with("invalid value: ") {
+        let expected = message.rsplit_once(", expected ").map(|(_, e)| e);
+        return match expected {
+            Some(e) => format!("invalid value; expected {}", scrub_quotes(e)),
+            None => "invalid value".to_owned(),
+        };
+    }
+    for prefix in ["unknown field `", "duplicate key `", "missing field `"] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let (key, after) = rest.split_once('`').unwrap_or((rest, ""));
+            let key = if key_like(key) {
+                format!("`{key}`")
+            } else {
+                "(a key that looks like a value; not shown)".to_owned()
+            };
+            return format!(
+                "{}{key}{}",
+                &prefix[..prefix.len() - 1],
+                scrub_quotes(after)
+            );
+        }
+    }
+    scrub_quotes(message)
+}
+
+/// `text` with every quoted part that is not a plain key name replaced.
+fn scrub_quotes(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(['`', '"', '\'']) {
+        let quote = rest[start..].chars().next().unwrap_or('"');
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        match after.find(quote) {
+            Some(end) => {
+                let inner = &after[..end];
+                if key_like(inner) {
+                    out.push(quote);
+                    out.push_str(inner);
+                    out.push(quote);
+                } else {
+                    out.push_str("(value not shown)");
+                }
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str("(value not shown)");
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether `s` looks like one of our key or enum names (lower-case words
+/// joined by `-` or `_`, few digits) rather than a value or a secret.
+fn key_like(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 40
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+        && s.chars().filter(char::is_ascii_digit).count() <= 2
+}
+
+/// Whether `name` is a portable environment variable name (ASCII letters,
+/// digits and `_`, not starting with a digit, at most 255 characters) and
+/// does not look like a token pasted where a name belongs (a well-known
+/// token prefix, or a long mix of upper case, lower case and digits).
+pub fn valid_var_name(name: &str) -> bool {
+    let portable = !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let token_prefix = ["ghp_", "gho_", "ghs_", "ghu_", "github_pat_", "eyJ", "cio", "AKIA"]
+        .iter()
+        .any(|p| name.starts_with(p));
+    let random = name.len() >= 16
+        && name.chars().any(|c| c.is_ascii_lowercase())
+        && name.chars().any(|c| c.is_ascii_uppercase())
+        && name.chars().any(|c| c.is_ascii_digit());
+    portable && !token_prefix && !random
 }
 
 fn parse_args(args: &[&str]) -> anyhow::Result<RawFile> {
     use clap::Parser as _;
     let parsed = ProviderArgs::try_parse_from(args).map_err(|e| {
-        let text = e.to_string();
-        let first = text.split("\n\n").next().unwrap_or(&text).trim();
+        let what = match e.kind() {
+            clap::error::ErrorKind::UnknownArgument => "an unknown argument".to_owned(),
+            clap::error::ErrorKind::InvalidValue => {
+                "an invalid value for one of its flags".to_owned()
+            }
+            _ => "an argument it cannot read".to_owned(),
+        };
+        // Name the flag involved when clap knows it; never the value.
+        let flag = e
+            .get(clap::error::ContextKind::InvalidArg)
+            .map(|v| v.to_string())
+            .filter(|f| {
+                f.starts_with("--")
+                    && key_like(
+                        f.trim_start_matches('-')
+                            .split([' ', '='])
+                            .next()
+                            .unwrap_or(""),
+                    )
+            })
+            .map(|f| format!(" ({})", f.split([' ', '=']).next().unwrap_or("")))
+            .unwrap_or_default();
         anyhow::anyhow!(
-            "{} (in the arguments of cargo-credential-corp in Cargo's `credential-provider` or \
-             `global-credential-providers` setting; accepted: --source env|keychain, --env VAR, \
-             --auth-scheme none|bearer, --keychain-timeout-ms MS, --serve all|listed)",
-            first.strip_prefix("error: ").unwrap_or(first)
+            "the arguments of cargo-credential-corp in Cargo's `credential-provider` or \
+             `global-credential-providers` setting hold {what}{flag}; accepted: --source \
+             env|keychain|oidc, --auth-scheme none|bearer, --keychain-timeout-ms MS, --serve \
+             all|listed"
         )
     })?;
+    if !parsed.env.is_empty() {
+        bail!(
+            "`--env` is not accepted in the provider's arguments: Cargo passes them for every \
+             registry that uses this provider entry, so the variable would be handed to any \
+             registry a dependency names. Put `env = [\"VAR\"]` in a [registries.NAME] table of \
+             the provider's config file instead (see docs/security.md)"
+        );
+    }
     let mut file = RawFile {
         serve: parsed.serve,
         defaults: RawSettings {
             index: None,
             sources: (!parsed.sources.is_empty()).then_some(parsed.sources),
-            env: (!parsed.env.is_empty()).then_some(parsed.env),
+            env: None,
             auth_scheme: parsed.auth_scheme,
             keychain_timeout_ms: parsed.keychain_timeout_ms,
             oidc: None,
@@ -392,16 +670,53 @@ fn parse_args(args: &[&str]) -> anyhow::Result<RawFile> {
 }
 
 fn validate(file: &mut RawFile) -> anyhow::Result<()> {
+    let routing = |key: &'static str| KeyError {
+        table: "defaults".to_owned(),
+        key,
+        why: "is not allowed: [defaults] applies to every registry Cargo asks about, so a token \
+              source there would hand the token to any registry a dependency names. Move it \
+              into the [registries.NAME] table (with `index`) of the registry it belongs to \
+              (see docs/security.md)"
+            .to_owned(),
+    };
     if file.defaults.index.is_some() {
-        bail!("`index` belongs in a [registries.NAME] table, not in [defaults]");
+        return Err(KeyError {
+            table: "defaults".to_owned(),
+            key: "index",
+            why: "belongs in a [registries.NAME] table, not in [defaults]".to_owned(),
+        }
+        .into());
+    }
+    if file.defaults.env.is_some() {
+        return Err(routing("env").into());
+    }
+    if file.defaults.oidc.is_some() {
+        return Err(routing("oidc").into());
     }
     validate_settings(&mut file.defaults, "defaults")?;
     for (name, table) in &mut file.registries {
         if name.is_empty() {
             bail!("a [registries] table has an empty name");
         }
-        if table.index.as_deref().is_some_and(|i| i.trim().is_empty()) {
-            bail!("`index` in [registries.{name}] is empty");
+        if let Some(index) = &table.index {
+            if index.trim().is_empty() {
+                return Err(KeyError {
+                    table: format!("registries.{name}"),
+                    key: "index",
+                    why: "is empty".to_owned(),
+                }
+                .into());
+            }
+            if index.trim() != index || index.chars().any(char::is_control) {
+                return Err(KeyError {
+                    table: format!("registries.{name}"),
+                    key: "index",
+                    why: "has surrounding spaces or a control character; write the index URL \
+                          exactly as in Cargo's config"
+                        .to_owned(),
+                }
+                .into());
+            }
         }
         validate_settings(table, &format!("registries.{name}"))?;
     }
@@ -424,9 +739,18 @@ fn validate_settings(s: &mut RawSettings, table: &str) -> anyhow::Result<()> {
             }
         }
     }
-    for var in s.env.iter().flatten() {
-        if var.is_empty() || var.contains(['=', '\0']) {
-            bail!("`env` in [{table}] holds {var:?}, which is not an environment variable name");
+    for (i, var) in s.env.iter().flatten().enumerate() {
+        if !valid_var_name(var) {
+            return Err(KeyError {
+                table: table.to_owned(),
+                key: "env",
+                why: format!(
+                    "entry {} is not an environment variable name (letters, digits and `_`); \
+                     `env` lists variable names, never token values",
+                    i + 1
+                ),
+            }
+            .into());
         }
     }
     if let Some(ms) = s.keychain_timeout_ms
@@ -468,7 +792,8 @@ mod tests {
         assert!(format!("{err:#}").contains("colour"));
         let err =
             Config::from_texts(&[("u.toml", "[defaults]\nsources = [\"vault\"]\n")]).unwrap_err();
-        assert!(format!("{err:#}").contains("vault"));
+        let msg = format!("{err:#}");
+        assert!(msg.contains("expected one of") && msg.contains("line 2"), "{msg}");
     }
 
     #[test]
@@ -478,6 +803,10 @@ mod tests {
             ("[defaults]\nsources = [\"env\", \"env\"]\n", "twice"),
             (
                 "[registries.a]\nenv = [\"A=B\"]\n",
+                "not an environment variable",
+            ),
+            (
+                "[registries.a]\nenv = [\"1A\"]\n",
                 "not an environment variable",
             ),
             (
@@ -530,21 +859,194 @@ mod tests {
             0,
             Layer {
                 origin: Origin::ProviderArgs,
-                file: parse_args(&[
-                    "--source",
-                    "env",
-                    "--env",
-                    "X_TOKEN",
-                    "--auth-scheme",
-                    "bearer",
-                ])
-                .unwrap(),
+                file: parse_args(&["--source", "env", "--auth-scheme", "bearer"]).unwrap(),
             },
         );
         let s = c.settings_for(&reg(Some("a"), IDX)).unwrap().unwrap();
         assert_eq!(s.sources, [SourceKind::Env]);
-        assert_eq!(s.env, ["X_TOKEN"]);
         assert_eq!(s.auth_scheme, AuthScheme::Bearer);
+    }
+
+    #[test]
+    fn token_sources_in_defaults_or_args_are_refused_with_the_place() {
+        let msg = format!(
+            "{:#}",
+            parse_args(&["--env", "ACME_REGISTRY_TOKEN"]).unwrap_err()
+        );
+        assert!(
+            msg.contains("--env") && msg.contains("[registries.NAME]"),
+            "{msg}"
+        );
+        for (text, key, line) in [
+            (
+                "[defaults]\nsources = [\"env\"]\nenv = [\"ACME\"]\n",
+                "`env`",
+                3,
+            ),
+            (
+                "serve = \"all\"\n\n[defaults.oidc]\nissuer = \"https://i\"\n",
+                "`oidc`",
+                3,
+            ),
+        ] {
+            let msg = format!("{:#}", Config::from_texts(&[("f.toml", text)]).unwrap_err());
+            assert!(
+                msg.contains(key)
+                    && msg.contains("[defaults]")
+                    && msg.contains("f.toml")
+                    && msg.contains(&format!("line {line}, column 1")),
+                "{text}: {msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn tokens_are_routed_only_to_matching_tables() {
+        let c = Config::from_texts(&[(
+            "u.toml",
+            "[defaults]\nsources = [\"oidc\", \"env\", \"keychain\"]\n\
+             [registries.corp]\nindex = \"sparse+https://r.example/api/v1/crates/\"\n\
+             env = [\"ACME_TOKEN\"]\n[registries.corp.oidc]\nissuer = \"https://i\"\n\
+             [registries.byname]\nenv = [\"BYNAME_TOKEN\"]\n",
+        )])
+        .unwrap();
+        // Matched by name and index, or by index alone.
+        for r in [
+            reg(Some("corp"), IDX),
+            reg(None, IDX),
+            reg(Some("alias"), IDX),
+        ] {
+            let s = c.settings_for(&r).unwrap().unwrap();
+            assert_eq!(s.env, ["ACME_TOKEN"], "{r:?}");
+            assert!(s.oidc.is_some(), "{r:?}");
+        }
+        // A registry a dependency names (no name, unknown index), crates.io,
+        // and another named registry get no configured token source.
+        for r in [
+            reg(None, "sparse+http://127.0.0.1:9/"),
+            reg(Some("crates-io"), "sparse+https://index.crates.io/"),
+            reg(Some("other"), "sparse+https://o.example/"),
+            reg(None, "sparse+https://r.example/api/v1/crates//"),
+            reg(None, "sparse+https://R.example/api/v1/crates/"),
+        ] {
+            let s = c.settings_for(&r).unwrap().unwrap();
+            assert!(s.env.is_empty() && s.oidc.is_none(), "{r:?}");
+            assert!(s.matched.is_empty(), "{r:?}");
+        }
+        // A table without `index` matches by name only, never a nameless request.
+        let s = c
+            .settings_for(&reg(Some("byname"), "sparse+https://b/"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.env, ["BYNAME_TOKEN"]);
+        let s = c
+            .settings_for(&reg(None, "sparse+https://b/"))
+            .unwrap()
+            .unwrap();
+        assert!(s.env.is_empty());
+    }
+
+    #[test]
+    fn config_errors_never_show_values() {
+        const SECRET: &str = "ghp_SeCrEt0123456789abcdefABCDEF";
+        for (text, line, key) in [
+            (format!("token = \"{SECRET}\"\n"), 1, "token"),
+            (
+                format!("[registries.corp]\nindex = \"sparse+https://r/\"\ntoken = \"{SECRET}\"\n"),
+                3,
+                "token",
+            ),
+            (
+                format!(
+                    "[registries.corp.oidc]\nissuer = \"https://i\"\nclient-secret-env = \"{SECRET}\"\n"
+                ),
+                3,
+                "client-secret-env",
+            ),
+            (
+                format!(
+                    "[registries.corp.oidc]\nissuer = \"https://i\"\nidentity-env = \"a-{SECRET}\"\n"
+                ),
+                3,
+                "identity-env",
+            ),
+            (
+                format!("[registries.corp.oidc]\ntoken-endpoint = \"http://r.example/{SECRET}\"\n"),
+                2,
+                "token-endpoint",
+            ),
+            (
+                format!("[registries.corp]\nenv = [\"A\", \"{SECRET}-x\"]\n"),
+                2,
+                "env",
+            ),
+            (
+                format!("[registries.corp]\nsources = [\"{SECRET}\"]\n"),
+                2,
+                "",
+            ),
+            (
+                format!("[registries.corp]\nauth-scheme = \"{SECRET}\"\n"),
+                2,
+                "",
+            ),
+            (
+                format!("[registries.corp]\nkeychain-timeout-ms = \"{SECRET}\"\n"),
+                2,
+                "",
+            ),
+            (
+                format!("[registries.corp]\nindex = [\"{SECRET}\"]\n"),
+                2,
+                "",
+            ),
+            (format!("{SECRET} = 1\n"), 1, ""),
+            (format!("x = \"{SECRET}\n"), 1, ""),
+            (
+                format!("[registries.corp]\nindex = \"{SECRET}\"\nindex = \"{SECRET}\"\n"),
+                3,
+                "",
+            ),
+        ] {
+            let msg = format!(
+                "{:#}",
+                Config::from_texts(&[("f.toml", &text)]).unwrap_err()
+            );
+            assert!(!msg.contains(&SECRET[4..20]), "{text}: {msg}");
+            assert!(
+                msg.contains("f.toml") && msg.contains(&format!("line {line}")),
+                "{text}: {msg}"
+            );
+            assert!(msg.contains(key), "{text}: {msg}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn config_files_writable_by_others_are_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let user = dir.path().join("user.toml");
+        std::fs::write(&user, "[defaults]\nsources = [\"env\"]\n").unwrap();
+        let paths = ConfigPaths {
+            user: Some(user.clone()),
+            system: None,
+        };
+        for mode in [0o664, 0o666, 0o646] {
+            std::fs::set_permissions(&user, std::fs::Permissions::from_mode(mode)).unwrap();
+            let msg = format!("{:#}", Config::load(&paths, &[]).unwrap_err());
+            assert!(
+                msg.contains("chmod go-w") && msg.contains("user.toml"),
+                "{msg}"
+            );
+        }
+        std::fs::set_permissions(&user, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(Config::load(&paths, &[]).is_ok());
+        // Owned by another user (only root can set this up).
+        if std::os::unix::fs::chown(&user, Some(65534), None).is_ok() {
+            let msg = format!("{:#}", Config::load(&paths, &[]).unwrap_err());
+            assert!(msg.contains("another user"), "{msg}");
+        }
     }
 
     #[test]
@@ -555,7 +1057,7 @@ mod tests {
             "{msg}"
         );
         let msg = format!("{:#}", parse_args(&["--source", "vault"]).unwrap_err());
-        assert!(msg.contains("vault"), "{msg}");
+        assert!(msg.contains("--source") && !msg.contains("vault"), "{msg}");
     }
 
     #[test]

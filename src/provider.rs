@@ -107,6 +107,12 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         operation: &Operation<'_>,
     ) -> Result<Option<CredentialResponse>, Error> {
         let Some(oidc) = &settings.oidc else {
+            if settings.matched.is_empty() {
+                // `"oidc"` among the default sources, and no table for this
+                // registry: an exchange is never made for a registry nobody
+                // configured (see docs/security.md).
+                return Ok(None);
+            }
             return Err(anyhow!(
                 "the sources for {} list \"oidc\" but no [registries.NAME.oidc] table applies \
                  ({}); add one (see docs/oidc.md)",
@@ -265,7 +271,7 @@ fn answer(
 fn where_configured(settings: &Settings) -> String {
     match settings.matched.first() {
         Some((name, origin)) => format!("[registries.{name}] in {origin}"),
-        None => "from [defaults] or the provider's arguments".to_owned(),
+        None => "no [registries.NAME] table matches this registry".to_owned(),
     }
 }
 

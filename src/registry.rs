@@ -22,15 +22,17 @@ impl<'a> Registry<'a> {
     }
 
     /// The environment variable Cargo itself reads for this registry's token:
-    /// `CARGO_REGISTRY_TOKEN` for `crates-io`, else `CARGO_REGISTRIES_<NAME>_TOKEN`.
+    /// `CARGO_REGISTRY_TOKEN` for `crates-io` (only with crates.io's own
+    /// index URL), else `CARGO_REGISTRIES_<NAME>_TOKEN`. A request without a
+    /// name has none.
     pub fn cargo_env_var(&self) -> Option<String> {
-        self.name.map(|name| {
-            if name == CRATES_IO {
-                "CARGO_REGISTRY_TOKEN".to_owned()
-            } else {
-                format!("CARGO_REGISTRIES_{}_TOKEN", env_mangle(name))
+        match self.name? {
+            CRATES_IO if is_crates_io_index(self.index_url) => {
+                Some("CARGO_REGISTRY_TOKEN".to_owned())
             }
-        })
+            CRATES_IO => None,
+            name => Some(format!("CARGO_REGISTRIES_{}_TOKEN", env_mangle(name))),
+        }
     }
 
     /// How to refer to the registry in a message: its name, else its index URL.
@@ -50,9 +52,24 @@ pub fn env_mangle(name: &str) -> String {
         .collect()
 }
 
-/// Two index URLs name the same index when they differ only in a trailing `/`.
+/// Two index URLs name the same index when they are equal byte for byte,
+/// except that one may have a single trailing `/` the other lacks (Cargo adds
+/// it to sparse URLs). Nothing else is normalised: not case, not
+/// percent-encoding, not default ports, not `..`: a URL that only resembles
+/// a configured one is another registry.
 pub fn same_index(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/') == b.trim_end_matches('/')
+    a.strip_suffix('/').unwrap_or(a) == b.strip_suffix('/').unwrap_or(b)
+}
+
+/// The index URLs of crates.io, as Cargo sends them.
+pub const CRATES_IO_INDEXES: [&str; 2] = [
+    "sparse+https://index.crates.io/",
+    "https://github.com/rust-lang/crates.io-index",
+];
+
+/// Whether `index_url` is crates.io's own index.
+pub fn is_crates_io_index(index_url: &str) -> bool {
+    CRATES_IO_INDEXES.iter().any(|i| same_index(i, index_url))
 }
 
 #[cfg(test)]
@@ -61,7 +78,10 @@ mod tests {
 
     fn reg(name: Option<&'static str>) -> Registry<'static> {
         Registry {
-            index_url: "sparse+https://r.example/index/",
+            index_url: match name {
+                Some(CRATES_IO) => "sparse+https://index.crates.io/",
+                _ => "sparse+https://r.example/index/",
+            },
             name,
         }
     }
@@ -81,11 +101,31 @@ mod tests {
             Some("CARGO_REGISTRIES_ACME_INTERNAL2_TOKEN")
         );
         assert_eq!(reg(None).cargo_env_var(), None);
+        // `crates-io` with another index (a hostile or misconfigured request)
+        // does not get crates.io's token.
+        let other = Registry {
+            index_url: "sparse+https://evil.example/",
+            name: Some(CRATES_IO),
+        };
+        assert_eq!(other.cargo_env_var(), None);
     }
 
     #[test]
     fn index_comparison_ignores_trailing_slash_only() {
         assert!(same_index("sparse+https://a/x/", "sparse+https://a/x"));
+        assert!(same_index("sparse+https://a/x/", "sparse+https://a/x/"));
+        assert!(!same_index("sparse+https://a/x//", "sparse+https://a/x"));
+        assert!(!same_index("sparse+https://A/x/", "sparse+https://a/x/"));
+        assert!(!same_index(
+            "sparse+https://a:443/x/",
+            "sparse+https://a/x/"
+        ));
+        assert!(!same_index(
+            "sparse+https://a/y/../x/",
+            "sparse+https://a/x/"
+        ));
+        assert!(!same_index("sparse+https://a/%78/", "sparse+https://a/x/"));
+        assert!(!same_index("sparse+https://a/x/?", "sparse+https://a/x/"));
         assert!(!same_index("sparse+https://a/x/", "https://a/x/"));
         assert!(!same_index("sparse+https://a/x/", "sparse+https://a/y/"));
     }

@@ -6,6 +6,8 @@ use std::time::Duration;
 use anyhow::bail;
 use serde::Deserialize;
 
+use crate::config::KeyError;
+
 /// The OAuth grant used to obtain the registry token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -209,9 +211,35 @@ impl RawOidc {
             ("token-endpoint", &self.token_endpoint),
             ("issuer", &self.issuer),
         ] {
-            if let Some(url) = url {
-                super::http::checked_url(url)
-                    .map_err(|e| anyhow::anyhow!("`{key}` in [{table}]: {e}"))?;
+            if let Some(url) = url
+                && super::http::checked_url(url).is_err()
+            {
+                // The value is not shown: a secret may have been pasted here.
+                return Err(KeyError {
+                    table: table.to_owned(),
+                    key,
+                    why: "is refused: it must be an https URL (plain http only to a loopback \
+                          address such as 127.0.0.1), without user or password"
+                        .to_owned(),
+                }
+                .into());
+            }
+        }
+        for (key, name) in [
+            ("client-secret-env", &self.client_secret_env),
+            ("identity-env", &self.identity_env),
+        ] {
+            if let Some(name) = name
+                && !crate::config::valid_var_name(name)
+            {
+                return Err(KeyError {
+                    table: table.to_owned(),
+                    key,
+                    why: "is not an environment variable name (letters, digits and `_`): it \
+                          names the variable that holds the value, never the value itself"
+                        .to_owned(),
+                }
+                .into());
             }
         }
         let grant = self.grant.unwrap_or(Grant::TokenExchange);
