@@ -13,11 +13,13 @@
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod hardening;
 pub mod keychain;
 pub mod oidc;
 pub mod prompt;
 pub mod protocol;
 pub mod provider;
+pub mod redact;
 pub mod registry;
 pub mod secret;
 pub mod source;

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    cargo_credential_corp::hardening::harden_process();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "--cargo-plugin") {
         let provider = cargo_credential_corp::provider::Provider::from_process();

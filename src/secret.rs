@@ -48,10 +48,12 @@ impl Token {
     /// The token with an authorization scheme in front (`Bearer …`), unless it
     /// already starts with that scheme.
     pub fn with_scheme(self, scheme: &str) -> Token {
-        let has = self
-            .0
-            .get(..scheme.len() + 1)
-            .is_some_and(|p| p[..scheme.len()].eq_ignore_ascii_case(scheme) && p.ends_with(' '));
+        // Bytes, not `str` slices: a token's multi-byte character at any
+        // offset must not make this panic (a panic message could quote it).
+        let bytes = self.0.as_bytes();
+        let has = bytes.len() > scheme.len()
+            && bytes[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes())
+            && bytes[scheme.len()] == b' ';
         if has {
             self
         } else {
@@ -125,5 +127,16 @@ mod tests {
         assert_eq!(t.expose(), "bearer abc");
         let t = Token::new("Bearerabc".into()).with_scheme("Bearer");
         assert_eq!(t.expose(), "Bearer Bearerabc");
+        // A multi-byte character at or around the scheme's end.
+        for odd in [
+            "abcde\u{e9}fg",
+            "Beare\u{e9}x",
+            "Bearer\u{e9}",
+            "\u{1f600}\u{1f600}",
+            "é",
+        ] {
+            let t = Token::new(odd.into()).with_scheme("Bearer");
+            assert_eq!(t.expose(), format!("Bearer {odd}"));
+        }
     }
 }

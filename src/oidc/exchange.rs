@@ -25,8 +25,14 @@ pub struct Issued {
 
 #[derive(Deserialize)]
 struct Discovery {
+    issuer: Option<String>,
     token_endpoint: String,
 }
+
+/// The longest lifetime believed for an issued token (24 h): a longer
+/// `expires_in` or `exp` is cut to this, so a wrong or hostile answer cannot
+/// make a token live in the cache for ever.
+pub const MAX_LIFETIME_SECS: i64 = 24 * 60 * 60;
 
 /// The token endpoint: configured, or from `<issuer>/.well-known/openid-configuration`.
 pub fn token_endpoint(http: &Http, settings: &OidcSettings) -> anyhow::Result<String> {
@@ -47,9 +53,33 @@ pub fn token_endpoint(http: &Http, settings: &OidcSettings) -> anyhow::Result<St
             resp.status
         );
     }
-    let doc: Discovery = serde_json::from_slice(&resp.body).map_err(|_| {
-        anyhow!("OIDC discovery at {shown} did not return a document with `token_endpoint`")
+    parse_discovery(&resp.body, issuer, &shown)
+}
+
+/// Reads the `token_endpoint` of an OIDC discovery document for `issuer`,
+/// fetched from `shown` (a URL for messages), and checks it against the HTTP
+/// policy. The body is never quoted in an error.
+pub fn parse_discovery(body: &[u8], issuer: &str, shown: &str) -> anyhow::Result<String> {
+    let doc: Discovery = serde_json::from_slice(body).map_err(|_| {
+        anyhow!(
+            "OIDC discovery at {shown} did not return a document with `token_endpoint`; check \
+             `issuer` ({issuer})"
+        )
     })?;
+    // OpenID Connect Discovery §4.3: the document's `issuer` must be the
+    // issuer it was fetched for (a trailing `/` aside), else a document served
+    // for another issuer could point the exchange elsewhere.
+    match &doc.issuer {
+        Some(advertised) if crate::registry::same_index(advertised, issuer) => {}
+        Some(_) => bail!(
+            "OIDC discovery at {shown} describes another issuer than the configured `issuer` \
+             ({issuer}); refused. Check `issuer` (it must be exactly the IdP's issuer URL)"
+        ),
+        None => bail!(
+            "OIDC discovery at {shown} has no `issuer`; refused. Check `issuer`, or configure \
+             `token-endpoint` directly"
+        ),
+    }
     checked_url(&doc.token_endpoint)
         .map_err(|e| anyhow!("the token endpoint that {shown} advertises is refused: {e}"))?;
     Ok(doc.token_endpoint)
@@ -128,7 +158,7 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
         }
     }
     let resp = http.send(&url, req.header("accept", "application/json").form(&form))?;
-    parse(resp.status, &resp.body, &display_url(&url))
+    parse_with(resp.status, &resp.body, &display_url(&url), &r.secrets())
 }
 
 /// The JSON exchanges registries expose themselves (Artifactory, Cloudsmith).
@@ -168,7 +198,18 @@ fn request_json(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<
         .header(reqwest::header::ACCEPT, "application/json")
         .body(body.to_vec());
     let resp = http.send(&url, req)?;
-    parse(resp.status, &resp.body, &display_url(&url))
+    parse_with(resp.status, &resp.body, &display_url(&url), &r.secrets())
+}
+
+impl Request<'_> {
+    /// The secrets this request sends, to redact from what the IdP answers.
+    fn secrets(&self) -> Vec<&str> {
+        [self.subject, self.client_secret]
+            .into_iter()
+            .flatten()
+            .map(Token::expose)
+            .collect()
+    }
 }
 
 fn form_urlencoded(v: &str) -> String {
@@ -192,8 +233,20 @@ struct Failure {
 }
 
 /// Reads a token endpoint's answer. The body is never quoted: an error shows
-/// only the IdP's `error` and `error_description`, cleaned and shortened.
+/// only the IdP's `error` and `error_description`, cleaned, shortened and
+/// with anything token-shaped redacted.
 pub fn parse(status: u16, body: &[u8], endpoint: &str) -> anyhow::Result<Issued> {
+    parse_with(status, body, endpoint, &[])
+}
+
+/// [`parse`], also redacting `secrets` (the CI identity and client secret
+/// that were sent) from what the IdP says.
+pub fn parse_with(
+    status: u16,
+    body: &[u8],
+    endpoint: &str,
+    secrets: &[&str],
+) -> anyhow::Result<Issued> {
     if status == 200 {
         let ok: Success = serde_json::from_slice(body).map_err(|_| {
             anyhow!("{endpoint} answered HTTP 200 but not with a JSON token response; check the endpoint URL")
@@ -203,22 +256,33 @@ pub fn parse(status: u16, body: &[u8], endpoint: &str) -> anyhow::Result<Issued>
         };
         let token = Token::parse(raw, &format!("the answer of {endpoint}"))?
             .ok_or_else(|| anyhow!("{endpoint} answered with an empty access_token"))?;
-        let expires_in = match ok.expires_in {
+        let said = match ok.expires_in {
             Some(serde_json::Value::Number(n)) => n.as_i64(),
             Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
             _ => None,
         }
-        .filter(|&n| n > 0)
-        .or_else(|| jwt_lifetime(token.expose()));
+        .filter(|&n| n > 0);
+        // The earlier of what the endpoint said and what the token says.
+        let expires_in = [said, jwt_lifetime(token.expose())]
+            .into_iter()
+            .flatten()
+            .min();
+        if expires_in.is_some_and(|n| n <= 0) {
+            bail!(
+                "{endpoint} issued a token that has already expired (its `exp` is in the past); \
+                 check this machine's clock and the identity service's"
+            );
+        }
+        let expires_in = expires_in.map(|n| n.min(MAX_LIFETIME_SECS));
         return Ok(Issued { token, expires_in });
     }
     let failure: Option<Failure> = serde_json::from_slice(body).ok();
     match failure {
         Some(f) => {
-            let error = clean(&f.error);
+            let error = clean(&f.error, secrets);
             let detail = f
                 .error_description
-                .map(|d| format!(" ({})", clean(&d)))
+                .map(|d| format!(" ({})", clean(&d, secrets)))
                 .unwrap_or_default();
             bail!(
                 "{endpoint} refused the token request: {error}{detail} (HTTP {status}); {}",
@@ -251,14 +315,22 @@ fn hint(error: &str) -> &'static str {
     }
 }
 
-/// IdP text for a message: printable characters only, at most 200 of them.
-fn clean(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(200).collect()
+/// IdP text for a message: printable characters only, at most 200 of them,
+/// with `secrets` and anything token-shaped redacted (an IdP may echo the
+/// request it refused).
+fn clean(text: &str, secrets: &[&str]) -> String {
+    let printable: String = text.chars().filter(|c| !c.is_control()).take(400).collect();
+    crate::redact::redact(&printable, secrets)
+        .chars()
+        .take(200)
+        .collect()
 }
 
-/// The lifetime left on a JWT (`exp - now`), read without verifying it: only
-/// to know when to stop using it, never to trust it.
-fn jwt_lifetime(token: &str) -> Option<i64> {
+/// The lifetime left on a JWT (`exp - now`, zero or negative when it has
+/// expired), read without verifying it: only to know when to stop using it,
+/// never to trust it. `None` when the token is not a JWT with an `exp`.
+/// Public for the fuzz targets and property tests.
+pub fn jwt_lifetime(token: &str) -> Option<i64> {
     #[derive(Deserialize)]
     struct Claims {
         exp: i64,
@@ -269,7 +341,7 @@ fn jwt_lifetime(token: &str) -> Option<i64> {
         .ok()?;
     let claims: Claims = serde_json::from_slice(&bytes).ok()?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    Some(claims.exp - now).filter(|&n| n > 0)
+    Some(claims.exp.saturating_sub(now))
 }
 
 #[cfg(test)]
@@ -348,6 +420,94 @@ mod tests {
             !msg.contains('\u{1b}') && msg.contains("client-id"),
             "{msg}"
         );
+    }
+
+    fn jwt_with_exp(exp: i64) -> String {
+        let payload =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(r#"{{"exp":{exp}}}"#));
+        format!("h.{payload}.s")
+    }
+
+    #[test]
+    fn the_earlier_of_expires_in_and_exp_wins_and_lifetimes_are_capped() {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        // A JWT expiring in 60 s, said to live an hour: 60 s.
+        let body = format!(
+            r#"{{"access_token":"{}","expires_in":3600}}"#,
+            jwt_with_exp(now + 60)
+        );
+        let lifetime = parse(200, body.as_bytes(), EP).unwrap().expires_in.unwrap();
+        assert!((55..=60).contains(&lifetime), "{lifetime}");
+        // An already expired JWT: no lifetime believed beyond its exp.
+        let body = format!(
+            r#"{{"access_token":"{}","expires_in":3600}}"#,
+            jwt_with_exp(now - 10)
+        );
+        let msg = parse(200, body.as_bytes(), EP).unwrap_err().to_string();
+        assert!(msg.contains("already expired"), "{msg}");
+        // Absurd values neither panic nor overflow, and are capped.
+        for body in [
+            format!(r#"{{"access_token":"a","expires_in":{}}}"#, i64::MAX),
+            format!(r#"{{"access_token":"a","expires_in":"{}"}}"#, i64::MAX),
+            format!(r#"{{"access_token":"{}"}}"#, jwt_with_exp(i64::MAX)),
+            format!(
+                r#"{{"access_token":"{}","expires_in":{}}}"#,
+                jwt_with_exp(i64::MAX),
+                u64::MAX
+            ),
+        ] {
+            let got = parse(200, body.as_bytes(), EP).unwrap().expires_in;
+            assert!(
+                got.is_none_or(|n| (1..=MAX_LIFETIME_SECS).contains(&n)),
+                "{body}: {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_idp_echoing_the_request_leaks_nothing() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOm8vciJ9.c2lnbmF0dXJl";
+        let body = format!(
+            r#"{{"error":"invalid_grant","error_description":"bad subject_token={jwt}&client_secret=s3cr3t-value"}}"#
+        );
+        let msg = parse_with(400, body.as_bytes(), EP, &[jwt, "s3cr3t-value"])
+            .unwrap_err()
+            .to_string();
+        assert!(!msg.contains("eyJ") && !msg.contains("s3cr3t"), "{msg}");
+        assert!(
+            msg.contains("invalid_grant") && msg.contains("[redacted]"),
+            "{msg}"
+        );
+        // Token-shaped text is redacted even when the secret is not known.
+        let msg = parse(400, body.as_bytes(), EP).unwrap_err().to_string();
+        assert!(!msg.contains("eyJ"), "{msg}");
+    }
+
+    #[test]
+    fn discovery_must_describe_the_configured_issuer() {
+        let doc = |issuer: &str| {
+            format!(r#"{{"issuer":"{issuer}","token_endpoint":"https://idp.example/token"}}"#)
+        };
+        let ok = parse_discovery(
+            doc("https://idp.example").as_bytes(),
+            "https://idp.example/",
+            "d",
+        );
+        assert_eq!(ok.unwrap(), "https://idp.example/token");
+        for (body, needle) in [
+            (doc("https://evil.example"), "another issuer"),
+            (doc("https://idp.example.evil"), "another issuer"),
+            (doc("https://IDP.example"), "another issuer"),
+            (
+                r#"{"token_endpoint":"https://idp.example/token"}"#.to_owned(),
+                "no `issuer`",
+            ),
+        ] {
+            let msg = parse_discovery(body.as_bytes(), "https://idp.example", "d")
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains(needle), "{body}: {msg}");
+        }
     }
 
     #[test]
