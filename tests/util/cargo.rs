@@ -159,10 +159,35 @@ impl CargoHome {
         out
     }
 
+    /// Declares secrets that must never appear in any output.
+    pub fn secrets(&mut self, values: &[&str]) -> &mut Self {
+        self.secrets.extend(values.iter().map(|v| (*v).to_owned()));
+        self
+    }
+
     /// Every `credentials.toml` (or legacy `credentials`) below the test folder.
     pub fn credential_files(&self) -> Vec<PathBuf> {
         let mut v = super::find_files(self.dir.path(), "credentials.toml");
         v.extend(super::find_files(self.dir.path(), "credentials"));
         v
+    }
+}
+
+impl Drop for CargoHome {
+    /// The leak rule on what cargo and the provider left in the test folder:
+    /// Cargo's home (config, credentials, caches), the crates and their
+    /// lockfiles. Not read: the build output, and the provider's token cache
+    /// (private files that hold tokens by design).
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let root = self.dir.path().to_path_buf();
+        let skip = |p: &Path| {
+            p == root.join("target")
+                || p == root.join("corp-cache").join("tokens")
+                || p.file_name().is_some_and(|n| n == "target")
+        };
+        super::leak::check_dir(&root, &self.secrets, &skip);
     }
 }

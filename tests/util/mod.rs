@@ -9,6 +9,7 @@ pub mod fake;
 pub mod idp;
 pub mod kellnr;
 pub mod keyring;
+pub mod leak;
 pub mod process;
 
 use std::collections::HashMap;
@@ -82,13 +83,26 @@ impl Provider {
         self.run(&["--cargo-plugin"], &format!("{request}\n"))
     }
 
-    /// Runs the provider with `args` and `stdin`, within 20 s.
+    /// Runs the provider with `args` and `stdin`, within 20 s, and applies
+    /// the leak rule to its output.
     pub fn run(&self, args: &[&str], stdin: &str) -> Output {
         let mut cmd = Command::new(provider_bin());
         cmd.args(args).env_clear().envs(&self.env);
         let out = process::run(cmd, Some(stdin), Duration::from_secs(20));
         out.assert_free_of_except_replies(&self.secrets);
         out
+    }
+}
+
+impl Drop for Provider {
+    /// The leak rule on what the provider left in its folder; the token
+    /// cache (`cache/tokens`, private files that hold tokens by design) is
+    /// not read.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let cache = self.dir.path().join("cache").join("tokens");
+            leak::check_dir(self.dir.path(), &self.secrets, &|p| p == cache);
+        }
     }
 }
 
