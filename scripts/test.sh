@@ -20,6 +20,7 @@ declare -A packages=(
   [dbus-daemon]=dbus-daemon
   [dbus-send]=dbus-bin
   [node]=nodejs
+  [tinyproxy]=tinyproxy
 )
 missing=()
 for program in "${!packages[@]}"; do
