@@ -4,10 +4,17 @@
 //! next `cargo` run reuse a still-valid token instead of exchanging again.
 //! Entries live in the OS keychain when there is one, else in a private file
 //! (`<cache dir>/cargo-credential-corp/tokens/<key>.json`, mode 0600, in a
-//! 0700 folder, written atomically). A file that is corrupt, owned by another
-//! user or readable by others is ignored, never trusted. Exchanges are
-//! single-flight: a lock file per key makes N processes started together
-//! cause one exchange.
+//! 0700 folder, written atomically). Exchanges are single-flight: a lock file
+//! per key makes N processes started together cause one exchange.
+//!
+//! Nothing read back is trusted beyond what this provider wrote for this
+//! key: an entry names its key and is refused under another; an entry from
+//! the future (beyond a minute of clock skew) or living longer than a day is
+//! refused. On Unix the token and lock folders are opened without following
+//! a symlink and must be owned by this user and private; entries and locks
+//! are opened relative to them, without following a symlink and without
+//! blocking (a planted FIFO is refused, not waited on), and must be regular
+//! files (entries: owned by this user, private).
 
 use std::fs::{self, File};
 use std::io::{Read as _, Write as _};
@@ -26,6 +33,12 @@ use crate::secret::Token;
 /// Keychain items of the cache are named `cargo-credential-corp-cache:<key>`.
 const KEYCHAIN_PREFIX: &str = "cargo-credential-corp-cache:";
 const MAX_ENTRY_BYTES: u64 = 64 * 1024;
+/// The entry format; entries of other versions are ignored (and replaced).
+const FORMAT: u32 = 2;
+/// An entry obtained later than now plus this much clock skew is refused.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 60;
+/// An entry claiming a longer lifetime is refused.
+pub const MAX_LIFETIME_SECS: i64 = 24 * 60 * 60;
 
 /// A cached token and its lifetime, in Unix seconds.
 #[derive(Debug, Clone)]
@@ -56,19 +69,31 @@ impl Entry {
     fn margin(&self) -> i64 {
         ((self.expires_at - self.obtained_at) / 10).clamp(1, 10)
     }
+
+    /// Whether an entry read back is plausible at `now`: not obtained in
+    /// the future (beyond [`MAX_CLOCK_SKEW_SECS`]). The lifetime was checked
+    /// when it was decoded.
+    fn plausible(&self, now: i64) -> bool {
+        self.obtained_at <= now.saturating_add(MAX_CLOCK_SKEW_SECS)
+    }
 }
 
 #[derive(Serialize, Deserialize)]
 struct Stored {
     v: u32,
+    /// The key the entry was stored under: an entry moved or copied to
+    /// another key's place is refused.
+    #[serde(default)]
+    key: String,
     token: String,
     obtained_at: i64,
     expires_at: i64,
 }
 
-fn encode(entry: &Entry) -> Zeroizing<String> {
+fn encode(key: &str, entry: &Entry) -> Zeroizing<String> {
     let stored = Stored {
-        v: 1,
+        v: FORMAT,
+        key: key.to_owned(),
         token: entry.token.expose().to_owned(),
         obtained_at: entry.obtained_at,
         expires_at: entry.expires_at,
@@ -79,9 +104,12 @@ fn encode(entry: &Entry) -> Zeroizing<String> {
     text
 }
 
-fn decode(text: &str) -> Option<Entry> {
+fn decode(text: &str, key: &str) -> Option<Entry> {
     let stored: Stored = serde_json::from_str(text).ok()?;
-    if stored.v != 1 || stored.expires_at <= stored.obtained_at {
+    let lifetime = stored.expires_at.checked_sub(stored.obtained_at)?;
+    if stored.v != FORMAT || stored.key != key || !(1..=MAX_LIFETIME_SECS).contains(&lifetime) {
+        let mut token = stored.token;
+        zeroize::Zeroize::zeroize(&mut token);
         return None;
     }
     let token = Token::parse(stored.token, "the token cache").ok()??;
@@ -116,16 +144,18 @@ pub enum Store<'k> {
 }
 
 impl Store<'_> {
-    /// The entry for `key`, if one is stored and readable. Unreadable or
-    /// untrusted entries are `None`; only a keychain failure is an error.
-    pub fn load(&self, key: &str) -> Result<Option<Entry>, KeychainError> {
-        match self {
-            Store::File(f) => Ok(f.load(key)),
+    /// The entry for `key`, if one is stored, readable and plausible at
+    /// `now`. Unreadable or untrusted entries are `None`; only a keychain
+    /// failure is an error.
+    pub fn load(&self, key: &str, now: i64) -> Result<Option<Entry>, KeychainError> {
+        let entry = match self {
+            Store::File(f) => f.load(key),
             Store::Keychain(k, timeout) => {
                 let item = k.read_item(&format!("{KEYCHAIN_PREFIX}{key}"), *timeout)?;
-                Ok(item.and_then(|t| decode(t.expose())))
+                item.and_then(|t| decode(t.expose(), key))
             }
-        }
+        };
+        Ok(entry.filter(|e| e.plausible(now)))
     }
 
     /// Stores `entry` under `key`, replacing what was there.
@@ -133,7 +163,7 @@ impl Store<'_> {
         match self {
             Store::File(f) => f.save(key, entry),
             Store::Keychain(k, timeout) => {
-                let text = encode(entry);
+                let text = encode(key, entry);
                 let item = Token::new(text.as_str().to_owned());
                 k.store_item(
                     &format!("{KEYCHAIN_PREFIX}{key}"),
@@ -176,45 +206,43 @@ impl FileStore {
     }
 
     fn load(&self, key: &str) -> Option<Entry> {
-        let path = self.tokens().join(format!("{key}.json"));
-        let file = File::open(&path).ok()?;
+        let dir = files::open_dir(&self.tokens(), false).ok()?;
+        let file = files::open_entry(&dir, &format!("{key}.json")).ok()?;
         let meta = file.metadata().ok()?;
         if !meta.is_file() || meta.len() > MAX_ENTRY_BYTES || !private(&meta) {
             return None;
         }
         let mut text = Zeroizing::new(String::new());
         file.take(MAX_ENTRY_BYTES).read_to_string(&mut text).ok()?;
-        decode(&text)
+        decode(&text, key)
     }
 
     fn save(&self, key: &str, entry: &Entry) -> anyhow::Result<()> {
-        let dir = self.tokens();
-        private_dir(&dir)?;
-        let path = dir.join(format!("{key}.json"));
-        let tmp = dir.join(format!(".{key}.{}.tmp", std::process::id()));
+        let path = self.tokens();
+        let dir = files::open_dir(&path, true).map_err(|e| not_private(&path, &e))?;
+        let name = format!("{key}.json");
+        let tmp = format!(".{key}.{}.tmp", std::process::id());
         let write = || -> std::io::Result<()> {
-            let mut f = create_private(&tmp)?;
-            f.write_all(encode(entry).as_bytes())?;
+            let mut f = files::create_new(&dir, &tmp)?;
+            f.write_all(encode(key, entry).as_bytes())?;
             f.sync_all()?;
-            fs::rename(&tmp, &path)
+            files::rename(&dir, &tmp, &name)
         };
         write().map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            anyhow::anyhow!("cannot write the token cache in {}: {e}", dir.display())
+            files::remove(&dir, &tmp);
+            anyhow::anyhow!("cannot write the token cache in {}: {e}", path.display())
         })
     }
 
     /// Takes the single-flight lock for `key`, waiting at most `wait`. `None`
-    /// when it could not be had in time (the caller goes on without it).
+    /// when it could not be had in time, or the lock file is not a regular
+    /// file of a private folder (the caller goes on without it).
     pub fn lock(&self, key: &str, wait: Duration) -> Option<File> {
-        let dir = self.dir.join("locks");
-        private_dir(&dir).ok()?;
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(format!("{key}.lock")))
-            .ok()?;
+        let dir = files::open_dir(&self.dir.join("locks"), true).ok()?;
+        let file = files::open_lock(&dir, &format!("{key}.lock")).ok()?;
+        if !file.metadata().ok()?.is_file() {
+            return None;
+        }
         let deadline = Instant::now() + wait;
         loop {
             match file.try_lock() {
@@ -225,6 +253,18 @@ impl FileStore {
                 Err(_) => return None,
             }
         }
+    }
+}
+
+fn not_private(dir: &Path, e: &std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        anyhow::anyhow!(
+            "{} is not private to this user (a symlink, or its owner or permissions); the token \
+             cache is not written there. Remove it or fix it with `chmod 700`",
+            dir.display()
+        )
+    } else {
+        anyhow::anyhow!("cannot open {}: {e}", dir.display())
     }
 }
 
@@ -240,43 +280,115 @@ fn private(_meta: &fs::Metadata) -> bool {
     true
 }
 
+/// File operations relative to an opened folder: on Unix nothing is reached
+/// through a symlink and nothing blocks on a FIFO.
 #[cfg(unix)]
-fn private_dir(dir: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("cannot create {}", dir.display()))?;
-    let meta = fs::metadata(dir)?;
-    if meta.uid() != rustix::process::getuid().as_raw() || meta.mode() & 0o077 != 0 {
-        anyhow::bail!(
-            "{} is not private to this user (owner or permissions); the token cache is not \
-             written there. Remove it or fix it with `chmod 700`",
-            dir.display()
-        );
+mod files {
+    use std::fs::{self, File};
+    use std::io;
+    use std::path::Path;
+
+    use rustix::fs::{AtFlags, Mode, OFlags};
+
+    /// The folder `path`, created (0700) first when `create`. Refused
+    /// (`PermissionDenied`) when it is a symlink, not a folder, or not owned
+    /// by this user and private.
+    pub(super) fn open_dir(path: &Path, create: bool) -> io::Result<File> {
+        if create {
+            use std::os::unix::fs::DirBuilderExt as _;
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(path)?;
+        }
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let dir = match rustix::fs::open(path, flags, Mode::empty()) {
+            Ok(fd) => File::from(fd),
+            // ELOOP: the last component is a symlink; ENOTDIR: not a folder.
+            Err(e) if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOTDIR => {
+                return Err(io::ErrorKind::PermissionDenied.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let meta = dir.metadata()?;
+        if !meta.is_dir() || !super::private(&meta) {
+            return Err(io::ErrorKind::PermissionDenied.into());
+        }
+        Ok(dir)
     }
-    Ok(())
+
+    /// An entry, for reading.
+    pub(super) fn open_entry(dir: &File, name: &str) -> io::Result<File> {
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?.into())
+    }
+
+    /// A new private file (0600); fails if anything is there already.
+    pub(super) fn create_new(dir: &File, name: &str) -> io::Result<File> {
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        Ok(rustix::fs::openat(dir, name, flags, Mode::RUSR | Mode::WUSR)?.into())
+    }
+
+    /// A lock file, created (0600) if missing.
+    pub(super) fn open_lock(dir: &File, name: &str) -> io::Result<File> {
+        let flags =
+            OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        Ok(rustix::fs::openat(dir, name, flags, Mode::RUSR | Mode::WUSR)?.into())
+    }
+
+    pub(super) fn rename(dir: &File, from: &str, to: &str) -> io::Result<()> {
+        Ok(rustix::fs::renameat(dir, from, dir, to)?)
+    }
+
+    pub(super) fn remove(dir: &File, name: &str) {
+        let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+    }
 }
 
 #[cfg(not(unix))]
-fn private_dir(dir: &Path) -> anyhow::Result<()> {
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
-}
+mod files {
+    use std::fs::{self, File};
+    use std::io;
+    use std::path::{Path, PathBuf};
 
-#[cfg(unix)]
-fn create_private(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    File::options()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-}
+    pub(super) fn open_dir(path: &Path, create: bool) -> io::Result<PathBuf> {
+        if create {
+            fs::create_dir_all(path)?;
+        }
+        let meta = fs::symlink_metadata(path)?;
+        if !meta.is_dir() {
+            return Err(io::ErrorKind::PermissionDenied.into());
+        }
+        Ok(path.to_path_buf())
+    }
 
-#[cfg(not(unix))]
-fn create_private(path: &Path) -> std::io::Result<File> {
-    File::options().write(true).create_new(true).open(path)
+    pub(super) fn open_entry(dir: &Path, name: &str) -> io::Result<File> {
+        File::open(dir.join(name))
+    }
+
+    pub(super) fn create_new(dir: &Path, name: &str) -> io::Result<File> {
+        File::options()
+            .write(true)
+            .create_new(true)
+            .open(dir.join(name))
+    }
+
+    pub(super) fn open_lock(dir: &Path, name: &str) -> io::Result<File> {
+        File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(name))
+    }
+
+    pub(super) fn rename(dir: &Path, from: &str, to: &str) -> io::Result<()> {
+        fs::rename(dir.join(from), dir.join(to))
+    }
+
+    pub(super) fn remove(dir: &Path, name: &str) {
+        let _ = fs::remove_file(dir.join(name));
+    }
 }
 
 #[cfg(test)]
@@ -363,16 +475,114 @@ mod tests {
         let k = key(&["x"]);
         store.save(&k, &entry("tok", 10, 20)).unwrap();
         let file = dir.path().join("tokens").join(format!("{k}.json"));
+        let sound = format!(r#"{{"v":2,"key":"{k}","token":"t","obtained_at":1,"expires_at":2}}"#);
+        fs::write(&file, &sound).unwrap();
+        assert!(store.load(&k).is_some(), "{sound}");
         for bad in [
-            "",
-            "{",
-            "{\"v\":2,\"token\":\"t\",\"obtained_at\":1,\"expires_at\":2}",
-            "{\"v\":1,\"token\":\"a\\nb\",\"obtained_at\":1,\"expires_at\":2}",
-            "{\"v\":1,\"token\":\"t\",\"obtained_at\":5,\"expires_at\":2}",
+            String::new(),
+            "{".into(),
+            // The format before entries named their key.
+            r#"{"v":1,"token":"t","obtained_at":1,"expires_at":2}"#.into(),
+            sound.replace(r#""v":2"#, r#""v":3"#),
+            sound.replace(r#""token":"t""#, r#""token":"a\nb""#),
+            sound.replace(r#""obtained_at":1"#, r#""obtained_at":5"#),
+            sound.replace(r#""expires_at":2"#, r#""expires_at":1"#),
+            sound.replace(&k, &key(&["y"])),
+            // A lifetime over a day.
+            sound.replace(r#""expires_at":2"#, r#""expires_at":86402"#),
         ] {
-            fs::write(&file, bad).unwrap();
+            fs::write(&file, &bad).unwrap();
             assert!(store.load(&k).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_entry_is_refused_under_another_key_and_from_the_future() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::File(FileStore::at(dir.path().to_path_buf()));
+        let (a, b) = (key(&["a"]), key(&["b"]));
+        store.save(&a, &entry("tok-a", 1000, 1300)).unwrap();
+        let tokens = dir.path().join("tokens");
+        fs::copy(
+            tokens.join(format!("{a}.json")),
+            tokens.join(format!("{b}.json")),
+        )
+        .unwrap();
+        assert!(
+            store.load(&b, 1000).unwrap().is_none(),
+            "copied to another key"
+        );
+        assert!(store.load(&a, 1000).unwrap().is_some());
+        // Obtained up to a minute "later" than now: clock skew, accepted.
+        assert!(store.load(&a, 940).unwrap().is_some());
+        assert!(store.load(&a, 939).unwrap().is_none(), "from the future");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_fifos_and_open_folders_are_not_trusted() {
+        use std::os::unix::fs::{PermissionsExt as _, symlink};
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::at(dir.path().join("c"));
+        let (a, b) = (key(&["a"]), key(&["b"]));
+        store.save(&a, &entry("tok-a", 10, 20)).unwrap();
+        let tokens = dir.path().join("c/tokens");
+        let b_file = tokens.join(format!("{b}.json"));
+
+        symlink(tokens.join(format!("{a}.json")), &b_file).unwrap();
+        assert!(store.load(&b).is_none(), "a symlinked entry");
+        fs::remove_file(&b_file).unwrap();
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&b_file)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let start = Instant::now();
+        assert!(store.load(&b).is_none(), "a FIFO");
+        assert!(start.elapsed() < Duration::from_secs(2));
+        // Saving replaces whatever was planted.
+        store.save(&b, &entry("tok-b", 10, 20)).unwrap();
+        assert_eq!(store.load(&b).unwrap().token.expose(), "tok-b");
+
+        fs::set_permissions(&tokens, fs::Permissions::from_mode(0o750)).unwrap();
+        assert!(store.load(&a).is_none(), "a group-readable folder");
+        let msg = store.save(&a, &entry("t", 10, 20)).unwrap_err().to_string();
+        assert!(msg.contains("not private"), "{msg}");
+        fs::set_permissions(&tokens, fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(store.load(&a).is_some());
+
+        let moved = dir.path().join("elsewhere");
+        fs::rename(&tokens, &moved).unwrap();
+        symlink(&moved, &tokens).unwrap();
+        assert!(store.load(&a).is_none(), "a symlinked folder");
+        assert!(store.save(&a, &entry("t", 10, 20)).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_lock_file_is_neither_followed_nor_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::at(dir.path().to_path_buf());
+        drop(store.lock("k", Duration::from_secs(1)).unwrap());
+        let lock = dir.path().join("locks/k.lock");
+        let victim = dir.path().join("victim");
+        fs::remove_file(&lock).unwrap();
+        std::os::unix::fs::symlink(&victim, &lock).unwrap();
+        assert!(store.lock("k", Duration::from_millis(50)).is_none());
+        assert!(!victim.exists());
+        fs::remove_file(&lock).unwrap();
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&lock)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let start = Instant::now();
+        assert!(store.lock("k", Duration::from_millis(50)).is_none());
+        assert!(start.elapsed() < Duration::from_secs(2));
     }
 
     #[test]

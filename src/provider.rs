@@ -16,7 +16,7 @@ use cargo_credential::{
 
 use crate::cache::FileStore;
 use crate::config::{AuthScheme, Config, ConfigPaths, Settings};
-use crate::keychain::{Keychain, OsKeychain};
+use crate::keychain::{Budgeted, Keychain, OsKeychain};
 use crate::oidc::{self, OperationClass};
 use crate::registry::Registry;
 use crate::secret::Token;
@@ -60,10 +60,12 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         operation: &Operation<'_>,
     ) -> Result<CredentialResponse, Error> {
         let mut keychain_problem = None;
+        // One keychain-timeout-ms budget for every keychain call of this get.
+        let keychain = Budgeted::new(&self.keychain, settings.keychain_timeout);
         for source in &settings.sources {
             let token = match source {
                 SourceKind::Oidc => {
-                    if let Some(obtained) = self.oidc(registry, settings, operation)? {
+                    if let Some(obtained) = self.oidc(registry, settings, operation, &keychain)? {
                         return Ok(obtained);
                     }
                     None
@@ -73,10 +75,7 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
                     env::lookup(&self.env, &names)?.map(|(token, _)| token)
                 }
                 SourceKind::Keychain => {
-                    match self
-                        .keychain
-                        .read(registry.index_url, settings.keychain_timeout)
-                    {
+                    match keychain.read(registry.index_url, settings.keychain_timeout) {
                         Ok(token) => token,
                         // No keychain on this machine: like an empty one.
                         Err(e) if e.is_unavailable() => None,
@@ -105,6 +104,7 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         registry: &Registry<'_>,
         settings: &Settings,
         operation: &Operation<'_>,
+        keychain: &dyn Keychain,
     ) -> Result<Option<CredentialResponse>, Error> {
         let Some(oidc) = &settings.oidc else {
             if settings.matched.is_empty() {
@@ -131,10 +131,11 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         let now = || time::OffsetDateTime::now_utc().unix_timestamp();
         let cx = oidc::Context {
             env: &self.env,
-            keychain: &self.keychain,
+            keychain,
             keychain_timeout: settings.keychain_timeout,
             files: &FileStore::user,
             now: &now,
+            token_vars: &settings.env,
         };
         let obtained = oidc::get(oidc, registry, class, &cx).map_err(|e| {
             e.context(format!(

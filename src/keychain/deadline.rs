@@ -29,7 +29,7 @@ where
         .map_err(|e| KeychainError::new(format!("cannot start a thread for {what}: {e}")))?;
     match rx.recv_timeout(timeout) {
         Ok(result) => result,
-        Err(mpsc::RecvTimeoutError::Timeout) => Err(KeychainError::new(format!(
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(KeychainError::timed_out(format!(
             "the OS keychain did not answer within {} ms while {what}; is the keyring daemon \
              frozen or waiting for an unlock prompt? (if it is only slow, raise \
              `keychain-timeout-ms`)",
@@ -69,6 +69,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(start.elapsed() < Duration::from_secs(5));
+        assert!(err.is_timeout());
         let msg = err.to_string();
         assert!(
             msg.contains("100 ms") && msg.contains("reading the token for r"),

@@ -7,16 +7,19 @@
 //! [`os`]), so switching to this provider does not force a new login.
 //!
 //! Every call runs under a deadline ([`deadline`]): a locked, absent or
-//! frozen keychain daemon must never hang Cargo.
+//! frozen keychain daemon must never hang Cargo. All the calls made while
+//! serving one `get` share one budget ([`budget`]).
 
 use std::fmt;
 use std::time::Duration;
 
 use crate::secret::Token;
 
+pub mod budget;
 pub mod deadline;
 pub mod os;
 
+pub use budget::Budgeted;
 pub use os::OsKeychain;
 
 /// The service name of the item holding the token for `index_url`.
@@ -61,6 +64,7 @@ pub trait Keychain {
 pub struct KeychainError {
     message: String,
     unavailable: bool,
+    timed_out: bool,
 }
 
 impl KeychainError {
@@ -69,6 +73,17 @@ impl KeychainError {
         KeychainError {
             message: message.into(),
             unavailable: false,
+            timed_out: false,
+        }
+    }
+
+    /// The keychain did not answer in time (a frozen daemon, an unlock
+    /// prompt nobody answers): it is not asked again for the same request.
+    pub fn timed_out(message: impl Into<String>) -> Self {
+        KeychainError {
+            message: message.into(),
+            unavailable: false,
+            timed_out: true,
         }
     }
 
@@ -78,6 +93,7 @@ impl KeychainError {
         KeychainError {
             message: message.into(),
             unavailable: true,
+            timed_out: false,
         }
     }
 
@@ -85,6 +101,11 @@ impl KeychainError {
     /// keychain failed" (locked, frozen, broken).
     pub fn is_unavailable(&self) -> bool {
         self.unavailable
+    }
+
+    /// Whether the keychain did not answer within its deadline.
+    pub fn is_timeout(&self) -> bool {
+        self.timed_out
     }
 
     /// Describes a `keyring-core` error without ever including stored bytes.

@@ -29,10 +29,11 @@ struct Discovery {
     token_endpoint: String,
 }
 
-/// The longest lifetime believed for an issued token (24 h): a longer
-/// `expires_in` or `exp` is cut to this, so a wrong or hostile answer cannot
-/// make a token live in the cache for ever.
-pub const MAX_LIFETIME_SECS: i64 = 24 * 60 * 60;
+/// The longest lifetime believed for an issued token: a longer `expires_in`
+/// or `exp` is cut to this, so a wrong or hostile answer cannot make a token
+/// live in the cache for ever. The cache's own limit, so that what is
+/// stored is also accepted when read back.
+pub use crate::cache::MAX_LIFETIME_SECS;
 
 /// The token endpoint: configured, or from `<issuer>/.well-known/openid-configuration`.
 pub fn token_endpoint(http: &Http, settings: &OidcSettings) -> anyhow::Result<String> {

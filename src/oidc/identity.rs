@@ -1,17 +1,19 @@
 //! The CI job's own identity: the OIDC ID token the exchange starts from.
 //!
 //! [`locate`] finds where the identity comes from without any network call
-//! and computes a fingerprint of it (so two jobs on one machine never share
-//! a cached token); [`Identity::fetch`] then obtains the token itself.
+//! or program run, and computes a fingerprint of it for the cache key (so
+//! two jobs on one machine never share a cached token); [`Identity::resolve`]
+//! runs an `identity-command` right away, so that its fingerprint is a digest
+//! of the identity it printed; [`Identity::fetch`] then obtains the token.
 
 use std::io::Read as _;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow, bail};
+use base64::Engine as _;
+use zeroize::Zeroizing;
 
+use super::command::Runner;
 use super::http::{Http, Response};
 use super::settings::{IdentityKind, OidcSettings};
 use crate::cache;
@@ -39,7 +41,9 @@ enum Fetch {
     Github { url: String, bearer: Token },
     /// Azure Pipelines' OIDC endpoint.
     Azure { url: String, bearer: Token },
-    /// A program printing the token.
+    /// `buildkite-agent oidc request-token`: run when a token is needed.
+    Buildkite(Vec<String>),
+    /// `identity-command`: run before the cache lookup ([`Identity::resolve`]).
     Command(Vec<String>),
 }
 
@@ -193,11 +197,14 @@ fn locate_kind(
             if let Some(aud) = &s.identity_audience {
                 argv.extend(["--audience".to_owned(), aud.clone()]);
             }
+            // The agent's access token is per job, like the job id.
             let job = var(env, "BUILDKITE_JOB_ID").unwrap_or_default();
+            let agent =
+                Zeroizing::new(var(env, "BUILDKITE_AGENT_ACCESS_TOKEN").unwrap_or_default());
             Ok(Identity {
                 kind,
-                fingerprint: cache::key(&["buildkite", &job, &argv.join(" ")]),
-                how: Fetch::Command(argv),
+                fingerprint: cache::key(&["buildkite", &job, &agent, &argv.join(" ")]),
+                how: Fetch::Buildkite(argv),
             })
         }
         IdentityKind::File => {
@@ -208,12 +215,7 @@ fn locate_kind(
                     .ok_or_else(|| anyhow!("identity \"file\" needs `identity-file` (or AWS_WEB_IDENTITY_TOKEN_FILE)"))?,
             };
             // Re-read on every use: the kubelet rotates projected tokens.
-            let mut text = String::new();
-            std::fs::File::open(&path)
-                .and_then(|f| f.take(64 * 1024).read_to_string(&mut text))
-                .with_context(|| {
-                    format!("cannot read the identity token file {}", path.display())
-                })?;
+            let text = read_identity_file(&path)?;
             ready(
                 kind,
                 text.trim_end_matches(['\n', '\r']).to_owned(),
@@ -228,6 +230,7 @@ fn locate_kind(
                 .ok_or_else(|| anyhow!("identity \"command\" needs `identity-command`"))?;
             Ok(Identity {
                 kind,
+                // Replaced by a digest of what it prints (`resolve`).
                 fingerprint: cache::key(&["command", &argv.join("\0")]),
                 how: Fetch::Command(argv),
             })
@@ -235,8 +238,10 @@ fn locate_kind(
     }
 }
 
-/// The ID token in a CI system's JSON answer (`{"<field>": "<jwt>"}`).
-fn ci_token(answer: Response, field: &str, who: &str, hint: &str) -> anyhow::Result<Token> {
+/// The ID token in a CI system's JSON answer (`{"<field>": "<jwt>"}`); `who`
+/// and `hint` are for the error messages. Public for the fuzz targets and
+/// property tests.
+pub fn ci_token(answer: Response, field: &str, who: &str, hint: &str) -> anyhow::Result<Token> {
     if answer.status != 200 {
         bail!(
             "{who} refused an OIDC ID token (HTTP {}); {hint}",
@@ -254,8 +259,28 @@ fn ci_token(answer: Response, field: &str, who: &str, hint: &str) -> anyhow::Res
 }
 
 impl Identity {
-    /// Obtains the identity token (a network call or a command for some kinds).
-    pub fn fetch(self, http: &Http, timeout: Duration) -> anyhow::Result<Token> {
+    /// Runs an `identity-command` now and keys the identity on what it
+    /// printed: the cache must tell apart two jobs whose command line is the
+    /// same but whose identities differ. Other kinds are returned as they are.
+    pub fn resolve(self, runner: &Runner) -> anyhow::Result<Identity> {
+        match self.how {
+            Fetch::Command(argv) => {
+                let token = runner
+                    .run(&argv)
+                    .with_context(|| format!("getting the CI identity token ({:?})", self.kind))?;
+                Ok(Identity {
+                    kind: self.kind,
+                    fingerprint: cache::key(&["command", &identity_digest(token.expose())]),
+                    how: Fetch::Ready(token),
+                })
+            }
+            how => Ok(Identity { how, ..self }),
+        }
+    }
+
+    /// Obtains the identity token (a network call or a program run for some
+    /// kinds).
+    pub fn fetch(self, http: &Http, runner: &Runner) -> anyhow::Result<Token> {
         match self.how {
             Fetch::Ready(token) => Ok(token),
             Fetch::Github { url, bearer } => {
@@ -280,57 +305,96 @@ impl Identity {
                     "check `azure-service-connection-id` and that SYSTEM_ACCESSTOKEN is mapped",
                 )
             }
-            Fetch::Command(argv) => run_command(&argv, timeout),
+            Fetch::Buildkite(argv) | Fetch::Command(argv) => runner.run(&argv),
         }
     }
 }
 
-/// Runs `argv` with a deadline; its trimmed standard output is the token.
-fn run_command(argv: &[String], timeout: Duration) -> anyhow::Result<Token> {
-    let shown = argv[0].clone();
-    let mut child = Command::new(&argv[0])
-        .args(&argv[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("cannot run `{shown}` for the CI identity token"))?;
-    let mut out = child.stdout.take().expect("piped");
-    let reader = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = (&mut out).take(64 * 1024).read_to_string(&mut text);
-        text
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!(
-                "`{shown}` did not print an identity token within {} ms",
-                timeout.as_millis()
-            );
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    let text = reader.join().unwrap_or_default();
-    if !status.success() {
-        bail!("`{shown}` failed ({status}) instead of printing an identity token");
+/// A digest of what an identity says, for the cache key. For a JWT: its
+/// header and its claims without the ones that change with every token
+/// issued for the same identity (`iat`, `exp`, `nbf`, `jti`), so that a
+/// fresh token for the same job finds the cached registry token; the
+/// signature is not part of it (it is not verified here: the IdP verifies
+/// it at the exchange). Anything else: a digest of the whole value.
+pub fn identity_digest(identity: &str) -> String {
+    match stable_claims(identity) {
+        Some((header, claims)) => cache::key(&["jwt", &header, &claims]),
+        None => cache::key(&["opaque", identity]),
     }
-    Token::parse(
-        text.trim_end_matches(['\n', '\r']).to_owned(),
-        &format!("the output of `{shown}`"),
-    )?
-    .ok_or_else(|| anyhow!("`{shown}` printed no identity token"))
+}
+
+/// The header and the non-volatile claims of a JWT, as canonical JSON
+/// (sorted keys), or `None` when `token` is not a JWS compact JWT.
+fn stable_claims(token: &str) -> Option<(String, String)> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(_signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let object = |part: &str| -> Option<serde_json::Map<String, serde_json::Value>> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part.trim_end_matches('='))
+            .ok()?;
+        match serde_json::from_slice(&bytes).ok()? {
+            serde_json::Value::Object(map) => Some(map),
+            _ => None,
+        }
+    };
+    let header = object(header)?;
+    let mut claims = object(payload)?;
+    for volatile in ["iat", "exp", "nbf", "jti"] {
+        claims.remove(volatile);
+    }
+    Some((
+        serde_json::Value::Object(header).to_string(),
+        serde_json::Value::Object(claims).to_string(),
+    ))
+}
+
+/// The largest identity file read.
+const MAX_IDENTITY_FILE: u64 = 64 * 1024;
+
+/// Reads an identity file without ever blocking: opened non-blocking (a
+/// FIFO is refused, not waited on), following symlinks (Kubernetes projected
+/// tokens are symlinks into `..data`) but only to a regular file, and at
+/// most 64 KiB.
+fn read_identity_file(path: &Path) -> anyhow::Result<Zeroizing<String>> {
+    let cannot = || format!("cannot read the identity token file {}", path.display());
+    let mut options = std::fs::File::options();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        rustix::fs::OFlags::NONBLOCK.bits() as i32,
+    );
+    let file = options.open(path).with_context(cannot)?;
+    let meta = file.metadata().with_context(cannot)?;
+    if !meta.is_file() {
+        bail!(
+            "the identity token file {} is not a regular file; it was not read",
+            path.display()
+        );
+    }
+    if meta.len() > MAX_IDENTITY_FILE {
+        bail!(
+            "the identity token file {} is larger than {} KiB; it was not read",
+            path.display(),
+            MAX_IDENTITY_FILE / 1024
+        );
+    }
+    let mut text = Zeroizing::new(String::new());
+    file.take(MAX_IDENTITY_FILE)
+        .read_to_string(&mut text)
+        .with_context(cannot)?;
+    Ok(text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use std::time::Duration;
 
     fn settings(extra: &str) -> OidcSettings {
         let raw: super::super::settings::RawOidc =
@@ -412,6 +476,10 @@ mod tests {
         assert_eq!(c.kind, IdentityKind::Circleci);
     }
 
+    fn runner(timeout: Duration) -> Runner {
+        Runner::new(timeout, &[], &[])
+    }
+
     #[test]
     fn a_token_file_is_read_fresh_each_time() {
         let dir = tempfile::tempdir().unwrap();
@@ -422,17 +490,46 @@ mod tests {
             path
         ));
         let http = Http::new(Duration::from_secs(1)).unwrap();
+        let run = runner(Duration::from_secs(1));
         let one = locate(&s, &env(&[])).unwrap().unwrap();
-        assert_eq!(
-            one.fetch(&http, Duration::from_secs(1)).unwrap().expose(),
-            "jwt-one"
-        );
+        assert_eq!(one.fetch(&http, &run).unwrap().expose(), "jwt-one");
         std::fs::write(&path, "jwt-two").unwrap();
         let two = locate(&s, &env(&[])).unwrap().unwrap();
-        assert_eq!(
-            two.fetch(&http, Duration::from_secs(1)).unwrap().expose(),
-            "jwt-two"
+        assert_eq!(two.fetch(&http, &run).unwrap().expose(), "jwt-two");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_token_file_must_be_a_regular_file_of_bounded_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
         );
+        let s = |p: &Path| settings(&format!("identity = \"file\"\nidentity-file = {p:?}\n"));
+        let start = std::time::Instant::now();
+        let msg = locate(&s(&fifo), &env(&[])).unwrap_err().to_string();
+        assert!(msg.contains("not a regular file"), "{msg}");
+        assert!(start.elapsed() < Duration::from_secs(2));
+        let msg = locate(&s(dir.path()), &env(&[])).unwrap_err().to_string();
+        assert!(msg.contains("not a regular file"), "{msg}");
+        let big = dir.path().join("big");
+        std::fs::write(&big, "x".repeat(70 * 1024)).unwrap();
+        let msg = locate(&s(&big), &env(&[])).unwrap_err().to_string();
+        assert!(msg.contains("larger than 64 KiB"), "{msg}");
+        // A symlink to a regular file (Kubernetes' `..data`) is fine.
+        let real = dir.path().join("real");
+        std::fs::write(&real, "jwt-linked").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let id = locate(&s(&link), &env(&[])).unwrap().unwrap();
+        let http = Http::new(Duration::from_secs(1)).unwrap();
+        let run = runner(Duration::from_secs(1));
+        assert_eq!(id.fetch(&http, &run).unwrap().expose(), "jwt-linked");
     }
 
     #[test]
@@ -443,23 +540,107 @@ mod tests {
         );
         let id = locate(&s, &env(&[])).unwrap().unwrap();
         assert_eq!(
-            id.fetch(&http, Duration::from_secs(5)).unwrap().expose(),
+            id.fetch(&http, &runner(Duration::from_secs(5)))
+                .unwrap()
+                .expose(),
             "jwt-cmd"
         );
         let s = settings("identity = \"command\"\nidentity-command = [\"sleep\", \"5\"]\n");
         let id = locate(&s, &env(&[])).unwrap().unwrap();
         let msg = id
-            .fetch(&http, Duration::from_millis(200))
+            .fetch(&http, &runner(Duration::from_millis(200)))
             .unwrap_err()
             .to_string();
         assert!(msg.contains("within 200 ms"), "{msg}");
         let s = settings("identity = \"command\"\nidentity-command = [\"false\"]\n");
         let id = locate(&s, &env(&[])).unwrap().unwrap();
         assert!(
-            id.fetch(&http, Duration::from_secs(5))
+            id.fetch(&http, &runner(Duration::from_secs(5)))
                 .unwrap_err()
                 .to_string()
                 .contains("failed")
         );
+    }
+
+    fn jwt(header: &str, claims: &str) -> String {
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.{}", b64(header), b64(claims), b64("sig"))
+    }
+
+    #[test]
+    fn a_command_identity_is_keyed_on_what_it_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("id");
+        let s = settings(&format!(
+            "identity = \"command\"\nidentity-command = [\"cat\", {:?}]\n",
+            file.display().to_string()
+        ));
+        let run = runner(Duration::from_secs(5));
+        let fingerprint = |printed: &str| {
+            std::fs::write(&file, printed).unwrap();
+            let id = locate(&s, &env(&[])).unwrap().unwrap();
+            id.resolve(&run).unwrap().fingerprint
+        };
+        let h = r#"{"alg":"RS256","kid":"k1"}"#;
+        let a1 = fingerprint(&jwt(h, r#"{"sub":"a","iat":1,"nbf":1,"exp":9,"jti":"x"}"#));
+        let a2 = fingerprint(&jwt(
+            h,
+            r#"{"jti":"y","exp":99,"sub":"a","iat":50,"nbf":50}"#,
+        ));
+        let b = fingerprint(&jwt(h, r#"{"sub":"b","iat":1,"nbf":1,"exp":9,"jti":"x"}"#));
+        let other_key = fingerprint(&jwt(
+            r#"{"alg":"RS256","kid":"k2"}"#,
+            r#"{"sub":"a","iat":1,"nbf":1,"exp":9,"jti":"x"}"#,
+        ));
+        assert_eq!(a1, a2, "volatile claims and claim order do not matter");
+        assert_ne!(a1, b);
+        assert_ne!(a1, other_key);
+        let o1 = fingerprint("opaque-one");
+        assert_ne!(o1, fingerprint("opaque-two"));
+        assert_eq!(o1, fingerprint("opaque-one\n"));
+        // A resolved identity is not run again by `fetch`.
+        std::fs::write(&file, "changed").unwrap();
+        let id = locate(&s, &env(&[])).unwrap().unwrap();
+        std::fs::write(&file, "before-resolve").unwrap();
+        let id = id.resolve(&run).unwrap();
+        std::fs::write(&file, "after-resolve").unwrap();
+        let http = Http::new(Duration::from_secs(1)).unwrap();
+        assert_eq!(id.fetch(&http, &run).unwrap().expose(), "before-resolve");
+    }
+
+    #[test]
+    fn identity_digests_tell_jwts_from_opaque_values() {
+        let h = r#"{"alg":"none"}"#;
+        assert_eq!(
+            identity_digest(&jwt(h, r#"{"sub":"a","iat":1}"#)),
+            identity_digest(&jwt(h, r#"{"sub":"a","iat":2}"#))
+        );
+        for not_a_jwt in ["a.b.c", "x", "a.b.c.d.e", &jwt(h, "[1]")] {
+            assert_eq!(
+                identity_digest(not_a_jwt),
+                cache::key(&["opaque", not_a_jwt])
+            );
+        }
+    }
+
+    #[test]
+    fn buildkite_jobs_differ_by_their_agent_token() {
+        let s = settings("");
+        let job = |agent: &str| {
+            locate(
+                &s,
+                &env(&[
+                    ("BUILDKITE", "true"),
+                    ("BUILDKITE_JOB_ID", "job-1"),
+                    ("BUILDKITE_AGENT_ACCESS_TOKEN", agent),
+                ]),
+            )
+            .unwrap()
+            .unwrap()
+        };
+        let a = job("agent-token-a");
+        assert_eq!(a.kind, IdentityKind::Buildkite);
+        assert_ne!(a.fingerprint, job("agent-token-b").fingerprint);
+        assert_eq!(a.fingerprint, job("agent-token-a").fingerprint);
     }
 }

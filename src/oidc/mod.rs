@@ -1,22 +1,25 @@
 //! Short-lived registry tokens from a corporate OIDC / OAuth 2.0 endpoint.
 //!
-//! For a `get`: look in the cross-run cache; if there is no fresh token, take
-//! the single-flight lock, look again (another process may just have
-//! refreshed), find the CI identity, exchange it, store the result, and
-//! answer Cargo with the real expiry. A token that is past its refresh point
-//! but not expired is still served when the exchange fails; an expired one
-//! never is.
+//! For a `get`: find the CI identity (running an `identity-command` now) and
+//! read the client secret, which the cache key covers; look in the
+//! cross-run cache; if there is no fresh token, take the single-flight lock,
+//! look again (another process may just have refreshed), exchange, store the
+//! result, and answer Cargo with the real expiry. A token that is past its
+//! refresh point but not expired is still served when the exchange fails; an
+//! expired one never is. All keychain calls of one `get` share one
+//! `keychain-timeout-ms` budget.
 
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 
 use crate::cache::{self, Entry, FileStore, Store};
-use crate::keychain::Keychain;
+use crate::keychain::{Budgeted, Keychain};
 use crate::registry::Registry;
 use crate::secret::Token;
 use crate::source::env::Environment;
 
+pub mod command;
 pub mod exchange;
 pub mod http;
 pub mod identity;
@@ -48,12 +51,15 @@ pub struct Context<'a> {
     pub env: &'a dyn Environment,
     /// The keychain (cache, client secret).
     pub keychain: &'a dyn Keychain,
-    /// The keychain deadline for a `get`.
+    /// The keychain budget of a `get`: all keychain calls made here share it.
     pub keychain_timeout: Duration,
     /// The file store (cache files and locks).
     pub files: &'a dyn Fn() -> anyhow::Result<FileStore>,
     /// The clock, in Unix seconds.
     pub now: &'a dyn Fn() -> i64,
+    /// The registry's own token variables (`env = [...]`): an identity
+    /// command does not get them.
+    pub token_vars: &'a [String],
 }
 
 /// A short-lived token for `registry`, or `Ok(None)` when this environment
@@ -64,6 +70,7 @@ pub fn get(
     class: OperationClass,
     cx: &Context<'_>,
 ) -> anyhow::Result<Option<Obtained>> {
+    let keychain = Budgeted::new(cx.keychain, cx.keychain_timeout);
     let scope = match class {
         OperationClass::Publish => settings
             .publish_scope
@@ -78,6 +85,15 @@ pub fn get(
             None => return Ok(None),
         },
     };
+    // The cache key covers what the token is issued for: the client secret
+    // and the identity itself (an identity command's output), so both are
+    // had before the cache is looked at.
+    let client_secret = client_secret(settings, cx, &keychain)?;
+    let runner = runner(settings, cx, client_secret.as_ref());
+    let identity = identity.map(|i| i.resolve(&runner)).transpose()?;
+    let secret_digest = client_secret
+        .as_ref()
+        .map(|s| cache::key(&["client-secret", s.expose()]));
     let endpoint_id = match &settings.endpoint {
         settings::Endpoint::Token(u) | settings::Endpoint::Discover(u) => u.as_str(),
     };
@@ -90,8 +106,9 @@ pub fn get(
         settings.resource.as_deref().unwrap_or(""),
         scope.unwrap_or(""),
         identity.as_ref().map_or("", |i| i.fingerprint.as_str()),
+        secret_digest.as_deref().unwrap_or(""),
     ]);
-    let (store, cached) = open_cache(settings.cache, cx, &key);
+    let (store, cached) = open_cache(settings.cache, &keychain, cx, &key);
     if let Some(hit) = cached
         .as_ref()
         .filter(|e| e.fresh((cx.now)(), settings.refresh_ahead))
@@ -105,14 +122,17 @@ pub fn get(
         (Some(_), Some(files)) => files.lock(&key, settings.timeout * 3),
         _ => None,
     };
-    let cached = match store.as_ref().and_then(|s| s.load(&key).ok().flatten()) {
+    let again = store
+        .as_ref()
+        .and_then(|s| s.load(&key, (cx.now)()).ok().flatten());
+    let cached = match again {
         Some(hit) if hit.fresh((cx.now)(), settings.refresh_ahead) => {
             return Ok(Some(served(&hit)));
         }
         again => again.or(cached),
     };
     let started = (cx.now)();
-    match obtain(settings, scope, identity, cx) {
+    match obtain(settings, scope, identity, client_secret.as_ref(), &runner) {
         Ok(issued) => {
             let expires_at = issued.expires_in.map(|s| started + s);
             if let (Some(store), Some(expires_at)) = (&store, expires_at) {
@@ -154,7 +174,8 @@ fn served(entry: &Entry) -> Obtained {
 /// keychain is used when it answers, else the private file.
 fn open_cache<'k>(
     mode: CacheMode,
-    cx: &Context<'k>,
+    keychain: &'k dyn Keychain,
+    cx: &Context<'_>,
     key: &str,
 ) -> (Option<Store<'k>>, Option<Entry>) {
     let files = || (cx.files)().ok().map(Store::File);
@@ -162,17 +183,19 @@ fn open_cache<'k>(
         CacheMode::Off => return (None, None),
         CacheMode::File => files(),
         CacheMode::Keychain | CacheMode::Auto => {
-            Some(Store::Keychain(cx.keychain, cx.keychain_timeout))
+            Some(Store::Keychain(keychain, cx.keychain_timeout))
         }
     };
     let Some(store) = store else {
         return (None, None);
     };
-    match store.load(key) {
+    match store.load(key, (cx.now)()) {
         Ok(entry) => (Some(store), entry),
         Err(_) if mode == CacheMode::Auto => {
             let files = files();
-            let entry = files.as_ref().and_then(|s| s.load(key).ok().flatten());
+            let entry = files
+                .as_ref()
+                .and_then(|s| s.load(key, (cx.now)()).ok().flatten());
             (files, entry)
         }
         Err(e) => {
@@ -184,47 +207,79 @@ fn open_cache<'k>(
     }
 }
 
-fn obtain(
+/// The client secret, when the settings name one.
+fn client_secret(
     settings: &OidcSettings,
-    scope: Option<&str>,
-    identity: Option<identity::Identity>,
     cx: &Context<'_>,
-) -> anyhow::Result<exchange::Issued> {
-    let http = http::Http::new(settings.timeout)?;
-    let subject = identity
-        .map(|i| {
-            let kind = i.kind;
-            i.fetch(&http, settings.timeout)
-                .with_context(|| format!("getting the CI identity token ({kind:?})"))
-        })
-        .transpose()?;
-    let client_secret = match &settings.client_secret {
-        None => None,
+    keychain: &dyn Keychain,
+) -> anyhow::Result<Option<Token>> {
+    match &settings.client_secret {
+        None => Ok(None),
         Some(ClientSecretSource::Env(var)) => {
             let value = cx
                 .env
                 .var_os(var)
                 .and_then(|v| v.into_string().ok())
                 .ok_or_else(|| anyhow!("the client secret variable {var} is not set"))?;
-            Some(
+            Ok(Some(
                 Token::parse(value, &format!("environment variable {var}"))?
                     .ok_or_else(|| anyhow!("the client secret variable {var} is empty"))?,
-            )
+            ))
         }
         Some(ClientSecretSource::Keychain) => {
             let service = client_secret_item(settings);
-            Some(
-                cx.keychain
-                    .read_item(&service, cx.keychain_timeout.max(Duration::from_secs(5)))?
-                    .ok_or_else(|| {
-                        anyhow!(
-                            "no client secret in the OS keychain (item `{service}`); store it with \
-                             `cargo-credential-corp client-secret --registry NAME`"
-                        )
-                    })?,
-            )
+            let secret = keychain
+                .read_item(&service, cx.keychain_timeout)
+                .context("could not read the client secret from the OS keychain")?;
+            Ok(Some(secret.ok_or_else(|| {
+                anyhow!(
+                    "no client secret in the OS keychain (item `{service}`); store it with \
+                     `cargo-credential-corp client-secret --registry NAME`"
+                )
+            })?))
         }
-    };
+    }
+}
+
+/// How identity programs run for this request: without the registry's
+/// token variables or the client secret variable in their environment, and
+/// with those secrets redacted from what they print on standard error.
+fn runner(
+    settings: &OidcSettings,
+    cx: &Context<'_>,
+    client_secret: Option<&Token>,
+) -> command::Runner {
+    let mut secret_vars: Vec<&str> = cx.token_vars.iter().map(String::as_str).collect();
+    if let Some(ClientSecretSource::Env(var)) = &settings.client_secret {
+        secret_vars.push(var);
+    }
+    let mut secrets: Vec<Token> = client_secret.into_iter().cloned().collect();
+    secrets.extend(
+        secret_vars
+            .iter()
+            .filter_map(|v| cx.env.var_os(v))
+            .filter_map(|v| v.into_string().ok())
+            .map(Token::new),
+    );
+    let secrets: Vec<&Token> = secrets.iter().collect();
+    command::Runner::new(settings.timeout, &secret_vars, &secrets)
+}
+
+fn obtain(
+    settings: &OidcSettings,
+    scope: Option<&str>,
+    identity: Option<identity::Identity>,
+    client_secret: Option<&Token>,
+    runner: &command::Runner,
+) -> anyhow::Result<exchange::Issued> {
+    let http = http::Http::new(settings.timeout)?;
+    let subject = identity
+        .map(|i| {
+            let kind = i.kind;
+            i.fetch(&http, runner)
+                .with_context(|| format!("getting the CI identity token ({kind:?})"))
+        })
+        .transpose()?;
     let endpoint = exchange::token_endpoint(&http, settings)?;
     exchange::request(
         &http,
@@ -233,7 +288,7 @@ fn obtain(
             settings,
             scope,
             subject: subject.as_ref(),
-            client_secret: client_secret.as_ref(),
+            client_secret,
         },
     )
 }
@@ -247,4 +302,62 @@ pub fn client_secret_item(settings: &OidcSettings) -> String {
         "cargo-credential-corp-client:{}@{endpoint}",
         settings.client_id.as_deref().unwrap_or("")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keychain::budget::tests::Slow;
+    use std::collections::HashMap;
+    use std::time::Instant;
+
+    fn settings(extra: &str) -> OidcSettings {
+        let raw: settings::RawOidc = toml::from_str(&format!(
+            "token-endpoint = \"http://127.0.0.1:9/token\"\nclient-id = \"c\"\n{extra}"
+        ))
+        .unwrap();
+        raw.validate("t").unwrap()
+    }
+
+    #[test]
+    fn a_frozen_keychain_costs_one_keychain_timeout_per_get() {
+        // The client secret and the token cache both in the keychain: one
+        // 300 ms budget for both, and the keychain is asked once.
+        let frozen = Slow::new(Duration::from_secs(3600));
+        let env: HashMap<String, String> = HashMap::new();
+        let dir = tempfile::tempdir().unwrap();
+        let files = || Ok(FileStore::at(dir.path().to_path_buf()));
+        let now = || 1_000_000;
+        let cx = Context {
+            env: &env,
+            keychain: &frozen,
+            keychain_timeout: Duration::from_millis(300),
+            files: &files,
+            now: &now,
+            token_vars: &[],
+        };
+        let s = settings(
+            "grant = \"client-credentials\"\nclient-auth = \"client-secret-basic\"\n\
+             client-secret-keychain = true\ncache = \"auto\"\n",
+        );
+        let registry = Registry {
+            index_url: "sparse+https://r.example/",
+            name: Some("r"),
+        };
+        let start = Instant::now();
+        let err = format!(
+            "{:#}",
+            get(&s, &registry, OperationClass::Read, &cx).unwrap_err()
+        );
+        assert!(
+            start.elapsed() < Duration::from_millis(1000),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(
+            err.contains("client secret") && err.contains("300 ms"),
+            "{err}"
+        );
+        assert_eq!(frozen.calls.lock().unwrap().len(), 1);
+    }
 }
