@@ -602,9 +602,18 @@ pub fn valid_var_name(name: &str) -> bool {
         && name.len() <= 255
         && !name.starts_with(|c: char| c.is_ascii_digit())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    let token_prefix = ["ghp_", "gho_", "ghs_", "ghu_", "github_pat_", "eyJ", "cio", "AKIA"]
-        .iter()
-        .any(|p| name.starts_with(p));
+    let token_prefix = [
+        "ghp_",
+        "gho_",
+        "ghs_",
+        "ghu_",
+        "github_pat_",
+        "eyJ",
+        "cio",
+        "AKIA",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p));
     let random = name.len() >= 16
         && name.chars().any(|c| c.is_ascii_lowercase())
         && name.chars().any(|c| c.is_ascii_uppercase())
@@ -793,7 +802,10 @@ mod tests {
         let err =
             Config::from_texts(&[("u.toml", "[defaults]\nsources = [\"vault\"]\n")]).unwrap_err();
         let msg = format!("{err:#}");
-        assert!(msg.contains("expected one of") && msg.contains("line 2"), "{msg}");
+        assert!(
+            msg.contains("expected one of") && msg.contains("line 2"),
+            "{msg}"
+        );
     }
 
     #[test]

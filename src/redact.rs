@@ -8,8 +8,10 @@ pub const REDACTED: &str = "[redacted]";
 /// `text` with every secret of `secrets` (those of at least 4 characters)
 /// and everything token-shaped replaced by [`REDACTED`]:
 /// - a JWT or JWS (`eyJ…` segments joined by `.`),
-/// - a run of 32 or more characters of `A-Z a-z 0-9 _ -` (hex or base64url
-///   secrets, opaque tokens),
+/// - a run of 20 or more letters and digits (no word of a message is that
+///   long; hex secrets, API keys, opaque tokens are),
+/// - a run of 32 or more characters of `A-Z a-z 0-9 _ -` (base64url
+///   secrets, UUID-like tokens),
 /// - a run of 20 or more characters of `A-Z a-z 0-9 _ - + / = . ~` that
 ///   mixes upper case, lower case and digits (base64, most API tokens).
 pub fn redact(text: &str, secrets: &[&str]) -> String {
@@ -57,7 +59,12 @@ fn token_shaped(run: &str) -> bool {
         .map(str::len)
         .max()
         .unwrap_or(0);
-    if longest_plain >= 32 || (plain(run) && run.len() >= 32) {
+    let longest_word = run
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    if longest_word >= 20 || longest_plain >= 32 || (plain(run) && run.len() >= 32) {
         return true;
     }
     run.len() >= 20
@@ -99,6 +106,7 @@ mod tests {
             "invalid_grant: the subject token has expired (exp 1764000000)",
             "no trusted publishing config for repository octo-org/octo-repo",
             "https://idp.example.com/oauth2/v1/token refused the client",
+            "cannot open /usr/lib/x86_64-linux-gnu/libfoo.so: permission denied",
         ] {
             assert_eq!(redact(text, &[]), text);
         }

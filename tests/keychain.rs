@@ -123,6 +123,80 @@ fn a_frozen_keychain_does_not_hang_cargo() {
 
 #[test]
 #[ignore = "e2e: needs gnome-keyring; run scripts/test.sh"]
+fn a_slow_keychain_is_waited_for_within_its_deadline() {
+    let keyring = Keyring::start();
+    let mut p = provider_on(&keyring);
+    p.secret("slow-stored-8Qw");
+    p.run(
+        &["--cargo-plugin"],
+        &(request(r#""kind":"login","token":"slow-stored-8Qw""#) + "\n"),
+    )
+    .assert_success();
+    // Frozen for 500 ms of a 2000 ms deadline: the stored token is served.
+    keyring.freeze();
+    let thaw = std::thread::scope(|s| {
+        let t = s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(500));
+            keyring.thaw();
+        });
+        let out = p.request(&get());
+        t.join().unwrap();
+        out
+    });
+    assert_eq!(thaw.reply(), token_reply("slow-stored-8Qw"));
+    assert!(
+        thaw.elapsed >= Duration::from_millis(450),
+        "{:?}",
+        thaw.elapsed
+    );
+    assert!(thaw.elapsed < Duration::from_secs(3), "{:?}", thaw.elapsed);
+}
+
+#[test]
+#[ignore = "e2e: needs gnome-keyring; run scripts/test.sh"]
+fn a_locked_keychain_falls_through_in_time_and_keeps_its_item() {
+    let keyring = Keyring::start();
+    let mut p = provider_on(&keyring);
+    p.secret("locked-stored-3Vn").secret("locked-env-7Yh");
+    p.run(
+        &["--cargo-plugin"],
+        &(request(r#""kind":"login","token":"locked-stored-3Vn""#) + "\n"),
+    )
+    .assert_success();
+    keyring.lock();
+    let item = [
+        ("service", &*format!("cargo-registry:{IDX}")),
+        ("username", "cargo-credential-corp"),
+    ];
+    assert_eq!(keyring.count_locked(&item), 1);
+    // Keychain first, then env: the env token, in time, with a warning.
+    p.user_config("[defaults]\nsources = [\"keychain\", \"env\"]\n")
+        .env("CARGO_REGISTRIES_MY_PRIVATE_TOKEN", "locked-env-7Yh");
+    let out = p.request(&get());
+    assert_eq!(
+        out.reply(),
+        token_reply("locked-env-7Yh"),
+        "{}",
+        out.describe()
+    );
+    assert!(out.elapsed < Duration::from_secs(3), "{:?}", out.elapsed);
+    // Nothing else: not-found (Cargo tries the next provider), in time.
+    p.env("CARGO_REGISTRIES_MY_PRIVATE_TOKEN", "");
+    let out = p.request(&get());
+    assert_eq!(
+        out.reply(),
+        r#"{"Err":{"kind":"not-found"}}"#,
+        "{}",
+        out.describe()
+    );
+    assert!(out.elapsed < Duration::from_secs(3), "{:?}", out.elapsed);
+    assert!(out.stderr.contains("keychain"), "{}", out.stderr);
+    // The item is still there, locked.
+    assert_eq!(keyring.count_locked(&item), 1);
+}
+
+#[test]
+#[ignore = "e2e: needs gnome-keyring; run scripts/test.sh"]
 fn no_keychain_daemon_answers_at_once() {
     // A live session bus with no Secret Service on it (a headless CI box).
     let bus = Bus::start();

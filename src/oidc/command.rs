@@ -16,10 +16,9 @@
 //! - **Its standard error is not passed through** to Cargo's output. It is
 //!   captured (the last 4 KiB); on failure, the error shows the last three
 //!   lines, at most 300 characters, with control characters removed and
-//!   anything token-shaped replaced by `[redacted]`: the secrets in use,
-//!   JWT-like strings (`eyJ…`), and any run of 20 or more characters from
-//!   the base64/hex alphabet (`A-Z a-z 0-9 + / = _ -`; long paths are
-//!   redacted too). Run the command yourself to see all it printed.
+//!   anything token-shaped replaced by `[redacted]` ([`crate::redact`]: the
+//!   secrets in use, JWT-like strings, long random-looking runs). Run the
+//!   command yourself to see all it printed.
 
 use std::ffi::OsString;
 use std::io::Read;
@@ -37,8 +36,6 @@ use crate::secret::Token;
 const MAX_OUTPUT: usize = 64 * 1024;
 /// How much of the end of its standard error is kept.
 const KEPT_STDERR: usize = 4 * 1024;
-/// Runs of token characters at least this long are redacted from excerpts.
-const TOKEN_RUN: usize = 20;
 /// The longest excerpt of standard error shown.
 const MAX_EXCERPT: usize = 300;
 
@@ -283,10 +280,8 @@ fn read_tail(mut pipe: impl Read + Send + 'static, keep: usize) -> Receiver<Vec<
 /// anything token-shaped redacted, control characters removed, at most
 /// [`MAX_EXCERPT`] characters. `None` when nothing is left.
 pub fn clean(text: &str, secrets: &[&str]) -> Option<String> {
-    let mut text = text.to_owned();
-    for secret in secrets.iter().map(|s| s.trim()).filter(|s| s.len() >= 4) {
-        text = text.replace(secret, "[redacted]");
-    }
+    let secrets: Vec<&str> = secrets.iter().map(|s| s.trim()).collect();
+    let text = crate::redact::redact(text, &secrets);
     let lines: Vec<String> = text
         .lines()
         .map(|line| {
@@ -294,7 +289,7 @@ pub fn clean(text: &str, secrets: &[&str]) -> Option<String> {
                 .chars()
                 .map(|c| if c.is_control() { ' ' } else { c })
                 .collect();
-            redact_tokens(line.trim())
+            line.trim().to_owned()
         })
         .filter(|line| !line.is_empty())
         .collect();
@@ -308,43 +303,6 @@ pub fn clean(text: &str, secrets: &[&str]) -> Option<String> {
         shown.push('…');
     }
     Some(shown)
-}
-
-/// `line` with every token-shaped word replaced by `[redacted]`: a run of
-/// base64/hex characters of [`TOKEN_RUN`] or more, or anything JWT-like
-/// (a run, dots included, holding `eyJ`).
-fn redact_tokens(line: &str) -> String {
-    let token_char = |c: char| c.is_ascii_alphanumeric() || "+/=_-".contains(c);
-    let mut out = String::new();
-    let mut rest = line;
-    while let Some(start) = rest.find(|c: char| token_char(c) || c == '.') {
-        out.push_str(&rest[..start]);
-        let tail = &rest[start..];
-        let end = tail
-            .find(|c: char| !(token_char(c) || c == '.'))
-            .unwrap_or(tail.len());
-        let word = &tail[..end];
-        if word.contains("eyJ") {
-            out.push_str("[redacted]");
-        } else {
-            // Dots separate runs (host names, sentences) unless JWT-like.
-            let mut first = true;
-            for part in word.split('.') {
-                if !first {
-                    out.push('.');
-                }
-                first = false;
-                if part.len() >= TOKEN_RUN {
-                    out.push_str("[redacted]");
-                } else {
-                    out.push_str(part);
-                }
-            }
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
@@ -492,7 +450,7 @@ mod tests {
             "a eyJ.x.y b AKIAABCDEFGHIJKLMNOPQR c /usr/lib/x86_64-linux-gnu/libfoo.so d short-word";
         assert_eq!(
             clean(text, &[]).unwrap(),
-            "a [redacted] b [redacted] c [redacted].so d short-word"
+            "a [redacted] b [redacted] c /usr/lib/x86_64-linux-gnu/libfoo.so d short-word"
         );
         assert_eq!(clean("\n \n", &[]), None);
         let long = "word ".repeat(100);

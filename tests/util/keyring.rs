@@ -191,6 +191,37 @@ impl Keyring {
         );
     }
 
+    /// Locks the login collection, as a screen lock or `Lock` from a keyring
+    /// UI would: its items stay, their secrets cannot be read until unlocked.
+    pub fn lock(&self) {
+        let reply = self.dbus_send(&[
+            "--dest=org.freedesktop.secrets",
+            "/org/freedesktop/secrets",
+            "org.freedesktop.Secret.Service.Lock",
+            "array:objpath:/org/freedesktop/secrets/aliases/default",
+        ]);
+        assert!(reply.contains("object path"), "Lock failed: {reply}");
+    }
+
+    /// How many items match `attributes` among the locked ones (SearchItems;
+    /// works without unlocking: nothing is read but the attributes).
+    pub fn count_locked(&self, attributes: &[(&str, &str)]) -> usize {
+        let dict = attributes
+            .iter()
+            .map(|(k, v)| format!("{k},{v}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let reply = self.dbus_send(&[
+            "--dest=org.freedesktop.secrets",
+            "/org/freedesktop/secrets",
+            "org.freedesktop.Secret.Service.SearchItems",
+            &format!("dict:string:string:{dict}"),
+        ]);
+        // Two arrays of object paths: unlocked, then locked.
+        let locked = reply.rsplit("array [").next().unwrap_or("");
+        locked.matches("object path").count()
+    }
+
     /// Freezes the keyring daemon (SIGSTOP): it keeps its bus name but never answers.
     pub fn freeze(&self) {
         signal(self.daemon.0.id(), "-STOP");

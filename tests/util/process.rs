@@ -1,7 +1,8 @@
 //! Running a child process with a deadline and capturing its output.
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -122,18 +123,8 @@ pub fn run(mut cmd: Command, stdin: Option<&str>, timeout: Duration) -> Output {
     let writer = thread::spawn(move || {
         let _ = input.write_all(data.as_bytes());
     });
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_reader = thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let err_reader = thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
+    let out_reader = read_all(child.stdout.take().unwrap());
+    let err_reader = read_all(child.stderr.take().unwrap());
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
@@ -147,13 +138,40 @@ pub fn run(mut cmd: Command, stdin: Option<&str>, timeout: Duration) -> Output {
     };
     let elapsed = start.elapsed();
     let _ = writer.join();
+    // The streams end when every process holding them has exited: a child
+    // that left something running with its output open is a bug to report,
+    // not a reason to wait for ever.
+    let grace = Instant::now() + Duration::from_secs(10);
+    let collect = |reader: mpsc::Receiver<Vec<u8>>, stream: &str| {
+        let left = grace.saturating_duration_since(Instant::now());
+        let bytes = reader.recv_timeout(left).unwrap_or_else(|_| {
+            panic!(
+                "`{what}` exited, but its {stream} stayed open 10 s later: something it started \
+                 is still running"
+            )
+        });
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    let stdout = collect(out_reader, "stdout");
+    let stderr = collect(err_reader, "stderr");
     Output {
         status,
-        stdout: String::from_utf8_lossy(&out_reader.join().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned(),
+        stdout,
+        stderr,
         elapsed,
         what,
     }
+}
+
+/// Reads `stream` to its end on a thread; the bytes arrive on the channel.
+fn read_all(mut stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stream.read_to_end(&mut v);
+        let _ = tx.send(v);
+    });
+    rx
 }
 
 /// The program and its arguments, for messages. Not `Command`'s `Debug`,
