@@ -201,37 +201,58 @@ impl FileStore {
         FileStore { dir }
     }
 
-    fn tokens(&self) -> PathBuf {
-        self.dir.join("tokens")
+    fn load(&self, key: &str) -> Option<Entry> {
+        let text = self.read_private("tokens", &format!("{key}.json"))?;
+        decode(std::str::from_utf8(&text).ok()?, key)
     }
 
-    fn load(&self, key: &str) -> Option<Entry> {
-        let dir = files::open_dir(&self.tokens(), false).ok()?;
-        let file = files::open_entry(&dir, &format!("{key}.json")).ok()?;
+    fn save(&self, key: &str, entry: &Entry) -> anyhow::Result<()> {
+        self.write_private(
+            "tokens",
+            &format!("{key}.json"),
+            encode(key, entry).as_bytes(),
+        )
+    }
+
+    /// The file `name` in the sub-folder `folder`, read with the cache's
+    /// checks: the folder private to this user and not a symlink, the file a
+    /// regular private file (not followed if a symlink, not blocked on if a
+    /// FIFO), at most 64 KiB. `None` when any check fails.
+    pub fn read_private(&self, folder: &str, name: &str) -> Option<Zeroizing<Vec<u8>>> {
+        let dir = files::open_dir(&self.dir.join(folder), false).ok()?;
+        let file = files::open_entry(&dir, name).ok()?;
         let meta = file.metadata().ok()?;
         if !meta.is_file() || meta.len() > MAX_ENTRY_BYTES || !private(&meta) {
             return None;
         }
-        let mut text = Zeroizing::new(String::new());
-        file.take(MAX_ENTRY_BYTES).read_to_string(&mut text).ok()?;
-        decode(&text, key)
+        let mut bytes = Zeroizing::new(Vec::new());
+        file.take(MAX_ENTRY_BYTES).read_to_end(&mut bytes).ok()?;
+        Some(bytes)
     }
 
-    fn save(&self, key: &str, entry: &Entry) -> anyhow::Result<()> {
-        let path = self.tokens();
+    /// Writes `bytes` as the file `name` in the sub-folder `folder`
+    /// (created 0700), atomically: a new 0600 file, then a rename.
+    pub fn write_private(&self, folder: &str, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        let path = self.dir.join(folder);
         let dir = files::open_dir(&path, true).map_err(|e| not_private(&path, &e))?;
-        let name = format!("{key}.json");
-        let tmp = format!(".{key}.{}.tmp", std::process::id());
+        let tmp = format!(".{name}.{}.tmp", std::process::id());
         let write = || -> std::io::Result<()> {
             let mut f = files::create_new(&dir, &tmp)?;
-            f.write_all(encode(key, entry).as_bytes())?;
+            f.write_all(bytes)?;
             f.sync_all()?;
-            files::rename(&dir, &tmp, &name)
+            files::rename(&dir, &tmp, name)
         };
         write().map_err(|e| {
             files::remove(&dir, &tmp);
-            anyhow::anyhow!("cannot write the token cache in {}: {e}", path.display())
+            anyhow::anyhow!("cannot write the cache in {}: {e}", path.display())
         })
+    }
+
+    /// Removes the file `name` in the sub-folder `folder`, if there.
+    pub fn remove_private(&self, folder: &str, name: &str) {
+        if let Ok(dir) = files::open_dir(&self.dir.join(folder), false) {
+            files::remove(&dir, name);
+        }
     }
 
     /// Takes the single-flight lock for `key`, waiting at most `wait`. `None`

@@ -7,8 +7,8 @@ use anyhow::{anyhow, bail};
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::http::{Http, checked_url, display_url};
-use super::settings::{ClientAuth, Endpoint, Grant, OidcSettings};
+use super::http::{Http, display_url};
+use super::settings::{ClientAuth, Grant, OidcSettings};
 use crate::secret::Token;
 
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -23,68 +23,13 @@ pub struct Issued {
     pub expires_in: Option<i64>,
 }
 
-#[derive(Deserialize)]
-struct Discovery {
-    issuer: Option<String>,
-    token_endpoint: String,
-}
-
 /// The longest lifetime believed for an issued token: a longer `expires_in`
 /// or `exp` is cut to this, so a wrong or hostile answer cannot make a token
 /// live in the cache for ever. The cache's own limit, so that what is
 /// stored is also accepted when read back.
 pub use crate::cache::MAX_LIFETIME_SECS;
 
-/// The token endpoint: configured, or from `<issuer>/.well-known/openid-configuration`.
-pub fn token_endpoint(http: &Http, settings: &OidcSettings) -> anyhow::Result<String> {
-    let issuer = match &settings.endpoint {
-        Endpoint::Token(url) => return Ok(url.clone()),
-        Endpoint::Discover(issuer) => issuer,
-    };
-    let url = format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    );
-    let (url, req) = http.get(&url)?;
-    let resp = http.send(&url, req)?;
-    let shown = display_url(&url);
-    if resp.status != 200 {
-        bail!(
-            "OIDC discovery at {shown} answered HTTP {}; check `issuer`",
-            resp.status
-        );
-    }
-    parse_discovery(&resp.body, issuer, &shown)
-}
-
-/// Reads the `token_endpoint` of an OIDC discovery document for `issuer`,
-/// fetched from `shown` (a URL for messages), and checks it against the HTTP
-/// policy. The body is never quoted in an error.
-pub fn parse_discovery(body: &[u8], issuer: &str, shown: &str) -> anyhow::Result<String> {
-    let doc: Discovery = serde_json::from_slice(body).map_err(|_| {
-        anyhow!(
-            "OIDC discovery at {shown} did not return a document with `token_endpoint`; check \
-             `issuer` ({issuer})"
-        )
-    })?;
-    // OpenID Connect Discovery §4.3: the document's `issuer` must be the
-    // issuer it was fetched for (a trailing `/` aside), else a document served
-    // for another issuer could point the exchange elsewhere.
-    match &doc.issuer {
-        Some(advertised) if crate::registry::same_index(advertised, issuer) => {}
-        Some(_) => bail!(
-            "OIDC discovery at {shown} describes another issuer than the configured `issuer` \
-             ({issuer}); refused. Check `issuer` (it must be exactly the IdP's issuer URL)"
-        ),
-        None => bail!(
-            "OIDC discovery at {shown} has no `issuer`; refused. Check `issuer`, or configure \
-             `token-endpoint` directly"
-        ),
-    }
-    checked_url(&doc.token_endpoint)
-        .map_err(|e| anyhow!("the token endpoint that {shown} advertises is refused: {e}"))?;
-    Ok(doc.token_endpoint)
-}
+pub use super::discovery::parse_discovery;
 
 /// The parameters of one token request.
 pub struct Request<'a> {
@@ -278,28 +223,47 @@ pub fn parse_with(
         return Ok(Issued { token, expires_in });
     }
     let failure: Option<Failure> = serde_json::from_slice(body).ok();
-    match failure {
+    let message = match failure {
         Some(f) => {
             let error = clean(&f.error, secrets);
             let detail = f
                 .error_description
                 .map(|d| format!(" ({})", clean(&d, secrets)))
                 .unwrap_or_default();
-            bail!(
+            format!(
                 "{endpoint} refused the token request: {error}{detail} (HTTP {status}); {}",
                 hint(&error)
             )
         }
-        None => bail!(
+        None => format!(
             "{endpoint} answered HTTP {status}{}",
-            if status >= 500 {
-                "; the identity service is failing, retry later or ask its operators"
-            } else {
-                "; check the endpoint URL and client settings"
+            match status {
+                404 =>
+                    "; there is no token endpoint at this URL: check `token-endpoint` or `issuer`",
+                500.. => "; the identity service is failing, retry later or ask its operators",
+                _ => "; check the endpoint URL and client settings",
             }
         ),
+    };
+    Err(Refused { status, message }.into())
+}
+
+/// The token endpoint answered with an error status. Its message never
+/// quotes the body beyond the IdP's cleaned `error` / `error_description`.
+#[derive(Debug)]
+pub struct Refused {
+    /// The HTTP status.
+    pub status: u16,
+    message: String,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }
+
+impl std::error::Error for Refused {}
 
 fn hint(error: &str) -> &'static str {
     match error {
@@ -482,33 +446,6 @@ mod tests {
         // Token-shaped text is redacted even when the secret is not known.
         let msg = parse(400, body.as_bytes(), EP).unwrap_err().to_string();
         assert!(!msg.contains("eyJ"), "{msg}");
-    }
-
-    #[test]
-    fn discovery_must_describe_the_configured_issuer() {
-        let doc = |issuer: &str| {
-            format!(r#"{{"issuer":"{issuer}","token_endpoint":"https://idp.example/token"}}"#)
-        };
-        let ok = parse_discovery(
-            doc("https://idp.example").as_bytes(),
-            "https://idp.example/",
-            "d",
-        );
-        assert_eq!(ok.unwrap(), "https://idp.example/token");
-        for (body, needle) in [
-            (doc("https://evil.example"), "another issuer"),
-            (doc("https://idp.example.evil"), "another issuer"),
-            (doc("https://IDP.example"), "another issuer"),
-            (
-                r#"{"token_endpoint":"https://idp.example/token"}"#.to_owned(),
-                "no `issuer`",
-            ),
-        ] {
-            let msg = parse_discovery(body.as_bytes(), "https://idp.example", "d")
-                .unwrap_err()
-                .to_string();
-            assert!(msg.contains(needle), "{body}: {msg}");
-        }
     }
 
     #[test]

@@ -101,6 +101,24 @@ impl Http {
     /// that names where it pointed, and a 429 an error that says when to
     /// retry (the request is not repeated).
     pub fn send(&self, url: &Url, request: RequestBuilder) -> anyhow::Result<Response> {
+        self.send_inner(url, request).map(|(response, _)| response)
+    }
+
+    /// [`Self::send`], also returning how long the answer may be reused
+    /// across runs according to its `Cache-Control` (see [`max_age`]).
+    pub fn send_cacheable(
+        &self,
+        url: &Url,
+        request: RequestBuilder,
+    ) -> anyhow::Result<(Response, Option<i64>)> {
+        self.send_inner(url, request)
+    }
+
+    fn send_inner(
+        &self,
+        url: &Url,
+        request: RequestBuilder,
+    ) -> anyhow::Result<(Response, Option<i64>)> {
         let endpoint = display_url(url);
         let ms = self.timeout.as_millis();
         let deadline = Instant::now() + self.timeout;
@@ -110,6 +128,12 @@ impl Http {
             .send()
             .map_err(|e| self.send_error(url, &e))?;
         let status = response.status();
+        let reuse = max_age(
+            response
+                .headers()
+                .get(reqwest::header::CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok()),
+        );
         if status.is_redirection() {
             let to = response
                 .headers()
@@ -172,10 +196,13 @@ impl Http {
                 ),
             }
         }
-        Ok(Response {
-            status: status.as_u16(),
-            body,
-        })
+        Ok((
+            Response {
+                status: status.as_u16(),
+                body,
+            },
+            reuse,
+        ))
     }
 
     /// The error for a request that got no answer.
@@ -213,6 +240,24 @@ impl Http {
             anyhow!("request to {endpoint} failed: {}", without_url(e))
         }
     }
+}
+
+/// How many seconds an answer may be reused according to `Cache-Control`:
+/// `Some(0)` for `no-store` and `no-cache`, `Some(n)` for `max-age=n`
+/// (`private` is fine: this is a private cache), `None` when the header says
+/// nothing (the caller's default applies).
+pub fn max_age(cache_control: Option<&str>) -> Option<i64> {
+    let mut age = None;
+    for directive in cache_control?.split(',') {
+        let directive = directive.trim().to_ascii_lowercase();
+        if directive == "no-store" || directive == "no-cache" {
+            return Some(0);
+        }
+        if let Some(n) = directive.strip_prefix("max-age=") {
+            age = Some(n.trim_matches('"').parse::<i64>().unwrap_or(0).max(0));
+        }
+    }
+    age
 }
 
 /// Whether a request to `url` may go through a proxy: only `https` to a

@@ -20,6 +20,7 @@ use crate::secret::Token;
 use crate::source::env::Environment;
 
 pub mod command;
+pub mod discovery;
 pub mod exchange;
 pub mod http;
 pub mod identity;
@@ -132,7 +133,17 @@ pub fn get(
         again => again.or(cached),
     };
     let started = (cx.now)();
-    match obtain(settings, scope, identity, client_secret.as_ref(), &runner) {
+    // The discovery document is cached with the tokens (not with `cache = "off"`).
+    let discovery_cache = files.as_ref().filter(|_| settings.cache != CacheMode::Off);
+    let call = Call {
+        settings,
+        scope,
+        client_secret: client_secret.as_ref(),
+        runner: &runner,
+        discovery_cache,
+        now: started,
+    };
+    match obtain(&call, identity) {
         Ok(issued) => {
             let expires_at = issued.expires_in.map(|s| started + s);
             if let (Some(store), Some(expires_at)) = (&store, expires_at) {
@@ -265,32 +276,61 @@ fn runner(
     command::Runner::new(settings.timeout, &secret_vars, &secrets)
 }
 
+/// What one exchange needs besides the identity.
+struct Call<'a> {
+    settings: &'a OidcSettings,
+    scope: Option<&'a str>,
+    client_secret: Option<&'a Token>,
+    runner: &'a command::Runner,
+    discovery_cache: Option<&'a FileStore>,
+    now: i64,
+}
+
+/// One exchange: the CI identity (if the grant needs one), the token
+/// endpoint (configured, cached or discovered), the token request. One HTTP
+/// client, so connections are reused within the call.
 fn obtain(
-    settings: &OidcSettings,
-    scope: Option<&str>,
+    call: &Call<'_>,
     identity: Option<identity::Identity>,
-    client_secret: Option<&Token>,
-    runner: &command::Runner,
 ) -> anyhow::Result<exchange::Issued> {
+    let settings = call.settings;
     let http = http::Http::new(settings.timeout)?;
     let subject = identity
         .map(|i| {
             let kind = i.kind;
-            i.fetch(&http, runner)
+            i.fetch(&http, call.runner)
                 .with_context(|| format!("getting the CI identity token ({kind:?})"))
         })
         .transpose()?;
-    let endpoint = exchange::token_endpoint(&http, settings)?;
-    exchange::request(
-        &http,
-        &endpoint,
-        &exchange::Request {
-            settings,
-            scope,
-            subject: subject.as_ref(),
-            client_secret,
-        },
-    )
+    let request = exchange::Request {
+        settings,
+        scope: call.scope,
+        subject: subject.as_ref(),
+        client_secret: call.client_secret,
+    };
+    let (endpoint, source) =
+        discovery::token_endpoint(&http, settings, call.discovery_cache, call.now)?;
+    match exchange::request(&http, &endpoint, &request) {
+        // The endpoint a cached document named is gone: nothing was
+        // consumed by a 404, so discover again and try once more.
+        Err(e) if refused_with(&e, 404) && source == discovery::Source::Cached => {
+            discovery::forget(settings, call.discovery_cache);
+            let (endpoint, _) =
+                discovery::token_endpoint(&http, settings, call.discovery_cache, call.now)?;
+            exchange::request(&http, &endpoint, &request)
+        }
+        // A 400 may mean an endpoint that moved: the next run rediscovers.
+        Err(e) if refused_with(&e, 400) && source != discovery::Source::Configured => {
+            discovery::forget(settings, call.discovery_cache);
+            Err(e)
+        }
+        other => other,
+    }
+}
+
+fn refused_with(e: &anyhow::Error, status: u16) -> bool {
+    e.downcast_ref::<exchange::Refused>()
+        .is_some_and(|r| r.status == status)
 }
 
 /// The keychain item holding the client secret for these settings.

@@ -18,6 +18,8 @@ use base64::Engine as _;
 pub enum Behavior {
     /// This status and body, as JSON.
     Json(u16, String),
+    /// This status, one extra header line (`name: value`) and body, as JSON.
+    JsonWith(u16, String, String),
     /// A body that is not JSON.
     Raw(u16, String),
     /// Waits this long before answering at all.
@@ -241,8 +243,13 @@ fn answer(
             "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\n{length}{extra}connection: close\r\n\r\n"
         )
     };
+    let mut extra = String::new();
     let (status, content_type, body) = match behavior {
         Behavior::Json(status, body) => (*status, "application/json", body.clone()),
+        Behavior::JsonWith(status, header, body) => {
+            extra = format!("{header}\r\n");
+            (*status, "application/json", body.clone())
+        }
         Behavior::Raw(status, body) => (*status, "text/html", body.clone()),
         Behavior::Huge(n) => (200, "application/json", "x".repeat(*n)),
         Behavior::HugeUnsized(n) => {
@@ -316,7 +323,7 @@ fn answer(
         }
         Behavior::Garbage => unreachable!("answered above"),
     };
-    let _ = conn.write_all(head(status, content_type, Some(body.len()), "").as_bytes());
+    let _ = conn.write_all(head(status, content_type, Some(body.len()), &extra).as_bytes());
     let _ = conn.write_all(body.as_bytes());
     let _ = conn.flush();
 }

@@ -1,0 +1,240 @@
+//! OIDC discovery: the token endpoint from
+//! `<issuer>/.well-known/openid-configuration`, checked (the document must
+//! describe the configured issuer, its endpoint must pass the HTTP policy)
+//! and cached across runs, so that a cold exchange costs one round trip to
+//! the IdP instead of two.
+//!
+//! The cache is a private file per issuer in the file store
+//! (`discovery/<key>.json`), reused for the `Cache-Control: max-age` of the
+//! document (`no-store`/`no-cache`: not reused), [`DEFAULT_MAX_AGE_SECS`]
+//! when it says nothing, never longer than [`MAX_AGE_SECS`]. It is dropped
+//! when the token endpoint it named answers 404 (the exchange is then tried
+//! once more with a fresh document: a 404 consumed no identity) or 400 (the
+//! next run rediscovers; no retry, since the identity may have been used).
+
+use anyhow::{anyhow, bail};
+use serde::{Deserialize, Serialize};
+
+use super::http::{Http, checked_url, display_url};
+use super::settings::{Endpoint, OidcSettings};
+use crate::cache::FileStore;
+
+/// How long a discovery document is reused when its answer has no
+/// `Cache-Control`.
+pub const DEFAULT_MAX_AGE_SECS: i64 = 60 * 60;
+/// The longest a discovery document is reused, whatever it says.
+pub const MAX_AGE_SECS: i64 = 24 * 60 * 60;
+
+const FOLDER: &str = "discovery";
+
+#[derive(Deserialize)]
+struct Discovery {
+    issuer: Option<String>,
+    token_endpoint: String,
+}
+
+/// A discovery result as cached.
+#[derive(Serialize, Deserialize)]
+struct Cached {
+    v: u32,
+    issuer: String,
+    token_endpoint: String,
+    fetched_at: i64,
+    max_age: i64,
+}
+
+/// Where the token endpoint came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Configured as `token-endpoint`.
+    Configured,
+    /// Fetched from the issuer now.
+    Fetched,
+    /// A document fetched by an earlier run.
+    Cached,
+}
+
+/// The token endpoint for `settings`: configured, cached, or discovered now
+/// (and cached in `files` when given).
+pub fn token_endpoint(
+    http: &Http,
+    settings: &OidcSettings,
+    files: Option<&FileStore>,
+    now: i64,
+) -> anyhow::Result<(String, Source)> {
+    let issuer = match &settings.endpoint {
+        Endpoint::Token(url) => return Ok((url.clone(), Source::Configured)),
+        Endpoint::Discover(issuer) => issuer,
+    };
+    if let Some(endpoint) = files.and_then(|f| load(f, issuer, now)) {
+        return Ok((endpoint, Source::Cached));
+    }
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let (url, req) = http.get(&url)?;
+    let (resp, max_age) = http.send_cacheable(&url, req)?;
+    let shown = display_url(&url);
+    if resp.status != 200 {
+        bail!(
+            "OIDC discovery at {shown} answered HTTP {}; check `issuer`",
+            resp.status
+        );
+    }
+    let endpoint = parse_discovery(&resp.body, issuer, &shown)?;
+    let max_age = max_age
+        .unwrap_or(DEFAULT_MAX_AGE_SECS)
+        .clamp(0, MAX_AGE_SECS);
+    if let Some(files) = files
+        && max_age > 0
+    {
+        let cached = Cached {
+            v: 1,
+            issuer: issuer.clone(),
+            token_endpoint: endpoint.clone(),
+            fetched_at: now,
+            max_age,
+        };
+        let text = serde_json::to_vec(&cached).expect("plain struct serializes");
+        // A cache that cannot be written costs a round trip next time, no more.
+        let _ = files.write_private(FOLDER, &file_name(issuer), &text);
+    }
+    Ok((endpoint, Source::Fetched))
+}
+
+/// Drops the cached document of `settings`' issuer, if any.
+pub fn forget(settings: &OidcSettings, files: Option<&FileStore>) {
+    if let (Endpoint::Discover(issuer), Some(files)) = (&settings.endpoint, files) {
+        files.remove_private(FOLDER, &file_name(issuer));
+    }
+}
+
+fn file_name(issuer: &str) -> String {
+    format!("{}.json", crate::cache::key(&["discovery", issuer]))
+}
+
+/// The cached token endpoint of `issuer`, if a fresh, valid entry is there.
+fn load(files: &FileStore, issuer: &str, now: i64) -> Option<String> {
+    let bytes = files.read_private(FOLDER, &file_name(issuer))?;
+    let cached: Cached = serde_json::from_slice(&bytes).ok()?;
+    let age = now.checked_sub(cached.fetched_at)?;
+    let fresh = cached.v == 1
+        && cached.issuer == issuer
+        && (0..cached.max_age.min(MAX_AGE_SECS)).contains(&age);
+    // The endpoint passes the policy again: the file is ours, but checked
+    // input all the same.
+    (fresh && checked_url(&cached.token_endpoint).is_ok()).then_some(cached.token_endpoint)
+}
+
+/// Reads the `token_endpoint` of an OIDC discovery document for `issuer`,
+/// fetched from `shown` (a URL for messages), and checks it against the HTTP
+/// policy. The body is never quoted in an error.
+pub fn parse_discovery(body: &[u8], issuer: &str, shown: &str) -> anyhow::Result<String> {
+    let doc: Discovery = serde_json::from_slice(body).map_err(|_| {
+        anyhow!(
+            "OIDC discovery at {shown} did not return a document with `token_endpoint`; check \
+             `issuer` ({issuer})"
+        )
+    })?;
+    // OpenID Connect Discovery §4.3: the document's `issuer` must be the
+    // issuer it was fetched for (a trailing `/` aside), else a document served
+    // for another issuer could point the exchange elsewhere.
+    match &doc.issuer {
+        Some(advertised) if crate::registry::same_index(advertised, issuer) => {}
+        Some(_) => bail!(
+            "OIDC discovery at {shown} describes another issuer than the configured `issuer` \
+             ({issuer}); refused. Check `issuer` (it must be exactly the IdP's issuer URL)"
+        ),
+        None => bail!(
+            "OIDC discovery at {shown} has no `issuer`; refused. Check `issuer`, or configure \
+             `token-endpoint` directly"
+        ),
+    }
+    checked_url(&doc.token_endpoint)
+        .map_err(|e| anyhow!("the token endpoint that {shown} advertises is refused: {e}"))?;
+    Ok(doc.token_endpoint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_must_describe_the_configured_issuer() {
+        let doc = |issuer: &str| {
+            format!(r#"{{"issuer":"{issuer}","token_endpoint":"https://idp.example/token"}}"#)
+        };
+        let ok = parse_discovery(
+            doc("https://idp.example").as_bytes(),
+            "https://idp.example/",
+            "d",
+        );
+        assert_eq!(ok.unwrap(), "https://idp.example/token");
+        for (body, needle) in [
+            (doc("https://evil.example"), "another issuer"),
+            (doc("https://idp.example.evil"), "another issuer"),
+            (doc("https://IDP.example"), "another issuer"),
+            (
+                r#"{"token_endpoint":"https://idp.example/token"}"#.to_owned(),
+                "no `issuer`",
+            ),
+        ] {
+            let msg = parse_discovery(body.as_bytes(), "https://idp.example", "d")
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains(needle), "{body}: {msg}");
+        }
+    }
+
+    fn settings(issuer: &str) -> OidcSettings {
+        let raw: super::super::settings::RawOidc =
+            toml::from_str(&format!("issuer = {issuer:?}\n")).unwrap();
+        raw.validate("t").unwrap()
+    }
+
+    fn store(files: &FileStore, issuer: &str, endpoint: &str, fetched_at: i64, max_age: i64) {
+        let cached = Cached {
+            v: 1,
+            issuer: issuer.into(),
+            token_endpoint: endpoint.into(),
+            fetched_at,
+            max_age,
+        };
+        files
+            .write_private(
+                FOLDER,
+                &file_name(issuer),
+                &serde_json::to_vec(&cached).unwrap(),
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_cached_document_is_used_within_its_age_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = FileStore::at(dir.path().to_path_buf());
+        let issuer = "https://idp.example";
+        let s = settings(issuer);
+        // The HTTP client is never used while the cache answers: an
+        // unroutable timeout would show if it were.
+        let http = Http::new(std::time::Duration::from_millis(100)).unwrap();
+        store(&files, issuer, "https://idp.example/token", 1000, 300);
+        let got = token_endpoint(&http, &s, Some(&files), 1200).unwrap();
+        assert_eq!(
+            got,
+            ("https://idp.example/token".to_owned(), Source::Cached)
+        );
+        // Too old, from the future, another issuer's, or a refused URL: not used.
+        for (fetched_at, now) in [(1000, 1300), (2000, 1200)] {
+            store(&files, issuer, "https://idp.example/token", fetched_at, 300);
+            assert_eq!(load(&files, issuer, now), None);
+        }
+        store(&files, issuer, "http://idp.example/token", 1000, 300);
+        assert_eq!(load(&files, issuer, 1100), None);
+        store(&files, issuer, "https://idp.example/token", 1000, i64::MAX);
+        assert_eq!(load(&files, issuer, 1000 + MAX_AGE_SECS), None);
+        forget(&s, Some(&files));
+        assert_eq!(load(&files, issuer, 1000), None);
+    }
+}
