@@ -623,6 +623,11 @@ pub fn valid_var_name(name: &str) -> bool {
 
 fn parse_args(args: &[&str]) -> anyhow::Result<RawFile> {
     use clap::Parser as _;
+    if args.is_empty() {
+        // The usual case: building clap's parser is the costliest part of
+        // reading the configuration, and there is nothing to parse.
+        return Ok(RawFile::default());
+    }
     let parsed = ProviderArgs::try_parse_from(args).map_err(|e| {
         let what = match e.kind() {
             clap::error::ErrorKind::UnknownArgument => "an unknown argument".to_owned(),

@@ -10,8 +10,16 @@
 
 mod util;
 
+mod cache_files;
+mod cache_key;
 mod cargo_e2e;
 mod cli;
+mod discovery_cache;
+mod hostile;
+mod identity_command;
 mod keychain;
+mod load;
 mod oidc_e2e;
+mod properties;
 mod protocol;
+mod routing;
