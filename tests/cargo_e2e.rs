@@ -155,8 +155,9 @@ fn global_providers_fall_through_both_ways() {
         Providers::Global(vec!["cargo:token".into(), "corp".into()]),
     );
     home.bus(keyring.address()).secret(kellnr.token());
-    crate::util::write(
-        &home.home().join("credentials.toml"),
+    let credentials = home.home().join("credentials.toml");
+    home.seed_file(
+        &credentials,
         &format!("[registries.{REGISTRY}]\ntoken = {:?}\n", kellnr.token()),
     );
     let app = home.new_app("fall-a", "corp-lib", "0.1");

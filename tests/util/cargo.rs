@@ -26,6 +26,8 @@ pub struct CargoHome {
     dir: tempfile::TempDir,
     env: HashMap<String, String>,
     secrets: Vec<String>,
+    /// Files the test itself wrote a token into (not scanned by the leak rule).
+    seeded: Vec<PathBuf>,
 }
 
 impl CargoHome {
@@ -64,6 +66,7 @@ impl CargoHome {
             dir,
             env,
             secrets: Vec::new(),
+            seeded: Vec::new(),
         }
     }
 
@@ -159,6 +162,14 @@ impl CargoHome {
         out
     }
 
+    /// Writes `contents` (holding a token on purpose, e.g. a `credentials.toml`
+    /// for `cargo:token`) to `path`; the leak rule does not read that file.
+    pub fn seed_file(&mut self, path: &Path, contents: &str) -> &mut Self {
+        write(path, contents);
+        self.seeded.push(path.to_path_buf());
+        self
+    }
+
     /// Declares secrets that must never appear in any output.
     pub fn secrets(&mut self, values: &[&str]) -> &mut Self {
         self.secrets.extend(values.iter().map(|v| (*v).to_owned()));
@@ -187,6 +198,7 @@ impl Drop for CargoHome {
             p == root.join("target")
                 || p == root.join("corp-cache").join("tokens")
                 || p.file_name().is_some_and(|n| n == "target")
+                || self.seeded.iter().any(|s| s == p)
         };
         super::leak::check_dir(&root, &self.secrets, &skip);
     }

@@ -33,7 +33,9 @@ pub fn check_dir(dir: &Path, secrets: &[String], skip: &dyn Fn(&Path) -> bool) {
     }
 }
 
-fn files_below(dir: &Path, skip: &dyn Fn(&Path) -> bool) -> Vec<PathBuf> {
+/// Every regular file below `dir`, not descending into what `skip` names
+/// and not following links.
+pub fn files_below(dir: &Path, skip: &dyn Fn(&Path) -> bool) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
