@@ -70,6 +70,9 @@ impl Http {
         if let Some(client) = cell.get() {
             return Ok(client);
         }
+        // rustls with ring: one crypto provider for the process, set before
+        // the first client (a second call finds it set, which is fine).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = Client::builder()
             .redirect(redirect::Policy::none())
             .connect_timeout(self.timeout.min(Duration::from_secs(5)))
