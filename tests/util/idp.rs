@@ -111,7 +111,7 @@ impl Idp {
 
     /// A CI ID token from `path` (`/ci/token?…` or `/test/forged-ci-token?…`).
     pub fn ci_token(&self, path_and_query: &str) -> String {
-        let body = reqwest::blocking::Client::new()
+        let body = super::http()
             .get(format!("{}{path_and_query}", self.issuer()))
             .bearer_auth("ci-request-token")
             .send()
@@ -124,7 +124,7 @@ impl Idp {
 
     /// A read-scoped access token for the `ci` client (client credentials).
     pub fn client_credentials_token(&self) -> String {
-        let body = reqwest::blocking::Client::new()
+        let body = super::http()
             .post(format!("{}/token", self.issuer()))
             .basic_auth("ci", Some("ci-secret"))
             .form(&[
@@ -187,7 +187,7 @@ impl Gateway {
 
     /// The status of a GET of `path` through the gateway with `authorization`.
     pub fn get_status(&self, path: &str, authorization: &str) -> u16 {
-        reqwest::blocking::Client::new()
+        super::http()
             .get(format!("http://127.0.0.1:{}{path}", self.port))
             .header("authorization", authorization)
             .send()
@@ -203,6 +203,6 @@ impl Gateway {
 }
 
 fn get_json(url: &str) -> serde_json::Value {
-    let body = reqwest::blocking::get(url).unwrap().text().unwrap();
+    let body = super::http().get(url).send().unwrap().text().unwrap();
     serde_json::from_str(&body).unwrap()
 }

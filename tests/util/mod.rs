@@ -141,6 +141,13 @@ pub fn provider_env(dir: &Path, prefix: &str) -> HashMap<String, String> {
     env
 }
 
+/// An HTTP client for the harness's own calls (to the test IdP, the
+/// gateway), with the crypto provider the provider itself installs.
+pub fn http() -> reqwest::blocking::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::blocking::Client::new()
+}
+
 /// Fails the test with a message that names the command to run, for a
 /// component of the e2e suite that is not installed.
 pub fn missing_component(what: &str) -> ! {
