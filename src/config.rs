@@ -510,16 +510,27 @@ fn locate_key(text: &str, table: &str, key: &str) -> Option<(usize, usize)> {
 /// and a value in a config file may be a pasted secret.
 fn scrub_message(message: &str) -> String {
     let message = message.trim_end();
-    if let Some(rest) = message.strip_prefix("unknown variant `") {
-        let expected = rest.split_once("`, ").map(|(_, e)| e).unwrap_or("");
-        return format!(
-            "unknown value{}",
-            if expected.is_empty() {
-                String::new()
+    // "unknown variant `VALUE`, expected …" / "unknown field `KEY`, expected
+    // …": serde's list is after the LAST "`, expected " (the value itself
+    // may hold that text, or backticks).
+    for prefix in ["unknown variant `", "unknown field `"] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let (quoted, expected) = match rest.rsplit_once("`, expected ") {
+                Some((quoted, expected)) => (quoted, Some(expected)),
+                None => (rest.strip_suffix('`').unwrap_or(rest), None),
+            };
+            let what = if prefix.starts_with("unknown variant") {
+                "unknown value".to_owned()
+            } else if key_like(quoted) {
+                format!("unknown field `{quoted}`")
             } else {
-                format!("; {expected}")
-            }
-        );
+                "an unknown key (not shown: it looks like a value)".to_owned()
+            };
+            let expected = expected
+                .map(|e| format!("; expected {}", scrub_quotes(e)))
+                .unwrap_or_default();
+            return format!("{what}{expected}");
+        }
     }
     if let Some(rest) = message.strip_prefix("invalid type: ") {
         let expected = rest.rsplit_once(", expected ").map(|(_, e)| e);
@@ -535,19 +546,15 @@ fn scrub_message(message: &str) -> String {
             None => "invalid value".to_owned(),
         };
     }
-    for prefix in ["unknown field `", "duplicate key `", "missing field `"] {
+    for prefix in ["duplicate key `", "missing field `"] {
         if let Some(rest) = message.strip_prefix(prefix) {
-            let (key, after) = rest.split_once('`').unwrap_or((rest, ""));
+            let key = rest.rsplit_once('`').map_or(rest, |(k, _)| k);
             let key = if key_like(key) {
                 format!("`{key}`")
             } else {
                 "(a key that looks like a value; not shown)".to_owned()
             };
-            return format!(
-                "{}{key}{}",
-                &prefix[..prefix.len() - 1],
-                scrub_quotes(after)
-            );
+            return format!("{}{key}", &prefix[..prefix.len() - 1]);
         }
     }
     scrub_quotes(message)
@@ -1018,6 +1025,13 @@ mod tests {
                 "",
             ),
             (format!("{SECRET} = 1\n"), 1, ""),
+            (format!("serve = \"`, {SECRET}\"\n"), 1, ""),
+            (format!("\"tok`, {SECRET}\" = 1\n"), 1, ""),
+            (
+                format!("[registries.corp]\n\"a`, expected {SECRET}`\" = 1\n"),
+                2,
+                "",
+            ),
             (format!("x = \"{SECRET}\n"), 1, ""),
             (
                 format!("[registries.corp]\nindex = \"{SECRET}\"\nindex = \"{SECRET}\"\n"),

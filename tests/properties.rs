@@ -40,6 +40,13 @@ fn planted() -> impl Strategy<Value = String> {
     ("\\PC{0,12}", "\\PC{0,12}").prop_map(|(a, b)| format!("{a}{MARKER}{b}"))
 }
 
+/// Text around the marker made of what messages quote with: backticks,
+/// quotes, commas, spaces and words.
+fn planted_in_quotes() -> impl Strategy<Value = String> {
+    let around = "(`, |`|'|\"|, | |key|expected|one of){0,4}";
+    (around, around).prop_map(|(a, b)| format!("{a}{MARKER}{b}"))
+}
+
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
@@ -367,7 +374,7 @@ proptest! {
     /// A value of `token-endpoint` is never shown by a config error.
     #[test]
     fn config_errors_never_show_a_token_endpoint_value(
-        value in planted(),
+        value in prop_oneof![planted(), planted_in_quotes()],
         scheme in prop::sample::select(&["", "https://", "http://", "ftp://", "https://u:p@"][..]),
         tail in tail(),
     ) {
@@ -381,10 +388,35 @@ proptest! {
         }
     }
 
+    /// A value of a key that takes one of a few words (an enum) is never
+    /// shown by a config error, whatever quotes it holds.
+    #[test]
+    fn config_errors_never_show_an_enum_value(
+        value in prop_oneof![planted(), planted_in_quotes()],
+        (table, key, list) in prop::sample::select(&[
+            ("", "serve", false),
+            ("[defaults]", "sources", true),
+            ("[defaults]", "auth-scheme", false),
+            ("[registries.r]", "sources", true),
+            ("[registries.r.oidc]", "grant", false),
+            ("[registries.r.oidc]", "client-auth", false),
+            ("[registries.r.oidc]", "identity", false),
+            ("[registries.r.oidc]", "subject-token-type", false),
+        ][..]),
+    ) {
+        let value = toml_string(&value);
+        let value = if list { format!("[\"env\", {value}]") } else { value };
+        let text = format!("{table}\n{key} = {value}\n");
+        if let Err(e) = Config::from_texts(&[("u.toml", &text)]) {
+            let msg = format!("{e:#}");
+            prop_assert!(!shows_marker(&msg), "{}\n--- from:\n{}", msg, text);
+        }
+    }
+
     /// A value of `env` is never shown by a config error.
     #[test]
     fn config_errors_never_show_an_env_value(
-        value in planted(),
+        value in prop_oneof![planted(), planted_in_quotes()],
         table in prop::sample::select(&["[defaults]", "[registries.r]"][..]),
         tail in tail(),
     ) {
@@ -472,6 +504,19 @@ proptest! {
             let msg = format!("{e:#}");
             prop_assert!(!shows_marker(&msg), "{}", msg);
         }
+    }
+
+    /// A token-shaped secret in what the IdP says (`error`,
+    /// `error_description`) is redacted: an IdP may echo the request.
+    #[test]
+    fn a_token_in_the_idp_error_text_is_never_shown(
+        status in 400u16..600,
+        error in prop_oneof![Just("invalid_grant".to_owned()), planted()],
+        description in planted(),
+    ) {
+        let body = json!({"error": error, "error_description": description}).to_string();
+        let msg = format!("{:#}", exchange::parse(status, body.as_bytes(), EP).unwrap_err());
+        prop_assert!(!shows_marker(&msg), "{}", msg);
     }
 
     /// A lifetime can be added to the clock: `oidc::get` computes the expiry
@@ -657,4 +702,37 @@ fn regression_expires_in_near_i64_max() {
         let issued = exchange::parse(200, body.as_bytes(), EP).unwrap();
         assert_eq!(issued.expires_in, Some(exchange::MAX_LIFETIME_SECS));
     }
+}
+
+/// Found by the `config` fuzz target: a value of an enum key holding
+/// `` `, `` cut serde's "unknown variant `VALUE`, expected …" message inside
+/// the value, and the rest of the value was shown as if it were the list of
+/// expected words: "unknown value; key `tok9…`, expected `all` or `listed`".
+#[test]
+fn regression_config_enum_value_with_a_backtick_is_not_shown() {
+    for text in [
+        // Minimised by proptest; the fuzz target's input had "…`, key `SECRET,".
+        format!("serve = \"`, {MARKER}\"\n"),
+        format!("serve = \"x`, key `{MARKER},\"\n"),
+        format!("[defaults]\nauth-scheme = \"`, {MARKER}\"\n"),
+        format!("[defaults]\nsources = [\"env\", \"`, `{MARKER}`\"]\n"),
+    ] {
+        let msg = format!(
+            "{:#}",
+            Config::from_texts(&[("u.toml", &text)]).unwrap_err()
+        );
+        assert!(!shows_marker(&msg), "{msg}\n--- from:\n{text}");
+    }
+}
+
+/// Found by the `token_response` fuzz target at d5cab5d (fixed since by
+/// redacting token shapes): `error` text glued to a token was shown.
+#[test]
+fn regression_token_shaped_error_text_is_not_shown() {
+    let body = format!(r#"{{"error":"invalidvalid_gran{MARKER}"}}"#);
+    let msg = format!(
+        "{:#}",
+        exchange::parse(400, body.as_bytes(), EP).unwrap_err()
+    );
+    assert!(!shows_marker(&msg), "{msg}");
 }
