@@ -192,6 +192,12 @@ pub struct Settings {
     pub oidc: Option<OidcSettings>,
     /// The `[registries.NAME]` tables that matched, as `(name, origin)`.
     pub matched: Vec<(String, Origin)>,
+    /// Whether a matching table lists `"oidc"` in its own `sources` (then a
+    /// missing `oidc` table is an error, not a source to skip).
+    pub oidc_listed: bool,
+    /// A matching table that holds a token source (`env`, `oidc`) but no
+    /// `index`: it follows whatever index URL Cargo gives its name.
+    pub unbound: Option<(String, Origin)>,
 }
 
 /// A configured registry whose index differs from the one Cargo asked about.
@@ -319,6 +325,15 @@ impl Config {
                 .iter()
                 .map(|(n, _, o)| ((*n).to_owned(), (*o).clone()))
                 .collect(),
+            oidc_listed: tables.iter().any(|(_, t, _)| {
+                t.sources
+                    .as_ref()
+                    .is_some_and(|s| s.contains(&SourceKind::Oidc))
+            }),
+            unbound: tables
+                .iter()
+                .find(|(_, t, _)| t.index.is_none() && (t.env.is_some() || t.oidc.is_some()))
+                .map(|(n, _, o)| ((*n).to_owned(), (*o).clone())),
         }))
     }
 }
@@ -359,7 +374,7 @@ fn find_table<'a>(
 const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 fn read_optional(path: &Path) -> anyhow::Result<Option<String>> {
-    let file = match std::fs::File::open(path) {
+    let file = match open_nonblocking(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
@@ -388,6 +403,20 @@ fn read_optional(path: &Path) -> anyhow::Result<Option<String>> {
     String::from_utf8(bytes)
         .map(Some)
         .map_err(|_| anyhow::anyhow!("config file {} is not valid UTF-8", path.display()))
+}
+
+/// Opens `path` for reading without blocking: a FIFO planted at a config
+/// path must not hang the provider (and Cargo) before it is refused as "not
+/// a regular file".
+fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::File::options();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    options.open(path)
 }
 
 /// A config file can make the provider run a program (`identity-command`) and
@@ -625,7 +654,14 @@ pub fn valid_var_name(name: &str) -> bool {
         && name.chars().any(|c| c.is_ascii_lowercase())
         && name.chars().any(|c| c.is_ascii_uppercase())
         && name.chars().any(|c| c.is_ascii_digit());
-    portable && !token_prefix && !random
+    portable && !token_prefix && !random && !long_word(name)
+}
+
+/// Whether `name` holds a run of 20 or more letters and digits: no word of
+/// a name is that long, hex secrets and API keys are.
+fn long_word(name: &str) -> bool {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| word.len() >= 20)
 }
 
 fn parse_args(args: &[&str]) -> anyhow::Result<RawFile> {
@@ -718,6 +754,13 @@ fn validate(file: &mut RawFile) -> anyhow::Result<()> {
     for (name, table) in &mut file.registries {
         if name.is_empty() {
             bail!("a [registries] table has an empty name");
+        }
+        if long_word(name) || name.contains("eyJ") || name.chars().any(char::is_control) {
+            // Not shown: a token pasted as a table name would be echoed.
+            bail!(
+                "a [registries] table name looks like a token, not a registry name (not shown); \
+                 use the registry's name from Cargo's config"
+            );
         }
         if let Some(index) = &table.index {
             if index.trim().is_empty() {
@@ -1050,6 +1093,92 @@ mod tests {
             );
             assert!(msg.contains(key), "{text}: {msg}");
         }
+    }
+
+    #[test]
+    fn names_that_look_like_tokens_are_refused_without_being_shown() {
+        for name in [
+            "deadbeefcafe0123456789abcdef0123456789ab",
+            "ghp_abc",
+            "SeCrEt0123456789abcdefAB",
+        ] {
+            assert!(!valid_var_name(name), "{name}");
+            let text = format!(
+                "[registries.x.oidc]\nissuer = \"https://i\"\nclient-secret-env = {name:?}\n"
+            );
+            let msg = format!(
+                "{:#}",
+                Config::from_texts(&[("f.toml", &text)]).unwrap_err()
+            );
+            assert!(!msg.contains(name), "{msg}");
+            if name.len() < 20 {
+                continue; // short names are valid registry names
+            }
+            let text = format!("[registries.{name:?}]\nsources = []\n");
+            let msg = format!(
+                "{:#}",
+                Config::from_texts(&[("f.toml", &text)]).unwrap_err()
+            );
+            assert!(
+                !msg.contains(name) && msg.contains("looks like a token"),
+                "{msg}"
+            );
+        }
+        for name in [
+            "CARGO_REGISTRIES_MY_PRIVATE_TOKEN",
+            "ACME_TOKEN",
+            "corp_token2",
+        ] {
+            assert!(valid_var_name(name), "{name}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_at_a_config_path_is_refused_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("config.toml");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let paths = ConfigPaths {
+            user: Some(fifo),
+            system: None,
+        };
+        let start = std::time::Instant::now();
+        let msg = format!("{:#}", Config::load(&paths, &[]).unwrap_err());
+        assert!(msg.contains("not a regular file"), "{msg}");
+        assert!(start.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn oidc_in_default_sources_is_skipped_unless_a_table_lists_it() {
+        let c = Config::from_texts(&[(
+            "u.toml",
+            "[defaults]\nsources = [\"oidc\", \"env\"]\n\
+             [registries.corp]\nindex = \"sparse+https://r.example/api/v1/crates/\"\nenv = [\"A\"]\n\
+             [registries.named]\nsources = [\"oidc\"]\n",
+        )])
+        .unwrap();
+        let s = c.settings_for(&reg(Some("corp"), IDX)).unwrap().unwrap();
+        assert!(!s.oidc_listed && s.oidc.is_none() && s.unbound.is_none());
+        let s = c
+            .settings_for(&reg(Some("named"), "sparse+https://n/"))
+            .unwrap()
+            .unwrap();
+        assert!(s.oidc_listed);
+    }
+
+    #[test]
+    fn a_token_table_without_index_is_flagged() {
+        let c = Config::from_texts(&[("u.toml", "[registries.corp]\nenv = [\"A\"]\n")]).unwrap();
+        let s = c
+            .settings_for(&reg(Some("corp"), "sparse+https://anything/"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.unbound.map(|(n, _)| n).as_deref(), Some("corp"));
     }
 
     #[cfg(unix)]

@@ -60,6 +60,14 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         operation: &Operation<'_>,
     ) -> Result<CredentialResponse, Error> {
         let mut keychain_problem = None;
+        if let Some((name, origin)) = &settings.unbound {
+            warn(&format!(
+                "[registries.{name}] in {origin} holds a token source but no `index`, so its \
+                 token goes to whatever index URL Cargo calls `{name}` (a project's \
+                 .cargo/config.toml can change it); add `index = \"<the registry's index URL>\"` \
+                 to that table"
+            ));
+        }
         // One keychain-timeout-ms budget for every keychain call of this get.
         let keychain = Budgeted::new(&self.keychain, settings.keychain_timeout);
         for source in &settings.sources {
@@ -107,10 +115,10 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         keychain: &dyn Keychain,
     ) -> Result<Option<CredentialResponse>, Error> {
         let Some(oidc) = &settings.oidc else {
-            if settings.matched.is_empty() {
-                // `"oidc"` among the default sources, and no table for this
-                // registry: an exchange is never made for a registry nobody
-                // configured (see docs/security.md).
+            if !settings.oidc_listed {
+                // `"oidc"` among the default sources, and no `oidc` table
+                // for this registry: skipped; an exchange is never made for
+                // a registry nobody configured one for (docs/security.md).
                 return Ok(None);
             }
             return Err(anyhow!(

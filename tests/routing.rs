@@ -200,3 +200,35 @@ fn a_token_source_in_defaults_is_a_clear_error() {
         "{reply}"
     );
 }
+
+#[test]
+fn oidc_among_the_default_sources_is_skipped_for_a_registry_without_an_oidc_table() {
+    let mut p = Provider::new();
+    p.env("ACME_REGISTRY_TOKEN", ACME)
+        .secret(ACME)
+        .user_config(&format!(
+            "[defaults]\nsources = [\"oidc\", \"env\"]\n\
+         [registries.corp]\nindex = {CONFIGURED_INDEX:?}\nenv = [\"ACME_REGISTRY_TOKEN\"]\n"
+        ));
+    let out = p.request(&request(Some("corp"), CONFIGURED_INDEX));
+    assert_eq!(token_in(&out).as_deref(), Some(ACME), "{}", out.describe());
+    assert_eq!(out.stderr, "");
+}
+
+#[test]
+fn a_token_table_without_index_is_served_by_name_with_a_warning() {
+    let mut p = Provider::new();
+    p.env("ACME_REGISTRY_TOKEN", ACME)
+        .secret(ACME)
+        .user_config("[registries.corp]\nenv = [\"ACME_REGISTRY_TOKEN\"]\n");
+    let out = p.request(&request(Some("corp"), "sparse+https://wherever.example/"));
+    assert_eq!(token_in(&out).as_deref(), Some(ACME));
+    assert!(
+        out.stderr.contains("no `index`") && out.stderr.contains("[registries.corp]"),
+        "{}",
+        out.stderr
+    );
+    // Never for a request without a name.
+    let out = p.request(&request(None, "sparse+https://wherever.example/"));
+    assert_eq!(out.reply(), r#"{"Err":{"kind":"not-found"}}"#);
+}

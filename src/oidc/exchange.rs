@@ -104,7 +104,9 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
         }
     }
     let resp = http.send(&url, req.header("accept", "application/json").form(&form))?;
-    parse_with(resp.status, &resp.body, &display_url(&url), &r.secrets())
+    let secrets = r.secrets();
+    let secrets: Vec<&str> = secrets.iter().map(|s| s.as_str()).collect();
+    parse_with(resp.status, &resp.body, &display_url(&url), &secrets)
 }
 
 /// The JSON exchanges registries expose themselves (Artifactory, Cloudsmith).
@@ -144,17 +146,24 @@ fn request_json(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<
         .header(reqwest::header::ACCEPT, "application/json")
         .body(body.to_vec());
     let resp = http.send(&url, req)?;
-    parse_with(resp.status, &resp.body, &display_url(&url), &r.secrets())
+    let secrets = r.secrets();
+    let secrets: Vec<&str> = secrets.iter().map(|s| s.as_str()).collect();
+    parse_with(resp.status, &resp.body, &display_url(&url), &secrets)
 }
 
 impl Request<'_> {
-    /// The secrets this request sends, to redact from what the IdP answers.
-    fn secrets(&self) -> Vec<&str> {
-        [self.subject, self.client_secret]
-            .into_iter()
-            .flatten()
-            .map(Token::expose)
-            .collect()
+    /// The secrets this request sends, to redact from what the IdP answers:
+    /// each as sent and as it would be echoed (form-encoded, JSON-escaped).
+    fn secrets(&self) -> Vec<zeroize::Zeroizing<String>> {
+        let mut all = Vec::new();
+        for secret in [self.subject, self.client_secret].into_iter().flatten() {
+            let raw = secret.expose();
+            all.push(zeroize::Zeroizing::new(raw.to_owned()));
+            all.push(zeroize::Zeroizing::new(form_urlencoded(raw)));
+            let json = serde_json::to_string(raw).unwrap_or_default();
+            all.push(zeroize::Zeroizing::new(json.trim_matches('"').to_owned()));
+        }
+        all
     }
 }
 
@@ -284,7 +293,9 @@ fn hint(error: &str) -> &'static str {
 /// with `secrets` and anything token-shaped redacted (an IdP may echo the
 /// request it refused).
 fn clean(text: &str, secrets: &[&str]) -> String {
-    let printable: String = text.chars().filter(|c| !c.is_control()).take(400).collect();
+    // Redact the whole text (at most the 64 KiB response) before cutting it,
+    // so that a secret at the cut is not shown in part.
+    let printable: String = text.chars().filter(|c| !c.is_control()).collect();
     crate::redact::redact(&printable, secrets)
         .chars()
         .take(200)
@@ -314,6 +325,12 @@ mod tests {
     use super::*;
 
     const EP: &str = "https://idp.example/token";
+
+    fn test_settings() -> OidcSettings {
+        let raw: super::super::settings::RawOidc =
+            toml::from_str("issuer = \"https://idp.example\"\n").unwrap();
+        raw.validate("t").unwrap()
+    }
 
     #[test]
     fn success_with_and_without_expiry() {
@@ -441,6 +458,26 @@ mod tests {
         assert!(!msg.contains("eyJ") && !msg.contains("s3cr3t"), "{msg}");
         assert!(
             msg.contains("invalid_grant") && msg.contains("[redacted]"),
+            "{msg}"
+        );
+        // A secret echoed form-encoded, or cut at the length limit.
+        let body = format!(
+            r#"{{"error":"invalid_client","error_description":"{} client_secret=Tr0ub4dor%263+horse%21 Zx9Qw8Er7Ty6Ui5Op4As3Df2"}}"#,
+            "word ".repeat(76)
+        );
+        let r = Request {
+            settings: &test_settings(),
+            scope: None,
+            subject: None,
+            client_secret: Some(&Token::new("Tr0ub4dor&3 horse!".into())),
+        };
+        let secrets = r.secrets();
+        let secrets: Vec<&str> = secrets.iter().map(|s| s.as_str()).collect();
+        let msg = parse_with(401, body.as_bytes(), EP, &secrets)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !msg.contains("Tr0ub4dor") && !msg.contains("Zx9Qw8Er7"),
             "{msg}"
         );
         // Token-shaped text is redacted even when the secret is not known.
