@@ -13,6 +13,7 @@
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod diag;
 pub mod hardening;
 pub mod keychain;
 pub mod oidc;

@@ -16,6 +16,7 @@ use cargo_credential::{
 
 use crate::cache::FileStore;
 use crate::config::{AuthScheme, Config, ConfigPaths, Settings};
+use crate::diag::warn;
 use crate::keychain::{Budgeted, Keychain, OsKeychain};
 use crate::oidc::{self, OperationClass};
 use crate::registry::Registry;
@@ -282,10 +283,4 @@ fn where_configured(settings: &Settings) -> String {
         Some((name, origin)) => format!("[registries.{name}] in {origin}"),
         None => "no [registries.NAME] table matches this registry".to_owned(),
     }
-}
-
-/// A warning on standard error, which Cargo shows to the user. Never a secret.
-#[allow(clippy::print_stderr)]
-pub(crate) fn warn(message: &str) {
-    eprintln!("warning: cargo-credential-corp: {message}");
 }

@@ -153,7 +153,7 @@ pub fn get(
                     expires_at,
                 };
                 if let Err(e) = store.save(&key, &entry) {
-                    crate::provider::warn(&format!("could not cache the registry token: {e:#}"));
+                    crate::diag::warn(&format!("could not cache the registry token: {e:#}"));
                 }
             }
             Ok(Some(Obtained {
@@ -163,7 +163,7 @@ pub fn get(
         }
         Err(e) => match cached.filter(|c| c.usable((cx.now)())) {
             Some(still_valid) => {
-                crate::provider::warn(&format!(
+                crate::diag::warn(&format!(
                     "refreshing the registry token failed, using the cached one until it \
                      expires: {e:#}"
                 ));
@@ -210,7 +210,7 @@ fn open_cache<'k>(
             (files, entry)
         }
         Err(e) => {
-            crate::provider::warn(&format!(
+            crate::diag::warn(&format!(
                 "the token cache in the OS keychain is unavailable: {e}"
             ));
             (None, None)
