@@ -22,6 +22,7 @@ use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
 use crate::oidc::settings::{OidcSettings, RawOidc};
+use crate::redact::has_long_word;
 use crate::registry::{Registry, same_index};
 use crate::source::SourceKind;
 
@@ -654,14 +655,7 @@ pub fn valid_var_name(name: &str) -> bool {
         && name.chars().any(|c| c.is_ascii_lowercase())
         && name.chars().any(|c| c.is_ascii_uppercase())
         && name.chars().any(|c| c.is_ascii_digit());
-    portable && !token_prefix && !random && !long_word(name)
-}
-
-/// Whether `name` holds a run of 20 or more letters and digits: no word of
-/// a name is that long, hex secrets and API keys are.
-fn long_word(name: &str) -> bool {
-    name.split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|word| word.len() >= 20)
+    portable && !token_prefix && !random && !has_long_word(name)
 }
 
 fn parse_args(args: &[&str]) -> anyhow::Result<RawFile> {
@@ -755,7 +749,7 @@ fn validate(file: &mut RawFile) -> anyhow::Result<()> {
         if name.is_empty() {
             bail!("a [registries] table has an empty name");
         }
-        if long_word(name) || name.contains("eyJ") || name.chars().any(char::is_control) {
+        if has_long_word(name) || name.contains("eyJ") || name.chars().any(char::is_control) {
             // Not shown: a token pasted as a table name would be echoed.
             bail!(
                 "a [registries] table name looks like a token, not a registry name (not shown); \

@@ -47,30 +47,26 @@ fn flush(out: &mut String, run: &mut String) {
 }
 
 fn token_shaped(run: &str) -> bool {
-    if run.contains("eyJ") {
-        return true;
-    }
-    let plain = |s: &str| {
-        s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
-    };
     let longest_plain = run
         .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-')))
         .map(str::len)
         .max()
         .unwrap_or(0);
-    let longest_word = run
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
-    if longest_word >= 20 || longest_plain >= 32 || (plain(run) && run.len() >= 32) {
+    if run.contains("eyJ") || has_long_word(run) || longest_plain >= 32 {
         return true;
     }
     run.len() >= 20
         && run.chars().any(|c| c.is_ascii_uppercase())
         && run.chars().any(|c| c.is_ascii_lowercase())
         && run.chars().any(|c| c.is_ascii_digit())
+}
+
+/// Whether `text` holds a run of 20 or more ASCII letters and digits: no
+/// word of a message or a name is that long; hex secrets, API keys and
+/// opaque tokens are.
+pub fn has_long_word(text: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| word.len() >= 20)
 }
 
 #[cfg(test)]
