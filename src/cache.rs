@@ -177,6 +177,23 @@ impl Store<'_> {
     }
 }
 
+impl Store<'_> {
+    /// Removes the entry for `key`, if there. `Ok(true)` when one was.
+    pub fn remove(&self, key: &str) -> Result<bool, KeychainError> {
+        match self {
+            Store::File(f) => {
+                let name = format!("{key}.json");
+                let there = f.read_private("tokens", &name).is_some();
+                f.remove_private("tokens", &name);
+                Ok(there)
+            }
+            Store::Keychain(k, timeout) => {
+                k.remove_item(&format!("{KEYCHAIN_PREFIX}{key}"), *timeout)
+            }
+        }
+    }
+}
+
 /// Private files in one folder, plus the lock files of single flight.
 #[derive(Debug, Clone)]
 pub struct FileStore {
@@ -199,6 +216,11 @@ impl FileStore {
     /// A store in `dir`.
     pub fn at(dir: PathBuf) -> FileStore {
         FileStore { dir }
+    }
+
+    /// The path of the sub-folder `folder` (for messages).
+    pub fn folder(&self, folder: &str) -> PathBuf {
+        self.dir.join(folder)
     }
 
     fn load(&self, key: &str) -> Option<Entry> {

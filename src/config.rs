@@ -25,6 +25,7 @@ use crate::oidc::settings::{OidcSettings, RawOidc};
 use crate::redact::has_long_word;
 use crate::registry::{Registry, same_index};
 use crate::source::SourceKind;
+use crate::source::sso::settings::{RawSso, SsoSettings};
 
 /// Environment variable naming the user's config file.
 pub const USER_CONFIG_ENV: &str = "CARGO_CREDENTIAL_CORP_CONFIG";
@@ -97,6 +98,10 @@ struct RawSettings {
     /// `oidc`, validated (filled in by [`validate`]).
     #[serde(skip)]
     oidc_valid: Option<OidcSettings>,
+    sso: Option<RawSso>,
+    /// `sso`, validated (filled in by [`validate`]).
+    #[serde(skip)]
+    sso_valid: Option<SsoSettings>,
 }
 
 /// The provider's own arguments, as given in Cargo's config.
@@ -191,11 +196,15 @@ pub struct Settings {
     pub keychain_timeout: Duration,
     /// The short-lived token exchange, when configured.
     pub oidc: Option<OidcSettings>,
+    /// Single sign-on for developers, when configured.
+    pub sso: Option<SsoSettings>,
     /// The `[registries.NAME]` tables that matched, as `(name, origin)`.
     pub matched: Vec<(String, Origin)>,
     /// Whether a matching table lists `"oidc"` in its own `sources` (then a
     /// missing `oidc` table is an error, not a source to skip).
     pub oidc_listed: bool,
+    /// Whether a matching table lists `"sso"` in its own `sources`.
+    pub sso_listed: bool,
     /// A matching table that holds a token source (`env`, `oidc`) but no
     /// `index`: it follows whatever index URL Cargo gives its name.
     pub unbound: Option<(String, Origin)>,
@@ -313,27 +322,45 @@ impl Config {
             .collect();
         // Where tokens come from: the matched tables only.
         let matched: Vec<&RawSettings> = tables.iter().map(|(_, t, _)| *t).collect();
+        let sso = pick(&matched, |s| s.sso_valid.clone());
+        let listed = |kind: SourceKind| {
+            tables
+                .iter()
+                .any(|(_, t, _)| t.sources.as_ref().is_some_and(|s| s.contains(&kind)))
+        };
+        // A matched table's own `sources` is used as written; otherwise an
+        // `sso` table adds "sso" after "env" (its refresh token beats a
+        // pasted token in the keychain).
+        let own_sources = matched.iter().any(|t| t.sources.is_some());
+        let mut sources = pick(&order, |s| s.sources.clone())
+            .unwrap_or_else(|| vec![SourceKind::Env, SourceKind::Keychain]);
+        if !own_sources && sso.is_some() && !sources.contains(&SourceKind::Sso) {
+            let at = sources
+                .iter()
+                .position(|s| *s == SourceKind::Env)
+                .map_or(0, |i| i + 1);
+            sources.insert(at, SourceKind::Sso);
+        }
         Ok(Some(Settings {
-            sources: pick(&order, |s| s.sources.clone())
-                .unwrap_or_else(|| vec![SourceKind::Env, SourceKind::Keychain]),
+            sources,
             env: pick(&matched, |s| s.env.clone()).unwrap_or_default(),
             auth_scheme: pick(&order, |s| s.auth_scheme).unwrap_or(AuthScheme::None),
             keychain_timeout: pick(&order, |s| s.keychain_timeout_ms)
                 .map(Duration::from_millis)
                 .unwrap_or(DEFAULT_KEYCHAIN_TIMEOUT),
             oidc: pick(&matched, |s| s.oidc_valid.clone()),
+            sso,
             matched: tables
                 .iter()
                 .map(|(n, _, o)| ((*n).to_owned(), (*o).clone()))
                 .collect(),
-            oidc_listed: tables.iter().any(|(_, t, _)| {
-                t.sources
-                    .as_ref()
-                    .is_some_and(|s| s.contains(&SourceKind::Oidc))
-            }),
+            oidc_listed: listed(SourceKind::Oidc),
+            sso_listed: listed(SourceKind::Sso),
             unbound: tables
                 .iter()
-                .find(|(_, t, _)| t.index.is_none() && (t.env.is_some() || t.oidc.is_some()))
+                .find(|(_, t, _)| {
+                    t.index.is_none() && (t.env.is_some() || t.oidc.is_some() || t.sso.is_some())
+                })
                 .map(|(n, _, o)| ((*n).to_owned(), (*o).clone())),
         }))
     }
@@ -691,7 +718,7 @@ fn parse_args(args: &[&str]) -> anyhow::Result<RawFile> {
         anyhow::anyhow!(
             "the arguments of cargo-credential-corp in Cargo's `credential-provider` or \
              `global-credential-providers` setting hold {what}{flag}; accepted: --source \
-             env|keychain|oidc, --auth-scheme none|bearer, --keychain-timeout-ms MS, --serve \
+             env|keychain|oidc|sso, --auth-scheme none|bearer, --keychain-timeout-ms MS, --serve \
              all|listed"
         )
     })?;
@@ -713,6 +740,8 @@ fn parse_args(args: &[&str]) -> anyhow::Result<RawFile> {
             keychain_timeout_ms: parsed.keychain_timeout_ms,
             oidc: None,
             oidc_valid: None,
+            sso: None,
+            sso_valid: None,
         },
         registries: BTreeMap::new(),
     };
@@ -743,6 +772,9 @@ fn validate(file: &mut RawFile) -> anyhow::Result<()> {
     }
     if file.defaults.oidc.is_some() {
         return Err(routing("oidc").into());
+    }
+    if file.defaults.sso.is_some() {
+        return Err(routing("sso").into());
     }
     validate_settings(&mut file.defaults, "defaults")?;
     for (name, table) in &mut file.registries {
@@ -785,10 +817,13 @@ fn validate_settings(s: &mut RawSettings, table: &str) -> anyhow::Result<()> {
     if let Some(oidc) = &s.oidc {
         s.oidc_valid = Some(oidc.validate(&format!("{table}.oidc"))?);
     }
+    if let Some(sso) = &s.sso {
+        s.sso_valid = Some(sso.validate(&format!("{table}.sso"))?);
+    }
     if let Some(sources) = &s.sources {
         if sources.is_empty() {
             bail!(
-                "`sources` in [{table}] is empty: list at least one of \"env\", \"keychain\", \"oidc\""
+                "`sources` in [{table}] is empty: list at least one of \"env\", \"keychain\", \"oidc\", \"sso\""
             );
         }
         for (i, kind) in sources.iter().enumerate() {
@@ -959,6 +994,47 @@ mod tests {
                 "{text}: {msg}"
             );
         }
+    }
+
+    #[test]
+    fn an_sso_table_applies_only_to_its_registry_and_joins_the_default_sources() {
+        let c = Config::from_texts(&[(
+            "u.toml",
+            "[registries.corp]\nindex = \"sparse+https://r.example/api/v1/crates/\"\n\
+             [registries.corp.sso]\nissuer = \"https://i\"\nclient-id = \"cargo\"\n\
+             [registries.own]\nindex = \"sparse+https://o.example/\"\nsources = [\"keychain\"]\n\
+             [registries.own.sso]\nissuer = \"https://i\"\nclient-id = \"cargo\"\n",
+        )])
+        .unwrap();
+        let s = c.settings_for(&reg(Some("corp"), IDX)).unwrap().unwrap();
+        assert!(s.sso.is_some());
+        assert_eq!(
+            s.sources,
+            [SourceKind::Env, SourceKind::Sso, SourceKind::Keychain]
+        );
+        // A table's own `sources` is used as written.
+        let own = reg(Some("own"), "sparse+https://o.example/");
+        let s = c.settings_for(&own).unwrap().unwrap();
+        assert_eq!(s.sources, [SourceKind::Keychain]);
+        // A registry a dependency names gets no login.
+        for r in [
+            reg(None, "sparse+http://127.0.0.1:9/"),
+            reg(Some("other"), "sparse+https://x.example/"),
+        ] {
+            let s = c.settings_for(&r).unwrap().unwrap();
+            assert!(s.sso.is_none(), "{r:?}");
+            assert_eq!(s.sources, [SourceKind::Env, SourceKind::Keychain]);
+        }
+        // In [defaults] it is refused, naming the key.
+        let err = Config::from_texts(&[(
+            "u.toml",
+            "[defaults.sso]\nissuer = \"https://i\"\nclient-id = \"c\"\n",
+        )])
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("`sso` in [defaults]"),
+            "{err:#}"
+        );
     }
 
     #[test]

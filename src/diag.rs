@@ -8,3 +8,10 @@
 pub fn warn(message: &str) {
     eprintln!("warning: cargo-credential-corp: {message}");
 }
+
+/// A line for the person at the terminal on standard error (prompts,
+/// progress of a sign-in). Never a secret.
+#[allow(clippy::print_stderr)]
+pub fn say(message: &str) {
+    eprintln!("{message}");
+}

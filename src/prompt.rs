@@ -13,10 +13,14 @@ use zeroize::Zeroizing;
 /// Shows `message` on the terminal and reads one line back, unechoed and
 /// without its line ending.
 pub fn read_token(message: &str) -> anyhow::Result<Zeroizing<String>> {
-    rpassword::prompt_password(format!("{message}: "))
-        .map(Zeroizing::new)
-        .context(
-            "no token was given and there is no terminal to ask on; pipe it in: \
+    read_secret(message).context(
+        "no token was given and there is no terminal to ask on; pipe it in: \
              `echo \"$TOKEN\" | cargo login --registry NAME`",
-        )
+    )
+}
+
+/// Shows `message` on the terminal and reads one line back, unechoed (for
+/// anything secret: a token, an address holding an authorization code).
+pub fn read_secret(message: &str) -> std::io::Result<Zeroizing<String>> {
+    rpassword::prompt_password(format!("{message}: ")).map(Zeroizing::new)
 }

@@ -23,6 +23,7 @@ use crate::registry::Registry;
 use crate::secret::Token;
 use crate::source::SourceKind;
 use crate::source::env::{self, Environment, ProcessEnv};
+use crate::source::sso::{self, settings::Flow};
 
 /// Deadline of the keychain call made by `cargo login` / `cargo logout`: a
 /// person is waiting, perhaps on an unlock prompt.
@@ -71,11 +72,19 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         }
         // One keychain-timeout-ms budget for every keychain call of this get.
         let keychain = Budgeted::new(&self.keychain, settings.keychain_timeout);
+        let mut not_signed_in = false;
         for source in &settings.sources {
             let token = match source {
                 SourceKind::Oidc => {
                     if let Some(obtained) = self.oidc(registry, settings, operation, &keychain)? {
                         return Ok(obtained);
+                    }
+                    None
+                }
+                SourceKind::Sso => {
+                    match self.sso(registry, settings, operation, &keychain)? {
+                        Some(obtained) => return Ok(obtained),
+                        None => not_signed_in = settings.sso.is_some(),
                     }
                     None
                 }
@@ -105,7 +114,65 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
                 registry.display_name()
             ));
         }
+        // Not said in CI, where nobody signs in (a CI job uses `oidc`).
+        if not_signed_in && !sso::interactive::in_ci(&self.env) {
+            warn(&format!(
+                "not signed in to {} yet: `cargo login --registry {}` signs in (single sign-on)",
+                registry.display_name(),
+                registry.name.unwrap_or("NAME")
+            ));
+        }
         Err(Error::NotFound)
+    }
+
+    /// The context the token-issuing sources (`oidc`, `sso`) work in.
+    fn context<'a>(
+        &'a self,
+        settings: &'a Settings,
+        keychain: &'a dyn Keychain,
+        now: &'a dyn Fn() -> i64,
+    ) -> oidc::Context<'a> {
+        oidc::Context {
+            env: &self.env,
+            keychain,
+            keychain_timeout: settings.keychain_timeout,
+            files: &FileStore::user,
+            now,
+            token_vars: &settings.env,
+        }
+    }
+
+    fn sso(
+        &self,
+        registry: &Registry<'_>,
+        settings: &Settings,
+        operation: &Operation<'_>,
+        keychain: &dyn Keychain,
+    ) -> Result<Option<CredentialResponse>, Error> {
+        let Some(sso) = &settings.sso else {
+            if !settings.sso_listed {
+                // `"sso"` among the default sources and no `sso` table here.
+                return Ok(None);
+            }
+            return Err(anyhow!(
+                "the sources for {} list \"sso\" but no [registries.NAME.sso] table applies \
+                 ({}); add one (see docs/sso.md)",
+                registry.display_name(),
+                where_configured(settings)
+            )
+            .into());
+        };
+        let now = unix_now;
+        let cx = self.context(settings, keychain, &now);
+        let obtained = sso::get(sso, registry, operation_class(operation), &cx)?;
+        Ok(obtained.map(|o| {
+            answer(
+                o.token,
+                settings,
+                cache_control(o.expires_at),
+                !sso.operation_dependent(),
+            )
+        }))
     }
 
     fn oidc(
@@ -130,22 +197,9 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
             )
             .into());
         };
-        let class = match operation {
-            Operation::Publish { .. }
-            | Operation::Yank { .. }
-            | Operation::Unyank { .. }
-            | Operation::Owners { .. } => OperationClass::Publish,
-            _ => OperationClass::Read,
-        };
-        let now = || time::OffsetDateTime::now_utc().unix_timestamp();
-        let cx = oidc::Context {
-            env: &self.env,
-            keychain,
-            keychain_timeout: settings.keychain_timeout,
-            files: &FileStore::user,
-            now: &now,
-            token_vars: &settings.env,
-        };
+        let class = operation_class(operation);
+        let now = unix_now;
+        let cx = self.context(settings, keychain, &now);
         let obtained = oidc::get(oidc, registry, class, &cx).map_err(|e| {
             e.context(format!(
                 "could not get a short-lived token for {} from the OIDC exchange",
@@ -153,14 +207,12 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
             ))
         })?;
         Ok(obtained.map(|o| {
-            let cache = match o
-                .expires_at
-                .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-            {
-                Some(expiration) => CacheControl::Expires { expiration },
-                None => CacheControl::Never,
-            };
-            answer(o.token, settings, cache, !oidc.operation_dependent())
+            answer(
+                o.token,
+                settings,
+                cache_control(o.expires_at),
+                !oidc.operation_dependent(),
+            )
         }))
     }
 
@@ -169,7 +221,30 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         registry: &Registry<'_>,
         settings: &Settings,
         options: &LoginOptions<'_>,
+        flow: Option<Flow>,
     ) -> Result<CredentialResponse, Error> {
+        // A registry with single sign-on signs the person in, unless a
+        // token was given explicitly (that goes to the keychain as usual).
+        if let Some(sso) = settings
+            .sso
+            .as_ref()
+            .filter(|_| settings.sources.contains(&SourceKind::Sso))
+            && (options.token.is_none() || flow.is_some())
+        {
+            let now = unix_now;
+            let cx = self.context(settings, &self.keychain, &now);
+            sso::login(sso, registry, flow, &cx)?;
+            return Ok(CredentialResponse::Login);
+        }
+        if flow.is_some() {
+            return Err(anyhow!(
+                "--device, --browser and --paste choose how to sign in through single sign-on, \
+                 and {} has no [registries.NAME.sso] table ({})",
+                registry.display_name(),
+                where_configured(settings)
+            )
+            .into());
+        }
         if !settings.sources.contains(&SourceKind::Keychain) {
             return Err(anyhow!(
                 "`cargo login` stores the token in the OS keychain, but \"keychain\" is not among \
@@ -221,13 +296,25 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         Ok(CredentialResponse::Login)
     }
 
-    fn logout(&self, registry: &Registry<'_>) -> Result<CredentialResponse, Error> {
+    fn logout(
+        &self,
+        registry: &Registry<'_>,
+        settings: &Settings,
+    ) -> Result<CredentialResponse, Error> {
+        let mut signed_out = false;
+        if let Some(sso) = &settings.sso {
+            let now = unix_now;
+            let cx = self.context(settings, &self.keychain, &now);
+            signed_out = sso::logout(sso, registry, &cx)? != sso::LoggedOut::NotSignedIn;
+        }
         match self
             .keychain
             .remove(registry.index_url, INTERACTIVE_KEYCHAIN_TIMEOUT)
         {
-            Ok(true) => Ok(CredentialResponse::Logout),
-            Ok(false) => Err(Error::NotFound),
+            Ok(removed) if removed || signed_out => Ok(CredentialResponse::Logout),
+            Ok(_) => Err(Error::NotFound),
+            // The SSO login is gone; a keychain without pasted tokens is fine.
+            Err(e) if signed_out && e.is_unavailable() => Ok(CredentialResponse::Logout),
             Err(e) => Err(anyhow!(e)
                 .context(format!(
                     "could not remove the token for {} from the OS keychain",
@@ -246,7 +333,13 @@ impl<E: Environment, K: Keychain> Credential for Provider<E, K> {
         args: &[&str],
     ) -> Result<CredentialResponse, Error> {
         let registry = Registry::from_info(info);
-        let config = Config::load(&self.paths, args)?;
+        // `cargo login --registry NAME -- --device` (or --browser, --paste):
+        // Cargo appends those words to the provider's configured arguments.
+        let (flow, args) = match action {
+            Action::Login(_) => login_flow(args)?,
+            _ => (None, args.to_vec()),
+        };
+        let config = Config::load(&self.paths, &args)?;
         let settings = match config.settings_for(&registry) {
             Ok(Some(settings)) => settings,
             Ok(None) => return Err(Error::UrlNotSupported),
@@ -254,8 +347,8 @@ impl<E: Environment, K: Keychain> Credential for Provider<E, K> {
         };
         match action {
             Action::Get(operation) => self.get(&registry, &settings, operation),
-            Action::Login(options) => self.login(&registry, &settings, options),
-            Action::Logout => self.logout(&registry),
+            Action::Login(options) => self.login(&registry, &settings, options, flow),
+            Action::Logout => self.logout(&registry, &settings),
             _ => Err(Error::OperationNotSupported),
         }
     }
@@ -276,6 +369,49 @@ fn answer(
         cache,
         operation_independent,
     }
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn operation_class(operation: &Operation<'_>) -> OperationClass {
+    match operation {
+        Operation::Publish { .. }
+        | Operation::Yank { .. }
+        | Operation::Unyank { .. }
+        | Operation::Owners { .. } => OperationClass::Publish,
+        _ => OperationClass::Read,
+    }
+}
+
+fn cache_control(expires_at: Option<i64>) -> CacheControl {
+    match expires_at.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()) {
+        Some(expiration) => CacheControl::Expires { expiration },
+        None => CacheControl::Never,
+    }
+}
+
+/// The flow chosen on `cargo login`'s command line, and the other arguments.
+fn login_flow<'a>(args: &[&'a str]) -> Result<(Option<Flow>, Vec<&'a str>), Error> {
+    let mut flow = None;
+    let mut rest = Vec::new();
+    for arg in args {
+        let chosen = match *arg {
+            "--device" => Flow::Device,
+            "--browser" => Flow::Browser,
+            "--paste" => Flow::Paste,
+            _ => {
+                rest.push(*arg);
+                continue;
+            }
+        };
+        if flow.is_some_and(|f| f != chosen) {
+            return Err(anyhow!("choose one of --device, --browser and --paste").into());
+        }
+        flow = Some(chosen);
+    }
+    Ok((flow, rest))
 }
 
 fn where_configured(settings: &Settings) -> String {

@@ -23,3 +23,4 @@ mod oidc_e2e;
 mod properties;
 mod protocol;
 mod routing;
+mod sso_e2e;

@@ -75,6 +75,23 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                     "  oidc: listed in sources but no [registries.NAME.oidc] table applies"
                 ),
             },
+            SourceKind::Sso => match &settings.sso {
+                Some(sso) => println!(
+                    "  sso: client `{}` at {}, flow {:?}, login kept in {:?}{}",
+                    sso.client_id,
+                    sso.idp_id(),
+                    sso.flow,
+                    sso.store,
+                    if sso.operation_dependent() {
+                        ", separate publish scope"
+                    } else {
+                        ""
+                    }
+                ),
+                None => {
+                    println!("  sso: listed in sources but no [registries.NAME.sso] table applies")
+                }
+            },
             SourceKind::Keychain => println!(
                 "  keychain: item `{}` (timeout {} ms)",
                 crate::keychain::service_name(index_url),

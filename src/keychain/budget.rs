@@ -95,6 +95,10 @@ impl Keychain for Budgeted<'_> {
             self.inner.store_item(service, label, secret, t)
         })
     }
+
+    fn remove_item(&self, service: &str, timeout: Duration) -> Result<bool, KeychainError> {
+        self.call(timeout, |t| self.inner.remove_item(service, t))
+    }
 }
 
 #[cfg(test)]
@@ -159,6 +163,9 @@ pub(crate) mod tests {
             timeout: Duration,
         ) -> Result<(), KeychainError> {
             self.answer(timeout, ())
+        }
+        fn remove_item(&self, _: &str, timeout: Duration) -> Result<bool, KeychainError> {
+            self.answer(timeout, false)
         }
     }
 

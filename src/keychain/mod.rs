@@ -57,6 +57,9 @@ pub trait Keychain {
         secret: &Token,
         timeout: Duration,
     ) -> Result<(), KeychainError>;
+    /// Removes this provider's item named `service`. `Ok(false)` when there
+    /// was none.
+    fn remove_item(&self, service: &str, timeout: Duration) -> Result<bool, KeychainError>;
 }
 
 /// A keychain call that failed. Its message never holds a secret.

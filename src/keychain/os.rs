@@ -105,6 +105,19 @@ impl Keychain for OsKeychain {
             Ok(())
         })
     }
+
+    fn remove_item(&self, service: &str, timeout: Duration) -> Result<bool, KeychainError> {
+        let service = service.to_owned();
+        let what = format!("removing the keychain item {service}");
+        deadline::run(timeout, &what, move || {
+            let store = open_store()?;
+            match item_entry(&store, &service, None)?.delete_credential() {
+                Ok(()) => Ok(true),
+                Err(keyring_core::Error::NoEntry) => Ok(false),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
 }
 
 fn own_entry(

@@ -27,10 +27,39 @@ pub const MAX_AGE_SECS: i64 = 24 * 60 * 60;
 
 const FOLDER: &str = "discovery";
 
+/// What this provider uses of an issuer's discovery document. Every
+/// endpoint in it has passed the HTTP policy ([`checked_url`]); an endpoint
+/// that does not is left out (and reported when it is needed).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// The token endpoint.
+    pub token_endpoint: String,
+    /// RFC 8628 device authorization endpoint.
+    #[serde(default)]
+    pub device_authorization_endpoint: Option<String>,
+    /// The authorization endpoint (code flow).
+    #[serde(default)]
+    pub authorization_endpoint: Option<String>,
+    /// RFC 7009 revocation endpoint.
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
+    /// Whether `scopes_supported` lists `offline_access`.
+    #[serde(default)]
+    pub offline_access: bool,
+}
+
 #[derive(Deserialize)]
 struct Discovery {
     issuer: Option<String>,
     token_endpoint: String,
+    #[serde(default)]
+    device_authorization_endpoint: Option<String>,
+    #[serde(default)]
+    authorization_endpoint: Option<String>,
+    #[serde(default)]
+    revocation_endpoint: Option<String>,
+    #[serde(default)]
+    scopes_supported: Option<Vec<String>>,
 }
 
 /// A discovery result as cached.
@@ -38,10 +67,14 @@ struct Discovery {
 struct Cached {
     v: u32,
     issuer: String,
-    token_endpoint: String,
+    #[serde(flatten)]
+    metadata: Metadata,
     fetched_at: i64,
     max_age: i64,
 }
+
+/// The cache format; files of other versions are ignored (and replaced).
+const CACHE_FORMAT: u32 = 2;
 
 /// Where the token endpoint came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,8 +99,19 @@ pub fn token_endpoint(
         Endpoint::Token(url) => return Ok((url.clone(), Source::Configured)),
         Endpoint::Discover(issuer) => issuer,
     };
-    if let Some(endpoint) = files.and_then(|f| load(f, issuer, now)) {
-        return Ok((endpoint, Source::Cached));
+    metadata(http, issuer, files, now).map(|(m, source)| (m.token_endpoint, source))
+}
+
+/// The discovery document of `issuer`: cached in `files` by an earlier run,
+/// or fetched now (and cached when `files` is given).
+pub fn metadata(
+    http: &Http,
+    issuer: &str,
+    files: Option<&FileStore>,
+    now: i64,
+) -> anyhow::Result<(Metadata, Source)> {
+    if let Some(metadata) = files.and_then(|f| load(f, issuer, now)) {
+        return Ok((metadata, Source::Cached));
     }
     let url = format!(
         "{}/.well-known/openid-configuration",
@@ -82,7 +126,7 @@ pub fn token_endpoint(
             resp.status
         );
     }
-    let endpoint = parse_discovery(&resp.body, issuer, &shown)?;
+    let metadata = parse_metadata(&resp.body, issuer, &shown)?;
     let max_age = max_age
         .unwrap_or(DEFAULT_MAX_AGE_SECS)
         .clamp(0, MAX_AGE_SECS);
@@ -90,9 +134,9 @@ pub fn token_endpoint(
         && max_age > 0
     {
         let cached = Cached {
-            v: 1,
-            issuer: issuer.clone(),
-            token_endpoint: endpoint.clone(),
+            v: CACHE_FORMAT,
+            issuer: issuer.to_owned(),
+            metadata: metadata.clone(),
             fetched_at: now,
             max_age,
         };
@@ -100,12 +144,19 @@ pub fn token_endpoint(
         // A cache that cannot be written costs a round trip next time, no more.
         let _ = files.write_private(FOLDER, &file_name(issuer), &text);
     }
-    Ok((endpoint, Source::Fetched))
+    Ok((metadata, Source::Fetched))
 }
 
 /// Drops the cached document of `settings`' issuer, if any.
 pub fn forget(settings: &OidcSettings, files: Option<&FileStore>) {
-    if let (Endpoint::Discover(issuer), Some(files)) = (&settings.endpoint, files) {
+    if let Endpoint::Discover(issuer) = &settings.endpoint {
+        forget_issuer(issuer, files);
+    }
+}
+
+/// Drops the cached document of `issuer`, if any.
+pub fn forget_issuer(issuer: &str, files: Option<&FileStore>) {
+    if let Some(files) = files {
         files.remove_private(FOLDER, &file_name(issuer));
     }
 }
@@ -114,23 +165,39 @@ fn file_name(issuer: &str) -> String {
     format!("{}.json", crate::cache::key(&["discovery", issuer]))
 }
 
-/// The cached token endpoint of `issuer`, if a fresh, valid entry is there.
-fn load(files: &FileStore, issuer: &str, now: i64) -> Option<String> {
+/// The cached document of `issuer`, if a fresh, valid entry is there.
+fn load(files: &FileStore, issuer: &str, now: i64) -> Option<Metadata> {
     let bytes = files.read_private(FOLDER, &file_name(issuer))?;
     let cached: Cached = serde_json::from_slice(&bytes).ok()?;
     let age = now.checked_sub(cached.fetched_at)?;
-    let fresh = cached.v == 1
+    let fresh = cached.v == CACHE_FORMAT
         && cached.issuer == issuer
         && (0..cached.max_age.min(MAX_AGE_SECS)).contains(&age);
-    // The endpoint passes the policy again: the file is ours, but checked
+    // The endpoints pass the policy again: the file is ours, but checked
     // input all the same.
-    (fresh && checked_url(&cached.token_endpoint).is_ok()).then_some(cached.token_endpoint)
+    let m = cached.metadata;
+    let endpoints_ok = [
+        Some(&m.token_endpoint),
+        m.device_authorization_endpoint.as_ref(),
+        m.authorization_endpoint.as_ref(),
+        m.revocation_endpoint.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .all(|u| checked_url(u).is_ok());
+    (fresh && endpoints_ok).then_some(m)
 }
 
 /// Reads the `token_endpoint` of an OIDC discovery document for `issuer`,
 /// fetched from `shown` (a URL for messages), and checks it against the HTTP
 /// policy. The body is never quoted in an error.
 pub fn parse_discovery(body: &[u8], issuer: &str, shown: &str) -> anyhow::Result<String> {
+    parse_metadata(body, issuer, shown).map(|m| m.token_endpoint)
+}
+
+/// Reads an OIDC discovery document for `issuer` (see [`parse_discovery`]).
+/// Optional endpoints that fail the HTTP policy are left out.
+pub fn parse_metadata(body: &[u8], issuer: &str, shown: &str) -> anyhow::Result<Metadata> {
     let doc: Discovery = serde_json::from_slice(body).map_err(|_| {
         anyhow!(
             "OIDC discovery at {shown} did not return a document with `token_endpoint`; check \
@@ -153,7 +220,16 @@ pub fn parse_discovery(body: &[u8], issuer: &str, shown: &str) -> anyhow::Result
     }
     checked_url(&doc.token_endpoint)
         .map_err(|e| anyhow!("the token endpoint that {shown} advertises is refused: {e}"))?;
-    Ok(doc.token_endpoint)
+    let allowed = |u: Option<String>| u.filter(|u| checked_url(u).is_ok());
+    Ok(Metadata {
+        token_endpoint: doc.token_endpoint,
+        device_authorization_endpoint: allowed(doc.device_authorization_endpoint),
+        authorization_endpoint: allowed(doc.authorization_endpoint),
+        revocation_endpoint: allowed(doc.revocation_endpoint),
+        offline_access: doc
+            .scopes_supported
+            .is_some_and(|s| s.iter().any(|s| s == "offline_access")),
+    })
 }
 
 #[cfg(test)]
@@ -195,9 +271,12 @@ mod tests {
 
     fn store(files: &FileStore, issuer: &str, endpoint: &str, fetched_at: i64, max_age: i64) {
         let cached = Cached {
-            v: 1,
+            v: CACHE_FORMAT,
             issuer: issuer.into(),
-            token_endpoint: endpoint.into(),
+            metadata: Metadata {
+                token_endpoint: endpoint.into(),
+                ..Metadata::default()
+            },
             fetched_at,
             max_age,
         };

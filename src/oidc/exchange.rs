@@ -292,7 +292,7 @@ fn hint(error: &str) -> &'static str {
 /// IdP text for a message: printable characters only, at most 200 of them,
 /// with `secrets` and anything token-shaped redacted (an IdP may echo the
 /// request it refused).
-fn clean(text: &str, secrets: &[&str]) -> String {
+pub(crate) fn clean(text: &str, secrets: &[&str]) -> String {
     // Redact the whole text (at most the 64 KiB response) before cutting it,
     // so that a secret at the cut is not shown in part.
     let printable: String = text.chars().filter(|c| !c.is_control()).collect();

@@ -183,7 +183,7 @@ fn served(entry: &Entry) -> Obtained {
 
 /// The cache for this run, and its entry for `key`. In `auto` mode the
 /// keychain is used when it answers, else the private file.
-fn open_cache<'k>(
+pub(crate) fn open_cache<'k>(
     mode: CacheMode,
     keychain: &'k dyn Keychain,
     cx: &Context<'_>,

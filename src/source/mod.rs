@@ -5,6 +5,7 @@ use std::fmt;
 use serde::Deserialize;
 
 pub mod env;
+pub mod sso;
 
 /// A place a token can come from, as named in `sources = [...]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, clap::ValueEnum)]
@@ -17,6 +18,9 @@ pub enum SourceKind {
     Keychain,
     /// A short-lived token from the `[registries.NAME.oidc]` exchange.
     Oidc,
+    /// A short-lived token from the developer's single sign-on
+    /// (`[registries.NAME.sso]`, a refresh token from `cargo login`).
+    Sso,
 }
 
 impl fmt::Display for SourceKind {
@@ -25,6 +29,7 @@ impl fmt::Display for SourceKind {
             SourceKind::Env => "\"env\"",
             SourceKind::Keychain => "\"keychain\"",
             SourceKind::Oidc => "\"oidc\"",
+            SourceKind::Sso => "\"sso\"",
         })
     }
 }

@@ -2,12 +2,42 @@
 //
 // Grants: client_credentials, refresh, device flow, RFC 8693 token exchange
 // and RFC 7523 jwt-bearer (both verify the mock CI ID token for real:
-// signature, issuer, audience, expiry). Test-only endpoints:
+// signature, issuer, audience, expiry), and single sign-on for developers:
+// authorization code + PKCE and device flow for the public native client
+// `sso`, with rotating refresh tokens. Clients:
+//   ci / ci-secret (basic), ci-post / ci-post-secret (post)   CI grants
+//   cli (public)                 device flow, refresh, CI grants
+//   sso (public, native)         code + PKCE (S256, required), device flow,
+//                                refresh; redirect http://127.0.0.1:<any port>/callback
+//   introspector / introspector-secret   may introspect any token
+// What `sso` sends (the registry resource is https://registry.test, scopes read publish):
+//   GET  /auth?client_id=sso&response_type=code&redirect_uri=http://127.0.0.1:P/callback
+//        &scope=openid offline_access read publish&code_challenge=..&code_challenge_method=S256
+//        &state=..[&resource=https://registry.test]   (resource defaults to the registry;
+//        without `prompt` this IdP adds prompt=consent, as OIDC requires for
+//        offline_access; a `prompt` without consent makes oidc-provider drop
+//        offline_access: no refresh token)
+//   POST /token grant_type=authorization_code&client_id=sso&code=..&redirect_uri=(same)
+//        &code_verifier=..                  -> access (JWT, aud registry), refresh, id token
+//   POST /device/auth client_id=sso&scope=openid offline_access read publish
+//        [&resource=https://registry.test]  -> device_code, user_code, verification_uri, interval
+//   POST /token grant_type=urn:ietf:params:oauth:grant-type:device_code&client_id=sso
+//        &device_code=..                    -> same as the code exchange
+//   POST /token grant_type=refresh_token&client_id=sso&refresh_token=..&scope=read (or publish)
+//        &resource=https://registry.test    -> JWT {aud: registry, scope}, a NEW refresh token
+//        (the old one is then invalid_grant; replaying it revokes the whole grant)
+//   POST /token/revocation client_id=sso&token=<refresh token>[&token_type_hint=refresh_token]
+//        -> 200, grant revoked; POST /token/introspection (introspector) -> active:false
+// Test-only endpoints:
 //   GET  /ci/token?audience=&sub=&exp=   a GitHub-Actions-style ID token
 //        (Authorization: Bearer ci-request-token); exp: "5m" or a Unix time
 //   GET  /test/forged-ci-token           an ID token signed with another key
 //   GET  /test/stats                     tokens issued per grant type
-// Env: PORT, AT_TTL (token lifetime, s), AT_FORMAT=opaque.
+//   GET  /test/secrets                   every secret issued or received so far (tokens,
+//        codes, device codes, code verifiers, CI tokens): no output may show one
+// Env: PORT, AT_TTL (access token lifetime, s), AT_FORMAT=opaque, DEVICE_TTL (device
+// code lifetime, s, 600), RT_TTL (refresh token lifetime, s, 86400; each rotation
+// starts a new one), SLOW_DOWN_ONCE=1 (the first device_code poll gets `slow_down`).
 import { Provider, errors } from 'oidc-provider';
 import * as jose from 'jose';
 
@@ -17,7 +47,9 @@ const TX = `${U}grant-type:token-exchange`, JB = `${U}grant-type:jwt-bearer`, DC
 const ci = await jose.generateKeyPair('ES256');      // the mock CI issuer's key
 const rogue = await jose.generateKeyPair('ES256');   // a key nobody trusts
 const rs = { scope: 'publish read', audience: AUD, accessTokenTTL: TTL, accessTokenFormat: process.env.AT_FORMAT || 'jwt' };
-const stats = { total: 0, byGrant: {} };
+const stats = { total: 0, byGrant: {} }, secrets = new Set();
+const DEVICE_TTL = +(process.env.DEVICE_TTL || 600), RT_TTL = +(process.env.RT_TTL || 86400);
+let slowDown = process.env.SLOW_DOWN_ONCE === '1';
 
 const provider = new Provider(ISS, {
   clients: [
@@ -25,13 +57,20 @@ const provider = new Provider(ISS, {
     { client_id: 'ci-post', client_secret: 'ci-post-secret', token_endpoint_auth_method: 'client_secret_post',
       grant_types: ['client_credentials', TX, JB], response_types: [], redirect_uris: [] },
     { client_id: 'cli', token_endpoint_auth_method: 'none', grant_types: [DC, 'refresh_token', TX, JB], response_types: [], redirect_uris: [] },
+    { client_id: 'sso', token_endpoint_auth_method: 'none', application_type: 'native',   // any loopback port (RFC 8252 §7.3)
+      grant_types: ['authorization_code', 'refresh_token', DC], response_types: ['code'], redirect_uris: ['http://127.0.0.1/callback'] },
+    { client_id: 'introspector', client_secret: 'introspector-secret', grant_types: [], response_types: [], redirect_uris: [] },
   ],
   scopes: ['openid', 'offline_access', 'publish', 'read'],
   findAccount: (ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
-  ttl: { AccessToken: TTL, ClientCredentials: TTL, DeviceCode: 600, RefreshToken: 86400 },
+  ttl: { AccessToken: TTL, ClientCredentials: TTL, DeviceCode: DEVICE_TTL, RefreshToken: RT_TTL },
+  pkce: { required: () => true },   // S256 is the only method oidc-provider 9 knows
+  // Defaults kept: a refresh token when the grant has offline_access; public
+  // clients' refresh tokens rotate on every use.
   features: {
-    clientCredentials: { enabled: true }, deviceFlow: { enabled: true },
-    introspection: { enabled: true }, revocation: { enabled: true },
+    clientCredentials: { enabled: true }, deviceFlow: { enabled: true }, revocation: { enabled: true },
+    introspection: { enabled: true, allowedPolicy: (ctx, client, token) =>
+      client.clientId === 'introspector' || client.clientAuthMethod !== 'none' || token.clientId === client.clientId },
     resourceIndicators: { enabled: true, defaultResource: () => AUD, useGrantedResource: () => true,
       getResourceServerInfo: (ctx, ind) => { if (ind !== AUD) throw new errors.InvalidTarget(); return rs; } },
   },
@@ -62,19 +101,46 @@ function ciToken(key, q) {
     .setIssuedAt(/^\d+$/.test(q.exp || '') ? +q.exp - 60 : undefined).setExpirationTime(exp).sign(key);
 }
 
+const keep = (...v) => v.forEach((x) => typeof x === 'string' && x.length >= 16 && secrets.add(x));   // no junk like 'x'
+const isDC = (body) => new URLSearchParams(body).get('grant_type') === DC;
+
 provider.use(async (ctx, next) => {
   if (ctx.path === '/ci/token') {
     if (!/^bearer ci-request-token$/i.test(ctx.get('authorization'))) return void (ctx.status = 401);
     ctx.body = { value: await ciToken(ci.privateKey, ctx.query) };
+    keep(ctx.body.value);
     return;
   }
-  if (ctx.path === '/test/forged-ci-token') { ctx.body = { value: await ciToken(rogue.privateKey, ctx.query) }; return; }
+  if (ctx.path === '/test/forged-ci-token') { ctx.body = { value: await ciToken(rogue.privateKey, ctx.query) }; keep(ctx.body.value); return; }
   if (ctx.path === '/test/stats') { ctx.body = stats; return; }
+  if (ctx.path === '/test/secrets') { ctx.body = [...secrets]; return; }
+  // offline_access without prompt=consent is dropped at /auth (OIDC Core 11): consent is asked instead.
+  if (ctx.path === '/auth' && ctx.method === 'GET' && !ctx.query.prompt && /(^| )offline_access( |$)/.test(ctx.query.scope || '')) {
+    ctx.query = { ...ctx.query, prompt: 'consent' };
+  }
+  if (slowDown && ctx.path === '/token' && ctx.method === 'POST' && ctx.is('application/x-www-form-urlencoded')) {
+    let body = '';   // read here, handed to oidc-provider as request.body
+    for await (const chunk of ctx.req) body += chunk;
+    ctx.request.body = Object.fromEntries(new URLSearchParams(body));
+    if (isDC(body)) {
+      slowDown = false; keep(ctx.request.body.device_code);
+      ctx.status = 400; ctx.body = { error: 'slow_down', error_description: 'injected by SLOW_DOWN_ONCE' };
+      return;
+    }
+  }
   await next();
+  const p = ctx.oidc?.params || {}, b = typeof ctx.body === 'object' && ctx.body ? ctx.body : {};
+  if (ctx.path.startsWith('/token')) keep(p.code, p.code_verifier, p.refresh_token, p.device_code, p.token, p.subject_token, p.assertion);
   if (ctx.path === '/token' && ctx.method === 'POST' && ctx.status === 200) {
-    const g = ctx.oidc?.params?.grant_type || 'unknown';
+    keep(b.access_token, b.refresh_token, b.id_token);
+    const g = p.grant_type || 'unknown';
     stats.total += 1; stats.byGrant[g] = (stats.byGrant[g] || 0) + 1;
   }
-  if (ctx.path === '/device/auth' && ctx.status === 200) ctx.body.interval = 1;
+  if (ctx.path === '/device/auth' && ctx.status === 200) { keep(b.device_code); ctx.body.interval = 1; }
+  const loc = ctx.response.get('location');
+  if (ctx.path.startsWith('/auth') && /[?#&]code=/.test(loc)) {
+    const u = new URL(loc);
+    keep(u.searchParams.get('code'), new URLSearchParams(u.hash.slice(1)).get('code'));
+  }
 });
 provider.listen(PORT, '127.0.0.1', () => console.log(`READY ${ISS}`));

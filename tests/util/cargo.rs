@@ -162,6 +162,42 @@ impl CargoHome {
         out
     }
 
+    /// Runs `cmd` (within 5 min) with exactly this home's environment, and
+    /// checks that no declared secret appears in its output.
+    pub fn run_with_env(&self, mut cmd: Command) -> Output {
+        cmd.env_clear().envs(&self.env);
+        let out = process::run(cmd, None, Duration::from_secs(300));
+        out.assert_free_of(&self.secrets);
+        out
+    }
+
+    /// Starts `cargo args...` in `cwd` on a terminal (for sign-ins).
+    pub fn cargo_on_terminal(&self, cwd: &Path, args: &[&str]) -> super::pty::Pty {
+        let argv: Vec<&str> = std::iter::once("cargo")
+            .chain(args.iter().copied())
+            .collect();
+        super::pty::Pty::spawn(&argv, cwd, &self.env)
+    }
+
+    /// A `get` of this provider for the registry at `index_url`, run
+    /// directly (as Cargo would) with this home's environment: its output.
+    pub fn provider_get(&self, index_url: &str, operation: &str) -> Output {
+        let mut cmd = Command::new(super::provider_bin());
+        cmd.arg("--cargo-plugin").env_clear().envs(&self.env);
+        let request = format!(
+            "{{\"v\":1,\"registry\":{{\"index-url\":{index_url:?},\"name\":{REGISTRY:?}}},\
+             \"kind\":\"get\",\"operation\":{operation:?}{}}}\n",
+            if operation == "read" {
+                ""
+            } else {
+                r#","name":"x","vers":"0.1.0","cksum":"00""#
+            }
+        );
+        let out = process::run(cmd, Some(&request), Duration::from_secs(60));
+        out.assert_free_of_except_replies(&self.secrets);
+        out
+    }
+
     /// Writes `contents` (holding a token on purpose, e.g. a `credentials.toml`
     /// for `cargo:token`) to `path`; the leak rule does not read that file.
     pub fn seed_file(&mut self, path: &Path, contents: &str) -> &mut Self {
@@ -197,6 +233,7 @@ impl Drop for CargoHome {
         let skip = |p: &Path| {
             p == root.join("target")
                 || p == root.join("corp-cache").join("tokens")
+                || p == root.join("corp-cache").join("sso")
                 || p.file_name().is_some_and(|n| n == "target")
                 || self.seeded.iter().any(|s| s == p)
         };

@@ -10,8 +10,11 @@ use std::thread;
 use std::time::Duration;
 
 use super::kellnr::Kellnr;
-use super::process::KillOnDrop;
+use super::process::{self, KillOnDrop, Output};
 use super::{base_env, free_port, missing_component, on_path, reserve_port};
+
+/// The registry's resource indicator: the audience of its access tokens.
+pub const REGISTRY: &str = "https://registry.test";
 
 /// The folder of the npm project.
 pub fn idp_dir() -> PathBuf {
@@ -74,11 +77,18 @@ pub struct Idp {
 impl Idp {
     /// Starts the IdP; access tokens live `at_ttl` seconds.
     pub fn start(at_ttl: u32) -> Idp {
+        Idp::start_with(&[("AT_TTL", at_ttl.to_string())])
+    }
+
+    /// Starts the IdP with `env` (the knobs listed in `idp.mjs`: `AT_TTL`,
+    /// `AT_FORMAT`, `DEVICE_TTL`, `RT_TTL`, `SLOW_DOWN_ONCE`).
+    pub fn start_with(env: &[(&str, String)]) -> Idp {
         // A port picked free can be taken before node binds it: try another.
         let mut last = String::new();
         for _ in 0..3 {
             let port = free_port();
-            let env = [("PORT", port.to_string()), ("AT_TTL", at_ttl.to_string())];
+            let mut env = env.to_vec();
+            env.push(("PORT", port.to_string()));
             match start_node("idp.mjs", &env) {
                 Ok(process) => {
                     return Idp {
@@ -107,6 +117,51 @@ impl Idp {
         get_json(&format!("{}/test/stats", self.issuer()))["total"]
             .as_u64()
             .unwrap()
+    }
+
+    /// Every secret the IdP issued or received so far (access, refresh and
+    /// ID tokens, authorization and device codes, PKCE code verifiers, CI ID
+    /// tokens): none may appear in any output.
+    pub fn secrets_issued(&self) -> Vec<String> {
+        serde_json::from_value(get_json(&format!("{}/test/secrets", self.issuer()))).unwrap()
+    }
+
+    /// Whether the IdP's introspection endpoint says `token` (a refresh
+    /// token, or an opaque access token: JWTs cannot be introspected) is
+    /// active, asked as the `introspector` client.
+    pub fn introspect_active(&self, token: &str) -> bool {
+        let body = super::http()
+            .post(format!("{}/token/introspection", self.issuer()))
+            .basic_auth("introspector", Some("introspector-secret"))
+            .form(&[("token", token)])
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["active"]
+            .as_bool()
+            .unwrap_or_else(|| panic!("introspection failed: {}", v["error"]))
+    }
+
+    /// A refresh as the public client `sso`, for `scope` at the registry:
+    /// the status and the JSON answer. A success rotates `refresh_token`;
+    /// presenting one already rotated fails with `invalid_grant` AND revokes
+    /// the whole grant (every refresh token of that login), as it should.
+    pub fn refresh_with(&self, refresh_token: &str, scope: &str) -> (u16, serde_json::Value) {
+        let res = super::http()
+            .post(format!("{}/token", self.issuer()))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", "sso"),
+                ("refresh_token", refresh_token),
+                ("scope", scope),
+                ("resource", REGISTRY),
+            ])
+            .send()
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, serde_json::from_str(&res.text().unwrap()).unwrap())
     }
 
     /// A CI ID token from `path` (`/ci/token?…` or `/test/forged-ci-token?…`).
@@ -200,6 +255,31 @@ impl Gateway {
     pub fn stats(&self) -> serde_json::Value {
         get_json(&format!("http://127.0.0.1:{}/gateway/stats", self.port))
     }
+}
+
+/// Runs the headless user (`node tests/idp/user.mjs ARGS`: `device
+/// <verification_uri> <user_code>` or `browse <authorization_url>`, with
+/// `--login NAME`, `--deny`, `--tamper-state`, `--print-redirect`), killed
+/// (and the test failed) after 30 s. Its output holds no code or token,
+/// except the redirect URL that `--print-redirect` prints.
+pub fn user_agent(args: &[&str]) -> Output {
+    if !on_path("node") {
+        missing_component("Node.js (`node`, for the test IdP's user)");
+    }
+    let mut cmd = Command::new("node");
+    cmd.arg(idp_dir().join("user.mjs"))
+        .args(args)
+        .current_dir(idp_dir())
+        .env_clear()
+        .envs(base_env());
+    process::run(cmd, None, Duration::from_secs(30))
+}
+
+/// A `$BROWSER` for the provider: signs in as the headless user at the URL
+/// it is given and delivers the redirect. Appends that URL to the file named
+/// by `$BROWSER_LOG` when set; `$BROWSER_ARGS` adds `user.mjs` flags.
+pub fn browser_script() -> PathBuf {
+    idp_dir().join("browser.sh")
 }
 
 fn get_json(url: &str) -> serde_json::Value {

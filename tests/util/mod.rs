@@ -11,6 +11,7 @@ pub mod kellnr;
 pub mod keyring;
 pub mod leak;
 pub mod process;
+pub mod pty;
 
 use std::collections::HashMap;
 use std::io::Write as _;

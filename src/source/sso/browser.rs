@@ -1,0 +1,192 @@
+//! The loopback redirect of a browser sign-in (RFC 8252 §7.3): a listener
+//! on 127.0.0.1 (any free port, or `redirect-port`) that waits, bounded,
+//! for the one request the IdP redirects the browser to, checks it, and
+//! shows a small page.
+
+use std::io::{Read as _, Write as _};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+
+use super::pkce::{Callback, read_callback};
+
+/// The largest request read from the browser.
+const MAX_REQUEST_BYTES: usize = 16 * 1024;
+/// The path of the redirect URI.
+pub const CALLBACK_PATH: &str = "/callback";
+
+/// A listener for the redirect.
+pub struct Loopback {
+    listener: TcpListener,
+    port: u16,
+}
+
+impl Loopback {
+    /// Listens on 127.0.0.1:`port` (0: any free port).
+    pub fn bind(port: u16) -> anyhow::Result<Loopback> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).with_context(|| {
+            if port == 0 {
+                "cannot listen on 127.0.0.1 for the sign-in redirect".to_owned()
+            } else {
+                format!(
+                    "cannot listen on 127.0.0.1:{port} (`redirect-port`) for the sign-in \
+                     redirect; is another login running?"
+                )
+            }
+        })?;
+        let port = listener.local_addr()?.port();
+        listener.set_nonblocking(true)?;
+        Ok(Loopback { listener, port })
+    }
+
+    /// The redirect URI to send.
+    pub fn redirect_uri(&self) -> String {
+        format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.port)
+    }
+
+    /// Waits until `deadline` for the redirect carrying `state`. Requests
+    /// for other paths (a browser's favicon) get a 404 and are not counted.
+    pub fn wait(
+        &self,
+        state: &str,
+        issuer: Option<&str>,
+        deadline: Instant,
+    ) -> anyhow::Result<Callback> {
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    if let Some(result) = serve(stream, state, issuer) {
+                        return result;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if Instant::now() >= deadline {
+                        bail!(
+                            "no sign-in arrived from the browser in time; run the login again \
+                             (or use `-- --device` / `-- --paste` where the browser cannot reach \
+                             this machine)"
+                        );
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => return Err(e).context("waiting for the sign-in redirect failed"),
+            }
+        }
+    }
+}
+
+/// Answers one connection. `None` when it was not the redirect.
+fn serve(
+    mut stream: TcpStream,
+    state: &str,
+    issuer: Option<&str>,
+) -> Option<anyhow::Result<Callback>> {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 2048];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < MAX_REQUEST_BYTES {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let line = buf.split(|b| *b == b'\n').next().unwrap_or_default();
+    let line = zeroize::Zeroizing::new(String::from_utf8_lossy(line).into_owned());
+    zeroize::Zeroize::zeroize(&mut buf);
+    let mut words = line.split_whitespace();
+    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if method != "GET" || path != CALLBACK_PATH {
+        respond(&mut stream, "404 Not Found", "Not found", "");
+        return None;
+    }
+    let result = read_callback(query, Some(state), issuer);
+    match &result {
+        Ok(Callback::Code(_)) => respond(
+            &mut stream,
+            "200 OK",
+            "Signed in",
+            "You are signed in. You can close this tab and go back to the terminal.",
+        ),
+        Ok(Callback::Denied(..)) => respond(
+            &mut stream,
+            "200 OK",
+            "Sign-in cancelled",
+            "The sign-in was not completed. Nothing was stored. You can close this tab.",
+        ),
+        Err(_) => respond(
+            &mut stream,
+            "400 Bad Request",
+            "Sign-in refused",
+            "This answer does not belong to the login that is waiting; it was refused. Run the \
+             login again.",
+        ),
+    }
+    Some(result)
+}
+
+fn respond(stream: &mut TcpStream, status: &str, title: &str, text: &str) {
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body style=\"font-family:sans-serif;margin:3em\"><h1>{title}</h1><p>{text}</p>\
+         <p>cargo-credential-corp</p></body></html>"
+    );
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
+         Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(port: u16, target: &str) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(s, "GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    }
+
+    #[test]
+    fn the_redirect_with_the_right_state_is_taken_and_others_refused() {
+        let lb = Loopback::bind(0).unwrap();
+        let port = lb.port;
+        let t = std::thread::spawn(move || {
+            assert!(get(port, "/favicon.ico").starts_with("HTTP/1.1 404"));
+            get(port, "/callback?code=abc&state=s1")
+        });
+        let got = lb
+            .wait("s1", None, Instant::now() + Duration::from_secs(10))
+            .unwrap();
+        assert!(matches!(got, Callback::Code(c) if c.as_str() == "abc"));
+        assert!(t.join().unwrap().starts_with("HTTP/1.1 200"));
+
+        let lb = Loopback::bind(0).unwrap();
+        let port = lb.port;
+        let t = std::thread::spawn(move || get(port, "/callback?code=abc&state=forged"));
+        let e = lb
+            .wait("s1", None, Instant::now() + Duration::from_secs(10))
+            .unwrap_err();
+        assert!(e.to_string().contains("`state`"), "{e}");
+        assert!(t.join().unwrap().starts_with("HTTP/1.1 400"));
+    }
+
+    #[test]
+    fn waiting_is_bounded() {
+        let lb = Loopback::bind(0).unwrap();
+        let start = Instant::now();
+        let e = lb
+            .wait("s", None, Instant::now() + Duration::from_millis(200))
+            .unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(3));
+        assert!(e.to_string().contains("in time"), "{e}");
+    }
+}

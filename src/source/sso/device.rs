@@ -1,0 +1,95 @@
+//! The device authorization grant (RFC 8628): a code the person enters on
+//! any device with a browser, and polling until they have.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail};
+
+use super::token::{self, TokenSet};
+use crate::diag::say;
+use crate::oidc::http::Http;
+
+const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// What a device sign-in needs.
+pub struct Device<'a> {
+    /// The device authorization endpoint.
+    pub endpoint: &'a str,
+    /// The token endpoint.
+    pub token_endpoint: &'a str,
+    /// The public client.
+    pub client_id: &'a str,
+    /// Parameters of the authorization request besides `client_id`
+    /// (scope, resource, audience).
+    pub params: &'a [(&'a str, &'a str)],
+    /// The registry, for the prompt.
+    pub registry: &'a str,
+    /// When to give up, whatever the codes' lifetime.
+    pub deadline: Instant,
+}
+
+/// Runs the device flow: the tokens once the person approved.
+pub fn run(http: &Http, d: &Device<'_>) -> anyhow::Result<TokenSet> {
+    let mut form = vec![("client_id", d.client_id)];
+    form.extend_from_slice(d.params);
+    let auth = token::device_authorization(http, d.endpoint, &form)?
+        .map_err(|e| anyhow!("the IdP refused to start a device sign-in: {e}; check `client-id` and that the client may use the device flow"))?;
+    say(&format!(
+        "To sign in to {}, open {} in a browser on any device and enter the code {}",
+        d.registry, auth.verification_uri, auth.user_code
+    ));
+    if let Some(complete) = &auth.verification_uri_complete {
+        say(&format!(
+            "(or open {complete}, which has the code filled in)"
+        ));
+        if let Some(qr) = super::qr::render(complete) {
+            say(&qr);
+        }
+    }
+    let left = match auth.expires_in {
+        s @ 0..120 => format!("{s} seconds"),
+        s => format!("{} minutes", s / 60),
+    };
+    say(&format!(
+        "Waiting for the sign-in to be approved (the code expires in {left})…"
+    ));
+    let expires = Instant::now() + Duration::from_secs(auth.expires_in);
+    let deadline = expires.min(d.deadline);
+    let mut interval = Duration::from_secs(auth.interval);
+    loop {
+        if Instant::now() + interval > deadline {
+            if deadline == expires {
+                bail!(
+                    "the sign-in code expired before it was approved; nothing was stored. Run the \
+                     login again"
+                );
+            }
+            bail!(
+                "the sign-in was not approved within `login-timeout-secs`; nothing was stored. \
+                 Run the login again"
+            );
+        }
+        std::thread::sleep(interval);
+        let form = [
+            ("grant_type", DEVICE_CODE),
+            ("device_code", auth.device_code.expose()),
+            ("client_id", d.client_id),
+        ];
+        match token::request(http, d.token_endpoint, &form, &[auth.device_code.expose()])? {
+            Ok(tokens) => return Ok(tokens),
+            Err(e) => match e.code.as_str() {
+                "authorization_pending" => {}
+                // RFC 8628 §3.5: add 5 seconds to the interval, for this and every later poll.
+                "slow_down" => interval += Duration::from_secs(5),
+                "expired_token" => bail!(
+                    "the sign-in code expired before it was approved; nothing was stored. Run \
+                     the login again"
+                ),
+                "access_denied" => {
+                    bail!("the sign-in was denied at the identity provider; nothing was stored")
+                }
+                _ => bail!("the IdP ended the device sign-in: {e}; nothing was stored"),
+            },
+        }
+    }
+}

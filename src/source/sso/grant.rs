@@ -1,0 +1,188 @@
+//! Where a developer's SSO grant (the refresh token) is kept: the OS
+//! keychain, or, only when the `sso` table says `store = "file"`, a private
+//! file for machines without one. Never anywhere else: a keychain that
+//! fails is an error, not a reason to write a file.
+//!
+//! One item per registry index URL, IdP and client:
+//! `cargo-credential-corp-sso:<index-url>|<client-id>@<issuer>`, holding a
+//! small JSON record (the refresh token, the account name shown in
+//! messages, when it was stored).
+
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::settings::{GrantStore, SsoSettings};
+use crate::cache::FileStore;
+use crate::keychain::Keychain;
+use crate::registry::Registry;
+use crate::secret::Token;
+
+const PREFIX: &str = "cargo-credential-corp-sso:";
+const FOLDER: &str = "sso";
+const FORMAT: u32 = 1;
+
+/// A stored grant.
+#[derive(Debug)]
+pub struct Grant {
+    /// The refresh token.
+    pub refresh_token: Token,
+    /// Who signed in (from the ID token), for messages.
+    pub account: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    v: u32,
+    refresh_token: String,
+    #[serde(default)]
+    account: Option<String>,
+    stored_at: i64,
+}
+
+/// The grant store of one registry.
+pub struct Grants<'a> {
+    settings: &'a SsoSettings,
+    keychain: &'a dyn Keychain,
+    timeout: Duration,
+    files: Option<FileStore>,
+    item: String,
+}
+
+impl<'a> Grants<'a> {
+    /// The store for `registry` under `settings`.
+    pub fn new(
+        settings: &'a SsoSettings,
+        registry: &Registry<'_>,
+        keychain: &'a dyn Keychain,
+        timeout: Duration,
+        files: Option<FileStore>,
+    ) -> Self {
+        let item = format!(
+            "{PREFIX}{}|{}@{}",
+            registry.index_url,
+            settings.client_id,
+            settings.idp_id()
+        );
+        Grants {
+            settings,
+            keychain,
+            timeout,
+            files,
+            item,
+        }
+    }
+
+    /// Where grants are kept, for messages.
+    pub fn describe(&self) -> String {
+        match self.settings.store {
+            GrantStore::Keychain => "the OS keychain".to_owned(),
+            GrantStore::File => format!(
+                "a private file in {} (store = \"file\": anyone who can read your files can use \
+                 it)",
+                self.files
+                    .as_ref()
+                    .map(|f| f.folder(FOLDER).display().to_string())
+                    .unwrap_or_else(|| "the cache folder".to_owned())
+            ),
+        }
+    }
+
+    fn file_name(&self) -> String {
+        format!("{}.json", crate::cache::key(&[&self.item]))
+    }
+
+    fn files(&self) -> anyhow::Result<&FileStore> {
+        self.files
+            .as_ref()
+            .ok_or_else(|| anyhow!("this system has no user cache folder for `store = \"file\"`"))
+    }
+
+    /// The stored grant, if any. A record that cannot be read is `None`.
+    pub fn load(&self) -> anyhow::Result<Option<Grant>> {
+        let text: Option<Zeroizing<String>> = match self.settings.store {
+            GrantStore::Keychain => match self.keychain.read_item(&self.item, self.timeout) {
+                Ok(item) => item.map(|t| Zeroizing::new(t.expose().to_owned())),
+                // No keychain on this machine: nobody signed in here.
+                Err(e) if e.is_unavailable() => None,
+                Err(e) => {
+                    return Err(anyhow!(e)).with_context(|| {
+                        format!("could not read the SSO login from {}", self.describe())
+                    });
+                }
+            },
+            GrantStore::File => self
+                .files()?
+                .read_private(FOLDER, &self.file_name())
+                .and_then(|b| String::from_utf8(b.to_vec()).ok())
+                .map(Zeroizing::new),
+        };
+        Ok(text.and_then(|t| decode(&t)))
+    }
+
+    /// Stores `grant`, replacing the one before.
+    pub fn save(&self, grant: &Grant, now: i64, label: &str) -> anyhow::Result<()> {
+        let stored = Stored {
+            v: FORMAT,
+            refresh_token: grant.refresh_token.expose().to_owned(),
+            account: grant.account.clone(),
+            stored_at: now,
+        };
+        let text = Zeroizing::new(serde_json::to_string(&stored).expect("plain struct"));
+        let mut rt = stored.refresh_token;
+        zeroize::Zeroize::zeroize(&mut rt);
+        match self.settings.store {
+            GrantStore::Keychain => self
+                .keychain
+                .store_item(
+                    &self.item,
+                    label,
+                    &Token::new(text.to_string()),
+                    self.timeout,
+                )
+                .map_err(|e| anyhow!(e))
+                .with_context(|| {
+                    "could not store the SSO login in the OS keychain (nothing was written \
+                     anywhere else; on a machine without a keychain, see `store` in docs/sso.md)"
+                        .to_owned()
+                }),
+            GrantStore::File => {
+                self.files()?
+                    .write_private(FOLDER, &self.file_name(), text.as_bytes())
+            }
+        }
+    }
+
+    /// Removes the stored grant. `Ok(true)` when there was one.
+    pub fn remove(&self) -> anyhow::Result<bool> {
+        match self.settings.store {
+            GrantStore::Keychain => self
+                .keychain
+                .remove_item(&self.item, self.timeout)
+                .map_err(|e| anyhow!(e))
+                .context("could not remove the SSO login from the OS keychain"),
+            GrantStore::File => {
+                let files = self.files()?;
+                let there = files.read_private(FOLDER, &self.file_name()).is_some();
+                files.remove_private(FOLDER, &self.file_name());
+                Ok(there)
+            }
+        }
+    }
+}
+
+fn decode(text: &str) -> Option<Grant> {
+    let stored: Stored = serde_json::from_str(text).ok()?;
+    if stored.v != FORMAT {
+        let mut rt = stored.refresh_token;
+        zeroize::Zeroize::zeroize(&mut rt);
+        return None;
+    }
+    let refresh_token = Token::parse(stored.refresh_token, "the stored SSO login").ok()??;
+    Some(Grant {
+        refresh_token,
+        account: stored.account,
+    })
+}

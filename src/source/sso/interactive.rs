@@ -1,0 +1,282 @@
+//! Whether a person can take part in a sign-in, whether this machine can
+//! show them a browser, and opening it.
+//!
+//! A flow that waits for a person is started only when one can answer: no
+//! `CI` variable or known CI system, `interactive` not `"never"` in the
+//! config or in `CARGO_CREDENTIAL_CORP_INTERACTIVE`, and a terminal to talk
+//! on. Otherwise the login fails at once with what to do instead, and no
+//! URL that would wait for nobody is printed.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::settings::{Flow, Interactive, SsoSettings};
+use crate::source::env::Environment;
+
+/// Set to `never` to forbid interactive sign-ins on this machine.
+pub const INTERACTIVE_ENV: &str = "CARGO_CREDENTIAL_CORP_INTERACTIVE";
+
+/// Variables that CI systems set (besides `CI`).
+const CI_VARS: [(&str, &str); 12] = [
+    ("GITHUB_ACTIONS", "GitHub Actions"),
+    ("GITLAB_CI", "GitLab CI"),
+    ("CIRCLECI", "CircleCI"),
+    ("TF_BUILD", "Azure Pipelines"),
+    ("BUILDKITE", "Buildkite"),
+    ("JENKINS_URL", "Jenkins"),
+    ("TEAMCITY_VERSION", "TeamCity"),
+    ("BITBUCKET_BUILD_NUMBER", "Bitbucket Pipelines"),
+    ("CODEBUILD_BUILD_ID", "AWS CodeBuild"),
+    ("DRONE", "Drone"),
+    ("TRAVIS", "Travis CI"),
+    ("APPVEYOR", "AppVeyor"),
+];
+
+fn set(env: &dyn Environment, key: &str) -> Option<String> {
+    env.var_os(key)
+        .map(|v| v.to_string_lossy().into_owned())
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// Why no person can answer here, or `None` when one can.
+pub fn blocker(settings: &SsoSettings, env: &dyn Environment) -> Option<String> {
+    if settings.interactive == Interactive::Never {
+        return Some("the `sso` table sets `interactive = \"never\"`".to_owned());
+    }
+    if set(env, INTERACTIVE_ENV).is_some_and(|v| v.eq_ignore_ascii_case("never")) {
+        return Some(format!("{INTERACTIVE_ENV}=never is set"));
+    }
+    if let Some(ci) = ci_name(env) {
+        return Some(format!("this looks like a CI job ({ci})"));
+    }
+    if !has_terminal() {
+        return Some("there is no terminal to talk to a person on".to_owned());
+    }
+    None
+}
+
+/// The CI system this runs in, if any is detected.
+fn ci_name(env: &dyn Environment) -> Option<&'static str> {
+    if set(env, "CI").is_some_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "false" | "0")) {
+        return Some("`CI` is set");
+    }
+    CI_VARS
+        .iter()
+        .find(|(var, _)| set(env, var).is_some())
+        .map(|(_, name)| *name)
+}
+
+/// Whether this runs in a CI job.
+pub fn in_ci(env: &dyn Environment) -> bool {
+    ci_name(env).is_some()
+}
+
+/// Whether this process has a controlling terminal (where prompts go;
+/// Cargo's pipes are stdin and stdout).
+pub fn has_terminal() -> bool {
+    #[cfg(unix)]
+    let path = "/dev/tty";
+    #[cfg(windows)]
+    let path = "CONIN$";
+    #[cfg(not(any(unix, windows)))]
+    return false;
+    #[cfg(any(unix, windows))]
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .is_ok()
+}
+
+/// Whether a browser can be shown to the person on this machine, and why
+/// (or why not).
+pub fn display(env: &dyn Environment) -> (bool, &'static str) {
+    if set(env, "BROWSER").is_some() {
+        return (true, "$BROWSER is set");
+    }
+    if set(env, "SSH_CONNECTION").is_some() || set(env, "SSH_TTY").is_some() {
+        return (false, "this is an SSH session");
+    }
+    if cfg!(any(target_os = "macos", windows)) {
+        return (true, "this is a desktop system");
+    }
+    if set(env, "DISPLAY").is_some() || set(env, "WAYLAND_DISPLAY").is_some() {
+        return (true, "a graphical display is available");
+    }
+    if set(env, "WSL_DISTRO_NAME").is_some() {
+        return (false, "this is WSL without a graphical display or $BROWSER");
+    }
+    (
+        false,
+        "there is no graphical display (no DISPLAY or WAYLAND_DISPLAY)",
+    )
+}
+
+/// The flow `auto` picks, and why; `None` when the IdP offers nothing usable.
+pub fn choose(
+    wanted: Flow,
+    env: &dyn Environment,
+    has_device: bool,
+    has_authorization: bool,
+) -> Option<(Flow, String)> {
+    if wanted != Flow::Auto {
+        return Some((wanted, "as asked".to_owned()));
+    }
+    let (shown, why) = display(env);
+    match (shown, has_device, has_authorization) {
+        (true, _, true) => Some((Flow::Browser, why.to_owned())),
+        (_, true, _) => Some((
+            Flow::Device,
+            if shown {
+                "the IdP offers no authorization endpoint".to_owned()
+            } else {
+                format!("{why}, and the IdP offers the device flow")
+            },
+        )),
+        (false, false, true) => Some((
+            Flow::Paste,
+            format!("{why}, and the IdP offers no device flow"),
+        )),
+        (_, false, false) => None,
+    }
+}
+
+/// Opens `url` in the person's browser: each entry of `$BROWSER` (a
+/// `:`-separated list; `%s` stands for the URL) in turn, else the platform's
+/// opener. The URL goes to the browser as one argument (it holds no secret:
+/// only the PKCE challenge and the state). `Ok(())` once a launcher started
+/// and did not fail within a few seconds; it is never killed (it may be the
+/// person's browser) and never waited for longer.
+/// The launcher's environment has no registry token variables (Cargo's and
+/// those in `scrub`).
+pub fn open_browser(url: &str, env: &dyn Environment, scrub: &[String]) -> Result<(), String> {
+    let mut tried = Vec::new();
+    let commands: Vec<Vec<String>> = match set(env, "BROWSER") {
+        Some(list) => list
+            .split(':')
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| {
+                let words: Vec<String> = c.split_whitespace().map(str::to_owned).collect();
+                if words.iter().any(|w| w.contains("%s")) {
+                    words.iter().map(|w| w.replace("%s", url)).collect()
+                } else {
+                    words.into_iter().chain([url.to_owned()]).collect()
+                }
+            })
+            .collect(),
+        None if cfg!(target_os = "macos") => vec![vec!["open".into(), url.into()]],
+        None if cfg!(windows) => vec![vec![
+            "rundll32".into(),
+            "url.dll,FileProtocolHandler".into(),
+            url.into(),
+        ]],
+        None => vec![vec!["xdg-open".into(), url.into()]],
+    };
+    for argv in commands {
+        let Some((program, args)) = argv.split_first() else {
+            continue;
+        };
+        let mut command = Command::new(program);
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            let cargo_token = key == "CARGO_REGISTRY_TOKEN"
+                || (key.starts_with("CARGO_REGISTRIES_") && key.ends_with("_TOKEN"));
+            if cargo_token || scrub.iter().any(|s| *s == key) {
+                command.env_remove(key.as_ref());
+            }
+        }
+        let child = command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let mut child = match child {
+            Ok(child) => child,
+            Err(e) => {
+                tried.push(format!("{program}: {e}"));
+                continue;
+            }
+        };
+        // A launcher that fails says so at once; one that stays is the browser.
+        let until = Instant::now() + Duration::from_secs(3);
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) if status.success() => return Ok(()),
+                Ok(Some(status)) => {
+                    tried.push(format!("{program}: {status}"));
+                    break;
+                }
+                Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(25)),
+                Ok(None) => {
+                    // Reaped in the background, so it does not linger as a zombie.
+                    std::thread::spawn(move || child.wait());
+                    return Ok(());
+                }
+                Err(e) => {
+                    tried.push(format!("{program}: {e}"));
+                    break;
+                }
+            }
+        }
+    }
+    Err(tried.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(vars: &[(&str, &str)]) -> HashMap<String, String> {
+        vars.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn settings(extra: &str) -> SsoSettings {
+        let raw: super::super::settings::RawSso = toml::from_str(&format!(
+            "issuer = \"https://i\"\nclient-id = \"c\"\n{extra}"
+        ))
+        .unwrap();
+        raw.validate("t").unwrap()
+    }
+
+    #[test]
+    fn nobody_answers_in_ci_or_when_told_never() {
+        let s = settings("");
+        for vars in [
+            vec![("CI", "true")],
+            vec![("GITLAB_CI", "true")],
+            vec![("TF_BUILD", "True")],
+            vec![(INTERACTIVE_ENV, "never")],
+        ] {
+            assert!(blocker(&s, &env(&vars)).is_some(), "{vars:?}");
+        }
+        let never = settings("interactive = \"never\"\n");
+        assert!(blocker(&never, &env(&[])).unwrap().contains("interactive"));
+    }
+
+    #[test]
+    fn auto_picks_the_browser_with_a_display_else_the_device_flow_else_paste() {
+        let pick = |vars: &[(&str, &str)], device, authz| {
+            choose(Flow::Auto, &env(vars), device, authz).map(|(f, _)| f)
+        };
+        if !cfg!(any(target_os = "macos", windows)) {
+            assert_eq!(pick(&[("DISPLAY", ":0")], true, true), Some(Flow::Browser));
+            assert_eq!(pick(&[], true, true), Some(Flow::Device));
+            assert_eq!(pick(&[], false, true), Some(Flow::Paste));
+        }
+        assert_eq!(
+            pick(&[("DISPLAY", ":0"), ("SSH_CONNECTION", "x")], true, true),
+            Some(Flow::Device)
+        );
+        assert_eq!(pick(&[("BROWSER", "b")], true, true), Some(Flow::Browser));
+        assert_eq!(pick(&[("BROWSER", "b")], true, false), Some(Flow::Device));
+        assert_eq!(pick(&[], false, false), None);
+        assert_eq!(
+            choose(Flow::Paste, &env(&[]), true, true).map(|(f, _)| f),
+            Some(Flow::Paste)
+        );
+    }
+}

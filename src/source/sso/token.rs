@@ -1,0 +1,266 @@
+//! Requests to the IdP's token, device authorization and revocation
+//! endpoints for the SSO flows, under the project's HTTP policy
+//! ([`crate::oidc::http`]): one deadline per call, no redirects, size caps.
+//! Errors show only the IdP's cleaned `error` / `error_description`, never
+//! a body, and never what was sent.
+
+use anyhow::{anyhow, bail};
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::oidc::exchange::{self, clean};
+use crate::oidc::http::{Http, display_url};
+use crate::secret::Token;
+
+/// Tokens the token endpoint issued.
+#[derive(Debug)]
+pub struct TokenSet {
+    /// The access token (the registry token).
+    pub access: Token,
+    /// Its lifetime in seconds, when known.
+    pub expires_in: Option<i64>,
+    /// A refresh token, when the IdP issued (or rotated) one.
+    pub refresh: Option<Token>,
+    /// An OpenID Connect ID token, when issued.
+    pub id_token: Option<Token>,
+}
+
+/// An OAuth error answer (RFC 6749 §5.2), cleaned for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `error` code (`invalid_grant`, `authorization_pending`, …).
+    pub code: String,
+    /// `error_description`, cleaned and redacted, when given.
+    pub description: Option<String>,
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.code)?;
+        if let Some(d) = &self.description {
+            write!(f, " ({d})")?;
+        }
+        write!(f, ", HTTP {}", self.status)
+    }
+}
+
+impl std::error::Error for OAuthError {}
+
+/// What an endpoint answered: tokens, or an OAuth error.
+pub type Answer<T> = Result<T, OAuthError>;
+
+#[derive(Deserialize)]
+struct Extra {
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    id_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Failure {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// POSTs `form` to `endpoint`. `secrets` are what the form carries (a
+/// refresh token, a code, a verifier), redacted from whatever the IdP says.
+fn post_form(
+    http: &Http,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> anyhow::Result<(u16, Zeroizing<Vec<u8>>, String)> {
+    let (url, req) = http.post(endpoint)?;
+    let resp = http.send(&url, req.header("accept", "application/json").form(form))?;
+    Ok((resp.status, Zeroizing::new(resp.body), display_url(&url)))
+}
+
+fn oauth_error(
+    status: u16,
+    body: &[u8],
+    shown: &str,
+    secrets: &[&str],
+) -> anyhow::Result<OAuthError> {
+    let Ok(failure) = serde_json::from_slice::<Failure>(body) else {
+        bail!(
+            "{shown} answered HTTP {status}{}",
+            match status {
+                404 =>
+                    "; there is no endpoint at this URL: check the `sso` table's `issuer` or endpoints",
+                500.. => "; the identity service is failing, retry later or ask its operators",
+                _ => "; check the `sso` table's endpoints and `client-id`",
+            }
+        );
+    };
+    Ok(OAuthError {
+        status,
+        code: clean(&failure.error, secrets),
+        description: failure.error_description.map(|d| clean(&d, secrets)),
+    })
+}
+
+fn encoded_forms(secrets: &[&str]) -> Vec<Zeroizing<String>> {
+    let mut all = Vec::new();
+    for raw in secrets {
+        all.push(Zeroizing::new((*raw).to_owned()));
+        all.push(Zeroizing::new(
+            url::form_urlencoded::byte_serialize(raw.as_bytes()).collect(),
+        ));
+    }
+    all
+}
+
+/// A token request (`grant_type` and its parameters in `form`): the tokens
+/// issued, or the IdP's OAuth error.
+pub fn request(
+    http: &Http,
+    endpoint: &str,
+    form: &[(&str, &str)],
+    secrets: &[&str],
+) -> anyhow::Result<Answer<TokenSet>> {
+    let (status, body, shown) = post_form(http, endpoint, form)?;
+    let secrets = encoded_forms(secrets);
+    let secrets: Vec<&str> = secrets.iter().map(|s| s.as_str()).collect();
+    if status != 200 {
+        return oauth_error(status, &body, &shown, &secrets).map(Err);
+    }
+    let issued = exchange::parse_with(status, &body, &shown, &secrets)?;
+    let extra: Extra = serde_json::from_slice(&body)
+        .map_err(|_| anyhow!("{shown} answered HTTP 200 but not with a JSON token response"))?;
+    let secret = |v: Option<String>, what: &str| -> anyhow::Result<Option<Token>> {
+        match v {
+            Some(v) => Ok(Token::parse(v, &format!("the {what} from {shown}"))?),
+            None => Ok(None),
+        }
+    };
+    Ok(Ok(TokenSet {
+        access: issued.token,
+        expires_in: issued.expires_in,
+        refresh: secret(extra.refresh_token, "refresh token")?,
+        id_token: secret(extra.id_token, "ID token")?,
+    }))
+}
+
+/// An RFC 8628 device authorization answer.
+#[derive(Debug)]
+pub struct DeviceAuthorization {
+    /// The device code (a secret: only sent back to the token endpoint).
+    pub device_code: Token,
+    /// The code the person enters.
+    pub user_code: String,
+    /// Where to enter it.
+    pub verification_uri: String,
+    /// The same with the code filled in, when offered.
+    pub verification_uri_complete: Option<String>,
+    /// How long the codes live, in seconds.
+    pub expires_in: u64,
+    /// Seconds between polls (default 5).
+    pub interval: u64,
+}
+
+#[derive(Deserialize)]
+struct RawDevice {
+    device_code: String,
+    user_code: String,
+    #[serde(alias = "verification_url")]
+    verification_uri: String,
+    #[serde(default)]
+    verification_uri_complete: Option<String>,
+    expires_in: u64,
+    #[serde(default)]
+    interval: Option<u64>,
+}
+
+/// Starts a device authorization (RFC 8628 §3.1).
+pub fn device_authorization(
+    http: &Http,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> anyhow::Result<Answer<DeviceAuthorization>> {
+    let (status, body, shown) = post_form(http, endpoint, form)?;
+    if status != 200 {
+        return oauth_error(status, &body, &shown, &[]).map(Err);
+    }
+    let raw: RawDevice = serde_json::from_slice(&body).map_err(|_| {
+        anyhow!(
+            "{shown} answered HTTP 200 but not with a device authorization (device_code, \
+             user_code, verification_uri, expires_in); check `device-authorization-endpoint`"
+        )
+    })?;
+    let device_code = Token::parse(raw.device_code, &format!("the device code from {shown}"))?
+        .ok_or_else(|| anyhow!("{shown} answered with an empty device code"))?;
+    // What is shown to the person must be plain text and a URL the HTTP
+    // policy accepts (no `javascript:`, no plain http to another host).
+    let printable = |s: &str| !s.is_empty() && s.len() <= 512 && !s.chars().any(char::is_control);
+    if !printable(&raw.user_code) || raw.user_code.len() > 64 {
+        bail!("{shown} answered with a user code that cannot be shown");
+    }
+    for uri in [
+        Some(&raw.verification_uri),
+        raw.verification_uri_complete.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if !printable(uri) || crate::oidc::http::checked_url(uri).is_err() {
+            bail!(
+                "{shown} answered with a verification URL that is not https (or not printable); \
+                 refused"
+            );
+        }
+    }
+    Ok(Ok(DeviceAuthorization {
+        device_code,
+        user_code: raw.user_code,
+        verification_uri: raw.verification_uri,
+        verification_uri_complete: raw.verification_uri_complete,
+        expires_in: raw.expires_in.clamp(1, 3600),
+        interval: raw.interval.unwrap_or(5).clamp(1, 60),
+    }))
+}
+
+/// Revokes `token` (RFC 7009). `Ok(true)` when the IdP confirmed it (HTTP
+/// 200, which RFC 7009 also answers for a token it did not know).
+pub fn revoke(
+    http: &Http,
+    endpoint: &str,
+    client_id: &str,
+    token: &Token,
+) -> anyhow::Result<Result<(), String>> {
+    let form = [
+        ("token", token.expose()),
+        ("token_type_hint", "refresh_token"),
+        ("client_id", client_id),
+    ];
+    let (status, body, shown) = post_form(http, endpoint, &form)?;
+    if status == 200 {
+        return Ok(Ok(()));
+    }
+    let secrets = encoded_forms(&[token.expose()]);
+    let secrets: Vec<&str> = secrets.iter().map(|s| s.as_str()).collect();
+    Ok(Err(match oauth_error(status, &body, &shown, &secrets) {
+        Ok(e) => format!("{shown} refused: {e}"),
+        Err(e) => format!("{e}"),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oauth_errors_are_cleaned_and_never_echo_what_was_sent() {
+        let body =
+            br#"{"error":"invalid_grant","error_description":"grant rt-SECRET-123 is gone"}"#;
+        let e = oauth_error(400, body, "https://idp/token", &["rt-SECRET-123"]).unwrap();
+        assert_eq!(e.code, "invalid_grant");
+        let shown = e.to_string();
+        assert!(!shown.contains("rt-SECRET-123"), "{shown}");
+        assert!(shown.contains("HTTP 400"), "{shown}");
+        let e = oauth_error(502, b"<html>", "https://idp/token", &[]).unwrap_err();
+        assert!(e.to_string().contains("failing"), "{e}");
+    }
+}

@@ -1,0 +1,549 @@
+//! Single sign-on for developers, end to end: the real `cargo login` signs
+//! in at the real OpenID provider (the test plays the person on the IdP's
+//! real pages), the refresh token lands in the real Secret Service, and the
+//! real `cargo` publishes and builds through the gateway that verifies every
+//! short-lived token; refresh, rotation, single flight and logout are
+//! checked at the IdP itself. Sign-ins run on a terminal (`script`): the
+//! provider starts no flow without one.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::util::cargo::{CargoHome, Providers, REGISTRY};
+use crate::util::idp::{Gateway, Idp, browser_script, user_agent};
+use crate::util::kellnr::Kellnr;
+use crate::util::keyring::Keyring;
+use crate::util::leak;
+
+const TERMINAL: Duration = Duration::from_secs(90);
+
+fn sso_config(index_url: &str, idp: &Idp, extra: &str) -> String {
+    format!(
+        "[registries.{REGISTRY}]\nindex = {index_url:?}\n\n[registries.{REGISTRY}.sso]\n\
+         issuer = {:?}\nclient-id = \"sso\"\nscope = \"read\"\npublish-scope = \"publish\"\n\
+         resource = \"https://registry.test\"\n{extra}",
+        idp.issuer()
+    )
+}
+
+/// A developer's machine: a Cargo home with the keychain, configured for SSO.
+fn laptop(index_url: &str, idp: &Idp, keyring: &Keyring, extra: &str) -> CargoHome {
+    let mut home = CargoHome::new(index_url, Providers::PerRegistry(vec![]));
+    home.bus(keyring.address()).secret("eyJ");
+    home.corp_config(&sso_config(index_url, idp, extra));
+    home
+}
+
+/// The keychain item holding the SSO login of `index_url`.
+fn stored_login(keyring: &Keyring, index_url: &str, idp: &Idp) -> Option<serde_json::Value> {
+    let service = format!("cargo-credential-corp-sso:{index_url}|sso@{}", idp.issuer());
+    keyring
+        .lookup(&[("service", &service), ("username", "cargo-credential-corp")])
+        .map(|json| serde_json::from_str(&json).expect("the stored login is JSON"))
+}
+
+fn refresh_token(keyring: &Keyring, index_url: &str, idp: &Idp) -> String {
+    stored_login(keyring, index_url, idp).expect("a stored login")["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The text after `before` up to the next space or line end.
+fn word_after<'a>(screen: &'a str, before: &str) -> &'a str {
+    let at = screen
+        .find(before)
+        .unwrap_or_else(|| panic!("no {before:?} on the terminal"));
+    screen[at + before.len()..]
+        .split(|c: char| c.is_whitespace())
+        .next()
+        .unwrap()
+}
+
+/// `cargo login` with the device flow; the person approves (or `user_args`
+/// say otherwise) on the IdP's pages. Whether it succeeded, and the screen.
+fn device_login(home: &CargoHome, user_args: &[&str]) -> (bool, String) {
+    let pty = home.cargo_on_terminal(
+        home.root(),
+        &["login", "--registry", REGISTRY, "--", "--device"],
+    );
+    let screen = pty.wait_for("and enter the code ", TERMINAL);
+    let uri = word_after(&screen, ", open ").to_owned();
+    let code = word_after(&screen, "enter the code ").to_owned();
+    let mut args = vec!["device", uri.as_str(), code.as_str()];
+    args.extend_from_slice(user_args);
+    user_agent(&args).assert_success();
+    pty.finish(TERMINAL)
+}
+
+/// Scans every output of the test against every secret the IdP issued or
+/// received (tokens, codes, device codes, PKCE verifiers), and declares them
+/// to the Cargo home, whose drop scans the files left behind.
+fn no_leaks(idp: &Idp, home: &mut CargoHome, outputs: &[&str]) {
+    let secrets = idp.secrets_issued();
+    for (i, text) in outputs.iter().enumerate() {
+        leak::check_text(&format!("output #{i}"), text.as_bytes(), &secrets);
+    }
+    let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    home.secrets(&refs);
+}
+
+fn grants(idp: &Idp, grant: &str) -> u64 {
+    let body = crate::util::http()
+        .get(format!("{}/test/stats", idp.issuer()))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
+    stats["byGrant"][grant].as_u64().unwrap_or(0)
+}
+
+#[test]
+#[ignore = "e2e: needs kellnr, the test IdP and gnome-keyring; run scripts/test.sh"]
+fn device_flow_login_publish_build_and_logout_revokes_at_the_idp() {
+    let idp = Idp::start(300);
+    let gw = Gateway::start(&idp);
+    let keyring = Keyring::start();
+    let index = gw.index_url();
+    let mut home = laptop(&index, &idp, &keyring, "");
+    home.secret(gw.kellnr.token());
+
+    let (ok, login) = device_login(&home, &[]);
+    assert!(ok, "cargo login failed:\n{login}");
+    assert!(
+        login.contains("Signed in to my-private as alice"),
+        "{login}"
+    );
+    assert!(login.contains("the OS keychain"), "{login}");
+    let rt = refresh_token(&keyring, &index, &idp);
+    assert!(idp.introspect_active(&rt));
+    assert!(
+        home.credential_files().is_empty(),
+        "a credentials file was written"
+    );
+
+    let lib = home.new_lib("sso-lib", "0.1.0");
+    let publish = home.cargo(&lib, &["publish", "--registry", REGISTRY], None);
+    publish.assert_success();
+    assert!(
+        publish.stderr.contains("Uploaded sso-lib v0.1.0"),
+        "{}",
+        publish.describe()
+    );
+    let app = home.new_app("sso-app", "sso-lib", "0.1");
+    home.cargo(&app, &["generate-lockfile"], None)
+        .assert_success();
+    let build = home.cargo(&app, &["build"], None);
+    build.assert_success();
+    assert!(
+        build.stderr.contains("Downloaded sso-lib v0.1.0"),
+        "{}",
+        build.describe()
+    );
+    // One refresh per scope (read, publish); later runs used the cache.
+    assert_eq!(grants(&idp, "refresh_token"), 2);
+    let stats = gw.stats();
+    assert_eq!(stats["rejected"], 0, "{stats}");
+    assert!(stats["accepted"].as_u64().unwrap() >= 3, "{stats}");
+
+    let logout = home.cargo(home.root(), &["logout", "--registry", REGISTRY], None);
+    logout.assert_success();
+    assert!(
+        logout.stderr.contains("revoked at the identity provider"),
+        "{}",
+        logout.describe()
+    );
+    let rotated = refresh_token_gone(&keyring, &index, &idp);
+    assert!(rotated, "the login is still in the keychain");
+    assert!(
+        !idp.introspect_active(&rt),
+        "the refresh token is still active at the IdP"
+    );
+    // Nothing cached is served after logout: the next fetch needs a login.
+    std::fs::remove_file(app.join("Cargo.lock")).unwrap();
+    let after = home.cargo(&app, &["generate-lockfile"], None);
+    after.assert_failure();
+    assert!(
+        after.stderr.contains("not signed in to my-private"),
+        "{}",
+        after.describe()
+    );
+
+    no_leaks(
+        &idp,
+        &mut home,
+        &[
+            &login,
+            &publish.stderr,
+            &build.stderr,
+            &logout.stderr,
+            &after.stderr,
+        ],
+    );
+}
+
+fn refresh_token_gone(keyring: &Keyring, index: &str, idp: &Idp) -> bool {
+    stored_login(keyring, index, idp).is_none()
+}
+
+#[test]
+#[ignore = "e2e: needs kellnr, the test IdP and gnome-keyring; run scripts/test.sh"]
+fn a_denied_or_expired_device_sign_in_stores_nothing() {
+    let idp = Idp::start(300);
+    let kellnr = Kellnr::start();
+    let keyring = Keyring::start();
+    let index = kellnr.index_url();
+    let mut home = laptop(&index, &idp, &keyring, "");
+    home.secret(kellnr.token());
+
+    let (ok, denied) = device_login(&home, &["--deny"]);
+    assert!(!ok, "a denied sign-in succeeded:\n{denied}");
+    assert!(
+        denied.contains("denied at the identity provider"),
+        "{denied}"
+    );
+    assert!(stored_login(&keyring, &index, &idp).is_none());
+    no_leaks(&idp, &mut home, &[&denied]);
+
+    // Nobody approves: the 4 s code expires (after one `slow_down`).
+    let idp = Idp::start_with(&[("DEVICE_TTL", "4".into()), ("SLOW_DOWN_ONCE", "1".into())]);
+    home.corp_config(&sso_config(&index, &idp, ""));
+    let pty = home.cargo_on_terminal(
+        home.root(),
+        &["login", "--registry", REGISTRY, "--", "--device"],
+    );
+    pty.wait_for("and enter the code ", TERMINAL);
+    let start = Instant::now();
+    let (ok, expired) = pty.finish(TERMINAL);
+    assert!(!ok, "{expired}");
+    assert!(
+        expired.contains("expired before it was approved"),
+        "{expired}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(stored_login(&keyring, &index, &idp).is_none());
+    assert!(home.credential_files().is_empty());
+    no_leaks(&idp, &mut home, &[&expired]);
+}
+
+#[test]
+#[ignore = "e2e: needs kellnr, the test IdP and gnome-keyring; run scripts/test.sh"]
+fn browser_sign_in_with_pkce_and_a_forged_state_is_refused() {
+    let idp = Idp::start(300);
+    let gw = Gateway::start(&idp);
+    let keyring = Keyring::start();
+    let index = gw.index_url();
+    let mut home = laptop(&index, &idp, &keyring, "");
+    let log = home.root().join("browser.log");
+    home.env("BROWSER", &browser_script().display().to_string())
+        .env("BROWSER_LOG", &log.display().to_string())
+        .secret(gw.kellnr.token());
+
+    // A forged answer (wrong `state`) reaches the loopback listener first.
+    home.env("BROWSER_ARGS", "--tamper-state");
+    let (ok, forged) = home
+        .cargo_on_terminal(home.root(), &["login", "--registry", REGISTRY])
+        .finish(TERMINAL);
+    assert!(!ok, "{forged}");
+    assert!(forged.contains("does not carry the `state`"), "{forged}");
+    assert!(stored_login(&keyring, &index, &idp).is_none());
+
+    home.env_remove("BROWSER_ARGS");
+    let (ok, login) = home
+        .cargo_on_terminal(home.root(), &["login", "--registry", REGISTRY])
+        .finish(TERMINAL);
+    assert!(ok, "{login}");
+    assert!(
+        login.contains("with the browser ($BROWSER is set)"),
+        "{login}"
+    );
+    assert!(
+        login.contains("Signed in to my-private as alice"),
+        "{login}"
+    );
+    let opened = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        opened.lines().count(),
+        2,
+        "the browser was not opened once per login"
+    );
+    assert!(opened.contains("code_challenge_method=S256") && !opened.contains("code_verifier"));
+
+    let app_lib = home.new_lib("pkce-lib", "1.0.0");
+    home.cargo(&app_lib, &["publish", "--registry", REGISTRY], None)
+        .assert_success();
+    assert_eq!(gw.stats()["rejected"], 0);
+    no_leaks(&idp, &mut home, &[&forged, &login, &opened]);
+}
+
+#[test]
+#[ignore = "e2e: needs kellnr, the test IdP and gnome-keyring; run scripts/test.sh"]
+fn paste_mode_reads_the_redirected_address_on_the_terminal() {
+    let idp = Idp::start(300);
+    let kellnr = Kellnr::start();
+    let keyring = Keyring::start();
+    let index = kellnr.index_url();
+    let mut home = laptop(&index, &idp, &keyring, "");
+    home.secret(kellnr.token());
+
+    let mut pty = home.cargo_on_terminal(
+        home.root(),
+        &["login", "--registry", REGISTRY, "--", "--paste"],
+    );
+    let screen = pty.wait_for("paste the address here", TERMINAL);
+    let url = screen
+        .split_whitespace()
+        .find(|w| w.starts_with(&format!("{}/auth?", idp.issuer())))
+        .expect("the sign-in URL on the terminal")
+        .to_owned();
+    let redirect = user_agent(&["browse", &url, "--print-redirect", "--login", "bob"]);
+    redirect.assert_success();
+    let redirect = redirect.stdout.trim().to_owned();
+    assert!(redirect.starts_with("http://127.0.0.1:") && redirect.contains("code="));
+    pty.type_line(&redirect);
+    let (ok, screen) = pty.finish(TERMINAL);
+    assert!(ok, "{screen}");
+    assert!(
+        screen.contains("Signed in to my-private as bob"),
+        "{screen}"
+    );
+    assert!(stored_login(&keyring, &index, &idp).is_some());
+    // What was pasted is not echoed.
+    let secrets = idp.secrets_issued();
+    leak::check_text("the paste-mode terminal", screen.as_bytes(), &secrets);
+    no_leaks(&idp, &mut home, &[&screen]);
+}
+
+#[test]
+#[ignore = "e2e: needs kellnr, the test IdP and gnome-keyring; run scripts/test.sh"]
+fn expired_tokens_are_refreshed_silently_once_for_16_processes_with_rotation() {
+    // Access tokens live 8 s: fresh for 4 s, then refreshed.
+    let idp = Idp::start(8);
+    let gw = Gateway::start(&idp);
+    let keyring = Keyring::start();
+    let index = gw.index_url();
+    let mut home = laptop(&index, &idp, &keyring, "");
+    home.secret(gw.kellnr.token());
+    let (ok, login) = device_login(&home, &[]);
+    assert!(ok, "{login}");
+    let first = refresh_token(&keyring, &index, &idp);
+
+    let lib = home.new_lib("fresh-lib", "0.2.0");
+    home.cargo(&lib, &["publish", "--registry", REGISTRY], None)
+        .assert_success();
+    let app = home.new_app("fresh-app", "fresh-lib", "0.2");
+    home.cargo(&app, &["generate-lockfile"], None)
+        .assert_success();
+
+    // After expiry, 16 processes at once: one refresh, every reply a token.
+    thread::sleep(Duration::from_secs(9));
+    let before = grants(&idp, "refresh_token");
+    let replies: Vec<String> = thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|_| s.spawn(|| home.provider_get(&index, "read")))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                let out = h.join().unwrap();
+                out.assert_success();
+                out.reply().to_owned()
+            })
+            .collect()
+    });
+    assert_eq!(
+        grants(&idp, "refresh_token") - before,
+        1,
+        "not single-flighted"
+    );
+    for reply in &replies {
+        assert!(
+            reply.starts_with(r#"{"Ok":{"kind":"get","token":"#),
+            "not a token reply"
+        );
+    }
+    let distinct: std::collections::HashSet<_> = replies.iter().collect();
+    assert_eq!(distinct.len(), 1, "the 16 processes got different tokens");
+
+    // Rotation: a new refresh token is stored; the first one is dead at the IdP.
+    let second = refresh_token(&keyring, &index, &idp);
+    assert_ne!(first, second);
+    assert!(!idp.introspect_active(&first));
+    assert!(idp.introspect_active(&second));
+
+    // A real cargo run after expiry: refreshed without a prompt.
+    thread::sleep(Duration::from_secs(9));
+    std::fs::remove_file(app.join("Cargo.lock")).unwrap();
+    let quiet = home.cargo(&app, &["build"], None);
+    quiet.assert_success();
+    assert!(!quiet.stderr.contains("sign in"), "{}", quiet.describe());
+    assert_eq!(gw.stats()["rejected"], 0);
+
+    // Someone replays a rotated refresh token: the IdP revokes the grant,
+    // and the next refresh says plainly to sign in again, removing the dead login.
+    let (status, _) = idp.refresh_with(&first, "read");
+    assert_eq!(status, 400);
+    thread::sleep(Duration::from_secs(9));
+    let out = home.provider_get(&index, "read");
+    assert!(
+        out.reply().contains("cargo login --registry my-private"),
+        "{}",
+        out.describe()
+    );
+    assert!(stored_login(&keyring, &index, &idp).is_none());
+    no_leaks(&idp, &mut home, &[&login, &quiet.stderr, &out.stderr]);
+}
+
+/// `cargo login` where nobody can answer: fails at once, prints no URL.
+fn refused_login(home: &CargoHome, setsid: bool) -> crate::util::process::Output {
+    let mut cmd = if setsid {
+        let mut c = std::process::Command::new("setsid");
+        c.args(["-w", "cargo"]);
+        c
+    } else {
+        std::process::Command::new("cargo")
+    };
+    cmd.args(["login", "--registry", REGISTRY])
+        .current_dir(home.root());
+    home.run_with_env(cmd)
+}
+
+#[test]
+#[ignore = "e2e: needs kellnr and the test IdP; run scripts/test.sh"]
+fn no_sign_in_starts_where_nobody_can_answer() {
+    let idp = Idp::start(300);
+    let kellnr = Kellnr::start();
+    let index = kellnr.index_url();
+    let mut home = CargoHome::new(&index, Providers::PerRegistry(vec![]));
+    home.corp_config(&sso_config(&index, &idp, ""));
+    home.secret(kellnr.token());
+
+    home.env("CI", "true");
+    let ci = refused_login(&home, false);
+    ci.assert_failure();
+    assert!(
+        ci.stderr.contains("this looks like a CI job"),
+        "{}",
+        ci.describe()
+    );
+    assert!(
+        ci.stderr.contains("[registries.my-private.oidc]"),
+        "{}",
+        ci.describe()
+    );
+    home.env_remove("CI");
+    // No terminal at all (a new session without one).
+    let no_tty = refused_login(&home, true);
+    no_tty.assert_failure();
+    assert!(
+        no_tty.stderr.contains("no terminal"),
+        "{}",
+        no_tty.describe()
+    );
+    home.env("CARGO_CREDENTIAL_CORP_INTERACTIVE", "never");
+    let never = refused_login(&home, true);
+    never.assert_failure();
+    assert!(
+        never.stderr.contains("=never is set"),
+        "{}",
+        never.describe()
+    );
+    for out in [&ci, &no_tty, &never] {
+        assert!(out.elapsed < Duration::from_secs(2), "{:?}", out.elapsed);
+        assert!(!out.stderr.contains(&idp.issuer()), "{}", out.describe());
+    }
+    assert_eq!(
+        grants(&idp, "urn:ietf:params:oauth:grant-type:device_code"),
+        0
+    );
+
+    // A build before any sign-in says what to run.
+    let app = home.new_app("early-app", "nothing", "1");
+    let out = home.cargo(&app, &["generate-lockfile"], None);
+    out.assert_failure();
+    assert!(
+        out.stderr.contains(
+            "not signed in to my-private yet: `cargo login --registry my-private` signs in"
+        ),
+        "{}",
+        out.describe()
+    );
+    // In CI the warning is not given: nobody there signs in.
+    home.env("GITHUB_ACTIONS", "true");
+    let in_ci = home.cargo(&app, &["generate-lockfile"], None);
+    in_ci.assert_failure();
+    assert!(
+        !in_ci.stderr.contains("not signed in"),
+        "{}",
+        in_ci.describe()
+    );
+    no_leaks(
+        &idp,
+        &mut home,
+        &[&ci.stderr, &no_tty.stderr, &never.stderr, &out.stderr],
+    );
+}
+
+#[test]
+#[ignore = "e2e: needs kellnr and the test IdP; run scripts/test.sh"]
+fn without_a_keychain_a_login_is_kept_only_in_the_chosen_private_file() {
+    let idp = Idp::start(300);
+    let gw = Gateway::start(&idp);
+    let index = gw.index_url();
+    // No keychain on this machine (the provider's bus leads nowhere).
+    let mut home = CargoHome::new(&index, Providers::PerRegistry(vec![]));
+    home.secret("eyJ").secret(gw.kellnr.token());
+    home.corp_config(&sso_config(&index, &idp, ""));
+    let (ok, refused) = device_login(&home, &[]);
+    assert!(!ok, "{refused}");
+    assert!(
+        refused.contains("could not store the SSO login in the OS keychain")
+            && refused.contains("nothing was written anywhere else"),
+        "{refused}"
+    );
+    let sso_dir = home.root().join("corp-cache").join("sso");
+    assert!(
+        !sso_dir.exists(),
+        "a file was written without `store = \"file\"`"
+    );
+
+    home.corp_config(&sso_config(&index, &idp, "store = \"file\"\n"));
+    let (ok, login) = device_login(&home, &[]);
+    assert!(ok, "{login}");
+    assert!(login.contains("a private file in"), "{login}");
+    let files: Vec<_> = std::fs::read_dir(&sso_dir).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let file = files[0].as_ref().unwrap().path();
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(&sso_dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+    }
+    let get = home.provider_get(&index, "publish");
+    assert!(
+        get.reply().starts_with(r#"{"Ok":{"kind":"get","token":"#),
+        "{}",
+        get.describe()
+    );
+    let logout = home.cargo(home.root(), &["logout", "--registry", REGISTRY], None);
+    logout.assert_success();
+    assert!(logout.stderr.contains("revoked"), "{}", logout.describe());
+    assert_eq!(std::fs::read_dir(&sso_dir).unwrap().count(), 0);
+    no_leaks(
+        &idp,
+        &mut home,
+        &[&refused, &login, &get.stderr, &logout.stderr],
+    );
+}
