@@ -5,8 +5,9 @@
 //! configuration does not serve, `operation-not-supported` for an action this
 //! version does not know, and `other` (with its cause chain) only for real
 //! failures that the user must fix.
-
-use std::time::Duration;
+//!
+//! The sources themselves are in [`crate::source`], one module each behind
+//! [`Source`]; this module walks them in the configured order.
 
 use anyhow::anyhow;
 use cargo_credential::{
@@ -17,17 +18,14 @@ use cargo_credential::{
 use crate::cache::FileStore;
 use crate::config::{AuthScheme, Config, ConfigPaths, Settings};
 use crate::diag::warn;
-use crate::keychain::{Budgeted, Keychain, OsKeychain};
-use crate::oidc::{self, OperationClass};
+use crate::keychain::{Budgeted, Keychain, KeychainError, OsKeychain};
+use crate::oidc::OperationClass;
 use crate::registry::Registry;
-use crate::secret::Token;
-use crate::source::SourceKind;
-use crate::source::env::{self, Environment, ProcessEnv};
-use crate::source::sso::{self, settings::Flow};
+use crate::source::env::{Environment, ProcessEnv};
+use crate::source::sso::settings::Flow;
+use crate::source::{Found, Lifetime, Login, Lookup, Request, SourceKind, source};
 
-/// Deadline of the keychain call made by `cargo login` / `cargo logout`: a
-/// person is waiting, perhaps on an unlock prompt.
-pub const INTERACTIVE_KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(30);
+pub use crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT;
 
 /// The provider, generic over its environment and keychain seams.
 #[derive(Debug)]
@@ -55,13 +53,30 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         }
     }
 
+    fn request<'a>(
+        &'a self,
+        registry: &'a Registry<'a>,
+        settings: &'a Settings,
+        operation: OperationClass,
+        keychain: &'a dyn Keychain,
+    ) -> Request<'a> {
+        Request {
+            registry,
+            settings,
+            operation,
+            env: &self.env,
+            keychain,
+            files: &FileStore::user,
+            now: &unix_now,
+        }
+    }
+
     fn get(
         &self,
         registry: &Registry<'_>,
         settings: &Settings,
         operation: &Operation<'_>,
     ) -> Result<CredentialResponse, Error> {
-        let mut keychain_problem = None;
         if let Some((name, origin)) = &settings.unbound {
             warn(&format!(
                 "[registries.{name}] in {origin} holds a token source but no `index`, so its \
@@ -72,150 +87,22 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         }
         // One keychain-timeout-ms budget for every keychain call of this get.
         let keychain = Budgeted::new(&self.keychain, settings.keychain_timeout);
-        let mut not_signed_in = false;
-        for source in &settings.sources {
-            let token = match source {
-                SourceKind::Oidc => {
-                    if let Some(obtained) = self.oidc(registry, settings, operation, &keychain)? {
-                        return Ok(obtained);
-                    }
-                    None
-                }
-                SourceKind::Sso => {
-                    match self.sso(registry, settings, operation, &keychain)? {
-                        Some(obtained) => return Ok(obtained),
-                        None => not_signed_in = settings.sso.is_some(),
-                    }
-                    None
-                }
-                SourceKind::Env => {
-                    let names = env::candidate_names(registry, &settings.env);
-                    env::lookup(&self.env, &names)?.map(|(token, _)| token)
-                }
-                SourceKind::Keychain => {
-                    match keychain.read(registry.index_url, settings.keychain_timeout) {
-                        Ok(token) => token,
-                        // No keychain on this machine: like an empty one.
-                        Err(e) if e.is_unavailable() => None,
-                        Err(e) => {
-                            keychain_problem = Some(e);
-                            None
-                        }
-                    }
-                }
-            };
-            if let Some(token) = token {
-                return Ok(answer(token, settings, CacheControl::Session, true));
+        let request = self.request(registry, settings, operation_class(operation), &keychain);
+        let mut notes = Vec::new();
+        for kind in &settings.sources {
+            match source(*kind).get(&request)? {
+                Lookup::Found(found) => return Ok(answer(found, settings)),
+                Lookup::Missing { note } => notes.extend(note),
             }
         }
-        if let Some(problem) = keychain_problem {
-            warn(&format!(
-                "could not read the OS keychain for {}: {problem}",
-                registry.display_name()
-            ));
-        }
-        // Not said in CI, where nobody signs in (a CI job uses `oidc`).
-        if not_signed_in && !sso::interactive::in_ci(&self.env) {
-            warn(&format!(
-                "not signed in to {} yet: `cargo login --registry {}` signs in (single sign-on)",
-                registry.display_name(),
-                registry.name.unwrap_or("NAME")
-            ));
+        for note in notes {
+            warn(&note);
         }
         Err(Error::NotFound)
     }
 
-    /// The context the token-issuing sources (`oidc`, `sso`) work in.
-    fn context<'a>(
-        &'a self,
-        settings: &'a Settings,
-        keychain: &'a dyn Keychain,
-        now: &'a dyn Fn() -> i64,
-    ) -> oidc::Context<'a> {
-        oidc::Context {
-            env: &self.env,
-            keychain,
-            keychain_timeout: settings.keychain_timeout,
-            files: &FileStore::user,
-            now,
-            token_vars: &settings.env,
-        }
-    }
-
-    fn sso(
-        &self,
-        registry: &Registry<'_>,
-        settings: &Settings,
-        operation: &Operation<'_>,
-        keychain: &dyn Keychain,
-    ) -> Result<Option<CredentialResponse>, Error> {
-        let Some(sso) = &settings.sso else {
-            if !settings.sso_listed {
-                // `"sso"` among the default sources and no `sso` table here.
-                return Ok(None);
-            }
-            return Err(anyhow!(
-                "the sources for {} list \"sso\" but no [registries.NAME.sso] table applies \
-                 ({}); add one (see docs/sso.md)",
-                registry.display_name(),
-                where_configured(settings)
-            )
-            .into());
-        };
-        let now = unix_now;
-        let cx = self.context(settings, keychain, &now);
-        let obtained = sso::get(sso, registry, operation_class(operation), &cx)?;
-        Ok(obtained.map(|o| {
-            answer(
-                o.token,
-                settings,
-                cache_control(o.expires_at),
-                !sso.operation_dependent(),
-            )
-        }))
-    }
-
-    fn oidc(
-        &self,
-        registry: &Registry<'_>,
-        settings: &Settings,
-        operation: &Operation<'_>,
-        keychain: &dyn Keychain,
-    ) -> Result<Option<CredentialResponse>, Error> {
-        let Some(oidc) = &settings.oidc else {
-            if !settings.oidc_listed {
-                // `"oidc"` among the default sources, and no `oidc` table
-                // for this registry: skipped; an exchange is never made for
-                // a registry nobody configured one for (docs/security.md).
-                return Ok(None);
-            }
-            return Err(anyhow!(
-                "the sources for {} list \"oidc\" but no [registries.NAME.oidc] table applies \
-                 ({}); add one (see docs/oidc.md)",
-                registry.display_name(),
-                where_configured(settings)
-            )
-            .into());
-        };
-        let class = operation_class(operation);
-        let now = unix_now;
-        let cx = self.context(settings, keychain, &now);
-        let obtained = oidc::get(oidc, registry, class, &cx).map_err(|e| {
-            e.context(format!(
-                "could not get a short-lived token for {} from the OIDC exchange",
-                registry.display_name()
-            ))
-        })?;
-        Ok(obtained.map(|o| {
-            answer(
-                o.token,
-                settings,
-                cache_control(o.expires_at),
-                !oidc.operation_dependent(),
-            )
-        }))
-    }
-
+    /// The first source in `sources` that takes the login (an SSO sign-in,
+    /// else storing the token in the keychain).
     fn login(
         &self,
         registry: &Registry<'_>,
@@ -223,104 +110,72 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         options: &LoginOptions<'_>,
         flow: Option<Flow>,
     ) -> Result<CredentialResponse, Error> {
-        // A registry with single sign-on signs the person in, unless a
-        // token was given explicitly (that goes to the keychain as usual).
-        if let Some(sso) = settings
-            .sso
-            .as_ref()
-            .filter(|_| settings.sources.contains(&SourceKind::Sso))
-            && (options.token.is_none() || flow.is_some())
-        {
-            let now = unix_now;
-            let cx = self.context(settings, &self.keychain, &now);
-            sso::login(sso, registry, flow, &cx)?;
-            return Ok(CredentialResponse::Login);
+        let request = self.request(registry, settings, OperationClass::Read, &self.keychain);
+        let login = Login { options, flow };
+        for kind in &settings.sources {
+            if let Some(result) = source(*kind).login(&request, &login) {
+                result?;
+                return Ok(CredentialResponse::Login);
+            }
         }
         if flow.is_some() {
             return Err(anyhow!(
                 "--device, --browser and --paste choose how to sign in through single sign-on, \
                  and {} has no [registries.NAME.sso] table ({})",
                 registry.display_name(),
-                where_configured(settings)
+                request.where_configured()
             )
             .into());
         }
-        if !settings.sources.contains(&SourceKind::Keychain) {
-            return Err(anyhow!(
-                "`cargo login` stores the token in the OS keychain, but \"keychain\" is not among \
-                 the sources for {} ({}); add it to `sources`, or export {} instead",
-                registry.display_name(),
-                where_configured(settings),
-                registry
-                    .cargo_env_var()
-                    .unwrap_or_else(|| "a configured `env` variable".to_owned()),
-            )
-            .into());
-        }
-        let given = match &options.token {
-            Some(token) => token.to_owned().expose(),
-            None => {
-                let message = match options.login_url {
-                    Some(url) => format!(
-                        "paste the token for {} (from {url})",
-                        registry.display_name()
-                    ),
-                    None => format!("paste the token for {}", registry.display_name()),
-                };
-                std::mem::take(&mut *crate::prompt::read_token(&message)?)
-            }
-        };
-        let Some(token) = Token::parse(given, "`cargo login`").map_err(|e| anyhow!(e))? else {
-            return Err(anyhow!(
-                "no token was given; pass it on standard input (`cargo login --registry {}`, then \
-                 paste it) or as an argument",
-                registry.display_name()
-            )
-            .into());
-        };
-        let label = format!("Cargo registry token: {}", registry.display_name());
-        self.keychain
-            .store(
-                registry.index_url,
-                &label,
-                &token,
-                INTERACTIVE_KEYCHAIN_TIMEOUT,
-            )
-            .map_err(|e| {
-                anyhow!(e).context(format!(
-                    "could not store the token for {} in the OS keychain (nothing was written \
-                     anywhere else)",
-                    registry.display_name()
-                ))
-            })?;
-        Ok(CredentialResponse::Login)
+        Err(anyhow!(
+            "`cargo login` stores the token in the OS keychain, but \"keychain\" is not among \
+             the sources for {} ({}); add it to `sources`, or export {} instead",
+            registry.display_name(),
+            request.where_configured(),
+            registry
+                .cargo_env_var()
+                .unwrap_or_else(|| "a configured `env` variable".to_owned()),
+        )
+        .into())
     }
 
+    /// Every source that holds something for the registry lets it go; the
+    /// keychain is always asked (a token pasted earlier may be there), and
+    /// an SSO login is signed out whenever an `sso` table applies.
     fn logout(
         &self,
         registry: &Registry<'_>,
         settings: &Settings,
     ) -> Result<CredentialResponse, Error> {
-        let mut signed_out = false;
-        if let Some(sso) = &settings.sso {
-            let now = unix_now;
-            let cx = self.context(settings, &self.keychain, &now);
-            signed_out = sso::logout(sso, registry, &cx)? != sso::LoggedOut::NotSignedIn;
+        let request = self.request(registry, settings, OperationClass::Read, &self.keychain);
+        let mut kinds = settings.sources.clone();
+        for always in [SourceKind::Sso, SourceKind::Keychain] {
+            if !kinds.contains(&always) {
+                kinds.push(always);
+            }
         }
-        match self
-            .keychain
-            .remove(registry.index_url, INTERACTIVE_KEYCHAIN_TIMEOUT)
-        {
-            Ok(removed) if removed || signed_out => Ok(CredentialResponse::Logout),
-            Ok(_) => Err(Error::NotFound),
-            // The SSO login is gone; a keychain without pasted tokens is fine.
-            Err(e) if signed_out && e.is_unavailable() => Ok(CredentialResponse::Logout),
-            Err(e) => Err(anyhow!(e)
-                .context(format!(
-                    "could not remove the token for {} from the OS keychain",
-                    registry.display_name()
-                ))
-                .into()),
+        let mut removed = false;
+        let mut failed = Vec::new();
+        for kind in kinds {
+            match source(kind).logout(&request) {
+                Some(Ok(r)) => removed |= r,
+                Some(Err(e)) => failed.push(e),
+                None => {}
+            }
+        }
+        // No keychain on this machine is an error only when nothing else was
+        // signed out: "logged out" must not be said of a token left behind.
+        let no_keychain = |e: &anyhow::Error| {
+            e.chain().any(|c| {
+                c.downcast_ref::<KeychainError>()
+                    .is_some_and(KeychainError::is_unavailable)
+            })
+        };
+        failed.retain(|e| !(removed && no_keychain(e)));
+        match failed.into_iter().next() {
+            Some(e) => Err(e.into()),
+            None if removed => Ok(CredentialResponse::Logout),
+            None => Err(Error::NotFound),
         }
     }
 }
@@ -354,20 +209,23 @@ impl<E: Environment, K: Keychain> Credential for Provider<E, K> {
     }
 }
 
-fn answer(
-    token: Token,
-    settings: &Settings,
-    cache: CacheControl,
-    operation_independent: bool,
-) -> CredentialResponse {
+fn answer(found: Found, settings: &Settings) -> CredentialResponse {
     let token = match settings.auth_scheme {
-        AuthScheme::None => token,
-        AuthScheme::Bearer => token.with_scheme("Bearer"),
+        AuthScheme::None => found.token,
+        AuthScheme::Bearer => found.token.with_scheme("Bearer"),
+    };
+    let cache = match found.lifetime {
+        Lifetime::Session => CacheControl::Session,
+        Lifetime::Until(t) => match time::OffsetDateTime::from_unix_timestamp(t) {
+            Ok(expiration) => CacheControl::Expires { expiration },
+            Err(_) => CacheControl::Never,
+        },
+        Lifetime::Unknown => CacheControl::Never,
     };
     CredentialResponse::Get {
         token: Secret::from(token.expose().to_owned()),
         cache,
-        operation_independent,
+        operation_independent: found.operation_independent,
     }
 }
 
@@ -382,13 +240,6 @@ fn operation_class(operation: &Operation<'_>) -> OperationClass {
         | Operation::Unyank { .. }
         | Operation::Owners { .. } => OperationClass::Publish,
         _ => OperationClass::Read,
-    }
-}
-
-fn cache_control(expires_at: Option<i64>) -> CacheControl {
-    match expires_at.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()) {
-        Some(expiration) => CacheControl::Expires { expiration },
-        None => CacheControl::Never,
     }
 }
 
@@ -412,11 +263,4 @@ fn login_flow<'a>(args: &[&'a str]) -> Result<(Option<Flow>, Vec<&'a str>), Erro
         flow = Some(chosen);
     }
     Ok((flow, rest))
-}
-
-fn where_configured(settings: &Settings) -> String {
-    match settings.matched.first() {
-        Some((name, origin)) => format!("[registries.{name}] in {origin}"),
-        None => "no [registries.NAME] table matches this registry".to_owned(),
-    }
 }

@@ -33,6 +33,20 @@ impl Environment for HashMap<String, String> {
     }
 }
 
+/// The environment source.
+#[derive(Debug, Clone, Copy)]
+pub struct Env;
+
+impl super::Source for Env {
+    fn get(&self, request: &super::Request<'_>) -> anyhow::Result<super::Lookup> {
+        let names = candidate_names(request.registry, &request.settings.env);
+        Ok(match lookup(request.env, &names)? {
+            Some((token, _)) => super::Lookup::Found(super::Found::long_lived(token)),
+            None => super::Lookup::NONE,
+        })
+    }
+}
+
 /// The names tried for `registry`, in order: the configured ones, then Cargo's.
 pub fn candidate_names(registry: &Registry<'_>, configured: &[String]) -> Vec<String> {
     let mut names = configured.to_vec();

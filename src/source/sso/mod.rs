@@ -36,6 +36,74 @@ use grant::{Grant, Grants};
 use settings::{Flow, GrantStore, SsoSettings};
 use token::TokenSet;
 
+/// The SSO source.
+#[derive(Debug, Clone, Copy)]
+pub struct Sso;
+
+impl super::Source for Sso {
+    fn get(&self, request: &super::Request<'_>) -> anyhow::Result<super::Lookup> {
+        let registry = request.registry;
+        let Some(sso) = &request.settings.sso else {
+            if !request.settings.sso_listed {
+                // `"sso"` among the default sources and no `sso` table here.
+                return Ok(super::Lookup::NONE);
+            }
+            bail!(
+                "the sources for {} list \"sso\" but no [registries.NAME.sso] table applies \
+                 ({}); add one (see docs/sso.md)",
+                registry.display_name(),
+                request.where_configured()
+            );
+        };
+        Ok(
+            match get(sso, registry, request.operation, &request.context())? {
+                Some(o) => super::Lookup::Found(super::Found {
+                    token: o.token,
+                    lifetime: super::Lifetime::short(o.expires_at),
+                    operation_independent: !sso.operation_dependent(),
+                }),
+                // Not said in CI, where nobody signs in (a CI job uses `oidc`).
+                None => super::Lookup::Missing {
+                    note: (!interactive::in_ci(request.env)).then(|| {
+                        format!(
+                            "not signed in to {} yet: `cargo login --registry {}` signs in (single \
+                         sign-on)",
+                            registry.display_name(),
+                            registry.name.unwrap_or("NAME")
+                        )
+                    }),
+                },
+            },
+        )
+    }
+
+    fn login(
+        &self,
+        request: &super::Request<'_>,
+        login: &super::Login<'_>,
+    ) -> Option<anyhow::Result<()>> {
+        let sso = request.settings.sso.as_ref()?;
+        // A token given explicitly goes to the keychain as usual.
+        if login.options.token.is_some() && login.flow.is_none() {
+            return None;
+        }
+        Some(self::login(
+            sso,
+            request.registry,
+            login.flow,
+            &request.context(),
+        ))
+    }
+
+    fn logout(&self, request: &super::Request<'_>) -> Option<anyhow::Result<bool>> {
+        let sso = request.settings.sso.as_ref()?;
+        Some(
+            logout(sso, request.registry, &request.context())
+                .map(|outcome| outcome != LoggedOut::NotSignedIn),
+        )
+    }
+}
+
 /// The IdP's endpoints: configured, else from discovery.
 #[derive(Debug)]
 struct Endpoints {
@@ -498,12 +566,12 @@ pub fn login(
         .id_token
         .as_ref()
         .and_then(|t| account_name(t.expose()));
-    let keychain = Budgeted::new(cx.keychain, crate::provider::INTERACTIVE_KEYCHAIN_TIMEOUT);
+    let keychain = Budgeted::new(cx.keychain, crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT);
     let grants = Grants::new(
         settings,
         registry,
         &keychain,
-        crate::provider::INTERACTIVE_KEYCHAIN_TIMEOUT,
+        crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT,
         files.clone(),
     );
     let previous = grants.load().ok().flatten();
@@ -519,7 +587,7 @@ pub fn login(
     let stores = all_stores(
         settings,
         &keychain,
-        crate::provider::INTERACTIVE_KEYCHAIN_TIMEOUT,
+        crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT,
         files.as_ref(),
     );
     forget_tokens(settings, registry, &stores);
@@ -637,7 +705,7 @@ pub fn logout(
     registry: &Registry<'_>,
     cx: &Context<'_>,
 ) -> anyhow::Result<LoggedOut> {
-    let timeout = crate::provider::INTERACTIVE_KEYCHAIN_TIMEOUT;
+    let timeout = crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT;
     let keychain = Budgeted::new(cx.keychain, timeout);
     let files = (cx.files)().ok();
     let grants = Grants::new(settings, registry, &keychain, timeout, files.clone());
