@@ -788,6 +788,19 @@ fn validate(file: &mut RawFile) -> anyhow::Result<()> {
                  use the registry's name from Cargo's config"
             );
         }
+        if table.sso.is_some() && table.index.is_none() {
+            // A name alone would let a project's .cargo/config.toml point the
+            // registry (and so the developer's login) at another index.
+            return Err(KeyError {
+                table: format!("registries.{name}"),
+                key: "sso",
+                why: "needs `index` in the same table (the registry's index URL): a login is \
+                      bound to one index, never to whatever a project's Cargo config calls \
+                      this name"
+                    .to_owned(),
+            }
+            .into());
+        }
         if let Some(index) = &table.index {
             if index.trim().is_empty() {
                 return Err(KeyError {
@@ -1025,7 +1038,13 @@ mod tests {
             assert!(s.sso.is_none(), "{r:?}");
             assert_eq!(s.sources, [SourceKind::Env, SourceKind::Keychain]);
         }
-        // In [defaults] it is refused, naming the key.
+        // Without `index`, or in [defaults], it is refused, naming the key.
+        let err = Config::from_texts(&[(
+            "u.toml",
+            "[registries.corp.sso]\nissuer = \"https://i\"\nclient-id = \"c\"\n",
+        )])
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("needs `index`"), "{err:#}");
         let err = Config::from_texts(&[(
             "u.toml",
             "[defaults.sso]\nissuer = \"https://i\"\nclient-id = \"c\"\n",

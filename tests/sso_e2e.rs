@@ -238,19 +238,29 @@ fn browser_sign_in_with_pkce_and_a_forged_state_is_refused() {
     let gw = Gateway::start(&idp);
     let keyring = Keyring::start();
     let index = gw.index_url();
-    let mut home = laptop(&index, &idp, &keyring, "");
+    let mut home = laptop(&index, &idp, &keyring, "login-timeout-secs = 5\n");
     let log = home.root().join("browser.log");
     home.env("BROWSER", &browser_script().display().to_string())
         .env("BROWSER_LOG", &log.display().to_string())
         .secret(gw.kellnr.token());
 
-    // A forged answer (wrong `state`) reaches the loopback listener first.
+    // A forged answer (wrong `state`) is refused and cannot end the
+    // sign-in: it waits for the real one until `login-timeout-secs`.
     home.env("BROWSER_ARGS", "--tamper-state");
+    let start = Instant::now();
     let (ok, forged) = home
         .cargo_on_terminal(home.root(), &["login", "--registry", REGISTRY])
         .finish(TERMINAL);
     assert!(!ok, "{forged}");
-    assert!(forged.contains("does not carry the `state`"), "{forged}");
+    assert!(
+        forged.contains("1 answer(s) not carrying this login's `state` were refused"),
+        "{forged}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
     assert!(stored_login(&keyring, &index, &idp).is_none());
 
     home.env_remove("BROWSER_ARGS");
@@ -278,7 +288,42 @@ fn browser_sign_in_with_pkce_and_a_forged_state_is_refused() {
     home.cargo(&app_lib, &["publish", "--registry", REGISTRY], None)
         .assert_success();
     assert_eq!(gw.stats()["rejected"], 0);
-    no_leaks(&idp, &mut home, &[&forged, &login, &opened]);
+
+    // Signing in again as another account revokes the first login; as the
+    // same account it does not (many IdPs give both sign-ins one grant).
+    let alice = refresh_token(&keyring, &index, &idp);
+    home.env("BROWSER_ARGS", "--login bob");
+    let (ok, as_bob) = home
+        .cargo_on_terminal(home.root(), &["login", "--registry", REGISTRY])
+        .finish(TERMINAL);
+    assert!(ok && as_bob.contains("as bob"), "{as_bob}");
+    assert!(
+        !idp.introspect_active(&alice),
+        "alice's login is still active"
+    );
+    // A `get` first: it refreshes and caches, so that the `get` Cargo makes
+    // before the next login is served from the cache and rotates nothing.
+    home.provider_get(&index, "read");
+    let bob = refresh_token(&keyring, &index, &idp);
+    let (ok, again) = home
+        .cargo_on_terminal(home.root(), &["login", "--registry", REGISTRY])
+        .finish(TERMINAL);
+    assert!(ok, "{again}");
+    assert!(
+        idp.introspect_active(&bob),
+        "the same account's login was revoked"
+    );
+    let get = home.provider_get(&index, "read");
+    assert!(
+        get.reply().starts_with(r#"{"Ok":{"kind":"get","token":"#),
+        "{}",
+        get.describe()
+    );
+    no_leaks(
+        &idp,
+        &mut home,
+        &[&forged, &login, &opened, &as_bob, &again, &get.stderr],
+    );
 }
 
 #[test]

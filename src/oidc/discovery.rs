@@ -48,18 +48,21 @@ pub struct Metadata {
     pub offline_access: bool,
 }
 
+/// The document as read. Only what the `oidc` source needs is typed
+/// strictly; the fields for SSO are read leniently (a wrongly typed one is
+/// as good as absent), so that they never break a working exchange.
 #[derive(Deserialize)]
 struct Discovery {
     issuer: Option<String>,
     token_endpoint: String,
     #[serde(default)]
-    device_authorization_endpoint: Option<String>,
+    device_authorization_endpoint: Option<serde_json::Value>,
     #[serde(default)]
-    authorization_endpoint: Option<String>,
+    authorization_endpoint: Option<serde_json::Value>,
     #[serde(default)]
-    revocation_endpoint: Option<String>,
+    revocation_endpoint: Option<serde_json::Value>,
     #[serde(default)]
-    scopes_supported: Option<Vec<String>>,
+    scopes_supported: Option<serde_json::Value>,
 }
 
 /// A discovery result as cached.
@@ -220,7 +223,10 @@ pub fn parse_metadata(body: &[u8], issuer: &str, shown: &str) -> anyhow::Result<
     }
     checked_url(&doc.token_endpoint)
         .map_err(|e| anyhow!("the token endpoint that {shown} advertises is refused: {e}"))?;
-    let allowed = |u: Option<String>| u.filter(|u| checked_url(u).is_ok());
+    let allowed = |u: Option<serde_json::Value>| {
+        u.and_then(|u| u.as_str().map(str::to_owned))
+            .filter(|u| checked_url(u).is_ok())
+    };
     Ok(Metadata {
         token_endpoint: doc.token_endpoint,
         device_authorization_endpoint: allowed(doc.device_authorization_endpoint),
@@ -228,6 +234,8 @@ pub fn parse_metadata(body: &[u8], issuer: &str, shown: &str) -> anyhow::Result<
         revocation_endpoint: allowed(doc.revocation_endpoint),
         offline_access: doc
             .scopes_supported
+            .as_ref()
+            .and_then(serde_json::Value::as_array)
             .is_some_and(|s| s.iter().any(|s| s == "offline_access")),
     })
 }

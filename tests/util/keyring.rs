@@ -118,13 +118,21 @@ impl Keyring {
             );
             thread::sleep(Duration::from_millis(20));
         }
-        let locked = self.dbus_send(&[
-            "--dest=org.freedesktop.secrets",
-            "/org/freedesktop/secrets/aliases/default",
-            "org.freedesktop.DBus.Properties.Get",
-            "string:org.freedesktop.Secret.Collection",
-            "string:Locked",
-        ]);
+        // The default collection appears a moment after the name is taken
+        // (later on a busy machine): ask until it answers, within the deadline.
+        let locked = loop {
+            let locked = self.dbus_send(&[
+                "--dest=org.freedesktop.secrets",
+                "/org/freedesktop/secrets/aliases/default",
+                "org.freedesktop.DBus.Properties.Get",
+                "string:org.freedesktop.Secret.Collection",
+                "string:Locked",
+            ]);
+            if locked.contains("boolean") || Instant::now() >= deadline {
+                break locked;
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
         assert!(
             locked.contains("boolean false"),
             "login keyring is locked: {locked}"

@@ -46,28 +46,47 @@ impl Loopback {
     }
 
     /// Waits until `deadline` for the redirect carrying `state`. Requests
-    /// for other paths (a browser's favicon) get a 404 and are not counted.
+    /// for other paths (a browser's favicon) get a 404; an answer with the
+    /// wrong `state` (a stale tab, another local program) gets a 400 and is
+    /// ignored, so that it cannot end the sign-in; each connection is read
+    /// for at most [`CONNECTION_SECS`] and never past the deadline.
     pub fn wait(
         &self,
         state: &str,
         issuer: Option<&str>,
         deadline: Instant,
     ) -> anyhow::Result<Callback> {
+        let mut refused = 0;
         loop {
+            if Instant::now() >= deadline {
+                bail!(
+                    "no sign-in arrived from the browser in time{}; nothing was stored. Run the \
+                     login again (or use `-- --device` / `-- --paste` where the browser cannot \
+                     reach this machine)",
+                    if refused > 0 {
+                        format!(
+                            " ({refused} answer(s) not carrying this login's `state` were refused)"
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+            }
             match self.listener.accept() {
-                Ok((stream, _)) => {
-                    if let Some(result) = serve(stream, state, issuer) {
-                        return result;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    if Instant::now() >= deadline {
-                        bail!(
-                            "no sign-in arrived from the browser in time; run the login again \
-                             (or use `-- --device` / `-- --paste` where the browser cannot reach \
-                             this machine)"
-                        );
-                    }
+                Ok((stream, _)) => match serve(stream, state, issuer, deadline) {
+                    Served::Callback(callback) => return Ok(callback),
+                    Served::Refused => refused += 1,
+                    Served::Other => {}
+                },
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock
+                            | std::io::ErrorKind::ConnectionAborted
+                            | std::io::ErrorKind::ConnectionReset
+                            | std::io::ErrorKind::Interrupted
+                    ) =>
+                {
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 Err(e) => return Err(e).context("waiting for the sign-in redirect failed"),
@@ -76,18 +95,31 @@ impl Loopback {
     }
 }
 
-/// Answers one connection. `None` when it was not the redirect.
-fn serve(
-    mut stream: TcpStream,
-    state: &str,
-    issuer: Option<&str>,
-) -> Option<anyhow::Result<Callback>> {
+/// How long one connection is read at most.
+pub const CONNECTION_SECS: u64 = 3;
+
+/// What one connection was.
+enum Served {
+    /// The redirect of this sign-in.
+    Callback(Callback),
+    /// An answer refused (wrong `state` or issuer).
+    Refused,
+    /// Something else (another path, a client that said nothing).
+    Other,
+}
+
+/// Answers one connection, reading it until a bounded deadline.
+fn serve(mut stream: TcpStream, state: &str, issuer: Option<&str>, login: Instant) -> Served {
+    let until = (Instant::now() + Duration::from_secs(CONNECTION_SECS)).min(login);
     let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(CONNECTION_SECS)));
     let mut buf = Vec::new();
     let mut chunk = [0u8; 2048];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < MAX_REQUEST_BYTES {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
         match stream.read(&mut chunk) {
             Ok(0) | Err(_) => break,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
@@ -101,31 +133,37 @@ fn serve(
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     if method != "GET" || path != CALLBACK_PATH {
         respond(&mut stream, "404 Not Found", "Not found", "");
-        return None;
+        return Served::Other;
     }
-    let result = read_callback(query, Some(state), issuer);
-    match &result {
-        Ok(Callback::Code(_)) => respond(
-            &mut stream,
-            "200 OK",
-            "Signed in",
-            "You are signed in. You can close this tab and go back to the terminal.",
-        ),
-        Ok(Callback::Denied(..)) => respond(
-            &mut stream,
-            "200 OK",
-            "Sign-in cancelled",
-            "The sign-in was not completed. Nothing was stored. You can close this tab.",
-        ),
-        Err(_) => respond(
-            &mut stream,
-            "400 Bad Request",
-            "Sign-in refused",
-            "This answer does not belong to the login that is waiting; it was refused. Run the \
-             login again.",
-        ),
+    match read_callback(query, Some(state), issuer) {
+        Ok(callback @ Callback::Code(_)) => {
+            respond(
+                &mut stream,
+                "200 OK",
+                "Sign-in received",
+                "The sign-in reached cargo. You can close this tab and go back to the terminal.",
+            );
+            Served::Callback(callback)
+        }
+        Ok(callback @ Callback::Denied(..)) => {
+            respond(
+                &mut stream,
+                "200 OK",
+                "Sign-in cancelled",
+                "The sign-in was not completed. Nothing was stored. You can close this tab.",
+            );
+            Served::Callback(callback)
+        }
+        Err(_) => {
+            respond(
+                &mut stream,
+                "400 Bad Request",
+                "Sign-in refused",
+                "This answer does not belong to the login that is waiting; it was refused.",
+            );
+            Served::Refused
+        }
     }
-    Some(result)
 }
 
 fn respond(stream: &mut TcpStream, status: &str, title: &str, text: &str) {
@@ -169,14 +207,42 @@ mod tests {
         assert!(matches!(got, Callback::Code(c) if c.as_str() == "abc"));
         assert!(t.join().unwrap().starts_with("HTTP/1.1 200"));
 
+        // A forged answer is refused and does not end the wait; the real
+        // one still gets through.
         let lb = Loopback::bind(0).unwrap();
         let port = lb.port;
-        let t = std::thread::spawn(move || get(port, "/callback?code=abc&state=forged"));
-        let e = lb
+        let t = std::thread::spawn(move || {
+            let forged = get(port, "/callback?code=abc&state=forged");
+            (forged, get(port, "/callback?code=real&state=s1"))
+        });
+        let got = lb
             .wait("s1", None, Instant::now() + Duration::from_secs(10))
+            .unwrap();
+        assert!(matches!(got, Callback::Code(c) if c.as_str() == "real"));
+        let (forged, real) = t.join().unwrap();
+        assert!(forged.starts_with("HTTP/1.1 400") && real.starts_with("HTTP/1.1 200"));
+    }
+
+    #[test]
+    fn a_silent_or_trickling_client_cannot_hold_the_sign_in() {
+        let lb = Loopback::bind(0).unwrap();
+        let port = lb.port;
+        // Connects, sends one byte, then nothing: cut off after a few seconds.
+        let _idle = std::thread::spawn(move || {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let _ = s.write_all(b"G");
+            std::thread::sleep(Duration::from_secs(20));
+        });
+        let start = Instant::now();
+        let e = lb
+            .wait("s", None, Instant::now() + Duration::from_millis(1500))
             .unwrap_err();
-        assert!(e.to_string().contains("`state`"), "{e}");
-        assert!(t.join().unwrap().starts_with("HTTP/1.1 400"));
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(e.to_string().contains("in time"), "{e}");
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub fn run(http: &Http, d: &Device<'_>) -> anyhow::Result<TokenSet> {
     let expires = Instant::now() + Duration::from_secs(auth.expires_in);
     let deadline = expires.min(d.deadline);
     let mut interval = Duration::from_secs(auth.interval);
+    let mut failures = 0;
     loop {
         if Instant::now() + interval > deadline {
             if deadline == expires {
@@ -75,7 +76,29 @@ pub fn run(http: &Http, d: &Device<'_>) -> anyhow::Result<TokenSet> {
             ("device_code", auth.device_code.expose()),
             ("client_id", d.client_id),
         ];
-        match token::request(http, d.token_endpoint, &form, &[auth.device_code.expose()])? {
+        // A poll that does not get through (a dropped connection, a timeout)
+        // is repeated at the next interval: polling with the device code is
+        // safe to repeat. Three in a row end the sign-in.
+        let answer =
+            match token::request(http, d.token_endpoint, &form, &[auth.device_code.expose()]) {
+                Ok(answer) => {
+                    failures = 0;
+                    answer
+                }
+                Err(e) if failures < 2 => {
+                    failures += 1;
+                    crate::diag::warn(&format!(
+                        "polling the identity provider failed, retrying: {e:#}"
+                    ));
+                    continue;
+                }
+                Err(e) => {
+                    return Err(
+                        e.context("the device sign-in could not reach the identity provider")
+                    );
+                }
+            };
+        match answer {
             Ok(tokens) => return Ok(tokens),
             Err(e) => match e.code.as_str() {
                 "authorization_pending" => {}

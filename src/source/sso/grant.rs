@@ -31,6 +31,9 @@ pub struct Grant {
     pub refresh_token: Token,
     /// Who signed in (from the ID token), for messages.
     pub account: Option<String>,
+    /// The ID token's `sub`: tells a second sign-in of the same account
+    /// from one of another.
+    pub subject: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -39,6 +42,8 @@ struct Stored {
     refresh_token: String,
     #[serde(default)]
     account: Option<String>,
+    #[serde(default)]
+    subject: Option<String>,
     stored_at: i64,
 }
 
@@ -128,6 +133,7 @@ impl<'a> Grants<'a> {
             v: FORMAT,
             refresh_token: grant.refresh_token.expose().to_owned(),
             account: grant.account.clone(),
+            subject: grant.subject.clone(),
             stored_at: now,
         };
         let text = Zeroizing::new(serde_json::to_string(&stored).expect("plain struct"));
@@ -158,11 +164,14 @@ impl<'a> Grants<'a> {
     /// Removes the stored grant. `Ok(true)` when there was one.
     pub fn remove(&self) -> anyhow::Result<bool> {
         match self.settings.store {
-            GrantStore::Keychain => self
-                .keychain
-                .remove_item(&self.item, self.timeout)
-                .map_err(|e| anyhow!(e))
-                .context("could not remove the SSO login from the OS keychain"),
+            GrantStore::Keychain => match self.keychain.remove_item(&self.item, self.timeout) {
+                Ok(removed) => Ok(removed),
+                // No keychain on this machine: nothing to remove.
+                Err(e) if e.is_unavailable() => Ok(false),
+                Err(e) => {
+                    Err(anyhow!(e)).context("could not remove the SSO login from the OS keychain")
+                }
+            },
             GrantStore::File => {
                 let files = self.files()?;
                 let there = files.read_private(FOLDER, &self.file_name()).is_some();
@@ -184,5 +193,6 @@ fn decode(text: &str) -> Option<Grant> {
     Some(Grant {
         refresh_token,
         account: stored.account,
+        subject: stored.subject,
     })
 }

@@ -5,36 +5,38 @@
 //! cross-run cache and single flight as the `oidc` source; `cargo logout`
 //! revokes it at the IdP and deletes it. See `docs/sso.md`.
 //!
-//! A refresh is never retried: replaying a refresh token the IdP has
-//! rotated revokes the whole grant at many IdPs. Processes refreshing the
-//! same grant take one lock (whatever scope they want), so only one of them
-//! uses the refresh token at a time, and a rotated token is stored before
-//! the access token is handed to Cargo.
+//! One file per part: [`refresh`] (a `get`), [`login`] and [`logout`]; the
+//! flows ([`browser`], [`device`], [`paste`], with [`pkce`]); the IdP's
+//! endpoints ([`token`]); where the login is kept ([`grant`]); whether a
+//! person can answer ([`interactive`]).
 
-use std::time::Instant;
+use std::fs::File;
+use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
 
-use crate::cache::{self, Entry, FileStore, Store};
-use crate::diag::{say, warn};
-use crate::keychain::Budgeted;
+use crate::cache::{self, FileStore, Store};
 use crate::oidc::settings::CacheMode;
-use crate::oidc::{Context, Obtained, OperationClass, discovery, http::Http, open_cache};
+use crate::oidc::{OperationClass, discovery, http::Http};
 use crate::registry::Registry;
 
 pub mod browser;
 pub mod device;
 pub mod grant;
 pub mod interactive;
+pub mod login;
+pub mod logout;
 pub mod paste;
 pub mod pkce;
 pub mod qr;
+pub mod refresh;
 pub mod settings;
 pub mod token;
 
-use grant::{Grant, Grants};
-use settings::{Flow, GrantStore, SsoSettings};
-use token::TokenSet;
+pub use login::login;
+pub use logout::{LoggedOut, logout};
+pub use refresh::get;
+use settings::{GrantStore, SsoSettings};
 
 /// The SSO source.
 #[derive(Debug, Clone, Copy)]
@@ -205,6 +207,21 @@ fn access_key(settings: &SsoSettings, registry: &Registry<'_>, scope: Option<&st
     ])
 }
 
+/// The lock of one registry's login: every refresh holds it, and sign-in and
+/// sign-out while they replace or remove the login. Waits longer than a
+/// holder can take (discovery and refresh under `timeout-ms` each, two
+/// keychain calls); `None` when it could not be had (or no private folder).
+fn grant_lock(
+    files: Option<&FileStore>,
+    settings: &SsoSettings,
+    registry: &Registry<'_>,
+    keychain_timeout: Duration,
+) -> Option<File> {
+    let keychain = keychain_timeout.max(Duration::from_secs(5));
+    let wait = settings.timeout * 2 + keychain * 2 + Duration::from_secs(5);
+    files?.lock(&grant_key(settings, registry), wait)
+}
+
 fn grant_key(settings: &SsoSettings, registry: &Registry<'_>) -> String {
     cache::key(&[
         "sso-grant",
@@ -226,187 +243,6 @@ fn who(registry: &Registry<'_>, account: Option<&str>) -> String {
         Some(a) => format!("{} ({a})", registry.display_name()),
         None => registry.display_name().to_owned(),
     }
-}
-
-/// A short-lived token for `registry` from the stored sign-in, or
-/// `Ok(None)` when nobody has signed in here yet (the next source is tried).
-pub fn get(
-    settings: &SsoSettings,
-    registry: &Registry<'_>,
-    class: OperationClass,
-    cx: &Context<'_>,
-) -> anyhow::Result<Option<Obtained>> {
-    let keychain = Budgeted::new(cx.keychain, cx.keychain_timeout);
-    let scope = scope_for(settings, class);
-    let key = access_key(settings, registry, scope);
-    let (store, cached) = open_cache(cache_mode(settings), &keychain, cx, &key);
-    if let Some(hit) = cached
-        .as_ref()
-        .filter(|e| e.fresh((cx.now)(), settings.refresh_ahead))
-    {
-        return Ok(Some(served(hit)));
-    }
-    // Single flight per grant: whatever scope they need, processes take
-    // turns with the refresh token (it may rotate on each use).
-    let files = (cx.files)().ok();
-    let _lock = files
-        .as_ref()
-        .and_then(|f| f.lock(&grant_key(settings, registry), settings.timeout * 3));
-    let again = store
-        .as_ref()
-        .and_then(|s| s.load(&key, (cx.now)()).ok().flatten());
-    let cached = match again {
-        Some(hit) if hit.fresh((cx.now)(), settings.refresh_ahead) => {
-            return Ok(Some(served(&hit)));
-        }
-        again => again.or(cached),
-    };
-    let grants = Grants::new(
-        settings,
-        registry,
-        &keychain,
-        cx.keychain_timeout,
-        files.clone(),
-    );
-    let Some(grant) = grants.load()? else {
-        return Ok(None);
-    };
-    let started = (cx.now)();
-    let result = refresh(
-        settings,
-        registry,
-        scope,
-        &grant,
-        &grants,
-        files.as_ref(),
-        started,
-    );
-    match result {
-        Ok(tokens) => {
-            let expires_at = tokens.expires_in.map(|s| started + s);
-            if let (Some(store), Some(expires_at)) = (&store, expires_at) {
-                let entry = Entry {
-                    token: tokens.access.clone(),
-                    obtained_at: started,
-                    expires_at,
-                };
-                if let Err(e) = store.save(&key, &entry) {
-                    warn(&format!("could not cache the registry token: {e:#}"));
-                }
-            }
-            Ok(Some(Obtained {
-                token: tokens.access,
-                expires_at,
-            }))
-        }
-        Err(Refresh::Ended(why)) => {
-            // The grant is dead at the IdP: drop it and the tokens from it.
-            let _ = grants.remove();
-            let stores = all_stores(settings, &keychain, cx.keychain_timeout, files.as_ref());
-            forget_tokens(settings, registry, &stores);
-            bail!(
-                "the single sign-on for {} has ended ({why}); the stored login was removed. Sign \
-                 in again with `cargo login --registry {}`",
-                who(registry, grant.account.as_deref()),
-                registry.name.unwrap_or("NAME")
-            )
-        }
-        Err(Refresh::Failed(e)) => match cached.filter(|c| c.usable((cx.now)())) {
-            Some(still_valid) => {
-                warn(&format!(
-                    "refreshing the registry token failed, using the cached one until it \
-                     expires: {e:#}"
-                ));
-                Ok(Some(served(&still_valid)))
-            }
-            None => Err(e.context(format!(
-                "could not refresh the single sign-on for {}",
-                who(registry, grant.account.as_deref())
-            ))),
-        },
-    }
-}
-
-fn served(entry: &Entry) -> Obtained {
-    Obtained {
-        token: entry.token.clone(),
-        expires_at: Some(entry.expires_at),
-    }
-}
-
-/// Why a refresh gave no token.
-enum Refresh {
-    /// The grant is over (`invalid_grant`): sign in again.
-    Ended(String),
-    /// Anything else (network, IdP failing): the grant may still be good.
-    Failed(anyhow::Error),
-}
-
-fn refresh(
-    settings: &SsoSettings,
-    registry: &Registry<'_>,
-    scope: Option<&str>,
-    grant: &Grant,
-    grants: &Grants<'_>,
-    files: Option<&FileStore>,
-    now: i64,
-) -> Result<TokenSet, Refresh> {
-    let http = Http::new(settings.timeout).map_err(Refresh::Failed)?;
-    let endpoints = endpoints(settings, &http, files, now).map_err(Refresh::Failed)?;
-    let mut form = vec![
-        ("grant_type", "refresh_token"),
-        ("refresh_token", grant.refresh_token.expose()),
-        ("client_id", settings.client_id.as_str()),
-    ];
-    if let Some(scope) = scope {
-        form.push(("scope", scope));
-    }
-    form.extend(target_params(settings));
-    // One request, never repeated (see the module documentation).
-    let answer = token::request(
-        &http,
-        &endpoints.token,
-        &form,
-        &[grant.refresh_token.expose()],
-    )
-    .map_err(Refresh::Failed)?;
-    let tokens = match answer {
-        Ok(tokens) => tokens,
-        Err(e) if e.code == "invalid_grant" => {
-            return Err(Refresh::Ended(format!(
-                "the identity provider answered invalid_grant: the login expired, was revoked, or \
-                 was replaced{}",
-                e.description.map(|d| format!(" ({d})")).unwrap_or_default()
-            )));
-        }
-        Err(e) => {
-            return Err(Refresh::Failed(anyhow!(
-                "{} refused the refresh: {e}",
-                crate::oidc::http::checked_url(&endpoints.token)
-                    .map(|u| crate::oidc::http::display_url(&u))
-                    .unwrap_or_default()
-            )));
-        }
-    };
-    // Rotation: keep the new refresh token before the access token is used.
-    if let Some(rotated) = &tokens.refresh
-        && rotated.expose() != grant.refresh_token.expose()
-    {
-        let next = Grant {
-            refresh_token: rotated.clone(),
-            account: grant.account.clone(),
-        };
-        if let Err(e) = grants.save(&next, now, &label(registry, grant.account.as_deref())) {
-            warn(&format!(
-                "the identity provider replaced the SSO refresh token for {}, and the new one \
-                 could not be stored: {e:#}. This token works until it expires; then run `cargo \
-                 login --registry {}`",
-                registry.display_name(),
-                registry.name.unwrap_or("NAME")
-            ));
-        }
-    }
-    Ok(tokens)
 }
 
 fn label(registry: &Registry<'_>, account: Option<&str>) -> String {
@@ -440,317 +276,35 @@ fn all_stores<'k>(
     stores
 }
 
-/// The account name in an ID token (`preferred_username`, `email` or
-/// `sub`), read without verifying it: only to name the account in messages.
-fn account_name(id_token: &str) -> Option<String> {
+/// The claims of an ID token, read without verifying it: only to name the
+/// account in messages and to tell accounts apart, never to trust them.
+fn id_claims(id_token: &str) -> Option<serde_json::Value> {
     use base64::Engine as _;
     let payload = id_token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The account name in ID token claims (`preferred_username`, `email` or
+/// `sub`): plain text only (no control, bidi or zero-width characters), at
+/// most 80 characters, and nothing token-shaped.
+fn account_name(claims: &serde_json::Value) -> Option<String> {
+    let invisible = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    };
     ["preferred_username", "email", "sub"]
         .iter()
         .filter_map(|k| claims.get(k)?.as_str())
         .map(|v| {
             v.chars()
-                .filter(|c| !c.is_control())
+                .filter(|c| !invisible(*c))
                 .take(80)
                 .collect::<String>()
         })
         .find(|v| !v.is_empty() && !crate::redact::has_long_word(v))
-}
-
-/// What `cargo login` runs for a registry with an `sso` table.
-pub fn login(
-    settings: &SsoSettings,
-    registry: &Registry<'_>,
-    wanted: Option<Flow>,
-    cx: &Context<'_>,
-) -> anyhow::Result<()> {
-    let name = registry.name.unwrap_or("NAME");
-    if let Some(why) = interactive::blocker(settings, cx.env) {
-        bail!(
-            "cannot sign in to {} here: {why}, and a sign-in needs a person. Sign in with `cargo \
-             login --registry {name}` in a terminal on your own machine; a CI job gets tokens \
-             from its own identity instead: configure [registries.{name}.oidc] (see docs/ci/)",
-            registry.display_name()
-        );
-    }
-    let http = Http::new(settings.timeout)?;
-    let files = (cx.files)().ok();
-    let now = (cx.now)();
-    let endpoints = endpoints(settings, &http, files.as_ref(), now)?;
-    let (flow, why) = interactive::choose(
-        wanted.unwrap_or(settings.flow),
-        cx.env,
-        endpoints.device.is_some(),
-        endpoints.authorization.is_some(),
-    )
-    .ok_or_else(|| {
-        anyhow!(
-            "the identity provider offers neither a device authorization endpoint nor an \
-             authorization endpoint; set one in the `sso` table"
-        )
-    })?;
-    let deadline = Instant::now() + settings.login_timeout;
-    let scope = login_scope(settings, endpoints.offline_access);
-    let mut params: Vec<(&str, &str)> = Vec::new();
-    if let Some(scope) = &scope {
-        params.push(("scope", scope));
-    }
-    params.extend(target_params(settings));
-    let flow_name = match flow {
-        Flow::Device => "the device flow",
-        Flow::Browser => "the browser",
-        Flow::Paste => "paste mode",
-        Flow::Auto => "auto",
-    };
-    say(&format!(
-        "Signing in to {} with {flow_name} ({why}).",
-        registry.display_name()
-    ));
-    let missing = |what: &str, key: &str| {
-        anyhow!(
-            "{flow_name} needs the IdP's {what}, which it does not advertise; set `{key}` in the \
-             `sso` table or choose another flow"
-        )
-    };
-    let tokens = match flow {
-        Flow::Device => {
-            let endpoint = endpoints.device.as_deref().ok_or_else(|| {
-                missing(
-                    "device authorization endpoint",
-                    "device-authorization-endpoint",
-                )
-            })?;
-            device::run(
-                &http,
-                &device::Device {
-                    endpoint,
-                    token_endpoint: &endpoints.token,
-                    client_id: &settings.client_id,
-                    params: &params,
-                    registry: registry.display_name(),
-                    deadline,
-                },
-            )?
-        }
-        Flow::Browser | Flow::Paste | Flow::Auto => {
-            let endpoint = endpoints
-                .authorization
-                .as_deref()
-                .ok_or_else(|| missing("authorization endpoint", "authorization-endpoint"))?;
-            code_flow(
-                settings,
-                registry,
-                &http,
-                flow,
-                endpoint,
-                &endpoints.token,
-                &params,
-                deadline,
-                cx,
-            )?
-        }
-    };
-    let Some(refresh_token) = tokens.refresh else {
-        bail!(
-            "the identity provider signed you in but issued no refresh token, so cargo could not \
-             get tokens later; nothing was stored. Its client `{}` must allow the refresh_token \
-             grant (and the offline_access scope; see docs/sso.md)",
-            settings.client_id
-        );
-    };
-    let account = tokens
-        .id_token
-        .as_ref()
-        .and_then(|t| account_name(t.expose()));
-    let keychain = Budgeted::new(cx.keychain, crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT);
-    let grants = Grants::new(
-        settings,
-        registry,
-        &keychain,
-        crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT,
-        files.clone(),
-    );
-    let previous = grants.load().ok().flatten();
-    grants.save(
-        &Grant {
-            refresh_token,
-            account: account.clone(),
-        },
-        now,
-        &label(registry, account.as_deref()),
-    )?;
-    // Tokens of an earlier login (perhaps another account) are not served.
-    let stores = all_stores(
-        settings,
-        &keychain,
-        crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT,
-        files.as_ref(),
-    );
-    forget_tokens(settings, registry, &stores);
-    if let (Some(previous), Some(endpoint)) = (previous, &endpoints.revocation) {
-        // The login it replaces is revoked; failing that is not an error.
-        let _ = token::revoke(
-            &http,
-            endpoint,
-            &settings.client_id,
-            &previous.refresh_token,
-        );
-    }
-    if settings.store == GrantStore::File {
-        warn(&format!(
-            "the SSO login is kept in {} as configured; use the OS keychain where there is one",
-            grants.describe()
-        ));
-    }
-    say(&format!(
-        "Signed in to {}{}. The login is kept in {}; cargo now gets short-lived tokens with it. \
-         `cargo logout --registry {name}` signs out.",
-        registry.display_name(),
-        account.map(|a| format!(" as {a}")).unwrap_or_default(),
-        grants.describe()
-    ));
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn code_flow(
-    settings: &SsoSettings,
-    registry: &Registry<'_>,
-    http: &Http,
-    flow: Flow,
-    endpoint: &str,
-    token_endpoint: &str,
-    params: &[(&str, &str)],
-    deadline: Instant,
-    cx: &Context<'_>,
-) -> anyhow::Result<TokenSet> {
-    let pkce = pkce::Pkce::new()?;
-    let issuer = settings.issuer.as_deref();
-    let (callback, redirect_uri) = if flow == Flow::Browser {
-        let loopback = browser::Loopback::bind(settings.redirect_port)?;
-        let redirect_uri = loopback.redirect_uri();
-        let url =
-            pkce::authorization_url(endpoint, &settings.client_id, &redirect_uri, &pkce, params)?;
-        say(&format!(
-            "Opening a browser to sign in to {}. If none opens, visit:\n\n  {url}\n",
-            registry.display_name()
-        ));
-        if let Err(why) = interactive::open_browser(&url, cx.env, cx.token_vars) {
-            warn(&format!(
-                "could not open a browser ({why}); open the URL above yourself"
-            ));
-        }
-        (loopback.wait(&pkce.state, issuer, deadline)?, redirect_uri)
-    } else {
-        let port = match settings.redirect_port {
-            0 => browser::Loopback::bind(0)?
-                .redirect_uri()
-                .rsplit_once(':')
-                .and_then(|(_, rest)| rest.split('/').next()?.parse::<u16>().ok())
-                .unwrap_or(8400),
-            port => port,
-        };
-        let redirect_uri = format!("http://127.0.0.1:{port}{}", browser::CALLBACK_PATH);
-        let url =
-            pkce::authorization_url(endpoint, &settings.client_id, &redirect_uri, &pkce, params)?;
-        (
-            paste::run(&url, registry.display_name(), &pkce.state, issuer)?,
-            redirect_uri,
-        )
-    };
-    let code = match callback {
-        pkce::Callback::Code(code) => code,
-        pkce::Callback::Denied(error, description) => bail!(
-            "the sign-in was not completed at the identity provider: {error}{}; nothing was \
-             stored",
-            description.map(|d| format!(" ({d})")).unwrap_or_default()
-        ),
-    };
-    let mut form = vec![
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", redirect_uri.as_str()),
-        ("client_id", settings.client_id.as_str()),
-        ("code_verifier", pkce.verifier.as_str()),
-    ];
-    form.extend(target_params(settings));
-    token::request(
-        http,
-        token_endpoint,
-        &form,
-        &[code.as_str(), pkce.verifier.as_str()],
-    )?
-    .map_err(|e| anyhow!("the identity provider refused the sign-in code: {e}; nothing was stored"))
-}
-
-/// What `cargo logout` did for the SSO login.
-#[derive(Debug, PartialEq, Eq)]
-pub enum LoggedOut {
-    /// There was no login.
-    NotSignedIn,
-    /// Revoked at the IdP and deleted here.
-    Revoked,
-    /// Deleted here only, with the reason it was not revoked.
-    DeletedOnly(String),
-}
-
-/// Signs out: revokes the refresh token at the IdP when it has a revocation
-/// endpoint, deletes it and the cached access tokens, and says which.
-pub fn logout(
-    settings: &SsoSettings,
-    registry: &Registry<'_>,
-    cx: &Context<'_>,
-) -> anyhow::Result<LoggedOut> {
-    let timeout = crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT;
-    let keychain = Budgeted::new(cx.keychain, timeout);
-    let files = (cx.files)().ok();
-    let grants = Grants::new(settings, registry, &keychain, timeout, files.clone());
-    let grant = grants.load()?;
-    forget_tokens(
-        settings,
-        registry,
-        &all_stores(settings, &keychain, timeout, files.as_ref()),
-    );
-    let Some(grant) = grant else {
-        return Ok(LoggedOut::NotSignedIn);
-    };
-    let revoked = (|| -> anyhow::Result<Result<(), String>> {
-        let http = Http::new(settings.timeout)?;
-        let endpoints = endpoints(settings, &http, files.as_ref(), (cx.now)())?;
-        match &endpoints.revocation {
-            Some(endpoint) => {
-                token::revoke(&http, endpoint, &settings.client_id, &grant.refresh_token)
-            }
-            None => Ok(Err(
-                "the identity provider has no revocation endpoint".to_owned()
-            )),
-        }
-    })();
-    grants.remove()?;
-    let outcome = match revoked {
-        Ok(Ok(())) => LoggedOut::Revoked,
-        Ok(Err(why)) => LoggedOut::DeletedOnly(why),
-        Err(e) => LoggedOut::DeletedOnly(format!("{e:#}")),
-    };
-    let whom = who(registry, grant.account.as_deref());
-    match &outcome {
-        LoggedOut::Revoked => say(&format!(
-            "Signed out of {whom}: the login was revoked at the identity provider and deleted \
-             from {}.",
-            grants.describe()
-        )),
-        LoggedOut::DeletedOnly(why) => say(&format!(
-            "Signed out of {whom}: the login was deleted from {}, but NOT revoked at the identity \
-             provider ({why}); it stays valid there until it expires.",
-            grants.describe()
-        )),
-        LoggedOut::NotSignedIn => {}
-    }
-    Ok(outcome)
 }
 
 #[cfg(test)]
@@ -789,9 +343,14 @@ mod tests {
                 base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims)
             )
         };
+        let account_name = |t: &str| id_claims(t).as_ref().and_then(super::account_name);
         assert_eq!(
             account_name(&jwt(r#"{"sub":"u1","email":"a@corp.example"}"#)).as_deref(),
             Some("a@corp.example")
+        );
+        assert_eq!(
+            account_name(&jwt(r#"{"sub":"al\u202eice\u001b[31m"}"#)).as_deref(),
+            Some("alice[31m")
         );
         assert_eq!(
             account_name(&jwt(r#"{"sub":"alice"}"#)).as_deref(),

@@ -106,7 +106,9 @@ pub fn read_callback(
         }
     }
     if let Some(expected) = state
-        && got_state.as_deref().map(String::as_str) != Some(expected)
+        && !got_state
+            .as_deref()
+            .is_some_and(|got| same_secret(got.as_bytes(), expected.as_bytes()))
     {
         bail!(
             "the sign-in answer does not carry the `state` this login sent (an old browser tab, \
@@ -130,6 +132,12 @@ pub fn read_callback(
         Some(code) if !code.is_empty() => Ok(Callback::Code(code)),
         _ => bail!("the sign-in answer has no authorization code"),
     }
+}
+
+/// Whether two secrets are equal, in a time that does not depend on where
+/// they differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -173,6 +173,14 @@ impl RawSso {
                  `authorization-endpoint` to sign in with"
             );
         }
+        if self.publish_scope.is_some() && self.scope.is_none() {
+            // Reads would refresh without a scope and get every scope the
+            // login holds, publish included (RFC 6749 §6).
+            bail!(
+                "[{table}] sets `publish-scope` but no `scope`: set `scope` too, so that reads \
+                 get tokens without the publish scope"
+            );
+        }
         let Some(client_id) = self.client_id.clone() else {
             bail!("[{table}] needs `client-id` (the IdP's public client for developers)");
         };

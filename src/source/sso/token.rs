@@ -12,17 +12,26 @@ use crate::oidc::exchange::{self, clean};
 use crate::oidc::http::{Http, display_url};
 use crate::secret::Token;
 
-/// Tokens the token endpoint issued.
+/// An access token and its lifetime in seconds, when known.
+#[derive(Debug)]
+pub struct Access {
+    /// The access token (the registry token).
+    pub token: Token,
+    /// Its lifetime in seconds, when the IdP said or the token shows it.
+    pub expires_in: Option<i64>,
+}
+
+/// What the token endpoint issued. The refresh token is read first and
+/// kept even when the rest of the answer fails its checks: once the IdP has
+/// rotated it, the old one must never be sent again.
 #[derive(Debug)]
 pub struct TokenSet {
-    /// The access token (the registry token).
-    pub access: Token,
-    /// Its lifetime in seconds, when known.
-    pub expires_in: Option<i64>,
     /// A refresh token, when the IdP issued (or rotated) one.
     pub refresh: Option<Token>,
-    /// An OpenID Connect ID token, when issued.
+    /// An OpenID Connect ID token, when issued (and readable).
     pub id_token: Option<Token>,
+    /// The access token, or why the answer's access token is refused.
+    pub access: anyhow::Result<Access>,
 }
 
 /// An OAuth error answer (RFC 6749 §5.2), cleaned for messages.
@@ -127,20 +136,25 @@ pub fn request(
     if status != 200 {
         return oauth_error(status, &body, &shown, &secrets).map(Err);
     }
-    let issued = exchange::parse_with(status, &body, &shown, &secrets)?;
     let extra: Extra = serde_json::from_slice(&body)
         .map_err(|_| anyhow!("{shown} answered HTTP 200 but not with a JSON token response"))?;
-    let secret = |v: Option<String>, what: &str| -> anyhow::Result<Option<Token>> {
-        match v {
-            Some(v) => Ok(Token::parse(v, &format!("the {what} from {shown}"))?),
-            None => Ok(None),
-        }
+    // A refresh token that cannot be a header value is refused; a bad ID
+    // token only costs the account name.
+    let refresh = match extra.refresh_token {
+        Some(v) => Token::parse(v, &format!("the refresh token from {shown}"))?,
+        None => None,
     };
-    Ok(Ok(TokenSet {
-        access: issued.token,
+    let id_token = extra
+        .id_token
+        .and_then(|v| Token::parse(v, "the ID token").ok().flatten());
+    let access = exchange::parse_with(status, &body, &shown, &secrets).map(|issued| Access {
+        token: issued.token,
         expires_in: issued.expires_in,
-        refresh: secret(extra.refresh_token, "refresh token")?,
-        id_token: secret(extra.id_token, "ID token")?,
+    });
+    Ok(Ok(TokenSet {
+        refresh,
+        id_token,
+        access,
     }))
 }
 
@@ -192,31 +206,35 @@ pub fn device_authorization(
     })?;
     let device_code = Token::parse(raw.device_code, &format!("the device code from {shown}"))?
         .ok_or_else(|| anyhow!("{shown} answered with an empty device code"))?;
-    // What is shown to the person must be plain text and a URL the HTTP
-    // policy accepts (no `javascript:`, no plain http to another host).
-    let printable = |s: &str| !s.is_empty() && s.len() <= 512 && !s.chars().any(char::is_control);
-    if !printable(&raw.user_code) || raw.user_code.len() > 64 {
+    // What is shown to the person must be plain text (a user code of
+    // printable ASCII: no escape sequences, no bidi or zero-width tricks)
+    // and URLs the HTTP policy accepts, shown as parsed (normalised).
+    if raw.user_code.is_empty()
+        || raw.user_code.len() > 64
+        || !raw
+            .user_code
+            .bytes()
+            .all(|b| b.is_ascii_graphic() || b == b' ')
+    {
         bail!("{shown} answered with a user code that cannot be shown");
     }
-    for uri in [
-        Some(&raw.verification_uri),
-        raw.verification_uri_complete.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if !printable(uri) || crate::oidc::http::checked_url(uri).is_err() {
-            bail!(
-                "{shown} answered with a verification URL that is not https (or not printable); \
-                 refused"
-            );
+    let shown_url = |uri: &str| -> anyhow::Result<String> {
+        match crate::oidc::http::checked_url(uri) {
+            Ok(url) if uri.len() <= 1024 => Ok(url.to_string()),
+            _ => bail!(
+                "{shown} answered with a verification URL that is not https (or too long); refused"
+            ),
         }
-    }
+    };
     Ok(Ok(DeviceAuthorization {
         device_code,
+        verification_uri: shown_url(&raw.verification_uri)?,
+        verification_uri_complete: raw
+            .verification_uri_complete
+            .as_deref()
+            .map(shown_url)
+            .transpose()?,
         user_code: raw.user_code,
-        verification_uri: raw.verification_uri,
-        verification_uri_complete: raw.verification_uri_complete,
         expires_in: raw.expires_in.clamp(1, 3600),
         interval: raw.interval.unwrap_or(5).clamp(1, 60),
     }))

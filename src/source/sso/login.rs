@@ -1,0 +1,266 @@
+//! `cargo login` for a registry with an `sso` table: the sign-in flow, then
+//! the refresh token kept (see [`super::grant`]).
+
+use std::time::Instant;
+
+use anyhow::{anyhow, bail};
+
+use super::grant::{Grant, Grants};
+use super::settings::{Flow, GrantStore, SsoSettings};
+use super::token::{self, TokenSet};
+use super::{
+    account_name, all_stores, browser, device, endpoints, forget_tokens, grant_lock, id_claims,
+    interactive, label, login_scope, paste, pkce, target_params,
+};
+use crate::diag::{say, warn};
+use crate::keychain::Budgeted;
+use crate::oidc::{Context, http::Http};
+use crate::registry::Registry;
+
+/// What `cargo login` runs for a registry with an `sso` table.
+pub fn login(
+    settings: &SsoSettings,
+    registry: &Registry<'_>,
+    wanted: Option<Flow>,
+    cx: &Context<'_>,
+) -> anyhow::Result<()> {
+    let name = registry.name.unwrap_or("NAME");
+    if let Some(why) = interactive::blocker(settings, cx.env) {
+        bail!(
+            "cannot sign in to {} here: {why}, and a sign-in needs a person. Sign in with `cargo \
+             login --registry {name}` in a terminal on your own machine; a CI job gets tokens \
+             from its own identity instead: configure [registries.{name}.oidc] (see docs/ci/)",
+            registry.display_name()
+        );
+    }
+    let http = Http::new(settings.timeout)?;
+    let files = (cx.files)().ok();
+    let now = (cx.now)();
+    let endpoints = endpoints(settings, &http, files.as_ref(), now)?;
+    let (flow, why) = interactive::choose(
+        wanted.unwrap_or(settings.flow),
+        cx.env,
+        endpoints.device.is_some(),
+        endpoints.authorization.is_some(),
+    )
+    .ok_or_else(|| {
+        anyhow!(
+            "the identity provider offers neither a device authorization endpoint nor an \
+             authorization endpoint; set one in the `sso` table"
+        )
+    })?;
+    let deadline = Instant::now() + settings.login_timeout;
+    let scope = login_scope(settings, endpoints.offline_access);
+    let mut params: Vec<(&str, &str)> = Vec::new();
+    if let Some(scope) = &scope {
+        params.push(("scope", scope));
+    }
+    params.extend(target_params(settings));
+    let flow_name = match flow {
+        Flow::Device => "the device flow",
+        Flow::Browser => "the browser",
+        Flow::Paste => "paste mode",
+        Flow::Auto => "auto",
+    };
+    say(&format!(
+        "Signing in to {} with {flow_name} ({why}).",
+        registry.display_name()
+    ));
+    let missing = |what: &str, key: &str| {
+        anyhow!(
+            "{flow_name} needs the IdP's {what}, which it does not advertise; set `{key}` in the \
+             `sso` table or choose another flow"
+        )
+    };
+    let tokens = match flow {
+        Flow::Device => {
+            let endpoint = endpoints.device.as_deref().ok_or_else(|| {
+                missing(
+                    "device authorization endpoint",
+                    "device-authorization-endpoint",
+                )
+            })?;
+            device::run(
+                &http,
+                &device::Device {
+                    endpoint,
+                    token_endpoint: &endpoints.token,
+                    client_id: &settings.client_id,
+                    params: &params,
+                    registry: registry.display_name(),
+                    deadline,
+                },
+            )?
+        }
+        Flow::Browser | Flow::Paste | Flow::Auto => {
+            let endpoint = endpoints
+                .authorization
+                .as_deref()
+                .ok_or_else(|| missing("authorization endpoint", "authorization-endpoint"))?;
+            code_flow(
+                settings,
+                registry,
+                &http,
+                flow,
+                endpoint,
+                &endpoints.token,
+                &params,
+                deadline,
+                cx,
+            )?
+        }
+    };
+    // The access token of the sign-in itself is not used (each `get`
+    // refreshes for its own scope), so only the refresh token matters here.
+    let Some(refresh_token) = tokens.refresh else {
+        bail!(
+            "the identity provider signed you in but issued no refresh token, so cargo could not \
+             get tokens later; nothing was stored. Its client `{}` must allow the refresh_token \
+             grant (and the offline_access scope; see docs/sso.md)",
+            settings.client_id
+        );
+    };
+    let claims = tokens.id_token.as_ref().and_then(|t| id_claims(t.expose()));
+    let account = claims.as_ref().and_then(account_name);
+    let subject = claims
+        .as_ref()
+        .and_then(|c| Some(c.get("sub")?.as_str()?.to_owned()));
+    let keychain = Budgeted::new(cx.keychain, crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT);
+    let grants = Grants::new(
+        settings,
+        registry,
+        &keychain,
+        crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT,
+        files.clone(),
+    );
+    // The login's lock: no `get` is refreshing the login this one replaces
+    // while it is replaced.
+    let _lock = grant_lock(files.as_ref(), settings, registry, cx.keychain_timeout);
+    let previous = grants.load().ok().flatten();
+    let saved = grants.save(
+        &Grant {
+            refresh_token: refresh_token.clone(),
+            account: account.clone(),
+            subject: subject.clone(),
+        },
+        now,
+        &label(registry, account.as_deref()),
+    );
+    if let Err(e) = saved {
+        // Nothing was stored: the new login is not left valid at the IdP.
+        if let Some(endpoint) = &endpoints.revocation {
+            let _ = token::revoke(&http, endpoint, &settings.client_id, &refresh_token);
+        }
+        return Err(e);
+    }
+    // Tokens of an earlier login (perhaps another account) are not served.
+    let stores = all_stores(
+        settings,
+        &keychain,
+        crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT,
+        files.as_ref(),
+    );
+    forget_tokens(settings, registry, &stores);
+    // The login this one replaces is revoked when it was another account's.
+    // For the same account it is left to expire: many IdPs give a second
+    // sign-in the same grant (one browser session), and revoking the old
+    // refresh token would revoke the new one with it.
+    if let (Some(previous), Some(endpoint)) = (previous, &endpoints.revocation)
+        && previous.refresh_token.expose() != refresh_token.expose()
+        && previous.subject.is_some()
+        && subject.is_some()
+        && previous.subject != subject
+    {
+        let _ = token::revoke(
+            &http,
+            endpoint,
+            &settings.client_id,
+            &previous.refresh_token,
+        );
+    }
+    if settings.store == GrantStore::File {
+        warn(&format!(
+            "the SSO login is kept in {} as configured; use the OS keychain where there is one",
+            grants.describe()
+        ));
+    }
+    say(&format!(
+        "Signed in to {}{}. The login is kept in {}; cargo now gets short-lived tokens with it. \
+         `cargo logout --registry {name}` signs out.",
+        registry.display_name(),
+        account.map(|a| format!(" as {a}")).unwrap_or_default(),
+        grants.describe()
+    ));
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn code_flow(
+    settings: &SsoSettings,
+    registry: &Registry<'_>,
+    http: &Http,
+    flow: Flow,
+    endpoint: &str,
+    token_endpoint: &str,
+    params: &[(&str, &str)],
+    deadline: Instant,
+    cx: &Context<'_>,
+) -> anyhow::Result<TokenSet> {
+    let pkce = pkce::Pkce::new()?;
+    let issuer = settings.issuer.as_deref();
+    let (callback, redirect_uri) = if flow == Flow::Browser {
+        let loopback = browser::Loopback::bind(settings.redirect_port)?;
+        let redirect_uri = loopback.redirect_uri();
+        let url =
+            pkce::authorization_url(endpoint, &settings.client_id, &redirect_uri, &pkce, params)?;
+        say(&format!(
+            "Opening a browser to sign in to {}. If none opens, visit:\n\n  {url}\n",
+            registry.display_name()
+        ));
+        if let Err(why) = interactive::open_browser(&url, cx.env, cx.token_vars) {
+            warn(&format!(
+                "could not open a browser ({why}); open the URL above yourself"
+            ));
+        }
+        (loopback.wait(&pkce.state, issuer, deadline)?, redirect_uri)
+    } else {
+        let port = match settings.redirect_port {
+            0 => browser::Loopback::bind(0)?
+                .redirect_uri()
+                .rsplit_once(':')
+                .and_then(|(_, rest)| rest.split('/').next()?.parse::<u16>().ok())
+                .unwrap_or(8400),
+            port => port,
+        };
+        let redirect_uri = format!("http://127.0.0.1:{port}{}", browser::CALLBACK_PATH);
+        let url =
+            pkce::authorization_url(endpoint, &settings.client_id, &redirect_uri, &pkce, params)?;
+        (
+            paste::run(&url, registry.display_name(), &pkce.state, issuer, deadline)?,
+            redirect_uri,
+        )
+    };
+    let code = match callback {
+        pkce::Callback::Code(code) => code,
+        pkce::Callback::Denied(error, description) => bail!(
+            "the sign-in was not completed at the identity provider: {error}{}; nothing was \
+             stored",
+            description.map(|d| format!(" ({d})")).unwrap_or_default()
+        ),
+    };
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect_uri.as_str()),
+        ("client_id", settings.client_id.as_str()),
+        ("code_verifier", pkce.verifier.as_str()),
+    ];
+    form.extend(target_params(settings));
+    token::request(
+        http,
+        token_endpoint,
+        &form,
+        &[code.as_str(), pkce.verifier.as_str()],
+    )?
+    .map_err(|e| anyhow!("the identity provider refused the sign-in code: {e}; nothing was stored"))
+}
