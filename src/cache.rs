@@ -177,6 +177,23 @@ impl Store<'_> {
     }
 }
 
+/// After the single-flight lock is taken: the entry for `key` that another
+/// process may have stored meanwhile. `Ok(entry)`: fresh, serve it at once;
+/// `Err(best)`: refresh, and fall back on `best` (the newer of what is
+/// stored now and `earlier`) if that fails.
+pub fn look_again(
+    store: Option<&Store<'_>>,
+    key: &str,
+    now: i64,
+    refresh_ahead: Duration,
+    earlier: Option<Entry>,
+) -> Result<Entry, Option<Entry>> {
+    match store.and_then(|s| s.load(key, now).ok().flatten()) {
+        Some(hit) if hit.fresh(now, refresh_ahead) => Ok(hit),
+        again => Err(again.or(earlier)),
+    }
+}
+
 impl Store<'_> {
     /// Removes the entry for `key`, if there. `Ok(true)` when one was.
     pub fn remove(&self, key: &str) -> Result<bool, KeychainError> {

@@ -34,6 +34,19 @@ fn laptop(index_url: &str, idp: &Idp, keyring: &Keyring, extra: &str) -> CargoHo
     home
 }
 
+/// The IdP (access tokens living `at_ttl` s), kellnr behind the verifying
+/// gateway, a keyring, and a laptop configured for them (`extra` in the
+/// `sso` table).
+fn world(at_ttl: u32, extra: &str) -> (Idp, Gateway, Keyring, CargoHome, String) {
+    let idp = Idp::start(at_ttl);
+    let gw = Gateway::start(&idp);
+    let keyring = Keyring::start();
+    let index = gw.index_url();
+    let mut home = laptop(&index, &idp, &keyring, extra);
+    home.secret(gw.kellnr.token());
+    (idp, gw, keyring, home, index)
+}
+
 /// The keychain item holding the SSO login of `index_url`.
 fn stored_login(keyring: &Keyring, index_url: &str, idp: &Idp) -> Option<serde_json::Value> {
     let service = format!("cargo-credential-corp-sso:{index_url}|sso@{}", idp.issuer());
@@ -102,12 +115,7 @@ fn grants(idp: &Idp, grant: &str) -> u64 {
 #[test]
 #[ignore = "e2e: needs kellnr, the test IdP and gnome-keyring; run scripts/test.sh"]
 fn device_flow_login_publish_build_and_logout_revokes_at_the_idp() {
-    let idp = Idp::start(300);
-    let gw = Gateway::start(&idp);
-    let keyring = Keyring::start();
-    let index = gw.index_url();
-    let mut home = laptop(&index, &idp, &keyring, "");
-    home.secret(gw.kellnr.token());
+    let (idp, gw, keyring, mut home, index) = world(300, "");
 
     let (ok, login) = device_login(&home, &[]);
     assert!(ok, "cargo login failed:\n{login}");
@@ -234,15 +242,10 @@ fn a_denied_or_expired_device_sign_in_stores_nothing() {
 #[test]
 #[ignore = "e2e: needs kellnr, the test IdP and gnome-keyring; run scripts/test.sh"]
 fn browser_sign_in_with_pkce_and_a_forged_state_is_refused() {
-    let idp = Idp::start(300);
-    let gw = Gateway::start(&idp);
-    let keyring = Keyring::start();
-    let index = gw.index_url();
-    let mut home = laptop(&index, &idp, &keyring, "login-timeout-secs = 5\n");
+    let (idp, gw, keyring, mut home, index) = world(300, "login-timeout-secs = 5\n");
     let log = home.root().join("browser.log");
     home.env("BROWSER", &browser_script().display().to_string())
-        .env("BROWSER_LOG", &log.display().to_string())
-        .secret(gw.kellnr.token());
+        .env("BROWSER_LOG", &log.display().to_string());
 
     // A forged answer (wrong `state`) is refused and cannot end the
     // sign-in: it waits for the real one until `login-timeout-secs`.
@@ -368,12 +371,7 @@ fn paste_mode_reads_the_redirected_address_on_the_terminal() {
 #[ignore = "e2e: needs kellnr, the test IdP and gnome-keyring; run scripts/test.sh"]
 fn expired_tokens_are_refreshed_silently_once_for_16_processes_with_rotation() {
     // Access tokens live 8 s: fresh for 4 s, then refreshed.
-    let idp = Idp::start(8);
-    let gw = Gateway::start(&idp);
-    let keyring = Keyring::start();
-    let index = gw.index_url();
-    let mut home = laptop(&index, &idp, &keyring, "");
-    home.secret(gw.kellnr.token());
+    let (idp, gw, keyring, mut home, index) = world(8, "");
     let (ok, login) = device_login(&home, &[]);
     assert!(ok, "{login}");
     let first = refresh_token(&keyring, &index, &idp);

@@ -10,11 +10,13 @@
 
 mod util;
 
+mod bridge;
 mod cache_files;
 mod cache_key;
 mod cargo_e2e;
 mod cli;
 mod discovery_cache;
+mod doctor;
 mod hostile;
 mod identity_command;
 mod keychain;

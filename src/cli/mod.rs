@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod client_secret;
+mod doctor;
+mod exec;
 mod show_config;
+mod target;
+mod token;
 
 const ABOUT: &str = "A Cargo credential provider for private registries.
 
@@ -35,6 +39,13 @@ enum Command {
     Config(show_config::Args),
     /// Store an OAuth client secret in the OS keychain (read from stdin).
     ClientSecret(client_secret::Args),
+    /// Print a registry token on stdout, for tools that cannot run a
+    /// credential provider (and for `cargo:token-from-stdout`).
+    Token(token::Args),
+    /// Run a command with the registry's token in CARGO_REGISTRIES_<NAME>_TOKEN.
+    Exec(exec::Args),
+    /// Explain why Cargo does (not) get a token for each registry.
+    Doctor(doctor::Args),
 }
 
 /// Runs the command line with `args` (the program name first).
@@ -54,6 +65,14 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     let result = match cli.command {
         Some(Command::Config(args)) => show_config::run(&args),
         Some(Command::ClientSecret(args)) => client_secret::run(&args),
+        Some(Command::Token(args)) => token::run(&args),
+        Some(Command::Exec(args)) => return exec::run(&args),
+        Some(Command::Doctor(args)) => match doctor::run(&args) {
+            Ok(true) => Ok(()),
+            // The report says why; the status says that no token is had.
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
         None => Ok(()),
     };
     match result {

@@ -10,12 +10,9 @@ use crate::source::{SourceKind, env};
 /// Arguments of `config`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The registry's name in Cargo's config (e.g. `my-private`).
-    #[arg(long)]
-    registry: Option<String>,
-    /// The registry's index URL, as in Cargo's config (e.g. `sparse+https://…/`).
-    #[arg(long)]
-    index: Option<String>,
+    /// The registry to show the settings of.
+    #[command(flatten)]
+    target: super::target::Target,
     /// The provider's arguments from Cargo's config, as one string.
     #[arg(long, value_name = "ARGS", default_value = "")]
     provider_args: String,
@@ -34,19 +31,20 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             None => println!("{what} config: (no location on this platform)"),
         }
     }
-    let Some(index_url) = args
-        .index
-        .as_deref()
-        .or_else(|| args.registry.as_deref().and_then(|n| config.index_for(n)))
-    else {
-        if args.registry.is_some() {
+    let Some(index_url) = args.target.index.as_deref().or_else(|| {
+        args.target
+            .registry
+            .as_deref()
+            .and_then(|n| config.index_for(n))
+    }) else {
+        if args.target.registry.is_some() {
             bail!("no `index` is configured for that registry here; pass --index URL as well");
         }
         return Ok(());
     };
     let registry = Registry {
         index_url,
-        name: args.registry.as_deref(),
+        name: args.target.registry.as_deref(),
     };
     println!("registry: {} ({index_url})", registry.display_name());
     let Some(settings) = config.settings_for(&registry)? else {

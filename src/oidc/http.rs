@@ -117,6 +117,26 @@ impl Http {
         self.send_inner(url, request)
     }
 
+    /// Sends `request` and returns only the status and the
+    /// `WWW-Authenticate` header (the body is not read): for probing a
+    /// registry, never for a token.
+    pub fn send_for_status(
+        &self,
+        url: &Url,
+        request: RequestBuilder,
+    ) -> anyhow::Result<(u16, Option<String>)> {
+        let response = request
+            .timeout(self.timeout)
+            .send()
+            .map_err(|e| self.send_error(url, &e))?;
+        let challenge = response
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().filter(|c| !c.is_control()).take(200).collect());
+        Ok((response.status().as_u16(), challenge))
+    }
+
     fn send_inner(
         &self,
         url: &Url,

@@ -123,14 +123,15 @@ pub fn get(
         (Some(_), Some(files)) => files.lock(&key, settings.timeout * 3),
         _ => None,
     };
-    let again = store
-        .as_ref()
-        .and_then(|s| s.load(&key, (cx.now)()).ok().flatten());
-    let cached = match again {
-        Some(hit) if hit.fresh((cx.now)(), settings.refresh_ahead) => {
-            return Ok(Some(served(&hit)));
-        }
-        again => again.or(cached),
+    let cached = match cache::look_again(
+        store.as_ref(),
+        &key,
+        (cx.now)(),
+        settings.refresh_ahead,
+        cached,
+    ) {
+        Ok(hit) => return Ok(Some(served(&hit))),
+        Err(best) => best,
     };
     let started = (cx.now)();
     // The discovery document is cached with the tokens (not with `cache = "off"`).

@@ -87,8 +87,13 @@ impl Provider {
     /// Runs the provider with `args` and `stdin`, within 20 s, and applies
     /// the leak rule to its output.
     pub fn run(&self, args: &[&str], stdin: &str) -> Output {
+        self.run_in(self.dir.path(), args, stdin)
+    }
+
+    /// [`Self::run`] in the folder `cwd`.
+    pub fn run_in(&self, cwd: &Path, args: &[&str], stdin: &str) -> Output {
         let mut cmd = Command::new(provider_bin());
-        cmd.args(args).env_clear().envs(&self.env);
+        cmd.args(args).current_dir(cwd).env_clear().envs(&self.env);
         let out = process::run(cmd, Some(stdin), Duration::from_secs(20));
         out.assert_free_of_except_replies(&self.secrets);
         out

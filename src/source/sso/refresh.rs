@@ -68,14 +68,15 @@ pub fn get(
         );
     };
     // Another process may have refreshed while this one waited.
-    let again = store
-        .as_ref()
-        .and_then(|s| s.load(&key, (cx.now)()).ok().flatten());
-    let cached = match again {
-        Some(hit) if hit.fresh((cx.now)(), settings.refresh_ahead) => {
-            return Ok(Some(served(&hit)));
-        }
-        again => again.or(cached),
+    let cached = match crate::cache::look_again(
+        store.as_ref(),
+        &key,
+        (cx.now)(),
+        settings.refresh_ahead,
+        cached,
+    ) {
+        Ok(hit) => return Ok(Some(served(&hit))),
+        Err(best) => best,
     };
     let grants = Grants::new(
         settings,

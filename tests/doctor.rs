@@ -1,0 +1,233 @@
+//! `cargo-credential-corp doctor`: Cargo's provider chain read from a real
+//! Cargo home, each source asked for real, the registry probed (fake
+//! servers for the answers real registries get wrong), and no token ever
+//! in what it prints.
+
+use crate::util::fake::{Behavior, Fake};
+use crate::util::{Provider, provider_bin, write};
+
+const INDEX: &str = "sparse+http://127.0.0.1:9/api/v1/crates/";
+const TOKEN: &str = "doctor-secret-Zx81Qp";
+
+/// A provider run whose `CARGO_HOME` has `cargo_config` (and, if given,
+/// `credentials`), with the provider's own config naming `corp` at `index`.
+/// The Cargo home is a folder of its own (returned, to keep it alive): a
+/// `credentials.toml` there holds a token on purpose, so the provider's
+/// folder (which the leak rule reads) must not contain it.
+fn doctor_home(
+    index: &str,
+    cargo_config: &str,
+    credentials: Option<&str>,
+) -> (Provider, tempfile::TempDir) {
+    let mut p = Provider::new();
+    let cargo_dir = tempfile::tempdir().unwrap();
+    let home = cargo_dir.path().join("cargo-home");
+    write(&home.join("config.toml"), cargo_config);
+    if let Some(c) = credentials {
+        write(&home.join("credentials.toml"), c);
+    }
+    p.env("CARGO_HOME", &home.display().to_string())
+        .user_config(&format!("[registries.corp]\nindex = {index:?}\n"))
+        .secret(TOKEN);
+    (p, cargo_dir)
+}
+
+fn global(index: &str, providers: &str) -> String {
+    format!(
+        "[registries.corp]\nindex = {index:?}\n\n[registry]\nglobal-credential-providers = [{providers}]\n"
+    )
+}
+
+fn corp() -> String {
+    format!("{:?}", provider_bin().display().to_string())
+}
+
+fn codes(json: &serde_json::Value) -> Vec<String> {
+    json["registries"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_token_is_described_by_source_and_scheme_never_shown() {
+    let (mut p, _home) = doctor_home(
+        INDEX,
+        &global(INDEX, &format!("\"cargo:token\", {}", corp())),
+        None,
+    );
+    p.env("CARGO_REGISTRIES_CORP_TOKEN", TOKEN);
+    let out = p.run(&["doctor", "--registry", "corp", "--json"], "");
+    out.assert_success();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["version"], 1);
+    let r = &json["registries"][0];
+    assert_eq!(r["index"], INDEX);
+    assert_eq!(r["uses_this_provider"], true);
+    assert_eq!(r["token"]["source"], "env");
+    assert_eq!(r["token"]["scheme"], "none");
+    assert_eq!(r["token"]["lifetime"], "session");
+    let codes = codes(&json);
+    assert!(codes.contains(&"chain-ok".to_owned()), "{codes:?}");
+    assert!(codes.contains(&"token-found".to_owned()), "{codes:?}");
+    assert!(codes.contains(&"keychain-empty".to_owned()), "{codes:?}");
+    assert!(!out.stdout.contains(TOKEN));
+
+    // The same, for a person.
+    let out = p.run(&["doctor", "--registry", "corp"], "");
+    out.assert_success();
+    assert!(out.stdout.contains("[ok] chain-ok"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("a token from env (scheme none"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_provider_cargo_never_asks_and_plaintext_tokens_are_named_with_their_fix() {
+    // Not in the chain at all: no token, exit status 1.
+    let (p, _home) = doctor_home(INDEX, &global(INDEX, "\"cargo:token\""), None);
+    let out = p.run(&["doctor", "--registry", "corp", "--json"], "");
+    assert_eq!(out.status.code(), Some(1), "{}", out.describe());
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let codes = codes(&json);
+    assert!(codes.contains(&"not-in-chain".to_owned()), "{codes:?}");
+    assert!(codes.contains(&"no-token".to_owned()), "{codes:?}");
+
+    // The registry's own credential-provider shadows the global list.
+    let config = format!(
+        "{}\n",
+        global(INDEX, &corp()).replace(
+            "[registry]",
+            "credential-provider = \"cargo:token\"\n\n[registry]"
+        )
+    );
+    let (p, _home) = doctor_home(
+        INDEX,
+        &config,
+        Some(&format!("# mine\n[registries.corp]\ntoken = {TOKEN:?}\n")),
+    );
+    let out = p.run(&["doctor", "--registry", "corp"], "");
+    // Cargo gets a token (from cargo:token), but never from this provider.
+    assert_eq!(out.status.code(), Some(1), "{}", out.describe());
+    assert!(
+        out.stdout.contains("shadowed-by-registry-provider"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("plaintext-token"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("cargo-credential-corp migrate"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn the_probe_tells_a_registry_that_answers_403_from_one_cargo_can_use() {
+    let fake = Fake::start(Behavior::Raw(403, "forbidden".into()));
+    let index = format!("sparse+{}", fake.url("/api/v1/crates/"));
+    let (mut p, _home) = doctor_home(&index, &global(&index, &corp()), None);
+    p.env("CARGO_REGISTRIES_CORP_TOKEN", TOKEN);
+    let out = p.run(&["doctor", "--registry", "corp", "--probe", "--json"], "");
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let found = codes(&json);
+    assert!(
+        found.contains(&"registry-bad-auth-status".to_owned()),
+        "{found:?}"
+    );
+    assert!(found.contains(&"token-rejected".to_owned()), "{found:?}");
+
+    fake.set(Behavior::JsonWith(
+        401,
+        "www-authenticate: Cargo login_url=\"https://r.example/me\"".into(),
+        "{}".into(),
+    ));
+    let out = p.run(&["doctor", "--registry", "corp", "--probe", "--json"], "");
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let found = codes(&json);
+    assert!(found.contains(&"registry-auth-ok".to_owned()), "{found:?}");
+    // The token was sent to the registry it belongs to, and only there.
+    assert!(
+        fake.last_request().contains(TOKEN),
+        "the probe did not send the token"
+    );
+}
+
+#[test]
+fn every_code_is_documented() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/troubleshooting.md"),
+    )
+    .unwrap();
+    let src = ["mod.rs", "probe.rs"]
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("src/cli/doctor")
+                    .join(f),
+            )
+            .unwrap()
+        })
+        .collect::<String>();
+    // Every code is the first argument of a `finding(` call (or returned
+    // by `source_code`).
+    let mut missing = Vec::new();
+    let mut seen = 0;
+    for (i, _) in src.match_indices("finding(") {
+        let rest = &src[i..];
+        let Some(start) = rest.find('"') else {
+            continue;
+        };
+        let word: String = rest[start + 1..]
+            .chars()
+            .take_while(|c| *c != '"')
+            .collect();
+        if !word.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
+            continue;
+        }
+        seen += 1;
+        if !doc.contains(&format!("`{word}`")) && !missing.contains(&word) {
+            missing.push(word);
+        }
+    }
+    for code in ["env-failed", "keychain-failed", "oidc-failed", "sso-failed"] {
+        if !doc.contains(&format!("`{code}`")) {
+            missing.push(code.to_owned());
+        }
+    }
+    assert!(seen > 20, "only {seen} codes found: the scan is broken");
+    assert!(
+        missing.is_empty(),
+        "codes not in docs/troubleshooting.md: {missing:?}"
+    );
+}
+
+#[test]
+#[ignore = "e2e: needs kellnr; run scripts/test.sh"]
+fn the_probe_against_a_real_registry_that_requires_auth() {
+    let kellnr = crate::util::kellnr::Kellnr::start();
+    let index = kellnr.index_url();
+    let (mut p, _home) = doctor_home(&index, &global(&index, &corp()), None);
+    p.env("CARGO_REGISTRIES_CORP_TOKEN", kellnr.token())
+        .secret(kellnr.token());
+    let out = p.run(&["doctor", "--registry", "corp", "--probe", "--json"], "");
+    out.assert_success();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let found = codes(&json);
+    assert!(
+        found.contains(&"registry-auth-ok".to_owned())
+            || found.contains(&"registry-401-without-cargo-challenge".to_owned()),
+        "{found:?}"
+    );
+    assert!(found.contains(&"token-accepted".to_owned()), "{found:?}");
+    // A wrong token is told apart.
+    p.env("CARGO_REGISTRIES_CORP_TOKEN", "wrong-token-Qm3x");
+    let out = p.run(&["doctor", "--registry", "corp", "--probe", "--json"], "");
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(codes(&json).contains(&"token-rejected".to_owned()));
+}
