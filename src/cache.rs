@@ -298,6 +298,19 @@ impl FileStore {
     /// when it could not be had in time, or the lock file is not a regular
     /// file of a private folder (the caller goes on without it).
     pub fn lock(&self, key: &str, wait: Duration) -> Option<File> {
+        let timer = crate::trace::Timer::start();
+        let lock = self.lock_inner(key, wait);
+        crate::trace::debug(|| {
+            format!(
+                "single flight: lock {} in {}",
+                if lock.is_some() { "taken" } else { "NOT taken" },
+                timer.ms()
+            )
+        });
+        lock
+    }
+
+    fn lock_inner(&self, key: &str, wait: Duration) -> Option<File> {
         let dir = files::open_dir(&self.dir.join("locks"), true).ok()?;
         let file = files::open_lock(&dir, &format!("{key}.lock")).ok()?;
         if !file.metadata().ok()?.is_file() {

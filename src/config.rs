@@ -241,8 +241,21 @@ impl Config {
             origin: Origin::ProviderArgs,
             file: parse_args(args)?,
         }];
+        crate::trace::debug(|| format!("config: {} provider argument(s) from Cargo", args.len()));
         for path in [&paths.user, &paths.system].into_iter().flatten() {
-            if let Some(text) = read_optional(path)? {
+            let text = read_optional(path)?;
+            crate::trace::debug(|| {
+                format!(
+                    "config: {} {}",
+                    path.display(),
+                    if text.is_some() {
+                        "read"
+                    } else {
+                        "not present"
+                    }
+                )
+            });
+            if let Some(text) = text {
                 layers.push(Layer {
                     origin: Origin::File(path.clone()),
                     file: parse_file(&text, path)?,

@@ -24,3 +24,4 @@ pub mod redact;
 pub mod registry;
 pub mod secret;
 pub mod source;
+pub mod trace;

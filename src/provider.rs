@@ -88,9 +88,34 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         // One keychain-timeout-ms budget for every keychain call of this get.
         let keychain = Budgeted::new(&self.keychain, settings.keychain_timeout);
         let request = self.request(registry, settings, operation_class(operation), &keychain);
+        crate::trace::debug(|| {
+            format!(
+                "get for {} ({}), {:?} operation; sources {}; matched {}",
+                registry.display_name(),
+                registry.index_url,
+                request.operation,
+                settings
+                    .sources
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                request.where_configured()
+            )
+        });
         let mut notes = Vec::new();
         for kind in &settings.sources {
-            match source(*kind).get(&request)? {
+            let timer = crate::trace::Timer::start();
+            let lookup = source(*kind).get(&request);
+            crate::trace::debug(|| {
+                let what = match &lookup {
+                    Ok(Lookup::Found(f)) => format!("a token ({:?})", f.lifetime),
+                    Ok(Lookup::Missing { .. }) => "nothing".to_owned(),
+                    Err(e) => format!("failed: {e:#}"),
+                };
+                format!("source {kind}: {what} in {}", timer.ms())
+            });
+            match lookup? {
                 Lookup::Found(found) => return Ok(answer(found, settings)),
                 Lookup::Missing { note } => notes.extend(note),
             }

@@ -372,6 +372,8 @@ fn paste_mode_reads_the_redirected_address_on_the_terminal() {
 fn expired_tokens_are_refreshed_silently_once_for_16_processes_with_rotation() {
     // Access tokens live 8 s: fresh for 4 s, then refreshed.
     let (idp, gw, keyring, mut home, index) = world(8, "");
+    // Traced, to show that the trace holds no secret either.
+    home.env("CARGO_CREDENTIAL_CORP_LOG", "trace");
     let (ok, login) = device_login(&home, &[]);
     assert!(ok, "{login}");
     let first = refresh_token(&keyring, &index, &idp);
@@ -386,7 +388,7 @@ fn expired_tokens_are_refreshed_silently_once_for_16_processes_with_rotation() {
     // After expiry, 16 processes at once: one refresh, every reply a token.
     thread::sleep(Duration::from_secs(9));
     let before = grants(&idp, "refresh_token");
-    let replies: Vec<String> = thread::scope(|s| {
+    let outputs: Vec<(String, String)> = thread::scope(|s| {
         let handles: Vec<_> = (0..16)
             .map(|_| s.spawn(|| home.provider_get(&index, "read")))
             .collect();
@@ -395,10 +397,11 @@ fn expired_tokens_are_refreshed_silently_once_for_16_processes_with_rotation() {
             .map(|h| {
                 let out = h.join().unwrap();
                 out.assert_success();
-                out.reply().to_owned()
+                (out.reply().to_owned(), out.stderr)
             })
             .collect()
     });
+    let replies: Vec<&String> = outputs.iter().map(|(r, _)| r).collect();
     assert_eq!(
         grants(&idp, "refresh_token") - before,
         1,
@@ -439,7 +442,16 @@ fn expired_tokens_are_refreshed_silently_once_for_16_processes_with_rotation() {
         out.describe()
     );
     assert!(stored_login(&keyring, &index, &idp).is_none());
-    no_leaks(&idp, &mut home, &[&login, &quiet.stderr, &out.stderr]);
+    let mut all: Vec<&str> = vec![&login, &quiet.stderr, &out.stderr];
+    all.extend(outputs.iter().map(|(_, stderr)| stderr.as_str()));
+    assert!(
+        outputs[0]
+            .1
+            .contains("cargo-credential-corp debug: source \"sso\""),
+        "not traced: {}",
+        outputs[0].1
+    );
+    no_leaks(&idp, &mut home, &all);
 }
 
 /// `cargo login` where nobody can answer: fails at once, prints no URL.

@@ -26,3 +26,4 @@ mod properties;
 mod protocol;
 mod routing;
 mod sso_e2e;
+mod tracing;

@@ -19,6 +19,23 @@ where
     T: Send + 'static,
     F: FnOnce() -> Result<T, KeychainError> + Send + 'static,
 {
+    let timer = crate::trace::Timer::start();
+    let result = run_inner(timeout, what, call);
+    crate::trace::trace(|| {
+        let how = match &result {
+            Ok(_) => "done".to_owned(),
+            Err(e) => format!("failed ({e})"),
+        };
+        format!("keychain: {what}: {how} in {}", timer.ms())
+    });
+    result
+}
+
+fn run_inner<T, F>(timeout: Duration, what: &str, call: F) -> Result<T, KeychainError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, KeychainError> + Send + 'static,
+{
     let (tx, rx) = mpsc::sync_channel(1);
     thread::Builder::new()
         .name("keychain-call".into())

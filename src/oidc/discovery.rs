@@ -114,8 +114,10 @@ pub fn metadata(
     now: i64,
 ) -> anyhow::Result<(Metadata, Source)> {
     if let Some(metadata) = files.and_then(|f| load(f, issuer, now)) {
+        crate::trace::debug(|| format!("discovery: {issuer} from the cache"));
         return Ok((metadata, Source::Cached));
     }
+    crate::trace::debug(|| format!("discovery: fetching {issuer}'s document"));
     let url = format!(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')

@@ -142,6 +142,26 @@ impl Http {
         url: &Url,
         request: RequestBuilder,
     ) -> anyhow::Result<(Response, Option<i64>)> {
+        let timer = crate::trace::Timer::start();
+        let result = self.send_checked(url, request);
+        crate::trace::debug(|| match &result {
+            Ok((r, _)) => format!(
+                "http: {} answered HTTP {} ({} bytes) in {}",
+                display_url(url),
+                r.status,
+                r.body.len(),
+                timer.ms()
+            ),
+            Err(e) => format!("http: {} failed in {}: {e:#}", display_url(url), timer.ms()),
+        });
+        result
+    }
+
+    fn send_checked(
+        &self,
+        url: &Url,
+        request: RequestBuilder,
+    ) -> anyhow::Result<(Response, Option<i64>)> {
         let endpoint = display_url(url);
         let ms = self.timeout.as_millis();
         let deadline = Instant::now() + self.timeout;

@@ -82,8 +82,14 @@ pub fn get(
     let identity = match settings.grant {
         Grant::ClientCredentials => None,
         _ => match identity::locate(settings, cx.env)? {
-            Some(id) => Some(id),
-            None => return Ok(None),
+            Some(id) => {
+                crate::trace::debug(|| format!("oidc: CI identity from {:?}", id.kind));
+                Some(id)
+            }
+            None => {
+                crate::trace::debug(|| "oidc: no CI identity in this environment".to_owned());
+                return Ok(None);
+            }
         },
     };
     // The cache key covers what the token is issued for: the client secret
@@ -201,7 +207,23 @@ pub(crate) fn open_cache<'k>(
     let Some(store) = store else {
         return (None, None);
     };
-    match store.load(key, (cx.now)()) {
+    let loaded = store.load(key, (cx.now)());
+    crate::trace::debug(|| {
+        let kind = match store {
+            Store::File(_) => "file",
+            Store::Keychain(..) => "keychain",
+        };
+        let what = match &loaded {
+            Ok(Some(e)) if e.usable((cx.now)()) => {
+                format!("a token expiring in {} s", e.expires_at - (cx.now)())
+            }
+            Ok(Some(_)) => "an expired token".to_owned(),
+            Ok(None) => "nothing".to_owned(),
+            Err(e) => format!("unavailable ({e})"),
+        };
+        format!("cache ({kind}): {what}")
+    });
+    match loaded {
         Ok(entry) => (Some(store), entry),
         Err(_) if mode == CacheMode::Auto => {
             let files = files();

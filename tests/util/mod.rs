@@ -61,6 +61,12 @@ impl Provider {
         self
     }
 
+    /// Declares secrets that must never appear in any output.
+    pub fn secrets_all(&mut self, values: &[&str]) -> &mut Self {
+        self.secrets.extend(values.iter().map(|v| (*v).to_owned()));
+        self
+    }
+
     /// Writes the user's config file.
     pub fn user_config(&mut self, text: &str) -> &mut Self {
         std::fs::write(self.dir.path().join("user.toml"), text).unwrap();

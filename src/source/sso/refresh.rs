@@ -217,6 +217,15 @@ fn refresh(
     };
     // Rotation: the new refresh token is kept before the rest of the answer
     // is checked or the access token used.
+    crate::trace::debug(|| {
+        format!(
+            "sso: refreshed; the IdP {} the refresh token",
+            match &tokens.refresh {
+                Some(r) if r.expose() != grant.refresh_token.expose() => "rotated",
+                _ => "kept",
+            }
+        )
+    });
     if let Some(rotated) = tokens.refresh
         && rotated.expose() != grant.refresh_token.expose()
     {
