@@ -21,7 +21,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
-use crate::oidc::settings::{OidcSettings, RawOidc};
+use crate::oidc::settings::{CacheMode, OidcSettings, RawOidc};
 use crate::redact::has_long_word;
 use crate::registry::{Registry, same_index};
 use crate::source::SourceKind;
@@ -74,11 +74,30 @@ impl fmt::Display for Origin {
     }
 }
 
+/// The `[policy]` table of the system-wide file: what a platform team locks
+/// for every user of the machine (the user's file and the provider's
+/// arguments cannot loosen it).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Policy {
+    /// `serve`, whatever other layers say.
+    pub serve: Option<Serve>,
+    /// The only sources that may be used; others are dropped from every
+    /// registry's `sources`.
+    pub allowed_sources: Option<Vec<SourceKind>>,
+    /// `"never"`: no SSO sign-in starts on this machine.
+    pub interactive: Option<crate::source::sso::settings::Interactive>,
+    /// `false`: no token or login in a file (SSO `store = "file"` and OIDC
+    /// `cache = "file"`/`"auto"` fall back to the keychain only).
+    pub file_store: Option<bool>,
+}
+
 /// One file's (or the arguments') settings, as written.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawFile {
     serve: Option<Serve>,
+    policy: Option<Policy>,
     #[serde(default)]
     defaults: RawSettings,
     #[serde(default)]
@@ -132,6 +151,8 @@ struct ProviderArgs {
 struct Layer {
     origin: Origin,
     file: RawFile,
+    /// The system-wide file: the only one whose `[policy]` counts.
+    system: bool,
 }
 
 /// Where the config files are looked for.
@@ -205,6 +226,8 @@ pub struct Settings {
     pub oidc_listed: bool,
     /// Whether a matching table lists `"sso"` in its own `sources`.
     pub sso_listed: bool,
+    /// What the system-wide `[policy]` changed, for `doctor`.
+    pub locked: Vec<String>,
     /// A matching table that holds a token source (`env`, `oidc`) but no
     /// `index`: it follows whatever index URL Cargo gives its name.
     pub unbound: Option<(String, Origin)>,
@@ -240,6 +263,7 @@ impl Config {
         let mut layers = vec![Layer {
             origin: Origin::ProviderArgs,
             file: parse_args(args)?,
+            system: false,
         }];
         crate::trace::debug(|| format!("config: {} provider argument(s) from Cargo", args.len()));
         for path in [&paths.user, &paths.system].into_iter().flatten() {
@@ -256,16 +280,28 @@ impl Config {
                 )
             });
             if let Some(text) = text {
+                let system = Some(path) == paths.system.as_ref();
+                let file = parse_file(&text, path)?;
+                if file.policy.is_some() && !system {
+                    bail!(
+                        "invalid config file {}: [policy] is read only from the system-wide file \
+                         (`{SYSTEM_CONFIG_ENV}` or the platform's path); a user's file cannot \
+                         set it. Remove it there",
+                        path.display()
+                    );
+                }
                 layers.push(Layer {
                     origin: Origin::File(path.clone()),
-                    file: parse_file(&text, path)?,
+                    file,
+                    system,
                 });
             }
         }
         Ok(Config { layers })
     }
 
-    /// A configuration from TOML texts, highest precedence first (for tests).
+    /// A configuration from TOML texts, highest precedence first (for
+    /// tests); a name starting with `system` is the system-wide file.
     pub fn from_texts(texts: &[(&str, &str)]) -> anyhow::Result<Config> {
         let layers = texts
             .iter()
@@ -274,6 +310,7 @@ impl Config {
                 Ok(Layer {
                     origin: Origin::File(path.to_owned()),
                     file: parse_file(text, path)?,
+                    system: name.starts_with("system"),
                 })
             })
             .collect::<anyhow::Result<_>>()?;
@@ -286,6 +323,14 @@ impl Config {
             Origin::File(p) => Some(p.as_path()),
             Origin::ProviderArgs => None,
         })
+    }
+
+    /// The system-wide policy, and the file it is in.
+    pub fn policy(&self) -> Option<(&Policy, &Origin)> {
+        self.layers
+            .iter()
+            .filter(|l| l.system)
+            .find_map(|l| Some((l.file.policy.as_ref()?, &l.origin)))
     }
 
     /// The `index` configured for the registry called `name`, if any.
@@ -303,10 +348,10 @@ impl Config {
     /// table has one, else by Cargo's name); `[defaults]` and the provider's
     /// arguments only say how sources behave.
     pub fn settings_for(&self, registry: &Registry<'_>) -> Result<Option<Settings>, IndexMismatch> {
-        let serve = self
-            .layers
-            .iter()
-            .find_map(|l| l.file.serve)
+        let policy = self.policy();
+        let serve = policy
+            .and_then(|(p, _)| p.serve)
+            .or_else(|| self.layers.iter().find_map(|l| l.file.serve))
             .unwrap_or(Serve::All);
         let mut tables: Vec<(&str, &RawSettings, &Origin)> = Vec::new();
         for layer in &self.layers {
@@ -354,7 +399,7 @@ impl Config {
                 .map_or(0, |i| i + 1);
             sources.insert(at, SourceKind::Sso);
         }
-        Ok(Some(Settings {
+        let mut settings = Settings {
             sources,
             env: pick(&matched, |s| s.env.clone()).unwrap_or_default(),
             auth_scheme: pick(&order, |s| s.auth_scheme).unwrap_or(AuthScheme::None),
@@ -375,7 +420,57 @@ impl Config {
                     t.index.is_none() && (t.env.is_some() || t.oidc.is_some() || t.sso.is_some())
                 })
                 .map(|(n, _, o)| ((*n).to_owned(), (*o).clone())),
-        }))
+            locked: Vec::new(),
+        };
+        if let Some((policy, origin)) = policy {
+            settings.apply(policy, origin);
+        }
+        Ok(Some(settings))
+    }
+}
+
+impl Settings {
+    /// Applies the system-wide policy (from `origin`), noting what it changed
+    /// in [`Settings::locked`].
+    fn apply(&mut self, policy: &Policy, origin: &Origin) {
+        if let Some(allowed) = &policy.allowed_sources {
+            let before = self.sources.len();
+            self.sources.retain(|s| allowed.contains(s));
+            if self.sources.len() != before {
+                self.locked.push(format!(
+                    "sources limited to {} by [policy] in {origin}",
+                    allowed
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        if let Some(sso) = &mut self.sso {
+            use crate::source::sso::settings::{GrantStore, Interactive};
+            if policy.interactive == Some(Interactive::Never) {
+                sso.interactive = Interactive::Never;
+                self.locked.push(format!(
+                    "SSO sign-ins forbidden (interactive = \"never\") by [policy] in {origin}"
+                ));
+            }
+            if policy.file_store == Some(false) && sso.store == GrantStore::File {
+                sso.store = GrantStore::Keychain;
+                self.locked.push(format!(
+                    "the SSO login kept in the keychain only (file-store = false) by [policy] in {origin}"
+                ));
+            }
+        }
+        if let Some(oidc) = &mut self.oidc
+            && policy.file_store == Some(false)
+            && matches!(oidc.cache, CacheMode::File | CacheMode::Auto)
+        {
+            oidc.cache = CacheMode::Keychain;
+            self.locked.push(format!(
+                "the token cache kept in the keychain only (file-store = false) by [policy] in {origin}"
+            ));
+        }
     }
 }
 
@@ -745,6 +840,7 @@ fn parse_args(args: &[&str]) -> anyhow::Result<RawFile> {
     }
     let mut file = RawFile {
         serve: parsed.serve,
+        policy: None,
         defaults: RawSettings {
             index: None,
             sources: (!parsed.sources.is_empty()).then_some(parsed.sources),
@@ -982,6 +1078,7 @@ mod tests {
             Layer {
                 origin: Origin::ProviderArgs,
                 file: parse_args(&["--source", "env", "--auth-scheme", "bearer"]).unwrap(),
+                system: false,
             },
         );
         let s = c.settings_for(&reg(Some("a"), IDX)).unwrap().unwrap();
@@ -1020,6 +1117,45 @@ mod tests {
                 "{text}: {msg}"
             );
         }
+    }
+
+    #[test]
+    fn the_system_policy_locks_what_the_user_cannot_loosen() {
+        let user = "serve = \"all\"\n[registries.corp]\nindex = \"sparse+https://r.example/api/v1/crates/\"\n\
+                    sources = [\"keychain\", \"env\", \"sso\"]\n\
+                    [registries.corp.sso]\nissuer = \"https://i\"\nclient-id = \"c\"\nstore = \"file\"\n";
+        let system = "[policy]\nserve = \"listed\"\nallowed-sources = [\"env\", \"sso\"]\n\
+                      interactive = \"never\"\nfile-store = false\n";
+        let c = Config::from_texts(&[("user.toml", user), ("system.toml", system)]).unwrap();
+        let s = c.settings_for(&reg(Some("corp"), IDX)).unwrap().unwrap();
+        assert_eq!(s.sources, [SourceKind::Env, SourceKind::Sso]);
+        let sso = s.sso.as_ref().unwrap();
+        assert_eq!(
+            sso.interactive,
+            crate::source::sso::settings::Interactive::Never
+        );
+        assert_eq!(
+            sso.store,
+            crate::source::sso::settings::GrantStore::Keychain
+        );
+        assert_eq!(s.locked.len(), 3, "{:?}", s.locked);
+        assert!(s.locked[0].contains("system.toml"), "{:?}", s.locked);
+        // serve = "listed" wins over the user's "all".
+        assert!(
+            c.settings_for(&reg(Some("other"), "sparse+https://o/"))
+                .unwrap()
+                .is_none()
+        );
+        // A [policy] in a user's file is refused.
+        let dir = tempfile::tempdir().unwrap();
+        let user_path = dir.path().join("user.toml");
+        std::fs::write(&user_path, system).unwrap();
+        let paths = ConfigPaths {
+            user: Some(user_path),
+            system: None,
+        };
+        let err = Config::load(&paths, &[]).unwrap_err();
+        assert!(format!("{err:#}").contains("[policy] is read only from the system-wide file"));
     }
 
     #[test]

@@ -102,6 +102,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         AuthScheme::Bearer => "bearer (`Bearer <token>`)",
     };
     println!("  auth-scheme: {scheme}");
+    for locked in &settings.locked {
+        println!("  locked: {locked}");
+    }
     for (name, origin) in &settings.matched {
         println!("  configured by [registries.{name}] in {origin}");
     }

@@ -356,7 +356,17 @@ fn check_registry(
                 ));
                 None
             }
-            Ok(Some(settings)) => sources(&registry, &settings, &mut findings),
+            Ok(Some(settings)) => {
+                for locked in &settings.locked {
+                    findings.push(finding(
+                        "policy-locked",
+                        Level::Info,
+                        locked.clone(),
+                        Some("set by the platform team; ask them to change it".to_owned()),
+                    ));
+                }
+                sources(&registry, &settings, &mut findings)
+            }
         },
     };
     if probe_it {
