@@ -361,6 +361,10 @@ json.dump({"provider_gets": 1 + r1["a"]["runs"] + r2["a"]["runs"],
           open(f"{out}/exchanges.json", "w"))
 PY
 cat "$out/exchanges.json" >&2; echo >&2
+
+step "3b. SSO get: one that refreshes vs one served from the cache (same IdP)"
+python3 scripts/bench-sso.py "$bin" "$issuer" "$work/sso" "$out/sso.json" 30 "$pairs" >&2 \
+  || die "the SSO timing failed"
 kill "$idp_pid" 2>/dev/null || true
 wait "$idp_pid" 2>/dev/null || true
 
@@ -473,6 +477,7 @@ out = e["BENCH_OUT_DIR"]
 r = {n: json.load(open(f"{out}/{n}.json")) for n in
      ("env-vs-floor", "keychain-vs-secret-tool", "oidc-vs-env", "oidc-vs-exchange", "cargo-fetch")}
 ex = json.load(open(f"{out}/exchanges.json"))
+sso = json.load(open(f"{out}/sso.json"))
 
 def ms(x): return f"{x:.2f} ms" if x < 100 else f"{x:.0f} ms"
 def mib(n): return f"{n / 1048576:.1f} MiB ({n:,} bytes)"
@@ -557,6 +562,13 @@ if int(open(f"{out}/keyring-restarts").read()):
 L += ["", f"OIDC exchanges counted at the IdP (`/test/stats`): the provider made {ex['provider_exchanges']} "
       f"for {ex['provider_gets']} `get`s (the priming one included); the script made {ex['script_exchanges']} "
       f"for {ex['script_calls']} calls.", "",
+      "## Single sign-on", "",
+      f"A `get` that refreshes the SSO login (the token cache emptied before each; one `refresh_token` "
+      f"grant each, {sso['refresh_grants']} for {sso['refreshes']} runs, the IdP rotating the refresh token "
+      f"and the provider storing it): median {ms(sso['refreshing_ms'])}. Served from the cross-run cache: "
+      f"median {ms(sso['cached_ms'])} over {sso['cached_runs']} runs ({sso['cache_refresh_grants']} refreshes), "
+      f"against {ms(sso['env_ms'])} for a `get` from the environment in the same loop "
+      "(`scripts/bench-sso.py`: sequential runs, not pairs; the login and cache in files, `store = \"file\"`).", "",
       "## Times and memory", "",
       "| pairing | contender | median | IQR | median CPU time | peak RSS |", "|---|---|---|---|---|---|"]
 for n, res in r.items():
