@@ -5,9 +5,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cargo_config;
 mod client_secret;
 mod doctor;
 mod exec;
+mod migrate;
+mod setup;
 mod show_config;
 mod target;
 mod token;
@@ -39,6 +42,10 @@ enum Command {
     Config(show_config::Args),
     /// Store an OAuth client secret in the OS keychain (read from stdin).
     ClientSecret(client_secret::Args),
+    /// Tell Cargo to use this provider: edits Cargo's config.toml, shows the diff.
+    Setup(setup::Args),
+    /// Move the tokens in Cargo's credentials.toml into the OS keychain.
+    Migrate(migrate::Args),
     /// Print a registry token on stdout, for tools that cannot run a
     /// credential provider (and for `cargo:token-from-stdout`).
     Token(token::Args),
@@ -65,6 +72,8 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     let result = match cli.command {
         Some(Command::Config(args)) => show_config::run(&args),
         Some(Command::ClientSecret(args)) => client_secret::run(&args),
+        Some(Command::Setup(args)) => setup::run(&args),
+        Some(Command::Migrate(args)) => migrate::run(&args),
         Some(Command::Token(args)) => token::run(&args),
         Some(Command::Exec(args)) => return exec::run(&args),
         Some(Command::Doctor(args)) => match doctor::run(&args) {
