@@ -14,6 +14,7 @@ mod bridge;
 mod cache_files;
 mod cache_key;
 mod cargo_e2e;
+mod ci_identities;
 mod cli;
 mod discovery_cache;
 mod doctor;

@@ -73,6 +73,10 @@ pub enum IdentityKind {
     AzurePipelines,
     /// Buildkite: `buildkite-agent oidc request-token`.
     Buildkite,
+    /// Bitbucket Pipelines: `BITBUCKET_STEP_OIDC_TOKEN` (a step with `oidc: true`).
+    Bitbucket,
+    /// The GCP metadata server's ID token (never detected: only when set).
+    Gcp,
     /// A file re-read on every use (`identity-file`, else `AWS_WEB_IDENTITY_TOKEN_FILE`).
     File,
     /// An environment variable (`identity-env`).
@@ -292,6 +296,12 @@ impl RawOidc {
             }
             IdentityKind::AzurePipelines if self.azure_service_connection_id.is_none() => {
                 bail!("[{table}]: identity \"azure-pipelines\" needs `azure-service-connection-id`")
+            }
+            IdentityKind::Gcp if self.identity_audience.is_none() => {
+                bail!(
+                    "[{table}]: identity \"gcp\" needs `identity-audience` (the `aud` the GCP \
+                     metadata server puts in the ID token)"
+                )
             }
             _ => {}
         }
