@@ -329,3 +329,51 @@ fn another_index_under_the_same_name_is_refused() {
     let out = c.run(&["setup", "--registry", "corp"]);
     assert_eq!(out.status.code(), Some(2), "{}", out.describe());
 }
+
+#[test]
+fn system_binds_a_registry_name_to_its_index_in_the_providers_system_file() {
+    let p = crate::util::Provider::new();
+    let system = p.dir().join("system.toml");
+    let index = "sparse+https://registry.corp.example/api/v1/crates/";
+    let args = ["setup", "--system", "--registry", "corp", "--index", index];
+    let out = p.run(
+        &[
+            "setup",
+            "--system",
+            "--registry",
+            "corp",
+            "--index",
+            index,
+            "--dry-run",
+        ],
+        "",
+    );
+    out.assert_success();
+    assert!(!system.exists(), "--dry-run wrote the file");
+    let out = p.run(&args, "");
+    out.assert_success();
+    assert!(out.stdout.contains("+index = "), "{}", out.stdout);
+    let text = std::fs::read_to_string(&system).unwrap();
+    assert_eq!(text, format!("[registries.corp]\nindex = {index:?}\n"));
+    // The provider reads it: the name is bound to that index.
+    let out = p.run(&["config", "--registry", "corp"], "");
+    out.assert_success();
+    assert!(out.stdout.contains(index), "{}", out.stdout);
+    // Idempotent, and another index is refused.
+    let out = p.run(&args, "");
+    assert!(out.stdout.contains("nothing changed"), "{}", out.stdout);
+    let out = p.run(
+        &[
+            "setup",
+            "--system",
+            "--registry",
+            "corp",
+            "--index",
+            "sparse+https://evil.example/",
+        ],
+        "",
+    );
+    out.assert_failure();
+    assert!(out.stderr.contains("refusing"), "{}", out.describe());
+    assert_eq!(std::fs::read_to_string(&system).unwrap(), text);
+}

@@ -31,8 +31,13 @@ pub struct Args {
     #[arg(long, value_name = "URL", requires = "registry")]
     index: Option<String>,
     /// Edit `$CARGO_HOME/config.toml` (the default).
-    #[arg(long, conflicts_with = "project")]
+    #[arg(long, conflicts_with_all = ["project", "system"])]
     global: bool,
+    /// Edit the provider's system-wide file instead (for roll-outs; with
+    /// --registry and --index): binds the registry's name to its index there,
+    /// so that token sources set for it go to that index only.
+    #[arg(long, conflicts_with = "project", requires = "registry")]
+    system: bool,
     /// Edit `.cargo/config.toml` in the current directory instead.
     #[arg(long)]
     project: bool,
@@ -48,6 +53,8 @@ enum Change<'a> {
     Global,
     /// This provider for one registry, at this index.
     Registry { name: &'a str, index: &'a str },
+    /// In the provider's system-wide file: `[registries.NAME] index`.
+    System { name: &'a str, index: &'a str },
 }
 
 /// Edits the config file (unless `--dry-run`) and prints the diff to stdout,
@@ -57,16 +64,35 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         (Some(name), Some(index)) => {
             check_name(name)?;
             check_index(index)?;
-            Change::Registry { name, index }
+            if args.system {
+                Change::System { name, index }
+            } else {
+                Change::Registry { name, index }
+            }
         }
         _ => Change::Global,
     };
     let cwd = std::env::current_dir().context("cannot find the current directory")?;
-    let path = if args.project {
+    let path = if args.system {
+        crate::config::ConfigPaths::from_env()
+            .system
+            .ok_or_else(|| {
+                anyhow!(
+                    "this platform has no system-wide config location; set {}",
+                    crate::config::SYSTEM_CONFIG_ENV
+                )
+            })?
+    } else if args.project {
         cargo_config::project_config(&cwd)
     } else {
         cargo_config::global_config()?
     };
+    if args.system
+        && let Some(dir) = path.parent()
+        && !args.dry_run
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     let mut file = TomlFile::load(&path)?;
     let notes = apply(&mut file.doc, change, &path)?;
     let new = file.render();
@@ -92,6 +118,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         writeln!(out, "note: {note}")?;
     }
     out.flush()?;
+    if matches!(change, Change::System { .. }) {
+        return Ok(());
+    }
     let chain = cargo_config::config_chain(&cwd)?;
     let mut err = std::io::stderr().lock();
     for warning in shadow_warnings(&file, &chain, change) {
@@ -104,6 +133,7 @@ fn what(change: Change<'_>) -> String {
     match change {
         Change::Global => "for every registry".to_owned(),
         Change::Registry { name, .. } => format!("for registry `{name}`"),
+        Change::System { name, .. } => format!("bound to registry `{name}`'s index"),
     }
 }
 
@@ -141,6 +171,37 @@ fn check_index(index: &str) -> anyhow::Result<()> {
 
 /// Makes the change in `doc` (the file at `path`); the notes say what was
 /// done besides adding.
+/// `[registries.NAME] index = INDEX` in `doc` (kept when it is there
+/// already; another index is refused): the registry's table.
+fn set_index<'d>(
+    doc: &'d mut DocumentMut,
+    name: &str,
+    index: &str,
+    path: &Path,
+) -> anyhow::Result<&'d mut dyn toml_edit::TableLike> {
+    let file = path.display();
+    let registries = child(doc.as_item_mut(), "registries", true)
+        .ok_or_else(|| anyhow!("`registries` in {file} is not a table"))?;
+    let registry = child(registries, name, false)
+        .ok_or_else(|| anyhow!("`registries.{name}` in {file} is not a table"))?;
+    let registry = registry.as_table_like_mut().expect("a table");
+    match registry.get("index") {
+        None => {
+            registry.insert("index", value(index));
+        }
+        Some(item) => match item.as_str() {
+            Some(old) if same_index(old, index) => {}
+            Some(old) => bail!(
+                "[registries.{name}] in {file} already has index = \"{old}\", not \
+                 \"{index}\"; refusing to point `{name}` at another registry. Nothing \
+                 was changed: use another name, or fix the index there first"
+            ),
+            None => bail!("[registries.{name}] index in {file} is not a string"),
+        },
+    }
+    Ok(registry)
+}
+
 fn apply(doc: &mut DocumentMut, change: Change<'_>, path: &Path) -> anyhow::Result<Vec<String>> {
     let file = path.display();
     match change {
@@ -181,26 +242,12 @@ fn apply(doc: &mut DocumentMut, change: Change<'_>, path: &Path) -> anyhow::Resu
                 }
             }
         }
+        Change::System { name, index } => {
+            set_index(doc, name, index, path)?;
+            Ok(Vec::new())
+        }
         Change::Registry { name, index } => {
-            let registries = child(doc.as_item_mut(), "registries", true)
-                .ok_or_else(|| anyhow!("`registries` in {file} is not a table"))?;
-            let registry = child(registries, name, false)
-                .ok_or_else(|| anyhow!("`registries.{name}` in {file} is not a table"))?;
-            let registry = registry.as_table_like_mut().expect("a table");
-            match registry.get("index") {
-                None => {
-                    registry.insert("index", value(index));
-                }
-                Some(item) => match item.as_str() {
-                    Some(old) if same_index(old, index) => {}
-                    Some(old) => bail!(
-                        "[registries.{name}] in {file} already has index = \"{old}\", not \
-                         \"{index}\"; refusing to point `{name}` at another registry. Nothing \
-                         was changed: use another name, or fix the index there first"
-                    ),
-                    None => bail!("[registries.{name}] index in {file} is not a string"),
-                },
-            }
+            let registry = set_index(doc, name, index, path)?;
             let mut notes = Vec::new();
             let ours = Value::Array(Array::from_iter([PROVIDER]));
             match registry.get_mut("credential-provider") {
@@ -425,7 +472,7 @@ fn shadow_warnings(edited: &TomlFile, chain: &[PathBuf], change: Change<'_>) -> 
                     ));
                 }
             }
-            Change::Registry { .. } => {}
+            Change::Registry { .. } | Change::System { .. } => {}
         }
     }
     for (var, value) in std::env::vars() {
@@ -438,6 +485,7 @@ fn shadow_warnings(edited: &TomlFile, chain: &[PathBuf], change: Change<'_>) -> 
             Change::Registry { name, .. } => {
                 var == format!("CARGO_REGISTRIES_{}_CREDENTIAL_PROVIDER", env_mangle(name))
             }
+            Change::System { .. } => false,
         };
         let program = cargo_config::provider_program(&value);
         if applies && !is_this_provider(program) {
