@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or a warm one:
 #   1. installs the Debian packages the tests use (when root): gnome-keyring,
-#      libsecret-tools, dbus, tinyproxy, `script`/`setsid` (the SSO sign-ins run
-#      on a pseudo-terminal), and nodejs when Node.js is missing,
+#      libsecret-tools, dbus, tinyproxy, openssl (the tests' company CA),
+#      `script`/`setsid` (the SSO sign-ins run on a pseudo-terminal), and
+#      nodejs when Node.js is missing,
 #   2. installs the test IdP's npm packages (npm ci, from the committed lockfile),
 #   3. builds the kellnr registry once per machine (cached outside the repo),
 #   4. checks formatting and clippy,
@@ -22,6 +23,7 @@ declare -A packages=(
   [dbus-send]=dbus-bin
   [node]=nodejs
   [tinyproxy]=tinyproxy
+  [openssl]=openssl
   [script]=bsdutils
   [setsid]=util-linux
 )

@@ -113,6 +113,8 @@ struct RawSettings {
     env: Option<Vec<String>>,
     auth_scheme: Option<AuthScheme>,
     keychain_timeout_ms: Option<u64>,
+    /// A PEM file of CAs to trust besides the OS store (identity endpoints).
+    ca_file: Option<PathBuf>,
     oidc: Option<RawOidc>,
     /// `oidc`, validated (filled in by [`validate`]).
     #[serde(skip)]
@@ -219,6 +221,10 @@ pub struct Settings {
     pub oidc: Option<OidcSettings>,
     /// Single sign-on for developers, when configured.
     pub sso: Option<SsoSettings>,
+    /// CA files trusted besides the OS store for identity endpoints: every
+    /// `ca-file` of the matched tables and of `[defaults]` (also copied into
+    /// `oidc` and `sso`).
+    pub ca_files: Vec<PathBuf>,
     /// The `[registries.NAME]` tables that matched, as `(name, origin)`.
     pub matched: Vec<(String, Origin)>,
     /// Whether a matching table lists `"oidc"` in its own `sources` (then a
@@ -399,6 +405,14 @@ impl Config {
                 .map_or(0, |i| i + 1);
             sources.insert(at, SourceKind::Sso);
         }
+        // Trust adds up: every `ca-file` found applies (a user's own does
+        // not hide the company's from the system-wide file).
+        let mut ca_files: Vec<PathBuf> = Vec::new();
+        for file in order.iter().filter_map(|s| s.ca_file.as_ref()) {
+            if !ca_files.contains(file) {
+                ca_files.push(file.clone());
+            }
+        }
         let mut settings = Settings {
             sources,
             env: pick(&matched, |s| s.env.clone()).unwrap_or_default(),
@@ -406,8 +420,15 @@ impl Config {
             keychain_timeout: pick(&order, |s| s.keychain_timeout_ms)
                 .map(Duration::from_millis)
                 .unwrap_or(DEFAULT_KEYCHAIN_TIMEOUT),
-            oidc: pick(&matched, |s| s.oidc_valid.clone()),
-            sso,
+            oidc: pick(&matched, |s| s.oidc_valid.clone()).map(|mut o| {
+                o.ca_files.clone_from(&ca_files);
+                o
+            }),
+            sso: sso.map(|mut s| {
+                s.ca_files.clone_from(&ca_files);
+                s
+            }),
+            ca_files,
             matched: tables
                 .iter()
                 .map(|(n, _, o)| ((*n).to_owned(), (*o).clone()))
@@ -417,7 +438,13 @@ impl Config {
             unbound: tables
                 .iter()
                 .find(|(_, t, _)| {
-                    t.index.is_none() && (t.env.is_some() || t.oidc.is_some() || t.sso.is_some())
+                    // crates.io trusted publishing checks crates.io's index
+                    // on every request itself.
+                    let bound_oidc = t.oidc_valid.as_ref().is_some_and(|o| {
+                        o.grant == crate::oidc::settings::Grant::CratesIoTrustedPublishing
+                    });
+                    t.index.is_none()
+                        && (t.env.is_some() || (t.oidc.is_some() && !bound_oidc) || t.sso.is_some())
                 })
                 .map(|(n, _, o)| ((*n).to_owned(), (*o).clone())),
             locked: Vec::new(),
@@ -544,7 +571,7 @@ fn read_optional(path: &Path) -> anyhow::Result<Option<String>> {
 /// Opens `path` for reading without blocking: a FIFO planted at a config
 /// path must not hang the provider (and Cargo) before it is refused as "not
 /// a regular file".
-fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+pub(crate) fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::File::options();
     options.read(true);
     #[cfg(unix)]
@@ -847,6 +874,7 @@ fn parse_args(args: &[&str]) -> anyhow::Result<RawFile> {
             env: None,
             auth_scheme: parsed.auth_scheme,
             keychain_timeout_ms: parsed.keychain_timeout_ms,
+            ca_file: None,
             oidc: None,
             oidc_valid: None,
             sso: None,
@@ -931,6 +959,33 @@ fn validate(file: &mut RawFile) -> anyhow::Result<()> {
             }
         }
         validate_settings(table, &format!("registries.{name}"))?;
+        crates_io_only(name, table)?;
+    }
+    Ok(())
+}
+
+/// crates.io trusted publishing goes only to crates.io: in the table Cargo
+/// calls `crates-io` (its index is then checked on every request), or a
+/// table whose `index` is crates.io's own.
+fn crates_io_only(name: &str, table: &RawSettings) -> anyhow::Result<()> {
+    let trusted_publishing = table
+        .oidc_valid
+        .as_ref()
+        .is_some_and(|o| o.grant == crate::oidc::settings::Grant::CratesIoTrustedPublishing);
+    let to_crates_io = match &table.index {
+        Some(index) => crate::registry::is_crates_io_index(index),
+        None => name == crate::registry::CRATES_IO,
+    };
+    if trusted_publishing && !to_crates_io {
+        return Err(KeyError {
+            table: format!("registries.{name}.oidc"),
+            key: "grant",
+            why: "\"crates-io-trusted-publishing\" mints crates.io tokens: use it in \
+                  [registries.crates-io] (no `index` needed), or in a table whose `index` is \
+                  crates.io's (\"sparse+https://index.crates.io/\")"
+                .to_owned(),
+        }
+        .into());
     }
     Ok(())
 }
@@ -972,6 +1027,18 @@ fn validate_settings(s: &mut RawSettings, table: &str) -> anyhow::Result<()> {
         && !(1..=600_000).contains(&ms)
     {
         bail!("`keychain-timeout-ms` in [{table}] is {ms}; use 1 to 600000");
+    }
+    if let Some(ca_file) = &s.ca_file
+        && !ca_file.is_absolute()
+    {
+        return Err(KeyError {
+            table: table.to_owned(),
+            key: "ca-file",
+            why: "must be an absolute path (to a PEM file of CA certificates); `~` is not \
+                  expanded"
+                .to_owned(),
+        }
+        .into());
     }
     Ok(())
 }
@@ -1490,5 +1557,51 @@ mod tests {
         assert_eq!(c.files().collect::<Vec<_>>(), [user.as_path()]);
         let s = c.settings_for(&reg(Some("a"), IDX)).unwrap().unwrap();
         assert_eq!(s.sources, [SourceKind::Env]);
+    }
+
+    #[test]
+    fn every_ca_file_found_is_trusted_and_reaches_oidc_and_sso() {
+        let c = Config::from_texts(&[
+            (
+                "u.toml",
+                &format!(
+                    "[defaults]\nca-file = \"/home/me/extra.pem\"\n[registries.corp]\n\
+                     index = \"{IDX}\"\nca-file = \"/etc/corp/idp.pem\"\n\
+                     [registries.corp.oidc]\ntoken-endpoint = \"https://idp/t\"\n\
+                     [registries.corp.sso]\nissuer = \"https://idp\"\nclient-id = \"c\"\n"
+                ),
+            ),
+            (
+                "system.toml",
+                "[defaults]\nca-file = \"/etc/corp/ca.pem\"\n",
+            ),
+        ])
+        .unwrap();
+        let s = c.settings_for(&reg(Some("corp"), IDX)).unwrap().unwrap();
+        let expected: Vec<PathBuf> = [
+            "/etc/corp/idp.pem",
+            "/home/me/extra.pem",
+            "/etc/corp/ca.pem",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        assert_eq!(s.ca_files, expected);
+        assert_eq!(s.oidc.unwrap().ca_files, expected);
+        assert_eq!(s.sso.unwrap().ca_files, expected);
+        let other = c
+            .settings_for(&reg(Some("x"), "sparse+https://x/"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(other.ca_files.len(), 2);
+
+        let err =
+            Config::from_texts(&[("u.toml", "[defaults]\nca-file = \"~/ca.pem\"\n")]).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("ca-file") && msg.contains("absolute") && msg.contains("line 2"),
+            "{msg}"
+        );
+        assert!(!msg.contains("~/ca.pem"), "{msg}");
     }
 }

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::util::fake::{Behavior, Fake};
-use crate::util::process::KillOnDrop;
+use crate::util::tinyproxy::Tinyproxy;
 use crate::util::{Output, Provider};
 
 const REGISTRY: &str = "corp";
@@ -439,70 +439,6 @@ fn plain_http_loopback_endpoints_never_go_through_a_proxy() {
             .last_request()
             .contains("subject_token=ci-identity-Wm52")
     );
-}
-
-/// A tinyproxy on 127.0.0.1, logging every request to `log`; killed on drop.
-struct Tinyproxy {
-    _child: KillOnDrop,
-    _dir: tempfile::TempDir,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Tinyproxy {
-    fn start() -> Tinyproxy {
-        if !crate::util::on_path("tinyproxy") {
-            crate::util::missing_component("tinyproxy (Debian package `tinyproxy`)");
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let port = crate::util::free_port();
-        let log = dir.path().join("tinyproxy.log");
-        let conf = dir.path().join("tinyproxy.conf");
-        // CONNECT only to port 443: the tunnel the test asks for (another
-        // port) is refused before any name is resolved, so nothing leaves
-        // this machine.
-        std::fs::write(
-            &conf,
-            format!(
-                "Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 20\nLogFile \"{}\"\n\
-                 LogLevel Info\nConnectPort 443\n",
-                log.display()
-            ),
-        )
-        .unwrap();
-        let child = std::process::Command::new("tinyproxy")
-            .arg("-d")
-            .arg("-c")
-            .arg(&conf)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("cannot start tinyproxy");
-        let child = KillOnDrop(child);
-        let start = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "tinyproxy did not listen on port {port}"
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-        Tinyproxy {
-            _child: child,
-            _dir: dir,
-            port,
-            log,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
 }
 
 #[test]

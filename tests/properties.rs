@@ -536,6 +536,34 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(config())]
+
+    /// crates.io trusted publishing answers: no panic; a token is told to
+    /// live 29 minutes; a token-shaped secret in crates.io's `detail` is
+    /// never shown, whatever the status.
+    #[test]
+    fn crates_io_answers_never_panic_and_never_show_a_token(
+        status in status(),
+        body in body(),
+        detail in planted(),
+    ) {
+        use cargo_credential_corp::oidc::crates_io;
+        match crates_io::parse(status, &body, EP, &[]) {
+            Ok(issued) => prop_assert_eq!(issued.expires_in, Some(29 * 60)),
+            Err(e) => {
+                let msg = format!("{e:#}");
+                prop_assert!(msg.contains(EP), "{}", msg);
+            }
+        }
+        let body = json!({"errors": [{"detail": detail}]}).to_string();
+        if let Err(e) = crates_io::parse(status, body.as_bytes(), EP, &[]) {
+            let msg = format!("{e:#}");
+            prop_assert!(!shows_marker(&msg), "{}", msg);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // JWT claims
 

@@ -10,6 +10,7 @@ mod client_secret;
 mod doctor;
 mod exec;
 mod migrate;
+mod revoke;
 mod setup;
 mod show_config;
 mod target;
@@ -53,6 +54,8 @@ enum Command {
     Exec(exec::Args),
     /// Explain why Cargo does (not) get a token for each registry.
     Doctor(doctor::Args),
+    /// Revoke the crates.io trusted publishing tokens minted here (a CI job's last step).
+    Revoke(revoke::Args),
 }
 
 /// Runs the command line with `args` (the program name first).
@@ -76,6 +79,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Some(Command::Migrate(args)) => migrate::run(&args),
         Some(Command::Token(args)) => token::run(&args),
         Some(Command::Exec(args)) => return exec::run(&args),
+        Some(Command::Revoke(args)) => revoke::run(&args),
         Some(Command::Doctor(args)) => match doctor::run(&args) {
             Ok(true) => Ok(()),
             // The report says why; the status says that no token is had.

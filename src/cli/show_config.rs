@@ -102,6 +102,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         AuthScheme::Bearer => "bearer (`Bearer <token>`)",
     };
     println!("  auth-scheme: {scheme}");
+    for ca_file in &settings.ca_files {
+        println!(
+            "  ca-file: {} (trusted for identity endpoints besides the OS trust store)",
+            ca_file.display()
+        );
+    }
     for locked in &settings.locked {
         println!("  locked: {locked}");
     }

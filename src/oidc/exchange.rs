@@ -13,6 +13,8 @@ use crate::secret::Token;
 
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// RFC 7523 §2.2: the client authenticates with a JWT (`client-assertion`).
+pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// A token the endpoint issued.
 #[derive(Debug)]
@@ -49,6 +51,9 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
     if matches!(s.grant, Grant::JfrogArtifactory | Grant::Cloudsmith) {
         return request_json(http, endpoint, r);
     }
+    if s.grant == Grant::CratesIoTrustedPublishing {
+        return super::crates_io::request(http, endpoint, r.subject, &r.secrets());
+    }
     let mut form: Vec<(&str, &str)> = Vec::new();
     let subject = || {
         r.subject
@@ -65,8 +70,12 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
             form.push(("grant_type", JWT_BEARER));
             form.push(("assertion", subject()?));
         }
-        Grant::ClientCredentials => form.push(("grant_type", "client_credentials")),
-        Grant::JfrogArtifactory | Grant::Cloudsmith => unreachable!("JSON exchanges"),
+        Grant::ClientCredentials | Grant::AzureWorkloadIdentity => {
+            form.push(("grant_type", "client_credentials"));
+        }
+        Grant::JfrogArtifactory | Grant::Cloudsmith | Grant::CratesIoTrustedPublishing => {
+            unreachable!("JSON exchanges")
+        }
     }
     for (key, value) in [("audience", &s.audience), ("resource", &s.resource)] {
         if let Some(v) = value {
@@ -80,6 +89,16 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
     match (s.client_auth, &s.client_id) {
         (ClientAuth::None, Some(id)) => form.push(("client_id", id)),
         (ClientAuth::None, None) => {}
+        (ClientAuth::ClientAssertion, id) => {
+            // Workload identity federation: the CI identity token is the
+            // client's credential (RFC 7523 §2.2).
+            let id = id
+                .as_deref()
+                .ok_or_else(|| anyhow!("client authentication needs `client-id`"))?;
+            form.push(("client_id", id));
+            form.push(("client_assertion_type", CLIENT_ASSERTION_TYPE));
+            form.push(("client_assertion", subject()?));
+        }
         (auth, id) => {
             let id = id
                 .as_deref()
@@ -280,7 +299,7 @@ fn hint(error: &str) -> &'static str {
             "the CI identity token was not accepted: check that the IdP trusts this job (issuer, subject) and `identity-audience`"
         }
         "invalid_client" | "unauthorized_client" => {
-            "check `client-id`, `client-auth` and the client secret, and that the client may use this grant"
+            "check `client-id`, `client-auth` and the client secret (with client-auth \"client-assertion\": that the client has a federated credential for this CI identity's issuer, subject and audience, `identity-audience`), and that the client may use this grant"
         }
         "invalid_scope" => "check `scope` / `publish-scope`",
         "invalid_target" => "check `audience` / `resource`",

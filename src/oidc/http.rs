@@ -16,19 +16,31 @@
 //! reqwest's total timer ever not to fire, still at most twice that: the
 //! deadline check, then one bounded read).
 //!
-//! Proxies: `https` endpoints that are not loopback use the system's proxy
-//! settings (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`); plain `http` (which
-//! the policy allows only to loopback) and loopback `https` never use a
-//! proxy, so a CI identity or client secret never travels in clear to one.
+//! Proxies: `https` endpoints that are not loopback use Cargo's
+//! `http.proxy` (`CARGO_HTTP_PROXY`, Cargo's config files), else the
+//! system's proxy variables (`HTTPS_PROXY`, `ALL_PROXY`), with `NO_PROXY`
+//! honoured (see [`super::network`]); plain `http` (which the policy allows
+//! only to loopback) and loopback `https` never use a proxy, so a CI
+//! identity or client secret never travels in clear to one.
+//!
+//! Trust: the OS trust store plus the CA files of `ca-file` and Cargo's
+//! `http.cainfo` ([`super::tls`]). The proxy and CA settings are read, and
+//! the trust store loaded, when the first HTTPS client is built: a call to a
+//! plain-http loopback endpoint, and a `get` that makes no call at all, pay
+//! for none of it.
 
 use std::io::Read as _;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
 use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::{StatusCode, Url, redirect};
+
+use super::network::{Network, Proxy};
+use super::tls::Refused;
 
 /// The largest response accepted from an identity endpoint.
 pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
@@ -37,10 +49,28 @@ pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct Http {
     timeout: Duration,
-    /// For `https` endpoints that are not loopback: system proxy settings.
+    /// `ca-file` settings: CA files trusted besides the OS store.
+    ca_files: Vec<PathBuf>,
+    /// The proxy and trust settings, read when the first HTTPS client is
+    /// built.
+    network: OnceLock<Network>,
+    /// For `https` endpoints that are not loopback: the configured proxy.
     proxied: OnceLock<Client>,
-    /// For plain `http` and loopback: never through a proxy.
+    /// For loopback `https`: never through a proxy.
     direct: OnceLock<Client>,
+    /// For plain `http` (loopback only): no proxy, no trust store.
+    plain: OnceLock<Client>,
+}
+
+/// Which client a URL is sent with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// `https`, not loopback: through the configured proxy.
+    Proxied,
+    /// `https` to loopback: direct.
+    Direct,
+    /// Plain `http` (loopback): direct, no TLS.
+    Plain,
 }
 
 /// A response whose body was read within the limits.
@@ -58,29 +88,78 @@ impl Http {
     pub fn new(timeout: Duration) -> anyhow::Result<Http> {
         Ok(Http {
             timeout,
+            ca_files: Vec::new(),
+            network: OnceLock::new(),
             proxied: OnceLock::new(),
             direct: OnceLock::new(),
+            plain: OnceLock::new(),
         })
+    }
+
+    /// Also trusts the CAs of these PEM files (the `ca-file` settings), for
+    /// every `https` endpoint. Nothing is read until an HTTPS call is made.
+    #[must_use]
+    pub fn with_ca_files(mut self, ca_files: &[PathBuf]) -> Http {
+        self.ca_files = ca_files.to_vec();
+        self
+    }
+
+    /// The proxy and trust settings, resolved on first use.
+    fn network(&self) -> anyhow::Result<&Network> {
+        if let Some(network) = self.network.get() {
+            return Ok(network);
+        }
+        let network = Network::resolve(&self.ca_files)
+            .context("cannot set up HTTPS for identity endpoints")?;
+        Ok(self.network.get_or_init(|| network))
     }
 
     /// The client for `url`, built on first use.
     fn client(&self, url: &Url) -> anyhow::Result<&Client> {
-        let proxied = may_use_proxy(url);
-        let cell = if proxied { &self.proxied } else { &self.direct };
+        let route = route(url);
+        let cell = match route {
+            Route::Proxied => &self.proxied,
+            Route::Direct => &self.direct,
+            Route::Plain => &self.plain,
+        };
         if let Some(client) = cell.get() {
             return Ok(client);
         }
         // rustls with ring: one crypto provider for the process, set before
         // the first client (a second call finds it set, which is fine).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = Client::builder()
+        let builder = Client::builder()
             .redirect(redirect::Policy::none())
             .connect_timeout(self.timeout.min(Duration::from_secs(5)))
             .timeout(self.timeout)
             .user_agent(concat!("cargo-credential-corp/", env!("CARGO_PKG_VERSION")));
-        if !proxied {
-            builder = builder.no_proxy();
-        }
+        let builder = match route {
+            Route::Plain => builder
+                .no_proxy()
+                .tls_backend_preconfigured(super::tls::no_trust_config()),
+            Route::Direct => builder
+                .no_proxy()
+                .tls_backend_preconfigured(self.network()?.tls.clone()),
+            Route::Proxied => {
+                let network = self.network()?;
+                let builder = builder.tls_backend_preconfigured(network.tls.clone());
+                match &network.proxy {
+                    // reqwest reads HTTPS_PROXY, ALL_PROXY and NO_PROXY.
+                    Proxy::Environment => builder,
+                    Proxy::Cargo { url, from } => builder.proxy(
+                        reqwest::Proxy::all(url.as_str())
+                            .map_err(|_| {
+                                anyhow!(
+                                    "Cargo's http.proxy (from {from}) is not a usable proxy URL \
+                                     (value not shown)"
+                                )
+                            })?
+                            .no_proxy(reqwest::NoProxy::from_env()),
+                    ),
+                    Proxy::Off { .. } => builder.no_proxy(),
+                }
+            }
+        };
         let client = builder.build().context("cannot set up the HTTP client")?;
         Ok(cell.get_or_init(|| client))
     }
@@ -248,31 +327,89 @@ impl Http {
         ))
     }
 
-    /// The error for a request that got no answer.
+    /// The error for a request that got no answer. Never holds the
+    /// proxy's credentials.
     fn send_error(&self, url: &Url, e: &reqwest::Error) -> anyhow::Error {
+        let network = self.network.get();
+        let message = self.describe_send_error(url, e, network);
+        // Belt and braces: whatever the layers below said, the proxy's
+        // credentials are not repeated.
+        let secrets = network.map(|n| n.proxy.secrets()).unwrap_or_default();
+        let mut message = message;
+        for secret in secrets.iter().filter(|s| s.len() >= 4) {
+            message = message.replace(secret.as_str(), crate::redact::REDACTED);
+        }
+        anyhow!(message)
+    }
+
+    fn describe_send_error(
+        &self,
+        url: &Url,
+        e: &reqwest::Error,
+        network: Option<&Network>,
+    ) -> String {
         let endpoint = display_url(url);
-        let proxy_hint = if may_use_proxy(url) {
-            " and the proxy settings (HTTPS_PROXY / ALL_PROXY / NO_PROXY)"
-        } else {
-            ""
+        let proxied = route(url) == Route::Proxied;
+        let proxy_hint = match network.filter(|_| proxied) {
+            Some(n) => format!(" and {}", n.proxy.describe()),
+            None if proxied => {
+                " and the proxy settings (HTTPS_PROXY / ALL_PROXY / NO_PROXY)".to_owned()
+            }
+            None => String::new(),
         };
         if e.is_timeout() {
-            anyhow!(
+            format!(
                 "{endpoint} did not answer within {} ms (`timeout-ms`); check that it is \
                  reachable from here{proxy_hint}",
                 self.timeout.as_millis()
             )
-        } else if let Some(cause) = tls_failure(e).filter(|_| url.scheme() == "https") {
-            anyhow!(
-                "the TLS connection to {endpoint} failed ({cause}); check that it serves https \
-                 on this port and that its certificate is issued by a CA this machine trusts \
-                 (the system trust store; behind a TLS-inspecting proxy, its CA must be \
-                 installed there)"
-            )
+        } else if let Some(failure) = tls_failure(e).filter(|_| url.scheme() == "https") {
+            let trusted = network.map_or_else(|| "the OS trust store".to_owned(), Network::trusted);
+            match failure {
+                TlsFailure::Certificate(refused) => {
+                    certificate_error(&endpoint, url, &refused, &trusted)
+                }
+                TlsFailure::Other(cause) => format!(
+                    "the TLS connection to {endpoint} failed ({cause}); check that it serves \
+                     https on this port and that its certificate is issued by a CA this \
+                     machine trusts (now: {trusted}). {CA_ADVICE}"
+                ),
+            }
         } else if e.is_connect() {
-            anyhow!(
-                "cannot connect to {endpoint} ({}); check the URL, that the service is up{}",
-                innermost_cause(e),
+            let cause = innermost_cause(e);
+            if proxied && cause.contains("proxy authorization required") {
+                let proxy = network.map_or_else(|| "the proxy".to_owned(), |n| n.proxy.describe());
+                let fix = if network.is_some_and(|n| n.proxy.has_credentials()) {
+                    "check the user and password in it"
+                } else {
+                    "put the user and password in Cargo's http.proxy or CARGO_HTTP_PROXY as \
+                     `http://USER:PASSWORD@host:port` (percent-encode special characters)"
+                };
+                return format!(
+                    "cannot connect to {endpoint}: {proxy} refused the request (HTTP 407 Proxy \
+                     Authentication Required): {fix}"
+                );
+            }
+            if proxied && cause.contains("tunnel error: unsuccessful") {
+                let proxy = network.map_or_else(|| "the proxy".to_owned(), |n| n.proxy.describe());
+                let target = format!(
+                    "{}:{}",
+                    url.host_str().unwrap_or("?"),
+                    url.port_or_known_default().unwrap_or(443)
+                );
+                let credentials = if network.is_some_and(|n| n.proxy.has_credentials()) {
+                    "the user and password given for it, and "
+                } else {
+                    ""
+                };
+                return format!(
+                    "cannot connect to {endpoint}: {proxy} refused to open a tunnel to {target} \
+                     (it did not answer the CONNECT with 200); check {credentials}that it lets \
+                     this host and port through"
+                );
+            }
+            format!(
+                "cannot connect to {endpoint} ({cause}); check the URL, that the service is up{}",
                 if proxy_hint.is_empty() {
                     String::new()
                 } else {
@@ -280,8 +417,79 @@ impl Http {
                 }
             )
         } else {
-            anyhow!("request to {endpoint} failed: {}", without_url(e))
+            format!("request to {endpoint} failed: {}", without_url(e))
         }
+    }
+}
+
+/// How to make this machine trust a company CA.
+const CA_ADVICE: &str = "To trust a company CA (e.g. of a TLS-inspecting proxy): `ca-file = \
+                         \"/path/to/ca.pem\"` in [defaults] of the provider's config, \
+                         CARGO_HTTP_CAINFO or Cargo's http.cainfo, or install it in the OS trust \
+                         store";
+
+/// The message for a server certificate this machine refused: the host,
+/// what was wrong, who issued it, and the setting to use.
+fn certificate_error(endpoint: &str, url: &Url, refused: &Refused, trusted: &str) -> String {
+    use rustls::CertificateError as E;
+    let host = url.host_str().unwrap_or("?");
+    let issuer = refused.issuer.as_deref().map_or_else(
+        || "an issuer that could not be read".to_owned(),
+        |i| format!("\"{i}\""),
+    );
+    // A TLS-inspecting proxy may be in the way without any proxy setting
+    // (a transparent one): its CA is what the client sees.
+    let seen = if is_loopback(url) {
+        ""
+    } else {
+        " (if a TLS-inspecting proxy is in the way, this is its CA)"
+    };
+    let (what, advice) = match &refused.kind {
+        E::UnknownIssuer => (
+            format!(
+                "the certificate {host} presented is issued by {issuer}{seen}, a CA this \
+                 machine does not trust (now trusted: {trusted})"
+            ),
+            CA_ADVICE.to_owned(),
+        ),
+        E::NotValidForName | E::NotValidForNameContext { .. } => (
+            format!(
+                "the certificate {host} presented (issued by {issuer}) is not for this host: {}",
+                refused.kind
+            ),
+            "check the host name in the URL".to_owned(),
+        ),
+        E::Expired | E::ExpiredContext { .. } => (
+            format!("the certificate {host} presented (issued by {issuer}) has expired"),
+            "the server must renew it; check this machine's clock".to_owned(),
+        ),
+        E::NotValidYet | E::NotValidYetContext { .. } => (
+            format!("the certificate {host} presented (issued by {issuer}) is not valid yet"),
+            "check this machine's clock".to_owned(),
+        ),
+        E::BadSignature => (
+            format!(
+                "the certificate {host} presented is not signed by its issuer {issuer} \
+                 (BadSignature)"
+            ),
+            CA_ADVICE.to_owned(),
+        ),
+        other => (
+            format!("the certificate {host} presented (issued by {issuer}) was refused ({other})"),
+            CA_ADVICE.to_owned(),
+        ),
+    };
+    format!("the TLS connection to {endpoint} failed: {what}. {advice}")
+}
+
+/// Which client `url` is sent with.
+fn route(url: &Url) -> Route {
+    if url.scheme() != "https" {
+        Route::Plain
+    } else if is_loopback(url) {
+        Route::Direct
+    } else {
+        Route::Proxied
     }
 }
 
@@ -303,12 +511,6 @@ pub fn max_age(cache_control: Option<&str>) -> Option<i64> {
     age
 }
 
-/// Whether a request to `url` may go through a proxy: only `https` to a
-/// host that is not loopback.
-fn may_use_proxy(url: &Url) -> bool {
-    url.scheme() == "https" && !is_loopback(url)
-}
-
 /// What a 429's `Retry-After` says, for a message: seconds or an HTTP date
 /// (shown as sent, if short and printable), else "retry later".
 fn retry_after(value: Option<&str>) -> String {
@@ -328,21 +530,37 @@ fn retry_after(value: Option<&str>) -> String {
     "retry later".to_owned()
 }
 
+/// What went wrong in a TLS handshake.
+enum TlsFailure {
+    /// The server's certificate was refused.
+    Certificate(Refused),
+    /// Anything else (not TLS at all, an alert, the peer hanging up).
+    Other(String),
+}
+
 /// The TLS layer's error, when a request failed in the TLS handshake (bad
 /// certificate, not TLS at all, an alert, the peer hanging up mid-handshake).
 /// It reports these as `InvalidData` (or `UnexpectedEof`) I/O errors, which a
 /// TCP connect never gives; they may sit inside another I/O error, whose
-/// `source()` skips them, so each one is opened with `get_ref()`.
-fn tls_failure(e: &reqwest::Error) -> Option<String> {
+/// `source()` skips them, so each one is opened with `get_ref()`. A refused
+/// certificate is found as the rustls error inside.
+fn tls_failure(e: &reqwest::Error) -> Option<TlsFailure> {
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         let mut io = s.downcast_ref::<std::io::Error>();
         while let Some(err) = io {
+            if let Some(refused) = err
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .and_then(Refused::from_rustls)
+            {
+                return Some(TlsFailure::Certificate(refused));
+            }
             if matches!(
                 err.kind(),
                 std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
             ) {
-                return Some(err.to_string());
+                return Some(TlsFailure::Other(err.to_string()));
             }
             io = err
                 .get_ref()
@@ -495,7 +713,7 @@ mod tests {
 
     #[test]
     fn only_https_to_non_loopback_hosts_may_use_a_proxy() {
-        let proxied = |u: &str| may_use_proxy(&Url::parse(u).unwrap());
+        let proxied = |u: &str| route(&Url::parse(u).unwrap()) == Route::Proxied;
         assert!(proxied("https://idp.example/token"));
         assert!(proxied("https://10.0.0.1/token"));
         for direct in [

@@ -20,11 +20,14 @@ use crate::secret::Token;
 use crate::source::env::Environment;
 
 pub mod command;
+pub mod crates_io;
 pub mod discovery;
 pub mod exchange;
 pub mod http;
 pub mod identity;
+pub mod network;
 pub mod settings;
+mod tls;
 
 use settings::{CacheMode, ClientSecretSource, Grant, OidcSettings};
 
@@ -71,6 +74,31 @@ pub fn get(
     class: OperationClass,
     cx: &Context<'_>,
 ) -> anyhow::Result<Option<Obtained>> {
+    if settings.grant == Grant::CratesIoTrustedPublishing {
+        return crates_io::get(settings, registry, class, cx);
+    }
+    get_with(settings, registry, class, cx, &mut |_| {})
+}
+
+/// What a successful exchange produced, for [`get_with`]'s caller.
+pub(crate) struct Minted<'a> {
+    /// The cache it was stored in and the entry stored (`None`: not stored).
+    pub stored: Option<(&'a Store<'a>, &'a Entry)>,
+    /// Its cache key.
+    pub key: &'a str,
+    /// The cached token it replaces, if there was one.
+    pub superseded: Option<&'a Entry>,
+}
+
+/// [`get`] (without the presets' own steps), calling `on_mint` after each
+/// successful exchange, once the token is stored.
+pub(crate) fn get_with(
+    settings: &OidcSettings,
+    registry: &Registry<'_>,
+    class: OperationClass,
+    cx: &Context<'_>,
+    on_mint: &mut dyn FnMut(Minted<'_>),
+) -> anyhow::Result<Option<Obtained>> {
     let keychain = Budgeted::new(cx.keychain, cx.keychain_timeout);
     let scope = match class {
         OperationClass::Publish => settings
@@ -79,9 +107,10 @@ pub fn get(
             .or(settings.scope.as_deref()),
         OperationClass::Read => settings.scope.as_deref(),
     };
-    let identity = match settings.grant {
-        Grant::ClientCredentials => None,
-        _ => match identity::locate(settings, cx.env)? {
+    // Client credentials with a secret need no CI identity; every other
+    // grant (and a client assertion) starts from one.
+    let identity = if settings.needs_identity() {
+        match identity::locate(settings, cx.env)? {
             Some(id) => {
                 crate::trace::debug(|| format!("oidc: CI identity from {:?}", id.kind));
                 Some(id)
@@ -90,7 +119,9 @@ pub fn get(
                 crate::trace::debug(|| "oidc: no CI identity in this environment".to_owned());
                 return Ok(None);
             }
-        },
+        }
+    } else {
+        None
     };
     // The cache key covers what the token is issued for: the client secret
     // and the identity itself (an identity command's output), so both are
@@ -101,20 +132,13 @@ pub fn get(
     let secret_digest = client_secret
         .as_ref()
         .map(|s| cache::key(&["client-secret", s.expose()]));
-    let endpoint_id = match &settings.endpoint {
-        settings::Endpoint::Token(u) | settings::Endpoint::Discover(u) => u.as_str(),
-    };
-    let key = cache::key(&[
-        registry.index_url,
-        endpoint_id,
-        &format!("{:?}", settings.grant),
-        settings.client_id.as_deref().unwrap_or(""),
-        settings.audience.as_deref().unwrap_or(""),
-        settings.resource.as_deref().unwrap_or(""),
-        scope.unwrap_or(""),
-        identity.as_ref().map_or("", |i| i.fingerprint.as_str()),
-        secret_digest.as_deref().unwrap_or(""),
-    ]);
+    let key = cache_key(
+        settings,
+        registry,
+        scope,
+        identity.as_ref().map(|i| i.fingerprint.as_str()),
+        secret_digest.as_deref(),
+    );
     let (store, cached) = open_cache(settings.cache, &keychain, cx, &key);
     if let Some(hit) = cached
         .as_ref()
@@ -153,16 +177,25 @@ pub fn get(
     match obtain(&call, identity) {
         Ok(issued) => {
             let expires_at = issued.expires_in.map(|s| started + s);
+            let mut stored = None;
             if let (Some(store), Some(expires_at)) = (&store, expires_at) {
                 let entry = Entry {
                     token: issued.token.clone(),
                     obtained_at: started,
                     expires_at,
                 };
-                if let Err(e) = store.save(&key, &entry) {
-                    crate::diag::warn(&format!("could not cache the registry token: {e:#}"));
+                match store.save(&key, &entry) {
+                    Ok(()) => stored = Some((store, entry)),
+                    Err(e) => {
+                        crate::diag::warn(&format!("could not cache the registry token: {e:#}"))
+                    }
                 }
             }
+            on_mint(Minted {
+                stored: stored.as_ref().map(|(store, entry)| (*store, entry)),
+                key: &key,
+                superseded: cached.as_ref(),
+            });
             Ok(Some(Obtained {
                 token: issued.token,
                 expires_at,
@@ -179,6 +212,32 @@ pub fn get(
             None => Err(e),
         },
     }
+}
+
+/// The cache key of a token: a digest of everything it was issued for (the
+/// registry, endpoint, grant, client, audience, resource, scope, the CI
+/// identity's fingerprint and the client secret's digest).
+pub(crate) fn cache_key(
+    settings: &OidcSettings,
+    registry: &Registry<'_>,
+    scope: Option<&str>,
+    identity_fingerprint: Option<&str>,
+    secret_digest: Option<&str>,
+) -> String {
+    let endpoint_id = match &settings.endpoint {
+        settings::Endpoint::Token(u) | settings::Endpoint::Discover(u) => u.as_str(),
+    };
+    cache::key(&[
+        registry.index_url,
+        endpoint_id,
+        &format!("{:?}", settings.grant),
+        settings.client_id.as_deref().unwrap_or(""),
+        settings.audience.as_deref().unwrap_or(""),
+        settings.resource.as_deref().unwrap_or(""),
+        scope.unwrap_or(""),
+        identity_fingerprint.unwrap_or(""),
+        secret_digest.unwrap_or(""),
+    ])
 }
 
 fn served(entry: &Entry) -> Obtained {
@@ -317,7 +376,7 @@ fn obtain(
     identity: Option<identity::Identity>,
 ) -> anyhow::Result<exchange::Issued> {
     let settings = call.settings;
-    let http = http::Http::new(settings.timeout)?;
+    let http = http::Http::new(settings.timeout)?.with_ca_files(&settings.ca_files);
     let subject = identity
         .map(|i| {
             let kind = i.kind;

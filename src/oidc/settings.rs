@@ -8,6 +8,12 @@ use serde::Deserialize;
 
 use crate::config::KeyError;
 
+mod presets;
+
+pub use presets::{
+    AZURE_DEVOPS_SCOPE, AZURE_IDENTITY_AUDIENCE, CRATES_IO_AUDIENCE, CRATES_IO_TOKEN_ENDPOINT,
+};
+
 /// The OAuth grant used to obtain the registry token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -23,6 +29,15 @@ pub enum Grant {
     JfrogArtifactory,
     /// Cloudsmith's JSON exchange (`/openid/<org>/`, `service-slug`).
     Cloudsmith,
+    /// crates.io trusted publishing: the GitHub Actions or GitLab CI ID token
+    /// for a 30-minute publish token, minted for publish-class operations
+    /// only, on crates.io's own index only (see [`super::crates_io`]).
+    CratesIoTrustedPublishing,
+    /// Microsoft Entra ID workload identity federation: client credentials
+    /// with the CI ID token as the client assertion, Azure DevOps' scope and
+    /// `api://AzureADTokenExchange` as defaults. Validated into
+    /// `ClientCredentials` with `client-auth = "client-assertion"`.
+    AzureWorkloadIdentity,
 }
 
 /// How the client authenticates to the token endpoint.
@@ -35,6 +50,10 @@ pub enum ClientAuth {
     ClientSecretBasic,
     /// `client_id` and `client_secret` in the form.
     ClientSecretPost,
+    /// `client_id`, and the CI identity token as a JWT client assertion
+    /// (RFC 7523 §2.2, `client_assertion_type` `…:jwt-bearer`): workload
+    /// identity federation (Microsoft Entra ID, Okta, Google). No secret.
+    ClientAssertion,
 }
 
 /// The type of the subject token in a token exchange.
@@ -192,18 +211,37 @@ pub struct OidcSettings {
     pub refresh_ahead: Duration,
     /// Deadline of each HTTP call.
     pub timeout: Duration,
+    /// CA files trusted besides the OS store (`ca-file`; set by the
+    /// config from the matched tables and `[defaults]`, not in this table).
+    pub ca_files: Vec<std::path::PathBuf>,
 }
 
 impl OidcSettings {
     /// Whether publishes need a token of their own (different scope).
     pub fn operation_dependent(&self) -> bool {
-        self.publish_scope.is_some() && self.publish_scope != self.scope
+        // crates.io: a publish token, minted for publishes only.
+        self.grant == Grant::CratesIoTrustedPublishing
+            || (self.publish_scope.is_some() && self.publish_scope != self.scope)
+    }
+
+    /// Whether the exchange starts from a CI identity token (as the subject,
+    /// the assertion or the client's own assertion).
+    pub fn needs_identity(&self) -> bool {
+        self.grant != Grant::ClientCredentials || self.client_auth == ClientAuth::ClientAssertion
     }
 }
 
 impl RawOidc {
     /// Validates the table; `table` names it for messages.
     pub fn validate(&self, table: &str) -> anyhow::Result<OidcSettings> {
+        // A preset (crates.io, Azure) fills in its defaults first.
+        match presets::expand(self, table)? {
+            Some(expanded) => expanded.validate_expanded(table),
+            None => self.validate_expanded(table),
+        }
+    }
+
+    fn validate_expanded(&self, table: &str) -> anyhow::Result<OidcSettings> {
         let endpoint = match (&self.token_endpoint, &self.issuer) {
             (Some(t), _) => Endpoint::Token(t.clone()),
             (None, Some(i)) => Endpoint::Discover(i.clone()),
@@ -256,7 +294,15 @@ impl RawOidc {
             (None, true) => Some(ClientSecretSource::Keychain),
             (None, false) => None,
         };
-        if client_auth != ClientAuth::None && client_secret.is_none() {
+        if client_auth == ClientAuth::ClientAssertion && client_secret.is_some() {
+            bail!(
+                "[{table}] uses client-auth \"client-assertion\" (the CI identity token \
+                 authenticates the client): remove `client-secret-env` / `client-secret-keychain`"
+            );
+        }
+        if !matches!(client_auth, ClientAuth::None | ClientAuth::ClientAssertion)
+            && client_secret.is_none()
+        {
             bail!(
                 "[{table}] uses client-auth {:?} but names no secret: set `client-secret-env = \
                  \"VAR\"` or `client-secret-keychain = true` (a secret never goes in a config file)",
@@ -269,7 +315,10 @@ impl RawOidc {
             bail!("[{table}] needs `client-id`");
         }
         if grant == Grant::ClientCredentials && client_auth == ClientAuth::None {
-            bail!("[{table}]: grant \"client-credentials\" needs `client-auth` with a secret");
+            bail!(
+                "[{table}]: grant \"client-credentials\" needs `client-auth` with a secret, or \
+                 `client-auth = \"client-assertion\"` (the CI identity token)"
+            );
         }
         let preset_key = match grant {
             Grant::JfrogArtifactory => Some(("provider-name", &self.provider_name)),
@@ -331,6 +380,7 @@ impl RawOidc {
             cache: self.cache.unwrap_or(CacheMode::Auto),
             refresh_ahead: Duration::from_secs(self.refresh_ahead_secs.unwrap_or(60)),
             timeout: Duration::from_millis(timeout_ms),
+            ca_files: Vec::new(),
         })
     }
 }

@@ -4,6 +4,7 @@
 use anyhow::anyhow;
 
 use super::{Found, Lifetime, Lookup, Request, Source};
+use crate::oidc::settings::Grant;
 
 /// The OIDC exchange source.
 #[derive(Debug, Clone, Copy)]
@@ -42,5 +43,18 @@ impl Source for Oidc {
             }),
             None => Lookup::NONE,
         })
+    }
+
+    /// `cargo logout`: crates.io trusted publishing tokens this provider
+    /// minted are revoked (the other exchanges' tokens simply expire).
+    fn logout(&self, request: &Request<'_>) -> Option<anyhow::Result<bool>> {
+        let oidc = request.settings.oidc.as_ref()?;
+        if oidc.grant != Grant::CratesIoTrustedPublishing {
+            return None;
+        }
+        Some(
+            crate::oidc::crates_io::logout(oidc, request.registry, &request.context())
+                .map_err(|e| e.context("could not revoke the crates.io trusted publishing tokens")),
+        )
     }
 }

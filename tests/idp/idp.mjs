@@ -29,8 +29,14 @@
 //   POST /token/revocation client_id=sso&token=<refresh token>[&token_type_hint=refresh_token]
 //        -> 200, grant revoked; POST /token/introspection (introspector) -> active:false
 // Test-only endpoints:
-//   GET  /ci/token?audience=&sub=&exp=   a GitHub-Actions-style ID token
-//        (Authorization: Bearer ci-request-token); exp: "5m" or a Unix time
+//   GET  /ci/token?audience=&sub=&exp=&repository=&environment=&flavor=
+//        a GitHub-Actions-style ID token (Authorization: Bearer ci-request-token);
+//        exp: "5m" or a Unix time. Signed with the `ci` key (kid `ci-1`), a fresh
+//        `jti` each, GitHub's claims (repository, repository_owner_id, workflow_ref,
+//        run_id, sha; repository defaults to acme/crate), issuer <issuer>/ci.
+//        flavor=gitlab: GitLab's claims instead (project_path, namespace_id,
+//        ci_config_ref_uri, job_id), issuer <issuer>/gitlab.
+//   GET  /ci/jwks                        the CI issuers' public keys (JWKS)
 //   GET  /test/forged-ci-token           an ID token signed with another key
 //   GET  /test/stats                     tokens issued per grant type
 //   GET  /test/secrets                   every secret issued or received so far (tokens,
@@ -94,9 +100,20 @@ provider.registerGrantType(TX, (ctx) => {
 }, ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'resource', 'scope', 'actor_token', 'actor_token_type'], ['audience', 'resource']);
 provider.registerGrantType(JB, (ctx) => exchange(ctx, ctx.oidc.params.assertion || ''), ['assertion', 'scope', 'resource']);
 
+function ciClaims(q) {   // what GitHub Actions (or, flavor=gitlab, GitLab CI) puts in its ID tokens
+  const repo = q.repository || 'acme/crate', env = q.environment ? { environment: q.environment } : {};
+  if (q.flavor === 'gitlab') {
+    return { iss: `${ISS}/gitlab`, claims: { project_path: repo, namespace_id: '4321', namespace_path: repo.split('/')[0],
+      ci_config_ref_uri: `gitlab.example/${repo}//.gitlab-ci.yml@refs/heads/main`, job_id: '77', sha: 'b'.repeat(40), ...env } };
+  }
+  return { iss: `${ISS}/ci`, claims: { repository: repo, repository_owner: repo.split('/')[0], repository_owner_id: '1234',
+    workflow_ref: `${repo}/.github/workflows/publish.yml@refs/heads/main`, run_id: '42', sha: 'a'.repeat(40), ...env } };
+}
+
 function ciToken(key, q) {
   const exp = /^\d+$/.test(q.exp || '') ? +q.exp : (q.exp || '5m');
-  return new jose.SignJWT({}).setProtectedHeader({ alg: 'ES256' }).setIssuer(`${ISS}/ci`)
+  const { iss, claims } = ciClaims(q);
+  return new jose.SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'ci-1' }).setIssuer(iss).setJti(crypto.randomUUID())
     .setSubject(q.sub || 'repo:acme/crate:ref:refs/heads/main').setAudience(q.audience || ISS)
     .setIssuedAt(/^\d+$/.test(q.exp || '') ? +q.exp - 60 : undefined).setExpirationTime(exp).sign(key);
 }
@@ -111,6 +128,7 @@ provider.use(async (ctx, next) => {
     keep(ctx.body.value);
     return;
   }
+  if (ctx.path === '/ci/jwks') { ctx.body = { keys: [{ ...(await jose.exportJWK(ci.publicKey)), kid: 'ci-1', alg: 'ES256', use: 'sig' }] }; return; }
   if (ctx.path === '/test/forged-ci-token') { ctx.body = { value: await ciToken(rogue.privateKey, ctx.query) }; keep(ctx.body.value); return; }
   if (ctx.path === '/test/stats') { ctx.body = stats; return; }
   if (ctx.path === '/test/secrets') { ctx.body = [...secrets]; return; }

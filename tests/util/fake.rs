@@ -5,13 +5,15 @@
 //! their next step once it is stopped.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use base64::Engine as _;
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// How the fake server answers.
 #[derive(Debug, Clone)]
@@ -56,6 +58,7 @@ pub enum Behavior {
 
 /// A running fake server.
 pub struct Fake {
+    ip: IpAddr,
     port: u16,
     tls: bool,
     stop: Arc<AtomicBool>,
@@ -68,17 +71,23 @@ pub struct Fake {
 impl Fake {
     /// Starts a plain HTTP server answering with `behavior`.
     pub fn start(behavior: Behavior) -> Fake {
-        Fake::spawn(behavior, None)
+        Fake::spawn(LOOPBACK, behavior, None)
     }
 
     /// Starts an HTTPS server answering with `behavior`, whose certificate
     /// (self-signed, for 127.0.0.1) no trust store holds.
     pub fn start_untrusted_tls(behavior: Behavior) -> Fake {
-        Fake::spawn(behavior, Some(untrusted_tls_config()))
+        Fake::spawn(LOOPBACK, behavior, Some(untrusted_tls_config()))
     }
 
-    fn spawn(behavior: Behavior, tls: Option<Arc<rustls::ServerConfig>>) -> Fake {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// Starts an HTTPS server on `ip` answering with `behavior`, with the
+    /// certificate of `tls` (e.g. one issued by a test CA).
+    pub fn start_tls_on(ip: IpAddr, behavior: Behavior, tls: Arc<rustls::ServerConfig>) -> Fake {
+        Fake::spawn(ip, behavior, Some(tls))
+    }
+
+    fn spawn(ip: IpAddr, behavior: Behavior, tls: Option<Arc<rustls::ServerConfig>>) -> Fake {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let hits = Arc::new(AtomicUsize::new(0));
@@ -116,6 +125,7 @@ impl Fake {
             }
         });
         Fake {
+            ip,
             port,
             tls: is_tls,
             stop,
@@ -149,17 +159,22 @@ impl Fake {
     /// The URL of `path` on this server (`https` for a TLS server).
     pub fn url(&self, path: &str) -> String {
         let scheme = if self.tls { "https" } else { "http" };
-        format!("{scheme}://127.0.0.1:{}{path}", self.port)
+        format!("{scheme}://{}{path}", self.authority())
     }
 
     /// An `https` URL of `path` on this server, whatever it speaks.
     pub fn https_url(&self, path: &str) -> String {
-        format!("https://127.0.0.1:{}{path}", self.port)
+        format!("https://{}{path}", self.authority())
     }
 
     /// The `host:port` it listens on.
     pub fn authority(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        std::net::SocketAddr::new(self.ip, self.port).to_string()
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// How many connections it accepted.
@@ -171,7 +186,7 @@ impl Fake {
 impl Drop for Fake {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        let _ = TcpStream::connect((self.ip, self.port));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

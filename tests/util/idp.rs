@@ -112,6 +112,21 @@ impl Idp {
         format!("{}/ci/token?api-version=2.0", self.issuer())
     }
 
+    /// The issuer of its GitHub-style CI ID tokens (`/ci/token`).
+    pub fn ci_issuer(&self) -> String {
+        format!("{}/ci", self.issuer())
+    }
+
+    /// The issuer of its GitLab-style CI ID tokens (`/ci/token?flavor=gitlab`).
+    pub fn gitlab_issuer(&self) -> String {
+        format!("{}/gitlab", self.issuer())
+    }
+
+    /// The JWKS holding the CI issuers' public key.
+    pub fn ci_jwks_url(&self) -> String {
+        format!("{}/ci/jwks", self.issuer())
+    }
+
     /// Tokens issued so far, all grants.
     pub fn issued(&self) -> u64 {
         get_json(&format!("{}/test/stats", self.issuer()))["total"]
@@ -193,6 +208,160 @@ impl Idp {
             .unwrap();
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         v["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Starts `script` on a free port with `env` (three attempts, as for the IdP).
+fn start_on_free_port(script: &str, env: &[(&str, String)]) -> (KillOnDrop, u16) {
+    let mut last = String::new();
+    for _ in 0..3 {
+        let port = free_port();
+        let mut env = env.to_vec();
+        env.push(("PORT", port.to_string()));
+        match start_node(script, &env) {
+            Ok(process) => return (process, port),
+            Err(why) => last = why,
+        }
+    }
+    panic!("{script} did not start in 3 attempts: {last}")
+}
+
+/// The stand-in for crates.io's trusted publishing endpoints
+/// (`tests/idp/cratesio.mjs`), trusting the test IdP's CI issuers.
+pub struct CratesIo {
+    _process: KillOnDrop,
+    port: u16,
+}
+
+impl CratesIo {
+    /// Starts it trusting `idp`'s GitHub-style and GitLab-style CI issuers,
+    /// with a trusted publishing config for the repository `acme/crate`.
+    pub fn start(idp: &Idp) -> CratesIo {
+        let issuers = serde_json::json!({
+            idp.ci_issuer(): {"jwks": idp.ci_jwks_url(), "kind": "github"},
+            idp.gitlab_issuer(): {"jwks": idp.ci_jwks_url(), "kind": "gitlab"},
+        });
+        let (process, port) = start_on_free_port(
+            "cratesio.mjs",
+            &[
+                ("ISSUERS", issuers.to_string()),
+                ("CONFIGS", "acme/crate".to_owned()),
+            ],
+        );
+        CratesIo {
+            _process: process,
+            port,
+        }
+    }
+
+    /// Its trusted publishing token endpoint (`token-endpoint`).
+    pub fn token_endpoint(&self) -> String {
+        format!(
+            "http://127.0.0.1:{}/api/v1/trusted_publishing/tokens",
+            self.port
+        )
+    }
+
+    /// `{exchanged, revoked, revocations, rejected: {detail: n}}`.
+    pub fn stats(&self) -> serde_json::Value {
+        get_json(&format!("http://127.0.0.1:{}/test/stats", self.port))
+    }
+
+    /// Every JWT it received and token it issued.
+    pub fn secrets(&self) -> Vec<String> {
+        serde_json::from_value(get_json(&format!(
+            "http://127.0.0.1:{}/test/secrets",
+            self.port
+        )))
+        .unwrap()
+    }
+
+    /// Whether `token` is live (a publish with it would be accepted).
+    pub fn is_live(&self, token: &str) -> bool {
+        let status = super::http()
+            .get(format!("http://127.0.0.1:{}/test/check", self.port))
+            .header("authorization", token)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16();
+        status == 200
+    }
+
+    /// POSTs `{"jwt": jwt}` itself: the status and the answer.
+    pub fn exchange(&self, jwt: &str) -> (u16, serde_json::Value) {
+        let res = super::http()
+            .post(self.token_endpoint())
+            .header("content-type", "application/json")
+            .body(serde_json::json!({ "jwt": jwt }).to_string())
+            .send()
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, serde_json::from_str(&res.text().unwrap()).unwrap())
+    }
+
+    /// DELETEs `token` itself (revocation): the status.
+    pub fn revoke(&self, token: &str) -> u16 {
+        super::http()
+            .delete(self.token_endpoint())
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+}
+
+/// The stand-in for Microsoft Entra ID's token endpoint with workload
+/// identity federation (`tests/idp/entra.mjs`).
+pub struct Entra {
+    _process: KillOnDrop,
+    port: u16,
+}
+
+impl Entra {
+    /// The tenant in its URL.
+    pub const TENANT: &'static str = "tenant-0";
+    /// The application (client) ID it knows.
+    pub const CLIENT_ID: &'static str = "00000000-0000-0000-0000-0000000000c1";
+    /// The subject its federated credential trusts (the IdP's default CI `sub`).
+    pub const SUBJECT: &'static str = "repo:acme/crate:ref:refs/heads/main";
+
+    /// Starts it with one federated credential: `idp`'s GitHub-style CI
+    /// issuer, subject [`Self::SUBJECT`], audience `api://AzureADTokenExchange`.
+    pub fn start(idp: &Idp) -> Entra {
+        let federated = serde_json::json!([{
+            "issuer": idp.ci_issuer(),
+            "subject": Self::SUBJECT,
+            "audience": "api://AzureADTokenExchange",
+            "jwks": idp.ci_jwks_url(),
+        }]);
+        let (process, port) = start_on_free_port(
+            "entra.mjs",
+            &[
+                ("TENANT", Self::TENANT.to_owned()),
+                ("CLIENT_ID", Self::CLIENT_ID.to_owned()),
+                ("FEDERATED", federated.to_string()),
+            ],
+        );
+        Entra {
+            _process: process,
+            port,
+        }
+    }
+
+    /// Its token endpoint.
+    pub fn token_endpoint(&self) -> String {
+        format!(
+            "http://127.0.0.1:{}/{}/oauth2/v2.0/token",
+            self.port,
+            Self::TENANT
+        )
+    }
+
+    /// `{issued, rejected: {code: n}}`.
+    pub fn stats(&self) -> serde_json::Value {
+        get_json(&format!("http://127.0.0.1:{}/test/stats", self.port))
     }
 }
 

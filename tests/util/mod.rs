@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod ca;
 pub mod cargo;
 pub mod fake;
 pub mod idp;
@@ -12,6 +13,7 @@ pub mod keyring;
 pub mod leak;
 pub mod process;
 pub mod pty;
+pub mod tinyproxy;
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -138,8 +140,8 @@ pub fn base_env() -> HashMap<String, String> {
 }
 
 /// `base_env` plus what isolates the provider: its user and system config
-/// files and its token cache inside `dir` (names prefixed with `prefix`), and
-/// a D-Bus address where nothing listens.
+/// files, its token cache and Cargo's home inside `dir` (names prefixed with
+/// `prefix`), and a D-Bus address where nothing listens.
 pub fn provider_env(dir: &Path, prefix: &str) -> HashMap<String, String> {
     let mut env = base_env();
     let path = |name: &str| dir.join(format!("{prefix}{name}")).display().to_string();
@@ -150,6 +152,9 @@ pub fn provider_env(dir: &Path, prefix: &str) -> HashMap<String, String> {
     );
     env.insert("CARGO_CREDENTIAL_CORP_CACHE_DIR".into(), path("cache"));
     env.insert("DBUS_SESSION_BUS_ADDRESS".into(), NO_BUS.into());
+    // Cargo's own config (`http.proxy`, `http.cainfo`) from an empty home,
+    // not the developer's `~/.cargo`.
+    env.insert("CARGO_HOME".into(), path("cargo-home"));
     env
 }
 

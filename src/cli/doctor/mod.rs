@@ -530,6 +530,19 @@ fn missing(
                 .to_owned(),
             None,
         ),
+        SourceKind::Oidc
+            if settings.oidc.as_ref().is_some_and(|o| {
+                o.grant == crate::oidc::settings::Grant::CratesIoTrustedPublishing
+            }) =>
+        {
+            finding(
+                "oidc-publish-only",
+                Level::Info,
+                "crates.io trusted publishing mints a token for publish, yank, unyank and owners                  only, in a GitHub Actions or GitLab CI job; a read needs none"
+                    .to_owned(),
+                Some("see docs/oidc.md#cratesio-trusted-publishing".to_owned()),
+            )
+        }
         SourceKind::Oidc => finding(
             "oidc-no-identity",
             Level::Info,

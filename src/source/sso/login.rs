@@ -33,7 +33,7 @@ pub fn login(
             registry.display_name()
         );
     }
-    let http = Http::new(settings.timeout)?;
+    let http = Http::new(settings.timeout)?.with_ca_files(&settings.ca_files);
     let files = (cx.files)().ok();
     let now = (cx.now)();
     let endpoints = endpoints(settings, &http, files.as_ref(), now)?;

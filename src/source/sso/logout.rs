@@ -55,7 +55,7 @@ pub fn logout(
         });
     };
     let revoked = (|| -> anyhow::Result<Result<(), String>> {
-        let http = Http::new(settings.timeout)?;
+        let http = Http::new(settings.timeout)?.with_ca_files(&settings.ca_files);
         let endpoints = endpoints(settings, &http, files.as_ref(), (cx.now)())?;
         match &endpoints.revocation {
             Some(endpoint) => {

@@ -181,7 +181,9 @@ fn refresh(
     now: i64,
     cx: &Context<'_>,
 ) -> Result<Access, Refresh> {
-    let http = Http::new(settings.timeout).map_err(Refresh::Failed)?;
+    let http = Http::new(settings.timeout)
+        .map_err(Refresh::Failed)?
+        .with_ca_files(&settings.ca_files);
     let endpoints = endpoints(settings, &http, files, now).map_err(Refresh::Failed)?;
     let mut form = vec![
         ("grant_type", "refresh_token"),

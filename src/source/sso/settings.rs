@@ -109,6 +109,9 @@ pub struct SsoSettings {
     pub refresh_ahead: Duration,
     /// Deadline of each HTTP call.
     pub timeout: Duration,
+    /// CA files trusted besides the OS store (`ca-file`; set by the
+    /// config from the matched tables and `[defaults]`, not in this table).
+    pub ca_files: Vec<std::path::PathBuf>,
     /// How long a login waits for the person (browser or device approval).
     pub login_timeout: Duration,
 }
@@ -214,6 +217,7 @@ impl RawSso {
             store: self.store.unwrap_or(GrantStore::Keychain),
             refresh_ahead: Duration::from_secs(self.refresh_ahead_secs.unwrap_or(60)),
             timeout: Duration::from_millis(timeout_ms),
+            ca_files: Vec::new(),
             login_timeout: Duration::from_secs(login_secs),
         })
     }
