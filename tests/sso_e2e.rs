@@ -101,6 +101,17 @@ fn no_leaks(idp: &Idp, home: &mut CargoHome, outputs: &[&str]) {
     home.secrets(&refs);
 }
 
+/// A sign-in that failed, saying `needle`, within 20 s of `start`.
+fn failed_with(ok: bool, screen: &str, needle: &str, start: Instant) {
+    assert!(!ok, "the sign-in succeeded:\n{screen}");
+    assert!(screen.contains(needle), "no {needle:?} in:\n{screen}");
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
 fn grants(idp: &Idp, grant: &str) -> u64 {
     let body = crate::util::http()
         .get(format!("{}/test/stats", idp.issuer()))
@@ -224,16 +235,7 @@ fn a_denied_or_expired_device_sign_in_stores_nothing() {
     pty.wait_for("and enter the code ", TERMINAL);
     let start = Instant::now();
     let (ok, expired) = pty.finish(TERMINAL);
-    assert!(!ok, "{expired}");
-    assert!(
-        expired.contains("expired before it was approved"),
-        "{expired}"
-    );
-    assert!(
-        start.elapsed() < Duration::from_secs(20),
-        "{:?}",
-        start.elapsed()
-    );
+    failed_with(ok, &expired, "expired before it was approved", start);
     assert!(stored_login(&keyring, &index, &idp).is_none());
     assert!(home.credential_files().is_empty());
     no_leaks(&idp, &mut home, &[&expired]);
@@ -254,15 +256,11 @@ fn browser_sign_in_with_pkce_and_a_forged_state_is_refused() {
     let (ok, forged) = home
         .cargo_on_terminal(home.root(), &["login", "--registry", REGISTRY])
         .finish(TERMINAL);
-    assert!(!ok, "{forged}");
-    assert!(
-        forged.contains("1 answer(s) not carrying this login's `state` were refused"),
-        "{forged}"
-    );
-    assert!(
-        start.elapsed() < Duration::from_secs(20),
-        "{:?}",
-        start.elapsed()
+    failed_with(
+        ok,
+        &forged,
+        "1 answer(s) not carrying this login's `state` were refused",
+        start,
     );
     assert!(stored_login(&keyring, &index, &idp).is_none());
 
