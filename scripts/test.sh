@@ -5,7 +5,8 @@
 #      `script`/`setsid` (the SSO sign-ins run on a pseudo-terminal), and
 #      nodejs when Node.js is missing,
 #   2. installs the test IdP's npm packages (npm ci, from the committed lockfile),
-#   3. builds the kellnr registry once per machine (cached outside the repo),
+#   3. makes a Python venv with moto and botocore (tests/aws/requirements.txt)
+#      and builds the kellnr registry once per machine (both cached outside the repo),
 #   4. checks formatting and clippy,
 #   5. runs every test, the e2e ones included (`--include-ignored`).
 # Plain `cargo test` runs only the tests that need nothing installed.
@@ -51,6 +52,19 @@ if [ ! -d tests/idp/node_modules/oidc-provider ] || [ tests/idp/package-lock.jso
 else
   echo "present" >&2
 fi
+
+step "AWS stand-ins (moto, botocore in a venv)"
+CCC_TEST_CACHE="${CCC_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cargo-credential-corp-tests}"
+CCC_AWS_VENV="$CCC_TEST_CACHE/venv"
+command -v python3 >/dev/null 2>&1 || { echo "python3 (with venv) is needed for the AWS stand-ins" >&2; exit 1; }
+if [ ! -x "$CCC_AWS_VENV/bin/python" ] || [ tests/aws/requirements.txt -nt "$CCC_AWS_VENV/.installed" ]; then
+  python3 -m venv "$CCC_AWS_VENV" >&2
+  "$CCC_AWS_VENV/bin/pip" install -q -r tests/aws/requirements.txt >&2
+  touch "$CCC_AWS_VENV/.installed"
+else
+  echo "present" >&2
+fi
+export CCC_AWS_VENV
 
 step "kellnr registry"
 KELLNR_BIN="$(scripts/provision-kellnr.sh)"

@@ -16,6 +16,7 @@ mod cache_key;
 mod cargo_e2e;
 mod ci_identities;
 mod cli;
+mod codeartifact;
 mod discovery_cache;
 mod doctor;
 mod hostile;

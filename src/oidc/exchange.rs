@@ -76,6 +76,7 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
         Grant::JfrogArtifactory | Grant::Cloudsmith | Grant::CratesIoTrustedPublishing => {
             unreachable!("JSON exchanges")
         }
+        Grant::AwsCodeartifact => bail!("CodeArtifact has no OAuth token endpoint"),
     }
     for (key, value) in [("audience", &s.audience), ("resource", &s.resource)] {
         if let Some(v) = value {

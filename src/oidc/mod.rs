@@ -19,6 +19,8 @@ use crate::registry::Registry;
 use crate::secret::Token;
 use crate::source::env::Environment;
 
+pub mod aws;
+pub mod codeartifact;
 pub mod command;
 pub mod crates_io;
 pub mod discovery;
@@ -76,6 +78,9 @@ pub fn get(
 ) -> anyhow::Result<Option<Obtained>> {
     if settings.grant == Grant::CratesIoTrustedPublishing {
         return crates_io::get(settings, registry, class, cx);
+    }
+    if settings.grant == Grant::AwsCodeartifact {
+        return codeartifact::get(settings, registry, class, cx);
     }
     get_with(settings, registry, class, cx, &mut |_| {})
 }

@@ -38,6 +38,10 @@ pub enum Grant {
     /// `api://AzureADTokenExchange` as defaults. Validated into
     /// `ClientCredentials` with `client-auth = "client-assertion"`.
     AzureWorkloadIdentity,
+    /// AWS CodeArtifact: AWS credentials (the CI identity through STS
+    /// `AssumeRoleWithWebIdentity`, or the standard credential chain) sign
+    /// `GetAuthorizationToken` (see [`super::codeartifact`]).
+    AwsCodeartifact,
 }
 
 /// How the client authenticates to the token endpoint.
@@ -102,6 +106,12 @@ pub enum IdentityKind {
     Env,
     /// A command's standard output (`identity-command`).
     Command,
+    /// AWS CodeArtifact only: the standard AWS credential chain (variables,
+    /// web identity token file, shared credentials file).
+    Aws,
+    /// AWS CodeArtifact only: the EC2 instance metadata service (IMDSv2);
+    /// never used unless set.
+    AwsImds,
 }
 
 /// Where the cross-run cache keeps issued tokens.
@@ -143,6 +153,13 @@ pub struct RawOidc {
     azure_service_connection_id: Option<String>,
     provider_name: Option<String>,
     service_slug: Option<String>,
+    codeartifact_domain: Option<String>,
+    codeartifact_domain_owner: Option<String>,
+    codeartifact_duration_secs: Option<u64>,
+    codeartifact_endpoint: Option<String>,
+    aws_region: Option<String>,
+    aws_role_arn: Option<String>,
+    sts_endpoint: Option<String>,
     cache: Option<CacheMode>,
     refresh_ahead_secs: Option<u64>,
     timeout_ms: Option<u64>,
@@ -205,6 +222,8 @@ pub struct OidcSettings {
     pub provider_name: Option<String>,
     /// Cloudsmith: the service account's slug.
     pub service_slug: Option<String>,
+    /// AWS CodeArtifact's settings (`grant = "aws-codeartifact"` only).
+    pub aws: Option<AwsSettings>,
     /// Cross-run cache.
     pub cache: CacheMode,
     /// Refresh this long before expiry (at most half the token's life).
@@ -214,6 +233,25 @@ pub struct OidcSettings {
     /// CA files trusted besides the OS store (`ca-file`; set by the
     /// config from the matched tables and `[defaults]`, not in this table).
     pub ca_files: Vec<std::path::PathBuf>,
+}
+
+/// The settings of `grant = "aws-codeartifact"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsSettings {
+    /// The CodeArtifact domain.
+    pub domain: String,
+    /// The AWS account id owning the domain (12 digits).
+    pub domain_owner: String,
+    /// The AWS region (of the domain, and of STS).
+    pub region: String,
+    /// The role assumed with the web identity (else `AWS_ROLE_ARN`).
+    pub role_arn: Option<String>,
+    /// The authorization token's requested lifetime (900 to 43200 s).
+    pub duration_secs: u64,
+    /// CodeArtifact's endpoint (default `https://codeartifact.<region>.amazonaws.com`).
+    pub codeartifact_endpoint: String,
+    /// STS's endpoint (default `https://sts.<region>.amazonaws.com/`).
+    pub sts_endpoint: String,
 }
 
 impl OidcSettings {
@@ -354,6 +392,7 @@ impl RawOidc {
             }
             _ => {}
         }
+        let aws = self.aws_settings(grant, identity, table)?;
         let timeout_ms = self.timeout_ms.unwrap_or(10_000);
         if !(100..=120_000).contains(&timeout_ms) {
             bail!("`timeout-ms` in [{table}] is {timeout_ms}; use 100 to 120000");
@@ -377,11 +416,101 @@ impl RawOidc {
             azure_service_connection_id: self.azure_service_connection_id.clone(),
             provider_name: self.provider_name.clone(),
             service_slug: self.service_slug.clone(),
+            aws,
             cache: self.cache.unwrap_or(CacheMode::Auto),
             refresh_ahead: Duration::from_secs(self.refresh_ahead_secs.unwrap_or(60)),
             timeout: Duration::from_millis(timeout_ms),
             ca_files: Vec::new(),
         })
+    }
+}
+
+impl RawOidc {
+    /// The AWS CodeArtifact settings: `Some` for that grant (filled in by
+    /// its preset), and its keys refused with any other grant.
+    fn aws_settings(
+        &self,
+        grant: Grant,
+        identity: IdentityKind,
+        table: &str,
+    ) -> anyhow::Result<Option<AwsSettings>> {
+        if grant != Grant::AwsCodeartifact {
+            let set = [
+                ("codeartifact-domain", self.codeartifact_domain.is_some()),
+                (
+                    "codeartifact-domain-owner",
+                    self.codeartifact_domain_owner.is_some(),
+                ),
+                (
+                    "codeartifact-duration-secs",
+                    self.codeartifact_duration_secs.is_some(),
+                ),
+                (
+                    "codeartifact-endpoint",
+                    self.codeartifact_endpoint.is_some(),
+                ),
+                ("aws-region", self.aws_region.is_some()),
+                ("aws-role-arn", self.aws_role_arn.is_some()),
+                ("sts-endpoint", self.sts_endpoint.is_some()),
+                (
+                    "identity = \"aws\"",
+                    matches!(identity, IdentityKind::Aws | IdentityKind::AwsImds),
+                ),
+            ];
+            if let Some((key, _)) = set.iter().find(|(_, on)| *on) {
+                bail!("[{table}]: `{key}` applies only to grant \"aws-codeartifact\"; remove it");
+            }
+            return Ok(None);
+        }
+        let (Some(domain), Some(owner), Some(region)) = (
+            &self.codeartifact_domain,
+            &self.codeartifact_domain_owner,
+            &self.aws_region,
+        ) else {
+            bail!(
+                "[{table}]: grant \"aws-codeartifact\" needs `codeartifact-domain`, \
+                 `codeartifact-domain-owner` (the AWS account id) and `aws-region`"
+            );
+        };
+        for (key, url) in [
+            ("codeartifact-endpoint", &self.codeartifact_endpoint),
+            ("sts-endpoint", &self.sts_endpoint),
+        ] {
+            if let Some(url) = url
+                && super::http::checked_url(url).is_err()
+            {
+                return Err(KeyError {
+                    table: table.to_owned(),
+                    key,
+                    why: "is refused: it must be an https URL (plain http only to a loopback \
+                          address such as 127.0.0.1), without user or password"
+                        .to_owned(),
+                }
+                .into());
+            }
+        }
+        let duration_secs = self.codeartifact_duration_secs.unwrap_or(3600);
+        if !(900..=43_200).contains(&duration_secs) {
+            bail!(
+                "`codeartifact-duration-secs` in [{table}] is {duration_secs}; use 900 to 43200 \
+                 (CodeArtifact's limits)"
+            );
+        }
+        Ok(Some(AwsSettings {
+            domain: domain.clone(),
+            domain_owner: owner.clone(),
+            region: region.clone(),
+            role_arn: self.aws_role_arn.clone(),
+            duration_secs,
+            codeartifact_endpoint: self
+                .codeartifact_endpoint
+                .clone()
+                .unwrap_or_else(|| format!("https://codeartifact.{region}.amazonaws.com")),
+            sts_endpoint: self
+                .sts_endpoint
+                .clone()
+                .unwrap_or_else(|| format!("https://sts.{region}.amazonaws.com/")),
+        }))
     }
 }
 

@@ -27,6 +27,7 @@ pub(super) fn expand(raw: &RawOidc, table: &str) -> anyhow::Result<Option<RawOid
     match raw.grant {
         Some(Grant::CratesIoTrustedPublishing) => crates_io(raw, table).map(Some),
         Some(Grant::AzureWorkloadIdentity) => azure(raw, table).map(Some),
+        Some(Grant::AwsCodeartifact) => codeartifact(raw, table).map(Some),
         _ => Ok(None),
     }
 }
@@ -117,6 +118,64 @@ fn azure(raw: &RawOidc, table: &str) -> anyhow::Result<RawOidc> {
             raw.identity_audience
                 .clone()
                 .unwrap_or_else(|| AZURE_IDENTITY_AUDIENCE.to_owned()),
+        ),
+        ..raw.clone()
+    })
+}
+
+/// The `aud` AWS STS expects by default in a web identity token.
+pub const AWS_STS_AUDIENCE: &str = "sts.amazonaws.com";
+
+fn codeartifact(raw: &RawOidc, table: &str) -> anyhow::Result<RawOidc> {
+    let not_taken = [
+        ("issuer", raw.issuer.is_some()),
+        ("token-endpoint", raw.token_endpoint.is_some()),
+        ("client-id", raw.client_id.is_some()),
+        ("client-auth", raw.client_auth.is_some()),
+        ("client-secret-env", raw.client_secret_env.is_some()),
+        ("client-secret-keychain", raw.client_secret_keychain),
+        ("audience", raw.audience.is_some()),
+        ("resource", raw.resource.is_some()),
+        ("scope", raw.scope.is_some()),
+        ("publish-scope", raw.publish_scope.is_some()),
+        ("subject-token-type", raw.subject_token_type.is_some()),
+        ("provider-name", raw.provider_name.is_some()),
+        ("service-slug", raw.service_slug.is_some()),
+    ];
+    if let Some((key, _)) = not_taken.iter().find(|(_, set)| *set) {
+        bail!(
+            "[{table}]: `{key}` does not apply to grant \"aws-codeartifact\" (AWS credentials \
+             sign CodeArtifact's GetAuthorizationToken; `codeartifact-endpoint` and \
+             `sts-endpoint` override the endpoints); remove it"
+        );
+    }
+    let region = raw.aws_region.as_deref().unwrap_or_default();
+    if region.is_empty()
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        bail!("[{table}]: grant \"aws-codeartifact\" needs `aws-region` (e.g. \"eu-west-1\")");
+    }
+    let owner = raw.codeartifact_domain_owner.as_deref().unwrap_or_default();
+    if owner.len() != 12 || !owner.bytes().all(|b| b.is_ascii_digit()) {
+        bail!(
+            "[{table}]: grant \"aws-codeartifact\" needs `codeartifact-domain-owner`: the 12-digit \
+             AWS account id that owns the domain, as a string"
+        );
+    }
+    let endpoint = raw
+        .codeartifact_endpoint
+        .clone()
+        .unwrap_or_else(|| format!("https://codeartifact.{region}.amazonaws.com"));
+    Ok(RawOidc {
+        // Stands for the endpoint in messages and the generic checks.
+        token_endpoint: Some(endpoint.clone()),
+        codeartifact_endpoint: Some(endpoint),
+        identity_audience: Some(
+            raw.identity_audience
+                .clone()
+                .unwrap_or_else(|| AWS_STS_AUDIENCE.to_owned()),
         ),
         ..raw.clone()
     })

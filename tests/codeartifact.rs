@@ -1,0 +1,167 @@
+//! AWS CodeArtifact (`grant = "aws-codeartifact"`) through the real provider
+//! binary, against moto's real STS and a fake CodeArtifact that verifies
+//! the SigV4 signature with botocore's own signer (`tests/aws/codeartifact.py`).
+
+use crate::util::aws::{Aws, DOMAIN, OWNER, REGION};
+use crate::util::idp::Idp;
+use crate::util::{Output, Provider};
+
+const INDEX: &str =
+    "sparse+https://corp-123456789012.d.codeartifact.eu-west-1.amazonaws.com/cargo/crates/";
+const ROLE: &str = "arn:aws:iam::123456789012:role/ci-publisher";
+const STATIC_KEY: &str = "AKIDSTATICEXAMPLE";
+const STATIC_SECRET: &str = "static-secret-Hy62xQ";
+const ANY_JWT: &str = "eyJ";
+/// Every session token moto issues starts with this; none may be shown.
+const ANY_SESSION: &str = "FQoGZXIvYXdzE";
+
+fn get() -> String {
+    format!(
+        r#"{{"v":1,"registry":{{"index-url":"{INDEX}","name":"corp"}},"kind":"get","operation":"read"}}"#
+    )
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn reply(out: &Output) -> serde_json::Value {
+    serde_json::from_str(out.reply()).unwrap_or_else(|_| panic!("{}", out.describe()))
+}
+
+fn provider(aws: &Aws, extra: &str) -> Provider {
+    let mut p = Provider::new();
+    p.user_config(&format!(
+        "[registries.corp]\nindex = {INDEX:?}\nsources = [\"oidc\"]\n\n[registries.corp.oidc]\n\
+         grant = \"aws-codeartifact\"\ncodeartifact-domain = {DOMAIN:?}\n\
+         codeartifact-domain-owner = {OWNER:?}\naws-region = {REGION:?}\n\
+         sts-endpoint = {:?}\ncodeartifact-endpoint = {:?}\ncache = \"file\"\ntimeout-ms = 10000\n{extra}",
+        aws.sts_endpoint(),
+        aws.codeartifact_endpoint()
+    ))
+    .secret(ANY_JWT)
+    .secret(ANY_SESSION)
+    .secret(STATIC_SECRET)
+    .secret("ci-request-token")
+    .secret("ca-");
+    let home = p.dir().display().to_string();
+    p.env("HOME", &home);
+    p
+}
+
+#[test]
+#[ignore = "e2e: needs moto and botocore; run scripts/test.sh"]
+fn a_github_job_gets_a_codeartifact_token_through_sts_cached_until_it_expires() {
+    let idp = Idp::start(300);
+    let aws = Aws::start(&format!("{STATIC_KEY}:{STATIC_SECRET}"));
+    let mut p = provider(&aws, &format!("aws-role-arn = {ROLE:?}\n"));
+    p.env("GITHUB_ACTIONS", "true")
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", &idp.ci_token_url())
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ci-request-token");
+    let out = p.request(&get());
+    let v = reply(&out);
+    let token = v["Ok"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", out.describe()))
+        .to_owned();
+    assert_eq!(
+        aws.issued(),
+        std::slice::from_ref(&token),
+        "sent raw, no scheme"
+    );
+    assert_eq!(v["Ok"]["cache"], "expires");
+    let exp = v["Ok"]["expiration"].as_i64().unwrap();
+    assert!((now() + 3500..=now() + 3601).contains(&exp), "{exp}");
+    let stats = aws.stats();
+    assert_eq!(stats["sts"], 1, "{stats}");
+    assert!(
+        stats["last_key"].as_str().unwrap().starts_with("ASIA") || stats["last_key"] != STATIC_KEY
+    );
+    assert_eq!(stats["last_query"]["duration"], "3600");
+    // Cached: no STS call, no CodeArtifact call.
+    let again = reply(&p.request(&get()));
+    assert_eq!(again["Ok"]["token"], token.as_str());
+    let stats = aws.stats();
+    assert_eq!(
+        (stats["sts"].as_u64(), stats["tokens"].as_u64()),
+        (Some(1), Some(1)),
+        "{stats}"
+    );
+    let secrets: Vec<String> = aws.issued();
+    p.secrets_all(&secrets.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // Expiry honoured: a token living 3 s is replaced once it has expired.
+    aws.set_lifetime(3);
+    let mut q = provider(&aws, &format!("aws-role-arn = {ROLE:?}\n"));
+    q.env("GITHUB_ACTIONS", "true")
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", &idp.ci_token_url())
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ci-request-token");
+    let short = reply(&q.request(&get()));
+    let exp = short["Ok"]["expiration"].as_i64().unwrap();
+    assert!(exp <= now() + 3, "{exp}");
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let renewed = reply(&q.request(&get()));
+    assert_ne!(renewed["Ok"]["token"], short["Ok"]["token"]);
+    assert_eq!(aws.stats()["sts"], 3);
+}
+
+#[test]
+#[ignore = "e2e: needs moto and botocore; run scripts/test.sh"]
+fn static_keys_are_signed_correctly_and_a_wrong_secret_is_refused_cleanly() {
+    let aws = Aws::start(&format!("{STATIC_KEY}:{STATIC_SECRET}"));
+    let mut p = provider(&aws, "");
+    p.env("AWS_ACCESS_KEY_ID", STATIC_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", STATIC_SECRET);
+    let out = p.request(&get());
+    let v = reply(&out);
+    assert!(v["Ok"]["token"].as_str().is_some(), "{}", out.describe());
+    let stats = aws.stats();
+    assert_eq!(stats["last_key"], STATIC_KEY);
+    assert_eq!(stats["last_query"]["domain"], DOMAIN);
+    assert_eq!(stats["last_query"]["domain-owner"], OWNER);
+    assert_eq!(stats["sts"], 0);
+
+    let wrong = "wrong-secret-Bv93kL";
+    let mut q = provider(&aws, "");
+    q.env("AWS_ACCESS_KEY_ID", STATIC_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", wrong)
+        .secret(wrong);
+    let out = q.request(&get());
+    let text = reply(&out)["Err"].to_string();
+    assert!(
+        text.contains("InvalidSignatureException")
+            && text.contains("HTTP 403")
+            && text.contains("GetAuthorizationToken"),
+        "{text}"
+    );
+}
+
+#[test]
+#[ignore = "e2e: needs moto and botocore; run scripts/test.sh"]
+fn an_sts_refusal_is_shown_cleanly() {
+    use base64::Engine as _;
+    let aws = Aws::start(&format!("{STATIC_KEY}:{STATIC_SECRET}"));
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let expired = format!(
+        "{}.{}.{}",
+        b64(r#"{"alg":"RS256"}"#),
+        b64(&format!(r#"{{"sub":"repo:o/r","exp":{}}}"#, now() - 60)),
+        b64("sig")
+    );
+    let mut p = provider(
+        &aws,
+        &format!("aws-role-arn = {ROLE:?}\nidentity = \"env\"\nidentity-env = \"CI_JWT\"\n"),
+    );
+    p.env("CI_JWT", &expired).secret(&expired);
+    let text = reply(&p.request(&get()))["Err"].to_string();
+    assert!(
+        text.contains("ExpiredTokenException")
+            && text.contains("AWS STS")
+            && text.contains("clock"),
+        "{text}"
+    );
+    assert_eq!(aws.stats()["tokens"], 0);
+}
