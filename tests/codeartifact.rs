@@ -1,9 +1,12 @@
 //! AWS CodeArtifact (`grant = "aws-codeartifact"`) through the real provider
 //! binary, against moto's real STS and a fake CodeArtifact that verifies
-//! the SigV4 signature with botocore's own signer (`tests/aws/codeartifact.py`).
+//! the SigV4 signature with botocore's own signer (`tests/aws/codeartifact.py`);
+//! and the real `cargo` publishing and building through a gateway in front of
+//! kellnr that accepts exactly the authorization tokens that fake issued.
 
 use crate::util::aws::{Aws, DOMAIN, OWNER, REGION};
-use crate::util::idp::Idp;
+use crate::util::cargo::{CargoHome, Providers, REGISTRY};
+use crate::util::idp::{Gateway, Idp};
 use crate::util::{Output, Provider};
 
 const INDEX: &str =
@@ -164,4 +167,109 @@ fn an_sts_refusal_is_shown_cleanly() {
         "{text}"
     );
     assert_eq!(aws.stats()["tokens"], 0);
+}
+
+/// A Cargo home for the registry behind `gw` with the `aws-codeartifact`
+/// grant at `aws` (`extra`: more `oidc` settings), the shared credentials
+/// file pointed at nothing.
+fn codeartifact_home(gw: &Gateway, aws: &Aws, extra: &str) -> CargoHome {
+    let mut home = CargoHome::new(&gw.index_url(), Providers::PerRegistry(vec![]));
+    let no_file = home.root().join("no-aws-credentials").display().to_string();
+    home.env("AWS_SHARED_CREDENTIALS_FILE", &no_file)
+        .secret(ANY_JWT)
+        .secret(ANY_SESSION)
+        .secret(STATIC_SECRET)
+        .secret("ci-request-token")
+        .secret("ca-")
+        .secret(gw.kellnr.token());
+    home.corp_config(&format!(
+        "[registries.{REGISTRY}]\nindex = {:?}\nsources = [\"oidc\"]\n\n[registries.{REGISTRY}.oidc]\n\
+         grant = \"aws-codeartifact\"\ncodeartifact-domain = {DOMAIN:?}\n\
+         codeartifact-domain-owner = {OWNER:?}\naws-region = {REGION:?}\n\
+         sts-endpoint = {:?}\ncodeartifact-endpoint = {:?}\ntimeout-ms = 10000\n{extra}",
+        gw.index_url(),
+        aws.sts_endpoint(),
+        aws.codeartifact_endpoint()
+    ));
+    home
+}
+
+#[test]
+#[ignore = "e2e: needs kellnr, the test IdP, moto and botocore; run scripts/test.sh"]
+fn a_github_job_publishes_and_builds_with_codeartifact_tokens_through_a_verifying_gateway() {
+    let idp = Idp::start(300);
+    let aws = Aws::start(&format!("{STATIC_KEY}:{STATIC_SECRET}"));
+    let gw = Gateway::start_verifying(&aws.check_url());
+    let mut home = codeartifact_home(&gw, &aws, &format!("aws-role-arn = {ROLE:?}\n"));
+    home.env("GITHUB_ACTIONS", "true")
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", &idp.ci_token_url())
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ci-request-token");
+
+    let lib = home.new_lib("aws-lib", "0.4.0");
+    let out = home.cargo(&lib, &["publish", "--registry", REGISTRY], None);
+    out.assert_success();
+    assert!(
+        out.stderr.contains("Uploaded aws-lib v0.4.0"),
+        "{}",
+        out.describe()
+    );
+    let stats = aws.stats();
+    assert_eq!(
+        (stats["sts"].as_u64(), stats["tokens"].as_u64()),
+        (Some(1), Some(1)),
+        "{stats}"
+    );
+    assert_ne!(
+        stats["last_key"], STATIC_KEY,
+        "STS's temporary credentials signed it"
+    );
+
+    let app = home.new_app("aws-app", "aws-lib", "0.4");
+    let out = home.cargo(&app, &["build"], None);
+    out.assert_success();
+    assert!(
+        out.stderr.contains("Downloaded aws-lib v0.4.0"),
+        "{}",
+        out.describe()
+    );
+    let stats = aws.stats();
+    assert_eq!(
+        (stats["sts"].as_u64(), stats["tokens"].as_u64()),
+        (Some(1), Some(1)),
+        "a later cargo run reuses the cached token: {stats}"
+    );
+    let gateway = gw.stats();
+    assert_eq!(gateway["rejected"], 0, "{gateway}");
+    assert!(gateway["accepted"].as_u64().unwrap() >= 4, "{gateway}");
+    assert!(home.credential_files().is_empty());
+
+    // Exactly the issued token, sent raw: not with a scheme, not another.
+    let token = aws.issued().remove(0);
+    let path = "/api/v1/crates/config.json";
+    assert_eq!(gw.get_status(path, &token), 200);
+    assert_eq!(gw.get_status(path, &format!("Bearer {token}")), 401);
+    assert_eq!(gw.get_status(path, "ca-not-issued-by-the-fake"), 401);
+
+    // A static key with the wrong secret: the fake CodeArtifact refuses the
+    // signature, cargo fails saying why, nothing reaches the registry.
+    let wrong = "wrong-secret-Bv93kL";
+    let mut bad = codeartifact_home(&gw, &aws, "");
+    bad.env("AWS_ACCESS_KEY_ID", STATIC_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", wrong)
+        .secret(wrong);
+    let app = bad.new_app("aws-bad-app", "aws-lib", "0.4");
+    let out = bad.cargo(&app, &["generate-lockfile"], None);
+    out.assert_failure();
+    assert!(
+        out.stderr.contains("InvalidSignatureException")
+            && out.stderr.contains("GetAuthorizationToken"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(aws.stats()["tokens"], 1);
+    assert_eq!(aws.stats()["refused"], 1);
+    assert_eq!(
+        gw.stats()["accepted"].as_u64(),
+        gateway["accepted"].as_u64().map(|n| n + 1)
+    );
 }

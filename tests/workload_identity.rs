@@ -4,10 +4,13 @@
 //! the assertion for real (type URN, client id, grant, the JWT's signature
 //! against the CI issuer's keys, its issuer, subject and audience); the
 //! request shape against a plain fake; and Azure Pipelines'
-//! `SYSTEM_ACCESSTOKEN` as a token for Azure Artifacts feeds.
+//! `SYSTEM_ACCESSTOKEN` as a token for Azure Artifacts feeds; and the real
+//! `cargo` publishing and building through a gateway in front of kellnr that
+//! accepts exactly the access tokens the fake Entra ID signs.
 
+use crate::util::cargo::{CargoHome, Providers, REGISTRY};
 use crate::util::fake::{Behavior, Fake};
-use crate::util::idp::{Entra, Idp};
+use crate::util::idp::{Entra, Gateway, Idp};
 use crate::util::{Output, Provider};
 
 const ANY_JWT: &str = "eyJ";
@@ -218,4 +221,90 @@ fn entra_accepts_the_ci_id_token_as_client_assertion_and_refuses_what_it_should(
     let text = reply(&p.request(&get_read("feed", FEED)))["Err"].to_string();
     assert!(text.contains("AADSTS5002738"), "{text}");
     assert_eq!(entra.stats()["issued"], 1, "{}", entra.stats());
+}
+
+/// Azure DevOps' resource id: the audience of the preset's access tokens.
+const AZURE_DEVOPS: &str = "499b84ac-1321-427f-aa17-267ca6975798";
+
+/// A Cargo home like a GitHub Actions job with `id-token: write` whose ID
+/// tokens come from `id_token_url`, for the feed behind `gw` with the
+/// `azure-workload-identity` preset at `entra`.
+fn azure_job(gw: &Gateway, entra: &Entra, id_token_url: &str) -> CargoHome {
+    let mut home = CargoHome::new(&gw.index_url(), Providers::PerRegistry(vec![]));
+    home.env("GITHUB_ACTIONS", "true")
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", id_token_url)
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ci-request-token")
+        .secret("ci-request-token")
+        .secret(ANY_JWT)
+        .secret(gw.kellnr.token());
+    home.corp_config(&format!(
+        "[registries.{REGISTRY}]\nindex = {:?}\nsources = [\"oidc\"]\nauth-scheme = \"bearer\"\n\n\
+         [registries.{REGISTRY}.oidc]\ngrant = \"azure-workload-identity\"\ntoken-endpoint = {:?}\n\
+         client-id = {:?}\n",
+        gw.index_url(),
+        entra.token_endpoint(),
+        Entra::CLIENT_ID
+    ));
+    home
+}
+
+#[test]
+#[ignore = "e2e: needs kellnr, the test IdP and the fake Entra ID; run scripts/test.sh"]
+fn a_github_job_publishes_and_builds_with_entra_tokens_through_a_verifying_gateway() {
+    let idp = Idp::start(300);
+    let entra = Entra::start(&idp);
+    let gw = Gateway::start_for_entra(&entra, AZURE_DEVOPS);
+    let home = azure_job(&gw, &entra, &idp.ci_token_url());
+
+    let lib = home.new_lib("entra-lib", "0.2.0");
+    let out = home.cargo(&lib, &["publish", "--registry", REGISTRY], None);
+    out.assert_success();
+    assert!(
+        out.stderr.contains("Uploaded entra-lib v0.2.0"),
+        "{}",
+        out.describe()
+    );
+    let issued = entra.stats()["issued"].as_u64().unwrap();
+    assert!(issued >= 1, "{}", entra.stats());
+
+    let app = home.new_app("entra-app", "entra-lib", "0.2");
+    let out = home.cargo(&app, &["build"], None);
+    out.assert_success();
+    assert!(
+        out.stderr.contains("Downloaded entra-lib v0.2.0"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(
+        entra.stats()["issued"].as_u64().unwrap(),
+        issued,
+        "a later cargo run reuses the cached Entra token"
+    );
+    let stats = gw.stats();
+    assert_eq!(stats["rejected"], 0, "{stats}");
+    assert!(stats["accepted"].as_u64().unwrap() >= 4, "{stats}");
+    assert!(home.credential_files().is_empty());
+
+    // The gateway accepts Entra's tokens only: not the IdP's own.
+    let path = "/api/v1/crates/config.json";
+    assert_eq!(gw.get_status(path, &idp.client_credentials_token()), 401);
+
+    // A forged CI identity (signed with a key the CI issuer never had):
+    // Entra refuses it, cargo fails saying why, nothing reaches the registry.
+    let forged = azure_job(
+        &gw,
+        &entra,
+        &format!("{}/test/forged-ci-token?api-version=2.0", idp.issuer()),
+    );
+    let app = forged.new_app("forged-app", "entra-lib", "0.2");
+    let out = forged.cargo(&app, &["generate-lockfile"], None);
+    out.assert_failure();
+    assert!(
+        out.stderr.contains("AADSTS5002738") && out.stderr.contains("signature"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(entra.stats()["issued"].as_u64().unwrap(), issued);
+    assert_eq!(entra.stats()["rejected"]["5002738"], 1, "{}", entra.stats());
+    assert_eq!(gw.stats()["accepted"], stats["accepted"], "{}", gw.stats());
 }

@@ -13,7 +13,11 @@
   parameters are checked. Answers {"authorizationToken", "expiration"}.
 
 Prints `READY <sts port> <codeartifact port>` when both listen.
-Test endpoints: GET /test/stats, POST /test/lifetime?secs=N.
+Test endpoints: GET /test/stats, POST /test/lifetime?secs=N, and
+GET /test/check: 200 when the request's Authorization header is exactly a
+token this fake issued (raw, no scheme) that has not expired, else 401 (the
+check a verifying gateway in front of the registry makes, gateway.mjs's
+VERIFY_URL).
 """
 import argparse, base64, datetime, hmac, json, secrets, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +40,7 @@ args = p.parse_args()
 lock = threading.Lock()
 stats = {"sts": 0, "tokens": 0, "refused": 0, "issued": [], "last_query": {}, "last_key": ""}
 lifetime = [3600]
+live = {}  # issued token -> expiration (epoch seconds)
 static = dict([args.static.split(":", 1)]) if args.static else {}
 
 
@@ -107,6 +112,13 @@ class CodeArtifact(BaseHTTPRequestHandler):
         if self.path == "/test/stats":
             with lock:
                 self.answer(200, stats)
+        elif self.path == "/test/check":
+            with lock:
+                exp = live.get(self.headers.get("Authorization", ""))
+            if exp is not None and exp > time.time():
+                self.answer(200, {"active": True})
+            else:
+                self.answer(401, {"active": False})
         else:
             self.answer(404, {"message": "no such path"})
 
@@ -163,12 +175,14 @@ class CodeArtifact(BaseHTTPRequestHandler):
         if not (duration == 0 or 900 <= duration <= 43200):
             return self.refuse(400, "ValidationException", "duration out of range")
         issued = "ca-" + secrets.token_urlsafe(24)
+        expiration = time.time() + min(lifetime[0], duration or 3600)
         with lock:
+            live[issued] = expiration
             stats["tokens"] += 1
             stats["issued"].append(issued)
             stats["last_query"] = q
             stats["last_key"] = ak
-        self.answer(200, {"authorizationToken": issued, "expiration": time.time() + min(lifetime[0], duration or 3600)})
+        self.answer(200, {"authorizationToken": issued, "expiration": expiration})
 
 
 sts = make_server("127.0.0.1", 0, sts_app(), threaded=True)

@@ -11,6 +11,9 @@
 //     - no client secret may come with it;
 //     -> {"token_type":"Bearer","expires_in":3599,"access_token":<JWT for the resource>}
 //   Errors have Entra's shape: {"error": "...", "error_description": "AADSTS...: ...", "error_codes": [...]}.
+//   GET /<TENANT>/discovery/v2.0/keys   the JWKS of its access tokens (as Entra's),
+//     issuer https://sts.windows.net/<TENANT>/, audience the resource, app role
+//     Packaging.ReadWrite: what a verifying gateway (gateway.mjs) checks.
 // Test-only: GET /test/stats {issued, rejected: {code: n}}, GET /test/secrets.
 // Env: PORT, TENANT, CLIENT_ID, FEDERATED (JSON [{issuer, subject, audience, jwks}]).
 import http from 'node:http';
@@ -73,6 +76,9 @@ http.createServer(async (req, res) => {
   const url = new URL(req.url, `http://127.0.0.1:${PORT}`);
   try {
     if (url.pathname === `/${TENANT}/oauth2/v2.0/token` && req.method === 'POST') return await token(req, res);
+    if (url.pathname === `/${TENANT}/discovery/v2.0/keys`) {
+      return send(res, 200, { keys: [{ ...(await jose.exportJWK(own.publicKey)), kid: 'entra-1', alg: 'RS256', use: 'sig' }] });
+    }
     if (url.pathname === '/test/stats') return send(res, 200, stats);
     if (url.pathname === '/test/secrets') return send(res, 200, [...secrets]);
     send(res, 404, { error: 'not_found' });

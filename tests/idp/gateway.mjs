@@ -4,14 +4,21 @@
 // `publish` scope for writes), then forwards the request to kellnr with
 // kellnr's own token. Requests without a token pass through unchanged, so
 // kellnr's 401 tells Cargo that auth is required.
-// Env: PORT, UPSTREAM_PORT, ISSUER, AUDIENCE, UPSTREAM_TOKEN.
+// Env: PORT, UPSTREAM_PORT, ISSUER, AUDIENCE, UPSTREAM_TOKEN; optional:
+//   JWKS_URL  the issuer's keys (default ISSUER/jwks; Entra: /<tenant>/discovery/v2.0/keys)
+//   ROLE      tokens carry app roles (Entra's `roles` claim) instead of scopes:
+//             this role is required for reads and writes
+//   VERIFY_URL  opaque tokens (AWS CodeArtifact's): each Authorization header,
+//             exactly as received (no scheme stripped), is sent to this URL as
+//             its Authorization header; 200 accepts it, anything else refuses
+//             it (reason `verify-<status>`). ISSUER/AUDIENCE are then unused.
 // GET /gateway/stats -> {accepted, rejected, rejections: {reason: n}}.
 import http from 'node:http';
 import * as jose from 'jose';
 
-const { PORT, UPSTREAM_PORT, ISSUER, UPSTREAM_TOKEN } = process.env;
+const { PORT, UPSTREAM_PORT, ISSUER, UPSTREAM_TOKEN, ROLE, VERIFY_URL } = process.env;
 const AUDIENCE = process.env.AUDIENCE || 'https://registry.test';
-const jwks = jose.createRemoteJWKSet(new URL(`${ISSUER}/jwks`));
+const jwks = VERIFY_URL ? null : jose.createRemoteJWKSet(new URL(process.env.JWKS_URL || `${ISSUER}/jwks`));
 const stats = { accepted: 0, rejected: 0, rejections: {} };
 const isWrite = (req) => req.method !== 'GET' && req.method !== 'HEAD';
 
@@ -36,10 +43,23 @@ http.createServer(async (req, res) => {
   if (req.url === '/gateway/stats') { res.end(JSON.stringify(stats)); return; }
   const auth = req.headers.authorization;
   if (!auth) return forward(req, res, undefined);
+  if (VERIFY_URL) {
+    let status;
+    try { status = (await fetch(VERIFY_URL, { headers: { authorization: auth } })).status; }
+    catch { return reject(res, 'verify-unreachable'); }
+    if (status !== 200) return reject(res, `verify-${status}`);
+    stats.accepted += 1;
+    return forward(req, res, UPSTREAM_TOKEN);
+  }
   const token = auth.replace(/^Bearer\s+/i, '');
   let payload;
   try { ({ payload } = await jose.jwtVerify(token, jwks, { issuer: ISSUER, audience: AUDIENCE })); }
   catch (e) { return reject(res, e.code || 'invalid'); }
+  if (ROLE) {
+    if (![].concat(payload.roles || []).includes(ROLE)) return reject(res, 'missing-role');
+    stats.accepted += 1;
+    return forward(req, res, UPSTREAM_TOKEN);
+  }
   const scopes = String(payload.scope || '').split(' ');
   if (isWrite(req) && !scopes.includes('publish')) return reject(res, 'missing-publish-scope');
   if (!isWrite(req) && !scopes.includes('read') && !scopes.includes('publish')) return reject(res, 'missing-read-scope');

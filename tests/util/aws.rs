@@ -94,6 +94,12 @@ impl Aws {
         format!("http://127.0.0.1:{}", self.codeartifact_port)
     }
 
+    /// Where a gateway checks that an `Authorization` header is exactly a
+    /// live token this fake issued (200, else 401).
+    pub fn check_url(&self) -> String {
+        format!("{}/test/check", self.codeartifact_endpoint())
+    }
+
     pub fn stats(&self) -> serde_json::Value {
         super::http()
             .get(format!("{}/test/stats", self.codeartifact_endpoint()))

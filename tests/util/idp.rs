@@ -363,6 +363,29 @@ impl Entra {
     pub fn stats(&self) -> serde_json::Value {
         get_json(&format!("http://127.0.0.1:{}/test/stats", self.port))
     }
+
+    /// The issuer of the access tokens it signs (Entra's v1 token issuer).
+    pub fn token_issuer(&self) -> String {
+        format!("https://sts.windows.net/{}/", Self::TENANT)
+    }
+
+    /// The JWKS of its access tokens.
+    pub fn jwks_url(&self) -> String {
+        format!(
+            "http://127.0.0.1:{}/{}/discovery/v2.0/keys",
+            self.port,
+            Self::TENANT
+        )
+    }
+
+    /// Every client assertion (or secret) it received and token it issued.
+    pub fn secrets(&self) -> Vec<String> {
+        serde_json::from_value(get_json(&format!(
+            "http://127.0.0.1:{}/test/secrets",
+            self.port
+        )))
+        .unwrap()
+    }
 }
 
 /// kellnr behind the verifying gateway: kellnr's origin is the gateway, so
@@ -382,21 +405,41 @@ impl Gateway {
 
     /// Like [`Self::start`], for tokens whose audience is `audience`.
     pub fn start_for_audience(idp: &Idp, audience: &str) -> Gateway {
+        Gateway::start_env(&[("ISSUER", idp.issuer()), ("AUDIENCE", audience.to_owned())])
+    }
+
+    /// Starts kellnr and the gateway accepting exactly the access tokens
+    /// `entra` signs (its keys and issuer) for `audience`, with the app role
+    /// `Packaging.ReadWrite` (Entra's tokens carry roles, not scopes).
+    pub fn start_for_entra(entra: &Entra, audience: &str) -> Gateway {
+        Gateway::start_env(&[
+            ("ISSUER", entra.token_issuer()),
+            ("JWKS_URL", entra.jwks_url()),
+            ("AUDIENCE", audience.to_owned()),
+            ("ROLE", "Packaging.ReadWrite".to_owned()),
+        ])
+    }
+
+    /// Starts kellnr and the gateway accepting the opaque tokens that
+    /// `verify_url` accepts (a GET with the `Authorization` header as Cargo
+    /// sent it answers 200), e.g. the fake CodeArtifact's `/test/check`.
+    pub fn start_verifying(verify_url: &str) -> Gateway {
+        Gateway::start_env(&[("VERIFY_URL", verify_url.to_owned())])
+    }
+
+    fn start_env(env: &[(&str, String)]) -> Gateway {
         // Held until kellnr is up, so kellnr cannot be given the same port.
         let reserved = reserve_port();
         let kellnr = Kellnr::start_with_origin(reserved.port());
         let port = reserved.release();
-        let process = start_node(
-            "gateway.mjs",
-            &[
-                ("PORT", port.to_string()),
-                ("UPSTREAM_PORT", kellnr.port().to_string()),
-                ("ISSUER", idp.issuer()),
-                ("UPSTREAM_TOKEN", kellnr.token().to_owned()),
-                ("AUDIENCE", audience.to_owned()),
-            ],
-        )
-        .unwrap_or_else(|why| panic!("{why}; is port {port} taken?"));
+        let mut env = env.to_vec();
+        env.extend([
+            ("PORT", port.to_string()),
+            ("UPSTREAM_PORT", kellnr.port().to_string()),
+            ("UPSTREAM_TOKEN", kellnr.token().to_owned()),
+        ]);
+        let process = start_node("gateway.mjs", &env)
+            .unwrap_or_else(|why| panic!("{why}; is port {port} taken?"));
         Gateway {
             _process: process,
             port,
