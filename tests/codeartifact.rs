@@ -273,3 +273,130 @@ fn a_github_job_publishes_and_builds_with_codeartifact_tokens_through_a_verifyin
         gateway["accepted"].as_u64().map(|n| n + 1)
     );
 }
+
+/// A fake EC2 instance metadata service (IMDSv2) on 127.0.0.1: a session
+/// token for a PUT to /latest/api/token, then, only with that token, the
+/// instance profile's role name and its credentials. Counts what it saw.
+struct Imds {
+    port: u16,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+const IMDS_SESSION: &str = "imds-session-Kq81Zx";
+const IMDS_ROLE: &str = "corp-ci-role";
+
+impl Imds {
+    fn start() -> Imds {
+        use std::io::{BufRead as _, BufReader, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let log = std::sync::Arc::clone(&seen);
+        std::thread::spawn(move || {
+            while matches!(
+                stopped.try_recv(),
+                Err(std::sync::mpsc::TryRecvError::Empty)
+            ) {
+                let Ok((stream, _)) = listener.accept() else {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    continue;
+                };
+                stream.set_nonblocking(false).unwrap();
+                stream
+                    .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                    .unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                let mut session = false;
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                    let h = h.to_ascii_lowercase();
+                    session |= h.starts_with("x-aws-ec2-metadata-token:")
+                        && h.contains(&IMDS_SESSION.to_ascii_lowercase());
+                }
+                let request = line.trim().to_owned();
+                log.lock().unwrap().push(request.clone());
+                let creds = format!(
+                    r#"{{"Code":"Success","AccessKeyId":"{STATIC_KEY}","SecretAccessKey":"{STATIC_SECRET}","Expiration":"2099-01-01T00:00:00Z"}}"#
+                );
+                let (status, body) = match request.split_whitespace().take(2).collect::<Vec<_>>()[..]
+                {
+                    ["PUT", "/latest/api/token"] => ("200 OK", IMDS_SESSION.to_owned()),
+                    [_, _] if !session => ("401 Unauthorized", String::new()),
+                    ["GET", "/latest/meta-data/iam/security-credentials/"] => {
+                        ("200 OK", IMDS_ROLE.to_owned())
+                    }
+                    ["GET", p]
+                        if p == format!(
+                            "/latest/meta-data/iam/security-credentials/{IMDS_ROLE}"
+                        ) =>
+                    {
+                        ("200 OK", creds)
+                    }
+                    _ => ("404 Not Found", String::new()),
+                };
+                let mut stream = stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Imds {
+            port,
+            seen,
+            _stop: stop,
+        }
+    }
+}
+
+#[test]
+#[ignore = "e2e: needs moto and botocore; run scripts/test.sh"]
+fn on_ec2_the_instance_profile_from_imdsv2_signs_the_request() {
+    let aws = Aws::start(&format!("{STATIC_KEY}:{STATIC_SECRET}"));
+    let imds = Imds::start();
+    let mut p = provider(&aws, "identity = \"aws-imds\"\n");
+    p.env(
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        &format!("http://127.0.0.1:{}", imds.port),
+    )
+    .secret(IMDS_SESSION);
+    let out = p.request(&get());
+    let v = reply(&out);
+    assert!(v["Ok"]["token"].as_str().is_some(), "{}", out.describe());
+    // IMDSv2: a session token first, then the role and its credentials,
+    // both asked with that token; the request was signed with them.
+    let seen = imds.seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            "PUT /latest/api/token HTTP/1.1".to_owned(),
+            "GET /latest/meta-data/iam/security-credentials/ HTTP/1.1".to_owned(),
+            format!("GET /latest/meta-data/iam/security-credentials/{IMDS_ROLE} HTTP/1.1"),
+        ]
+    );
+    assert_eq!(aws.stats()["last_key"], STATIC_KEY);
+    assert_eq!(aws.stats()["sts"], 0);
+
+    // Without identity = "aws-imds" the metadata service is never asked.
+    let mut q = provider(&aws, "");
+    q.env(
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        &format!("http://127.0.0.1:{}", imds.port),
+    );
+    let out = q.request(&get());
+    assert!(reply(&out)["Err"].is_object(), "{}", out.describe());
+    assert_eq!(
+        imds.seen.lock().unwrap().len(),
+        3,
+        "IMDS was asked without being configured"
+    );
+}
