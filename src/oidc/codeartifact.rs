@@ -21,7 +21,7 @@ use super::aws::{self, Credentials};
 use super::http::{Http, display_url};
 use super::settings::{AwsSettings, IdentityKind, OidcSettings};
 use super::{Context, Obtained, OperationClass, command, exchange, identity};
-use crate::cache::{self, Entry, MAX_LIFETIME_SECS};
+use crate::cache::{self, MAX_LIFETIME_SECS};
 use crate::keychain::Budgeted;
 use crate::registry::Registry;
 use crate::secret::Token;
@@ -84,65 +84,21 @@ pub(crate) fn get(
         &fingerprint,
     ]);
     let keychain = Budgeted::new(cx.keychain, cx.keychain_timeout);
-    let (store, cached) = super::open_cache(settings.cache, &keychain, cx, &key);
-    if let Some(hit) = cached
-        .as_ref()
-        .filter(|e| e.fresh((cx.now)(), settings.refresh_ahead))
-    {
-        return Ok(Some(served(hit)));
-    }
-    let files = (cx.files)().ok();
-    let _lock = match (&store, &files) {
-        (Some(_), Some(files)) => files.lock(&key, settings.timeout * 3),
-        _ => None,
-    };
-    let cached = match cache::look_again(
-        store.as_ref(),
-        &key,
-        (cx.now)(),
-        settings.refresh_ahead,
-        cached,
-    ) {
-        Ok(hit) => return Ok(Some(served(&hit))),
-        Err(best) => best,
-    };
-    let started = (cx.now)();
-    match mint(&http, aws, source, &runner, started) {
-        Ok((token, expires_at)) => {
+    let exchange = |started: i64, _files: Option<&crate::cache::FileStore>| {
+        mint(&http, aws, source, &runner, started).map(|(token, expires_at)| {
             let expires_at = expires_at.min(started.saturating_add(MAX_LIFETIME_SECS));
-            if let Some(store) = &store {
-                let entry = Entry {
-                    token: token.clone(),
-                    obtained_at: started,
-                    expires_at,
-                };
-                if let Err(e) = store.save(&key, &entry) {
-                    crate::diag::warn(&format!("could not cache the registry token: {e:#}"));
-                }
-            }
-            Ok(Some(Obtained {
-                token,
-                expires_at: Some(expires_at),
-            }))
-        }
-        Err(e) => match cached.filter(|c| c.usable((cx.now)())) {
-            Some(still_valid) => {
-                crate::diag::warn(&format!(
-                    "refreshing the CodeArtifact token failed, using the cached one until it \
-                     expires: {e:#}"
-                ));
-                Ok(Some(served(&still_valid)))
-            }
-            None => Err(e),
-        },
-    }
-}
-
-fn served(entry: &Entry) -> Obtained {
-    Obtained {
-        token: entry.token.clone(),
-        expires_at: Some(entry.expires_at),
-    }
+            (token, Some(expires_at))
+        })
+    };
+    super::cached_exchange(
+        settings,
+        &key,
+        &keychain,
+        cx,
+        "CodeArtifact token",
+        exchange,
+        &mut |_| {},
+    )
 }
 
 /// Identity programs run without the registry's token variables and the

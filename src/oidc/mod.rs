@@ -144,7 +144,47 @@ pub(crate) fn get_with(
         identity.as_ref().map(|i| i.fingerprint.as_str()),
         secret_digest.as_deref(),
     );
-    let (store, cached) = open_cache(settings.cache, &keychain, cx, &key);
+    let call = |started: i64, files: Option<&FileStore>| {
+        // The discovery document is cached with the tokens (not with `cache = "off"`).
+        let discovery_cache = files.filter(|_| settings.cache != CacheMode::Off);
+        let call = Call {
+            settings,
+            scope,
+            client_secret: client_secret.as_ref(),
+            runner: &runner,
+            discovery_cache,
+            now: started,
+        };
+        obtain(&call, identity).map(|issued| (issued.token, issued.expires_in.map(|s| started + s)))
+    };
+    cached_exchange(
+        settings,
+        &key,
+        &keychain,
+        cx,
+        "registry token",
+        call,
+        on_mint,
+    )
+}
+
+/// The cross-run cache and single flight around one exchange: a fresh
+/// cached token for `key` is served at once; otherwise, under the
+/// single-flight lock for `key`, the cache is looked at again (another
+/// process may just have exchanged), then `exchange(started, files)` runs
+/// and gives the token and its expiry; the token is stored (when it has an
+/// expiry) and `on_mint` told. When the exchange fails, a cached token that
+/// has not expired is served instead, with a warning naming `what`.
+pub(crate) fn cached_exchange(
+    settings: &OidcSettings,
+    key: &str,
+    keychain: &dyn Keychain,
+    cx: &Context<'_>,
+    what: &str,
+    exchange: impl FnOnce(i64, Option<&FileStore>) -> anyhow::Result<(Token, Option<i64>)>,
+    on_mint: &mut dyn FnMut(Minted<'_>),
+) -> anyhow::Result<Option<Obtained>> {
+    let (store, cached) = open_cache(settings.cache, keychain, cx, key);
     if let Some(hit) = cached
         .as_ref()
         .filter(|e| e.fresh((cx.now)(), settings.refresh_ahead))
@@ -155,12 +195,12 @@ pub(crate) fn get_with(
     // look again: it may have stored a fresh token meanwhile.
     let files = (cx.files)().ok();
     let _lock = match (&store, &files) {
-        (Some(_), Some(files)) => files.lock(&key, settings.timeout * 3),
+        (Some(_), Some(files)) => files.lock(key, settings.timeout * 3),
         _ => None,
     };
     let cached = match cache::look_again(
         store.as_ref(),
-        &key,
+        key,
         (cx.now)(),
         settings.refresh_ahead,
         cached,
@@ -169,27 +209,16 @@ pub(crate) fn get_with(
         Err(best) => best,
     };
     let started = (cx.now)();
-    // The discovery document is cached with the tokens (not with `cache = "off"`).
-    let discovery_cache = files.as_ref().filter(|_| settings.cache != CacheMode::Off);
-    let call = Call {
-        settings,
-        scope,
-        client_secret: client_secret.as_ref(),
-        runner: &runner,
-        discovery_cache,
-        now: started,
-    };
-    match obtain(&call, identity) {
-        Ok(issued) => {
-            let expires_at = issued.expires_in.map(|s| started + s);
+    match exchange(started, files.as_ref()) {
+        Ok((token, expires_at)) => {
             let mut stored = None;
             if let (Some(store), Some(expires_at)) = (&store, expires_at) {
                 let entry = Entry {
-                    token: issued.token.clone(),
+                    token: token.clone(),
                     obtained_at: started,
                     expires_at,
                 };
-                match store.save(&key, &entry) {
+                match store.save(key, &entry) {
                     Ok(()) => stored = Some((store, entry)),
                     Err(e) => {
                         crate::diag::warn(&format!("could not cache the registry token: {e:#}"))
@@ -198,19 +227,15 @@ pub(crate) fn get_with(
             }
             on_mint(Minted {
                 stored: stored.as_ref().map(|(store, entry)| (*store, entry)),
-                key: &key,
+                key,
                 superseded: cached.as_ref(),
             });
-            Ok(Some(Obtained {
-                token: issued.token,
-                expires_at,
-            }))
+            Ok(Some(Obtained { token, expires_at }))
         }
         Err(e) => match cached.filter(|c| c.usable((cx.now)())) {
             Some(still_valid) => {
                 crate::diag::warn(&format!(
-                    "refreshing the registry token failed, using the cached one until it \
-                     expires: {e:#}"
+                    "refreshing the {what} failed, using the cached one until it expires: {e:#}"
                 ));
                 Ok(Some(served(&still_valid)))
             }

@@ -269,6 +269,30 @@ impl OidcSettings {
     }
 }
 
+/// Checks each URL `(key, value)` of `[table]` against the HTTP policy. An
+/// error names the key, never the value (a secret may have been pasted
+/// where a URL belongs).
+pub(crate) fn check_urls(
+    table: &str,
+    urls: &[(&'static str, &Option<String>)],
+) -> anyhow::Result<()> {
+    for (key, url) in urls {
+        if let Some(url) = url
+            && super::http::checked_url(url).is_err()
+        {
+            return Err(KeyError {
+                table: table.to_owned(),
+                key,
+                why: "is refused: it must be an https URL (plain http only to a loopback \
+                      address such as 127.0.0.1), without user or password"
+                    .to_owned(),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
 impl RawOidc {
     /// Validates the table; `table` names it for messages.
     pub fn validate(&self, table: &str) -> anyhow::Result<OidcSettings> {
@@ -287,24 +311,13 @@ impl RawOidc {
                 "[{table}] needs `token-endpoint` or `issuer` (to discover the token endpoint)"
             ),
         };
-        for (key, url) in [
-            ("token-endpoint", &self.token_endpoint),
-            ("issuer", &self.issuer),
-        ] {
-            if let Some(url) = url
-                && super::http::checked_url(url).is_err()
-            {
-                // The value is not shown: a secret may have been pasted here.
-                return Err(KeyError {
-                    table: table.to_owned(),
-                    key,
-                    why: "is refused: it must be an https URL (plain http only to a loopback \
-                          address such as 127.0.0.1), without user or password"
-                        .to_owned(),
-                }
-                .into());
-            }
-        }
+        check_urls(
+            table,
+            &[
+                ("token-endpoint", &self.token_endpoint),
+                ("issuer", &self.issuer),
+            ],
+        )?;
         for (key, name) in [
             ("client-secret-env", &self.client_secret_env),
             ("identity-env", &self.identity_env),
@@ -472,23 +485,13 @@ impl RawOidc {
                  `codeartifact-domain-owner` (the AWS account id) and `aws-region`"
             );
         };
-        for (key, url) in [
-            ("codeartifact-endpoint", &self.codeartifact_endpoint),
-            ("sts-endpoint", &self.sts_endpoint),
-        ] {
-            if let Some(url) = url
-                && super::http::checked_url(url).is_err()
-            {
-                return Err(KeyError {
-                    table: table.to_owned(),
-                    key,
-                    why: "is refused: it must be an https URL (plain http only to a loopback \
-                          address such as 127.0.0.1), without user or password"
-                        .to_owned(),
-                }
-                .into());
-            }
-        }
+        check_urls(
+            table,
+            &[
+                ("codeartifact-endpoint", &self.codeartifact_endpoint),
+                ("sts-endpoint", &self.sts_endpoint),
+            ],
+        )?;
         let duration_secs = self.codeartifact_duration_secs.unwrap_or(3600);
         if !(900..=43_200).contains(&duration_secs) {
             bail!(

@@ -6,7 +6,6 @@ use anyhow::bail;
 use serde::Deserialize;
 
 use crate::config::KeyError;
-use crate::oidc::http::checked_url;
 
 /// How `cargo login` signs the developer in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -139,28 +138,19 @@ impl RawSso {
             key,
             why: why.to_owned(),
         };
-        for (key, url) in [
-            ("issuer", &self.issuer),
-            (
-                "device-authorization-endpoint",
-                &self.device_authorization_endpoint,
-            ),
-            ("authorization-endpoint", &self.authorization_endpoint),
-            ("token-endpoint", &self.token_endpoint),
-            ("revocation-endpoint", &self.revocation_endpoint),
-        ] {
-            if let Some(url) = url
-                && checked_url(url).is_err()
-            {
-                // The value is not shown: a secret may have been pasted here.
-                return Err(key_error(
-                    key,
-                    "is refused: it must be an https URL (plain http only to a loopback address \
-                     such as 127.0.0.1), without user or password",
-                )
-                .into());
-            }
-        }
+        crate::oidc::settings::check_urls(
+            table,
+            &[
+                ("issuer", &self.issuer),
+                (
+                    "device-authorization-endpoint",
+                    &self.device_authorization_endpoint,
+                ),
+                ("authorization-endpoint", &self.authorization_endpoint),
+                ("token-endpoint", &self.token_endpoint),
+                ("revocation-endpoint", &self.revocation_endpoint),
+            ],
+        )?;
         if self.issuer.is_none() && self.token_endpoint.is_none() {
             bail!(
                 "[{table}] needs `issuer` (OIDC discovery) or `token-endpoint` with \
