@@ -959,6 +959,9 @@ fn validate(file: &mut RawFile) -> anyhow::Result<()> {
             }
         }
         validate_settings(table, &format!("registries.{name}"))?;
+        if let Some(oidc) = &mut table.oidc_valid {
+            oidc.table_index.clone_from(&table.index);
+        }
         crates_io_only(name, table)?;
     }
     Ok(())
@@ -966,24 +969,47 @@ fn validate(file: &mut RawFile) -> anyhow::Result<()> {
 
 /// crates.io trusted publishing goes only to crates.io: in the table Cargo
 /// calls `crates-io` (its index is then checked on every request), or a
-/// table whose `index` is crates.io's own.
+/// table whose `index` is crates.io's own. Or to a crates.io-compatible
+/// registry (staging, self-hosted), from a table with that registry's own
+/// `index` (its tokens go there only), its own `token-endpoint` (not
+/// crates.io's) and its own `identity-audience` (not `crates.io`).
 fn crates_io_only(name: &str, table: &RawSettings) -> anyhow::Result<()> {
-    let trusted_publishing = table
+    let Some(oidc) = table
         .oidc_valid
         .as_ref()
-        .is_some_and(|o| o.grant == crate::oidc::settings::Grant::CratesIoTrustedPublishing);
+        .filter(|o| o.grant == crate::oidc::settings::Grant::CratesIoTrustedPublishing)
+    else {
+        return Ok(());
+    };
     let to_crates_io = match &table.index {
         Some(index) => crate::registry::is_crates_io_index(index),
         None => name == crate::registry::CRATES_IO,
     };
-    if trusted_publishing && !to_crates_io {
+    if to_crates_io {
+        return Ok(());
+    }
+    if table.index.is_none() {
         return Err(KeyError {
             table: format!("registries.{name}.oidc"),
             key: "grant",
             why: "\"crates-io-trusted-publishing\" mints crates.io tokens: use it in \
                   [registries.crates-io] (no `index` needed), or in a table whose `index` is \
-                  crates.io's (\"sparse+https://index.crates.io/\")"
+                  crates.io's (\"sparse+https://index.crates.io/\"). For a crates.io-compatible \
+                  registry (staging, self-hosted), the table needs that registry's `index`, and \
+                  this one its own `token-endpoint` and `identity-audience`"
                 .to_owned(),
+        }
+        .into());
+    }
+    if let Some((key, why)) = crate::oidc::crates_io::foreign_registry_refusal(oidc) {
+        return Err(KeyError {
+            table: format!("registries.{name}.oidc"),
+            key,
+            why: format!(
+                "{why}. With grant \"crates-io-trusted-publishing\" a table whose `index` is not \
+                 crates.io's needs its own `token-endpoint` and `identity-audience`; for crates.io \
+                 itself, use [registries.crates-io] without `index`"
+            ),
         }
         .into());
     }
@@ -1603,5 +1629,153 @@ mod tests {
             "{msg}"
         );
         assert!(!msg.contains("~/ca.pem"), "{msg}");
+    }
+
+    const TP_INDEX: &str = "sparse+https://tp.example/index/";
+    const TP_ENDPOINT: &str = "https://tp.example/api/v1/trusted_publishing/tokens";
+
+    /// A `[registries.tp]` table (`index` line or none) with the crates.io
+    /// trusted publishing grant and `oidc` lines.
+    fn trusted_publishing(index: &str, oidc: &str) -> anyhow::Result<Config> {
+        Config::from_texts(&[(
+            "u.toml",
+            &format!(
+                "[registries.tp]\n{index}sources = [\"oidc\"]\n[registries.tp.oidc]\n\
+                 grant = \"crates-io-trusted-publishing\"\n{oidc}"
+            ),
+        )])
+    }
+
+    #[test]
+    fn a_crates_io_compatible_registry_gets_trusted_publishing_with_its_own_index_endpoint_and_audience()
+     {
+        let index = format!("index = {TP_INDEX:?}\n");
+        let endpoint = format!("token-endpoint = {TP_ENDPOINT:?}\n");
+        let audience = "identity-audience = \"tp.example\"\n";
+        let c = trusted_publishing(&index, &format!("{endpoint}{audience}")).unwrap();
+        // Bound to its index, matched by name or by index.
+        for r in [reg(Some("tp"), TP_INDEX), reg(None, TP_INDEX)] {
+            let s = c.settings_for(&r).unwrap().unwrap();
+            let oidc = s.oidc.unwrap();
+            assert_eq!(oidc.table_index.as_deref(), Some(TP_INDEX));
+            assert_eq!(oidc.identity_audience.as_deref(), Some("tp.example"));
+            assert!(s.unbound.is_none());
+        }
+        // staging.crates.io is not crates.io.
+        trusted_publishing(
+            &index,
+            "token-endpoint = \"https://staging.crates.io/api/v1/trusted_publishing/tokens\"\n\
+             identity-audience = \"staging.crates.io\"\n",
+        )
+        .unwrap();
+        // crates.io's own table is unchanged: no `index`, no endpoint or
+        // audience needed (they default to crates.io's), and not bound.
+        let c = Config::from_texts(&[(
+            "u.toml",
+            "[registries.crates-io]\n[registries.crates-io.oidc]\n\
+             grant = \"crates-io-trusted-publishing\"\n",
+        )])
+        .unwrap();
+        let s = c
+            .settings_for(&reg(Some("crates-io"), "sparse+https://index.crates.io/"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.oidc.unwrap().table_index, None);
+        // Nor is a table whose `index` is crates.io's.
+        trusted_publishing("index = \"sparse+https://index.crates.io/\"\n", "").unwrap();
+    }
+
+    #[test]
+    fn trusted_publishing_for_another_index_needs_each_of_index_endpoint_and_audience() {
+        let index = format!("index = {TP_INDEX:?}\n");
+        let endpoint = format!("token-endpoint = {TP_ENDPOINT:?}\n");
+        let audience = "identity-audience = \"tp.example\"\n";
+        for (index, oidc, key, needle) in [
+            // No `index`: not bound to anything.
+            (
+                "",
+                format!("{endpoint}{audience}"),
+                "`grant` in [registries.tp.oidc]",
+                "needs",
+            ),
+            ("", String::new(), "`grant`", "[registries.crates-io]"),
+            // crates.io's endpoint (the default, or written out, in any case).
+            (
+                &index[..],
+                audience.to_owned(),
+                "`token-endpoint` in [registries.tp.oidc]",
+                "never minted for another index",
+            ),
+            (
+                &index,
+                format!(
+                    "token-endpoint = \"https://crates.io/api/v1/trusted_publishing/tokens\"\n\
+                     {audience}"
+                ),
+                "`token-endpoint`",
+                "crates.io's own endpoint",
+            ),
+            (
+                &index,
+                format!(
+                    "token-endpoint = \"https://CRATES.IO./api/v1/trusted_publishing/tokens\"\n\
+                     {audience}"
+                ),
+                "`token-endpoint`",
+                "crates.io's own endpoint",
+            ),
+            (
+                &index,
+                format!(
+                    "token-endpoint = \"https://www.crates.io/api/v1/trusted_publishing/tokens\"\n\
+                     {audience}"
+                ),
+                "`token-endpoint`",
+                "crates.io's own endpoint",
+            ),
+            // crates.io's audience (the default, or written out).
+            (
+                &index,
+                endpoint.clone(),
+                "`identity-audience` in [registries.tp.oidc]",
+                "never sent to another server",
+            ),
+            (
+                &index,
+                format!("{endpoint}identity-audience = \"crates.io\"\n"),
+                "`identity-audience`",
+                "not `crates.io`",
+            ),
+            (
+                &index,
+                format!("{endpoint}identity-audience = \" Crates.IO \"\n"),
+                "`identity-audience`",
+                "not `crates.io`",
+            ),
+            (
+                &index,
+                format!("{endpoint}identity-audience = \"https://crates.io/\"\n"),
+                "`identity-audience`",
+                "not `crates.io`",
+            ),
+        ] {
+            let err = trusted_publishing(index, &oidc).unwrap_err();
+            let msg = format!("{err:#}");
+            assert!(
+                msg.contains(key) && msg.contains(needle) && msg.contains("u.toml"),
+                "{index}{oidc}: {msg}"
+            );
+            // Says what to change, never the values.
+            assert!(msg.contains("crates-io-trusted-publishing"), "{msg}");
+            for value in [
+                TP_INDEX,
+                TP_ENDPOINT,
+                "tp.example\"",
+                "CRATES.IO.",
+                "https://crates.io/",
+            ] {
+                assert!(!msg.contains(value), "{value} shown: {msg}");
+            }
+        }
     }
 }

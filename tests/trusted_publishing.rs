@@ -4,13 +4,19 @@
 //! issuer's keys, `aud` = crates.io, a trusted issuer, a single-use `jti`, a
 //! trusted publishing config for the repository; revocation once), with the
 //! real OpenID provider as the CI issuer; and the request shape, routing
-//! and error handling against plain fake servers.
+//! and error handling against plain fake servers. And a crates.io-compatible
+//! registry (`[registries.tp]` with its own `index`, `token-endpoint` and
+//! `identity-audience`): the real `cargo` publishing to kellnr through a
+//! gateway that accepts only the fake's live `cio_tp_` tokens and lets
+//! anyone read, like crates.io.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
+use crate::util::cargo::{CargoHome, Providers};
 use crate::util::fake::{Behavior, Fake};
-use crate::util::idp::{CratesIo, Idp};
-use crate::util::{Output, Provider};
+use crate::util::idp::{CratesIo, Gateway, Idp};
+use crate::util::{Output, Provider, provider_bin};
 
 /// Every JWT (CI ID token) starts with this; none may be shown.
 const ANY_JWT: &str = "eyJ";
@@ -36,6 +42,25 @@ fn request(kind: &str) -> String {
 
 fn reply(out: &Output) -> serde_json::Value {
     serde_json::from_str(out.reply()).unwrap_or_else(|_| panic!("{}", out.describe()))
+}
+
+/// What a read gets in a job that can publish: not a token, but a fixed
+/// placeholder that Cargo may neither keep nor use for a publish. Real
+/// `cargo publish` asks for a read token before it packages, only to check
+/// that one can be had, and stops on `not-found`.
+const READ_PLACEHOLDER: &str = "cargo-credential-corp:trusted-publishing:no-read-token";
+
+/// Asserts that `out` is the read placeholder.
+fn assert_read_placeholder(out: &Output) {
+    let v = reply(out);
+    assert_eq!(v["Ok"]["token"], READ_PLACEHOLDER, "{}", out.describe());
+    assert_eq!(v["Ok"]["cache"], "never", "{}", out.describe());
+    assert_eq!(
+        v["Ok"]["operation_independent"],
+        false,
+        "{}",
+        out.describe()
+    );
 }
 
 fn now() -> i64 {
@@ -144,16 +169,29 @@ fn reads_get_nothing_and_no_other_index_gets_a_token() {
     p.env("GITLAB_CI", "true")
         .env("CARGO_REGISTRY_ID_TOKEN", "ci-identity-Wm52")
         .secret("ci-identity-Wm52");
-    // A read: Cargo's not-found (the next provider, or no token), nothing asked.
+    // A read: no token, nothing asked; in a CI job the placeholder.
     let out = p.request(&request("read"));
+    assert_read_placeholder(&out);
+    // No warning that the table has no `index`: crates.io's is checked instead.
+    assert!(!out.stderr.contains("index"), "{}", out.describe());
+    // `doctor` (a read) does not take the placeholder for a token.
+    let out = p.run(&["doctor", "--registry", "crates-io", "--json"], "");
+    let json: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|_| panic!("{}", out.describe()));
+    let codes = json["registries"][0]["findings"].to_string();
+    assert!(
+        codes.contains("oidc-publish-only") && !codes.contains("token-found"),
+        "{codes}"
+    );
+    // Outside a CI job: Cargo's not-found (the next provider, or no token).
+    let q = provider(&fake.url("/tokens"), "off", "");
+    let out = q.request(&request("read"));
     assert_eq!(
         reply(&out)["Err"]["kind"],
         "not-found",
         "{}",
         out.describe()
     );
-    // No warning that the table has no `index`: crates.io's is checked instead.
-    assert!(!out.stderr.contains("index"), "{}", out.describe());
     // `crates-io` with another index: refused, nothing asked.
     for index in [
         "sparse+https://index.crates.io.evil.example/",
@@ -324,12 +362,7 @@ fn publishes_mint_with_a_fresh_ci_id_token_each_time_and_reads_get_nothing() {
     let p = github_job(&crates_io, &idp.ci_token_url(), "off");
 
     let out = p.request(&request("read"));
-    assert_eq!(
-        reply(&out)["Err"]["kind"],
-        "not-found",
-        "{}",
-        out.describe()
-    );
+    assert_read_placeholder(&out);
     assert_eq!(count(&crates_io.stats(), "exchanged"), 0);
     assert!(idp.secrets_issued().is_empty(), "no CI ID token for a read");
 
@@ -530,4 +563,313 @@ fn revoke_and_logout_revoke_this_jobs_tokens() {
         "{}",
         out.describe()
     );
+}
+
+/// The crates.io-compatible registry's name in Cargo's config and the
+/// provider's, and the audience it requires in the CI ID token.
+const TP: &str = "tp";
+const TP_AUDIENCE: &str = "tp.registry.test";
+const TP_INDEX: &str = "sparse+https://tp.registry.test/index/";
+
+/// A `get` for the registry `name` at `index`: `publish` or `read`.
+fn request_for(name: Option<&str>, index: &str, operation: &str) -> String {
+    let name = name
+        .map(|n| format!(r#","name":"{n}""#))
+        .unwrap_or_default();
+    let extra = if operation == "read" {
+        ""
+    } else {
+        r#","name":"tp-crate","vers":"0.1.0","cksum":"00""#
+    };
+    format!(
+        r#"{{"v":1,"registry":{{"index-url":"{index}"{name}}},"kind":"get","operation":"{operation}"{extra}}}"#
+    )
+}
+
+/// A GitHub Actions job (ID tokens from `ci`) for `[registries.tp]` at
+/// [`TP_INDEX`] with the trusted publishing grant and `oidc` lines.
+fn tp_job(ci: &Fake, oidc: &str) -> Provider {
+    let mut p = Provider::new();
+    p.user_config(&format!(
+        "[registries.{TP}]\nindex = {TP_INDEX:?}\nsources = [\"oidc\"]\n\n[registries.{TP}.oidc]\n\
+         grant = \"crates-io-trusted-publishing\"\ncache = \"off\"\ntimeout-ms = 5000\n{oidc}"
+    ))
+    .env("GITHUB_ACTIONS", "true")
+    .env(
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        &ci.url("/idtoken?api-version=2.0"),
+    )
+    .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", CI_REQUEST_TOKEN)
+    .secret(ANY_JWT)
+    .secret(ANY_TOKEN)
+    .secret(CI_REQUEST_TOKEN)
+    .secret("ci-identity-Wm52");
+    p
+}
+
+#[test]
+fn a_crates_io_compatible_registry_needs_its_own_index_endpoint_and_audience() {
+    let ci = Fake::start(Behavior::Json(
+        200,
+        r#"{"value":"ci-identity-Wm52"}"#.into(),
+    ));
+    let fake = Fake::start(Behavior::Json(
+        200,
+        r#"{"token":"cio_tp_Fake0000000000000000000000000w"}"#.into(),
+    ));
+    let endpoint = format!(
+        "token-endpoint = {:?}\n",
+        fake.url("/api/v1/trusted_publishing/tokens")
+    );
+    let audience = format!("identity-audience = {TP_AUDIENCE:?}\n");
+    // crates.io's endpoint (the default) or audience (the default) for
+    // another index: a config error naming the key; nothing is asked of
+    // the CI system or any endpoint.
+    for (oidc, key) in [
+        (audience.clone(), "token-endpoint"),
+        (
+            format!(
+                "token-endpoint = \"https://crates.io/api/v1/trusted_publishing/tokens\"\n{audience}"
+            ),
+            "token-endpoint",
+        ),
+        (endpoint.clone(), "identity-audience"),
+        (
+            format!("{endpoint}identity-audience = \"crates.io\"\n"),
+            "identity-audience",
+        ),
+    ] {
+        let p = tp_job(&ci, &oidc);
+        for operation in ["publish", "read"] {
+            let out = p.request(&request_for(Some(TP), TP_INDEX, operation));
+            let text = reply(&out)["Err"].to_string();
+            assert!(
+                text.contains(&format!("`{key}` in [registries.{TP}.oidc]"))
+                    && text.contains("crates-io-trusted-publishing"),
+                "{oidc}: {}",
+                out.describe()
+            );
+            assert!(!text.contains(TP_AUDIENCE), "a value shown: {text}");
+        }
+    }
+    assert_eq!((ci.hits(), fake.hits()), (0, 0));
+
+    // With all three: a publish gets a token, asked for with the registry's audience.
+    let p = tp_job(&ci, &format!("{endpoint}{audience}"));
+    let out = p.request(&request_for(Some(TP), TP_INDEX, "publish"));
+    assert_eq!(
+        reply(&out)["Ok"]["token"],
+        "cio_tp_Fake0000000000000000000000000w",
+        "{}",
+        out.describe()
+    );
+    assert!(
+        ci.last_request()
+            .starts_with("GET /idtoken?api-version=2.0&audience=tp.registry.test "),
+        "the ID token was asked for another audience"
+    );
+    assert!(
+        fake.last_request()
+            .ends_with(r#"{"jwt":"ci-identity-Wm52"}"#)
+    );
+    assert_eq!((ci.hits(), fake.hits()), (1, 1));
+    // A read: the placeholder, nothing asked.
+    let out = p.request(&request_for(Some(TP), TP_INDEX, "read"));
+    assert_read_placeholder(&out);
+    // crates.io's index, named `tp` or `crates-io`, or nameless: never this table's token.
+    for (name, index) in [
+        (Some(TP), INDEX),
+        (Some("crates-io"), INDEX),
+        (None, INDEX),
+        (Some(TP), "sparse+https://tp.registry.test/other/"),
+    ] {
+        let out = p.request(&request_for(name, index, "publish"));
+        let v = reply(&out);
+        assert!(v["Ok"].is_null(), "{name:?} {index}: {}", out.describe());
+    }
+    assert_eq!((ci.hits(), fake.hits()), (1, 1));
+
+    // A GitLab job whose ID token is for crates.io: not sent to this registry.
+    let jwt = {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!(
+            "{}.{}.{}",
+            b64(r#"{"alg":"ES256","kid":"ci-1"}"#),
+            b64(r#"{"aud":"crates.io","jti":"j-1","iss":"https://gitlab.com"}"#),
+            b64("signature-bytes")
+        )
+    };
+    let mut p = tp_job(&ci, &format!("{endpoint}{audience}identity = \"gitlab\"\n"));
+    p.env("GITLAB_CI", "true")
+        .env("CARGO_REGISTRY_ID_TOKEN", &jwt);
+    let out = p.request(&request_for(Some(TP), TP_INDEX, "publish"));
+    let text = reply(&out)["Err"].to_string();
+    assert!(
+        text.contains("audience is crates.io's") && text.contains("id_tokens"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!((ci.hits(), fake.hits()), (1, 1));
+}
+
+/// A Cargo home like a GitHub Actions job with `id-token: write`, for the
+/// registry `tp` behind `gw` with the trusted publishing grant at
+/// `crates_io` and [`TP_AUDIENCE`].
+fn tp_home(gw: &Gateway, crates_io: &CratesIo, idp: &Idp) -> CargoHome {
+    let mut home = CargoHome::named(TP, &gw.index_url(), Providers::PerRegistry(vec![]));
+    home.env("GITHUB_ACTIONS", "true")
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", &idp.ci_token_url())
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", CI_REQUEST_TOKEN)
+        .secret(CI_REQUEST_TOKEN)
+        .secret(ANY_JWT)
+        .secret(ANY_TOKEN)
+        .secret(gw.kellnr.token());
+    home.corp_config(&format!(
+        "[registries.{TP}]\nindex = {:?}\nsources = [\"oidc\"]\n\n[registries.{TP}.oidc]\n\
+         grant = \"crates-io-trusted-publishing\"\ntoken-endpoint = {:?}\n\
+         identity-audience = {TP_AUDIENCE:?}\ncache = \"file\"\ntimeout-ms = 5000\n",
+        gw.index_url(),
+        crates_io.token_endpoint()
+    ));
+    home
+}
+
+/// The tokens (`cio_tp_…`) and the JWTs the fake has seen.
+fn seen(crates_io: &CratesIo) -> (Vec<String>, Vec<String>) {
+    crates_io
+        .secrets()
+        .into_iter()
+        .partition(|s| s.starts_with(ANY_TOKEN))
+}
+
+#[test]
+#[ignore = "e2e: needs kellnr and the test IdP; run scripts/test.sh"]
+fn cargo_publishes_to_a_crates_io_compatible_registry_with_trusted_publishing() {
+    let idp = Idp::start(300);
+    let crates_io = CratesIo::start_for_audience(&idp, TP_AUDIENCE);
+    let gw = Gateway::start_verifying_open_reads(&crates_io.check_url());
+    let home = tp_home(&gw, &crates_io, &idp);
+    let mut outputs: Vec<Output> = Vec::new();
+
+    // A publish: one exchange, the write accepted by the gateway.
+    let lib = home.new_lib("tp-lib", "0.1.0");
+    let out = home.cargo(&lib, &["publish", "--registry", TP], None);
+    out.assert_success();
+    assert!(
+        out.stderr.contains("Uploaded tp-lib v0.1.0"),
+        "{}",
+        out.describe()
+    );
+    outputs.push(out);
+    let stats = crates_io.stats();
+    assert_eq!(count(&stats, "exchanged"), 1, "{stats}");
+    assert_eq!(stats["rejected"], serde_json::json!({}), "{stats}");
+    let gateway = gw.stats();
+    assert_eq!(
+        (gateway["accepted"].as_u64(), gateway["rejected"].as_u64()),
+        (Some(1), Some(0)),
+        "only the upload carried a token: {gateway}"
+    );
+    assert!(count(&gateway, "open_reads") >= 1, "{gateway}");
+    let (tokens, jwts) = seen(&crates_io);
+    assert_eq!((tokens.len(), jwts.len()), (1, 1));
+    let (token, jwt) = (&tokens[0], &jwts[0]);
+    assert!(crates_io.is_live(token));
+
+    // Reads are open: cargo builds an app depending on it, asking for no
+    // token (no ID token fetched, no exchange, nothing verified).
+    let ci_tokens = idp.secrets_issued().len();
+    let app = home.new_app("tp-app", "tp-lib", "0.1");
+    let out = home.cargo(&app, &["build"], None);
+    out.assert_success();
+    assert!(
+        out.stderr.contains("Downloaded tp-lib v0.1.0"),
+        "{}",
+        out.describe()
+    );
+    outputs.push(out);
+    assert_eq!(idp.secrets_issued().len(), ci_tokens);
+    assert_eq!(count(&crates_io.stats(), "exchanged"), 1);
+    let after_build = gw.stats();
+    assert_eq!(
+        after_build["accepted"], gateway["accepted"],
+        "{after_build}"
+    );
+    assert!(
+        count(&after_build, "open_reads") > count(&gateway, "open_reads"),
+        "{after_build}"
+    );
+    // A read asked of the provider directly: no token (the placeholder that
+    // let `cargo publish` start), nothing asked of the CI system or the fake.
+    let out = home.provider_get(&gw.index_url(), "read");
+    assert_read_placeholder(&out);
+    outputs.push(out);
+    assert_eq!(idp.secrets_issued().len(), ci_tokens);
+    assert_eq!(count(&crates_io.stats(), "exchanged"), 1);
+    assert!(home.credential_files().is_empty());
+
+    // `cargo-credential-corp revoke --registry tp`: the fake sees the
+    // DELETE, the token is dead there and at the gateway.
+    let config = "/api/v1/crates/config.json";
+    assert_eq!(gw.get_status(config, token), 200);
+    let mut revoke = Command::new(provider_bin());
+    revoke.args(["revoke", "--registry", TP]);
+    let out = home.run_with_env(revoke);
+    out.assert_success();
+    assert!(
+        out.stderr
+            .contains("revoked 1 crates.io trusted publishing token"),
+        "{}",
+        out.describe()
+    );
+    outputs.push(out);
+    let stats = crates_io.stats();
+    assert_eq!(
+        (count(&stats, "revoked"), count(&stats, "revocations")),
+        (1, 1),
+        "{stats}"
+    );
+    assert!(!crates_io.is_live(token));
+    assert_eq!(gw.get_status(config, token), 401);
+    assert_eq!(gw.stats()["rejections"]["verify-403"], 1, "{}", gw.stats());
+
+    // The CI ID token it was minted with is spent: the fake refuses it.
+    let (status, answer) = crates_io.exchange(jwt);
+    assert_eq!(
+        (status, answer["errors"][0]["detail"].as_str()),
+        (400, Some("JWT has already been used"))
+    );
+
+    // The next publish mints a new token; `cargo logout --registry tp`
+    // revokes it.
+    let accepted = count(&gw.stats(), "accepted");
+    let lib = home.new_lib("tp-lib", "0.2.0");
+    let out = home.cargo(&lib, &["publish", "--registry", TP], None);
+    out.assert_success();
+    outputs.push(out);
+    assert_eq!(count(&crates_io.stats(), "exchanged"), 2);
+    let (tokens, _) = seen(&crates_io);
+    let second = tokens.iter().find(|t| *t != token).expect("a second token");
+    assert!(crates_io.is_live(second));
+    let out = home.cargo(home.root(), &["logout", "--registry", TP], None);
+    out.assert_success();
+    outputs.push(out);
+    assert!(!crates_io.is_live(second));
+    assert_eq!(count(&crates_io.stats(), "revoked"), 2);
+    let gateway = gw.stats();
+    assert_eq!(count(&gateway, "accepted"), accepted + 1, "{gateway}");
+    assert_eq!(count(&gateway, "rejected"), 1, "{gateway}");
+    // The read placeholder is no token: the gateway refuses it.
+    assert_eq!(gw.get_status(config, READ_PLACEHOLDER), 401);
+
+    // Nothing the fake or the CI issuer saw or issued was shown anywhere.
+    let mut secrets = crates_io.secrets();
+    secrets.extend(idp.secrets_issued());
+    secrets.push(gw.kellnr.token().to_owned());
+    for out in &outputs {
+        out.assert_free_of(&secrets);
+    }
+    let mut home = home;
+    home.secrets(&secrets.iter().map(String::as_str).collect::<Vec<_>>());
 }

@@ -7,8 +7,17 @@
 //! one (GitHub Actions: the ID token is fetched on each cache miss).
 //!
 //! - Only for crates.io's own index, and only for publish-class operations
-//!   (publish, yank, unyank, owners); a read gets nothing (Cargo's
-//!   `not-found`), since crates.io needs no token to read.
+//!   (publish, yank, unyank, owners). A read gets no token, since crates.io
+//!   needs none to read: outside a CI job Cargo's `not-found`; in a job that
+//!   can publish, [`READ_PLACEHOLDER`], because `cargo publish` asks for a
+//!   read token before it packages the crate and stops on `not-found`.
+//! - A crates.io-compatible registry (staging.crates.io, a self-hosted one
+//!   implementing the same API) is served only from a table with its own
+//!   `index`, its own `token-endpoint` (not at crates.io: a crates.io token
+//!   is never minted for another index) and its own `identity-audience`
+//!   (not `crates.io`: an ID token crates.io would accept is never sent to
+//!   another server, which could use it there first), and only for that
+//!   `index` ([`check_index`]).
 //! - The token is cached across runs like other OIDC tokens (keyed per
 //!   identity) and Cargo is told it expires [`LIFETIME_MARGIN_SECS`] before
 //!   crates.io's 30 minutes end.
@@ -29,7 +38,7 @@ use super::settings::{Endpoint, IdentityKind, OidcSettings};
 use super::{Context, Minted, Obtained, OperationClass, exchange, identity};
 use crate::cache::{self, Entry, FileStore, Store};
 use crate::keychain::Budgeted;
-use crate::registry::{CRATES_IO, CRATES_IO_INDEXES, Registry, is_crates_io_index};
+use crate::registry::{CRATES_IO, CRATES_IO_INDEXES, Registry, is_crates_io_index, same_index};
 use crate::secret::Token;
 
 /// How long crates.io keeps a trusted publishing token valid.
@@ -45,21 +54,24 @@ const MAX_RECORDS: usize = 64;
 /// The ledger's format.
 const LEDGER_FORMAT: u32 = 1;
 
-/// A `get` for crates.io: nothing for reads, nothing outside a GitHub
-/// Actions or GitLab CI job, else a cached or freshly minted publish token.
+/// What a read gets in a job that can publish: [`READ_PLACEHOLDER`], not a
+/// token. `cargo publish` asks for a read token before it packages the
+/// crate, only to check that one can be had, and stops on `not-found`; the
+/// upload itself asks again, as a publish.
+pub const READ_PLACEHOLDER: &str = "cargo-credential-corp:trusted-publishing:no-read-token";
+
+/// A `get` for crates.io: nothing outside a GitHub Actions or GitLab CI
+/// job; for a read, [`READ_PLACEHOLDER`] (never a token: crates.io needs
+/// none to read); else a cached or freshly minted publish token.
 pub(crate) fn get(
     settings: &OidcSettings,
     registry: &Registry<'_>,
     class: OperationClass,
     cx: &Context<'_>,
 ) -> anyhow::Result<Option<Obtained>> {
-    check_index(registry)?;
+    check_index(settings, registry)?;
     if class == OperationClass::Read {
-        crate::trace::debug(|| {
-            "crates.io trusted publishing: nothing for a read (crates.io needs no token to read)"
-                .to_owned()
-        });
-        return Ok(None);
+        return Ok(read(settings, cx));
     }
     match identity::locate(settings, cx.env)? {
         None => {
@@ -90,6 +102,32 @@ pub(crate) fn get(
     Ok(obtained)
 }
 
+/// A read: no ID token fetched, nothing exchanged. In a job whose CI
+/// identity crates.io accepts (found without a request: GitHub's is only
+/// fetched for an exchange), [`READ_PLACEHOLDER`], which Cargo may not keep
+/// or use for a publish (`cache: never`, `operation_independent: false`);
+/// elsewhere nothing (Cargo's `not-found`, so the next source is tried).
+fn read(settings: &OidcSettings, cx: &Context<'_>) -> Option<Obtained> {
+    let in_a_publishing_job = matches!(
+        identity::locate(settings, cx.env),
+        Ok(Some(id)) if accepted(id.kind).is_ok()
+    );
+    crate::trace::debug(|| {
+        format!(
+            "crates.io trusted publishing: no token for a read (none is needed to read){}",
+            if in_a_publishing_job {
+                "; the placeholder, for `cargo publish`'s check before it packages"
+            } else {
+                ""
+            }
+        )
+    });
+    in_a_publishing_job.then(|| Obtained {
+        token: Token::new(READ_PLACEHOLDER.to_owned()),
+        expires_at: None,
+    })
+}
+
 /// The identity kinds crates.io accepts (its two trusted issuers).
 fn accepted(kind: IdentityKind) -> anyhow::Result<()> {
     match kind {
@@ -102,19 +140,134 @@ fn accepted(kind: IdentityKind) -> anyhow::Result<()> {
     }
 }
 
-/// crates.io tokens go to crates.io's own index only.
-fn check_index(registry: &Registry<'_>) -> anyhow::Result<()> {
-    if is_crates_io_index(registry.index_url) {
+/// The index a crates.io-compatible registry's table is bound to: its own
+/// `index` when that is not crates.io's, else `None` (crates.io itself).
+fn bound_index(settings: &OidcSettings) -> Option<&str> {
+    settings
+        .table_index
+        .as_deref()
+        .filter(|index| !is_crates_io_index(index))
+}
+
+/// crates.io tokens go to crates.io's own index only; a crates.io-compatible
+/// registry's tokens only to the `index` of its table (which must also name
+/// its own endpoint and audience, see [`foreign_registry_refusal`]).
+fn check_index(settings: &OidcSettings, registry: &Registry<'_>) -> anyhow::Result<()> {
+    let Some(bound) = bound_index(settings) else {
+        if is_crates_io_index(registry.index_url) {
+            return Ok(());
+        }
+        bail!(
+            "grant \"crates-io-trusted-publishing\" mints crates.io publish tokens, handed only \
+             to crates.io's own index ({}); Cargo asked about `{}` with index `{}`. Use this \
+             grant in [registries.crates-io], or, for a crates.io-compatible registry, in a \
+             table with that registry's `index`, `token-endpoint` and `identity-audience`",
+            CRATES_IO_INDEXES[0],
+            registry.display_name(),
+            registry.index_url
+        )
+    };
+    if let Some((key, why)) = foreign_registry_refusal(settings) {
+        bail!(
+            "grant \"crates-io-trusted-publishing\" for the registry at `{bound}`: `{key}` {why}"
+        );
+    }
+    if same_index(bound, registry.index_url) {
         return Ok(());
     }
     bail!(
-        "grant \"crates-io-trusted-publishing\" mints crates.io publish tokens, handed only to \
-         crates.io's own index ({}); Cargo asked about `{}` with index `{}`. Use this grant in \
-         [registries.crates-io] only",
-        CRATES_IO_INDEXES[0],
+        "grant \"crates-io-trusted-publishing\" is configured for the registry at `{bound}` (its \
+         table's `index`); its tokens are handed to that index only, and Cargo asked about `{}` \
+         with index `{}`",
         registry.display_name(),
         registry.index_url
     )
+}
+
+/// Whether `host` serves crates.io's own trusted publishing endpoint.
+fn is_crates_io_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == "crates.io" || host == "www.crates.io"
+}
+
+/// Whether an ID token with `audience` could be exchanged at crates.io
+/// (`crates.io`, in any case, or a URL of crates.io).
+fn is_crates_io_audience(audience: &str) -> bool {
+    let a = audience
+        .trim()
+        .trim_end_matches(['/', '.'])
+        .to_ascii_lowercase();
+    a == crate::oidc::settings::CRATES_IO_AUDIENCE
+        || url::Url::parse(&a)
+            .ok()
+            .and_then(|u| u.host_str().map(is_crates_io_host))
+            .unwrap_or(false)
+}
+
+/// Why a table with this grant cannot serve a registry other than crates.io:
+/// the `oidc` key to change and what to write (never its value); `None`
+/// when it names its own `token-endpoint` (not at crates.io) and its own
+/// `identity-audience` (not crates.io's). Both default to crates.io's, so
+/// a table that leaves either out is refused.
+pub(crate) fn foreign_registry_refusal(
+    settings: &OidcSettings,
+) -> Option<(&'static str, &'static str)> {
+    let at_crates_io = url::Url::parse(endpoint(settings))
+        .ok()
+        .and_then(|u| u.host_str().map(is_crates_io_host))
+        .unwrap_or(true);
+    if at_crates_io {
+        return Some((
+            "token-endpoint",
+            "must be set to the trusted publishing token endpoint of the registry at `index` (a \
+             crates.io-compatible registry: staging, self-hosted); crates.io's own endpoint (the \
+             default) is refused, since a crates.io publish token is never minted for another \
+             index",
+        ));
+    }
+    match settings.identity_audience.as_deref() {
+        Some(audience) if !is_crates_io_audience(audience) => None,
+        _ => Some((
+            "identity-audience",
+            "must be set to the audience the registry at `index` requires in the CI ID token, \
+             not `crates.io` (the default): an ID token crates.io would accept is never sent to \
+             another server, which could exchange it at crates.io first (GitLab: give the \
+             `id_tokens` entry that `aud`)",
+        )),
+    }
+}
+
+/// The `aud` of a JWT, read without verifying it (empty when `jwt` is not a
+/// JWT or has none).
+fn jwt_audiences(jwt: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let Some(payload) = jwt.split('.').nth(1) else {
+        return Vec::new();
+    };
+    let Ok(bytes) =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
+    else {
+        return Vec::new();
+    };
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Aud {
+        One(String),
+        Many(Vec<String>),
+    }
+    #[derive(Deserialize)]
+    struct Claims {
+        aud: Option<Aud>,
+    }
+    match serde_json::from_slice::<Claims>(&bytes) {
+        Ok(Claims {
+            aud: Some(Aud::One(a)),
+        }) => vec![a],
+        Ok(Claims {
+            aud: Some(Aud::Many(v)),
+        }) => v,
+        _ => Vec::new(),
+    }
 }
 
 fn endpoint(settings: &OidcSettings) -> &str {
@@ -125,10 +278,13 @@ fn endpoint(settings: &OidcSettings) -> &str {
 
 /// The exchange: POST `{"jwt": <CI ID token>}`, answer `{"token": …}`.
 /// `secrets` (the ID token as sent and as it may be echoed) are redacted
-/// from what crates.io says.
+/// from what crates.io says. For a registry other than crates.io, an ID
+/// token whose `aud` is crates.io's is not sent (GitLab's `id_tokens` sets
+/// the audience, not `identity-audience`).
 pub(crate) fn request(
     http: &Http,
     endpoint: &str,
+    settings: &OidcSettings,
     subject: Option<&Token>,
     secrets: &[Zeroizing<String>],
 ) -> anyhow::Result<exchange::Issued> {
@@ -138,6 +294,18 @@ pub(crate) fn request(
     }
     let jwt =
         subject.ok_or_else(|| anyhow!("crates.io trusted publishing needs a CI identity token"))?;
+    if let Some(bound) = bound_index(settings)
+        && jwt_audiences(jwt.expose())
+            .iter()
+            .any(|a| is_crates_io_audience(a))
+    {
+        bail!(
+            "the CI ID token's audience is crates.io's: it is not sent to the trusted publishing \
+             endpoint of the registry at `{bound}` (another server could exchange it at \
+             crates.io). Give the job's ID token the audience `identity-audience` names (GitLab: \
+             `aud:` under `id_tokens`)"
+        );
+    }
     let body = Zeroizing::new(serde_json::to_vec(&Body { jwt: jwt.expose() })?);
     let (url, req) = http.post(endpoint)?;
     let req = req
@@ -512,16 +680,26 @@ pub fn revoke(settings: &OidcSettings, which: Which, cx: &Context<'_>) -> anyhow
 }
 
 /// The cache keys of this CI job's crates.io tokens (both forms of
-/// crates.io's index URL), `None` outside a CI job (every token), empty
-/// when the job's identity cannot be read (nothing).
+/// crates.io's index URL, or the table's own `index` for a crates.io-compatible
+/// registry), `None` outside a CI job (every token), empty when the job's
+/// identity cannot be read (nothing).
 fn this_jobs_keys(settings: &OidcSettings, cx: &Context<'_>) -> Option<Vec<String>> {
     let identity = match identity::locate(settings, cx.env) {
         Ok(Some(id)) => id,
         Ok(None) => return None,
         Err(_) => return Some(Vec::new()),
     };
+    // The index URL as Cargo sends it is in the key: crates.io's two forms,
+    // or the bound index as written, with and without its final `/`.
+    let indexes: Vec<String> = match bound_index(settings) {
+        Some(index) => {
+            let bare = index.trim_end_matches('/');
+            vec![bare.to_owned(), format!("{bare}/")]
+        }
+        None => CRATES_IO_INDEXES.iter().map(|i| (*i).to_owned()).collect(),
+    };
     Some(
-        CRATES_IO_INDEXES
+        indexes
             .iter()
             .map(|index_url| {
                 let registry = Registry {
@@ -534,14 +712,15 @@ fn this_jobs_keys(settings: &OidcSettings, cx: &Context<'_>) -> Option<Vec<Strin
     )
 }
 
-/// `cargo logout` for crates.io: revokes this job's tokens (every recorded
-/// token outside a CI job). `Ok(true)` when one was revoked.
+/// `cargo logout` for crates.io (or the crates.io-compatible registry the
+/// table is bound to): revokes this job's tokens (every recorded token
+/// outside a CI job). `Ok(true)` when one was revoked.
 pub fn logout(
     settings: &OidcSettings,
     registry: &Registry<'_>,
     cx: &Context<'_>,
 ) -> anyhow::Result<bool> {
-    check_index(registry)?;
+    check_index(settings, registry)?;
     Ok(revoke(settings, Which::ThisJob, cx)? > 0)
 }
 
@@ -601,30 +780,193 @@ mod tests {
         );
     }
 
+    /// Validated settings of the grant with `oidc` lines, in a table whose
+    /// `index` is `table_index`.
+    fn tp(oidc: &str, table_index: Option<&str>) -> OidcSettings {
+        let raw: crate::oidc::settings::RawOidc =
+            toml::from_str(&format!("grant = \"crates-io-trusted-publishing\"\n{oidc}")).unwrap();
+        let mut s = raw.validate("registries.x.oidc").unwrap();
+        s.table_index = table_index.map(str::to_owned);
+        s
+    }
+
+    const TP_INDEX: &str = "sparse+https://tp.example/index/";
+    const TP_OIDC: &str = "token-endpoint = \"https://tp.example/api/v1/trusted_publishing/tokens\"\n\
+                           identity-audience = \"tp.example\"\n";
+
     #[test]
     fn only_crates_io_indexes_get_a_token() {
-        for index_url in CRATES_IO_INDEXES {
-            assert!(
-                check_index(&Registry {
-                    index_url,
-                    name: Some(CRATES_IO)
-                })
-                .is_ok()
-            );
+        for settings in [
+            tp("", None),
+            tp("", Some(CRATES_IO_INDEXES[0])),
+            tp(TP_OIDC, Some(CRATES_IO_INDEXES[1])),
+        ] {
+            for index_url in CRATES_IO_INDEXES {
+                assert!(
+                    check_index(
+                        &settings,
+                        &Registry {
+                            index_url,
+                            name: Some(CRATES_IO)
+                        }
+                    )
+                    .is_ok()
+                );
+            }
+            for index_url in [
+                "sparse+https://index.crates.io.evil.example/",
+                "sparse+http://index.crates.io/",
+                "sparse+https://INDEX.crates.io/",
+                TP_INDEX,
+            ] {
+                let msg = check_index(
+                    &settings,
+                    &Registry {
+                        index_url,
+                        name: Some(CRATES_IO),
+                    },
+                )
+                .unwrap_err()
+                .to_string();
+                assert!(
+                    msg.contains(index_url) && msg.contains("crates.io's own index"),
+                    "{msg}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_bound_table_serves_its_own_index_only() {
+        let settings = tp(TP_OIDC, Some(TP_INDEX));
+        for index_url in [TP_INDEX, "sparse+https://tp.example/index"] {
+            for name in [Some("tp"), None] {
+                assert!(check_index(&settings, &Registry { index_url, name }).is_ok());
+            }
         }
         for index_url in [
-            "sparse+https://index.crates.io.evil.example/",
-            "sparse+http://index.crates.io/",
-            "sparse+https://INDEX.crates.io/",
+            CRATES_IO_INDEXES[0],
+            CRATES_IO_INDEXES[1],
+            "sparse+https://tp.example/other/",
+            "sparse+https://TP.example/index/",
+            "sparse+http://tp.example/index/",
         ] {
-            let msg = check_index(&Registry {
-                index_url,
-                name: Some(CRATES_IO),
-            })
+            let msg = check_index(
+                &settings,
+                &Registry {
+                    index_url,
+                    name: Some("tp"),
+                },
+            )
             .unwrap_err()
             .to_string();
             assert!(
-                msg.contains(index_url) && msg.contains("crates.io's own index"),
+                msg.contains(index_url) && msg.contains("handed to that index only"),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bound_table_needs_its_own_endpoint_and_audience() {
+        let endpoint = "token-endpoint = \"https://tp.example/api/v1/trusted_publishing/tokens\"\n";
+        let audience = "identity-audience = \"tp.example\"\n";
+        assert_eq!(foreign_registry_refusal(&tp(TP_OIDC, Some(TP_INDEX))), None);
+        // staging.crates.io is a registry of its own.
+        assert_eq!(
+            foreign_registry_refusal(&tp(
+                "token-endpoint = \"https://staging.crates.io/api/v1/trusted_publishing/tokens\"\n\
+                 identity-audience = \"staging.crates.io\"\n",
+                Some(TP_INDEX)
+            )),
+            None
+        );
+        for (oidc, key) in [
+            (audience.to_owned(), "token-endpoint"),
+            (
+                format!(
+                    "token-endpoint = \"https://crates.io/api/v1/trusted_publishing/tokens\"\n{audience}"
+                ),
+                "token-endpoint",
+            ),
+            (
+                format!(
+                    "token-endpoint = \"https://Www.Crates.io./api/v1/trusted_publishing/tokens\"\n{audience}"
+                ),
+                "token-endpoint",
+            ),
+            ("".to_owned(), "token-endpoint"),
+            (endpoint.to_owned(), "identity-audience"),
+            (
+                format!("{endpoint}identity-audience = \"crates.io\"\n"),
+                "identity-audience",
+            ),
+            (
+                format!("{endpoint}identity-audience = \"CRATES.io/\"\n"),
+                "identity-audience",
+            ),
+            (
+                format!("{endpoint}identity-audience = \"https://crates.io\"\n"),
+                "identity-audience",
+            ),
+        ] {
+            let settings = tp(&oidc, Some(TP_INDEX));
+            assert_eq!(
+                foreign_registry_refusal(&settings).map(|(k, _)| k),
+                Some(key),
+                "{oidc}"
+            );
+            // And at run time, even for the bound index itself.
+            let msg = check_index(
+                &settings,
+                &Registry {
+                    index_url: TP_INDEX,
+                    name: Some("tp"),
+                },
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(msg.contains(&format!("`{key}`")), "{msg}");
+        }
+    }
+
+    #[test]
+    fn an_id_token_for_crates_io_is_never_sent_to_another_registry() {
+        let jwt = |header: &str, claims: &str| {
+            use base64::Engine as _;
+            let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+            format!("{}.{}.{}", b64(header), b64(claims), b64("sig"))
+        };
+        let for_crates_io = [
+            jwt(r#"{"alg":"RS256"}"#, r#"{"aud":"crates.io","jti":"1"}"#),
+            jwt(
+                r#"{"alg":"RS256"}"#,
+                r#"{"aud":["x","crates.io"],"jti":"1"}"#,
+            ),
+        ];
+        for token in &for_crates_io {
+            assert!(
+                jwt_audiences(token)
+                    .iter()
+                    .any(|a| is_crates_io_audience(a))
+            );
+        }
+        assert_eq!(
+            jwt_audiences(&jwt(r#"{"alg":"RS256"}"#, r#"{"aud":"tp.example"}"#)),
+            ["tp.example"]
+        );
+        assert!(jwt_audiences("not-a-jwt").is_empty());
+        // Nothing listens there: a refusal before any request says so.
+        let http = Http::new(std::time::Duration::from_millis(500)).unwrap();
+        let endpoint = "http://127.0.0.1:9/api/v1/trusted_publishing/tokens";
+        let settings = tp(TP_OIDC, Some(TP_INDEX));
+        for token in &for_crates_io {
+            let subject = Token::parse(token.clone(), "test").unwrap().unwrap();
+            let msg = request(&http, endpoint, &settings, Some(&subject), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                msg.contains("audience is crates.io's") && !msg.contains("eyJ"),
                 "{msg}"
             );
         }

@@ -52,7 +52,7 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
         return request_json(http, endpoint, r);
     }
     if s.grant == Grant::CratesIoTrustedPublishing {
-        return super::crates_io::request(http, endpoint, r.subject, &r.secrets());
+        return super::crates_io::request(http, endpoint, s, r.subject, &r.secrets());
     }
     let mut form: Vec<(&str, &str)> = Vec::new();
     let subject = || {

@@ -31,7 +31,9 @@ pub enum Grant {
     Cloudsmith,
     /// crates.io trusted publishing: the GitHub Actions or GitLab CI ID token
     /// for a 30-minute publish token, minted for publish-class operations
-    /// only, on crates.io's own index only (see [`super::crates_io`]).
+    /// only, on crates.io's own index (or, with its own `index`,
+    /// `token-endpoint` and `identity-audience`, a crates.io-compatible
+    /// registry's; see [`super::crates_io`]).
     CratesIoTrustedPublishing,
     /// Microsoft Entra ID workload identity federation: client credentials
     /// with the CI ID token as the client assertion, Azure DevOps' scope and
@@ -233,6 +235,10 @@ pub struct OidcSettings {
     /// CA files trusted besides the OS store (`ca-file`; set by the
     /// config from the matched tables and `[defaults]`, not in this table).
     pub ca_files: Vec<std::path::PathBuf>,
+    /// The `index` of the `[registries.NAME]` table this `oidc` table is in
+    /// (set by the config; `None` when that table has none). crates.io
+    /// trusted publishing for a registry other than crates.io is bound to it.
+    pub table_index: Option<String>,
 }
 
 /// The settings of `grant = "aws-codeartifact"`.
@@ -434,6 +440,7 @@ impl RawOidc {
             refresh_ahead: Duration::from_secs(self.refresh_ahead_secs.unwrap_or(60)),
             timeout: Duration::from_millis(timeout_ms),
             ca_files: Vec::new(),
+            table_index: None,
         })
     }
 }

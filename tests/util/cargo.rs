@@ -24,6 +24,8 @@ pub enum Providers {
 /// A temporary Cargo home plus a folder for crates.
 pub struct CargoHome {
     dir: tempfile::TempDir,
+    /// The registry's name in Cargo's config ([`REGISTRY`] unless [`Self::named`]).
+    registry: String,
     env: HashMap<String, String>,
     secrets: Vec<String>,
     /// Files the test itself wrote a token into (not scanned by the leak rule).
@@ -34,6 +36,12 @@ impl CargoHome {
     /// A Cargo home whose config names the registry at `index_url` and the
     /// given providers. The provider sees no keychain until [`Self::bus`].
     pub fn new(index_url: &str, providers: Providers) -> CargoHome {
+        CargoHome::named(REGISTRY, index_url, providers)
+    }
+
+    /// [`Self::new`], with the registry called `registry` in Cargo's config
+    /// (crates, `provider_get` and [`Providers::PerRegistry`] use that name).
+    pub fn named(registry: &str, index_url: &str, providers: Providers) -> CargoHome {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("cargo-home");
         let corp = provider_bin().display().to_string();
@@ -45,12 +53,12 @@ impl CargoHome {
         };
         let config = match &providers {
             Providers::PerRegistry(args) => format!(
-                "[registries.{REGISTRY}]\nindex = {index_url:?}\ncredential-provider = [{:?}{}]\n",
+                "[registries.{registry}]\nindex = {index_url:?}\ncredential-provider = [{:?}{}]\n",
                 corp,
                 args.iter().map(|a| format!(", {a:?}")).collect::<String>()
             ),
             Providers::Global(list) => format!(
-                "[registries.{REGISTRY}]\nindex = {index_url:?}\n\n[registry]\nglobal-credential-providers = [{}]\n",
+                "[registries.{registry}]\nindex = {index_url:?}\n\n[registry]\nglobal-credential-providers = [{}]\n",
                 quote(list)
             ),
         };
@@ -64,6 +72,7 @@ impl CargoHome {
         );
         CargoHome {
             dir,
+            registry: registry.to_owned(),
             env,
             secrets: Vec::new(),
             seeded: Vec::new(),
@@ -122,7 +131,8 @@ impl CargoHome {
             &path.join("Cargo.toml"),
             &format!(
                 "[package]\nname = {name:?}\nversion = {version:?}\nedition = \"2021\"\n\
-                 description = \"e2e test crate\"\nlicense = \"MIT\"\npublish = [{REGISTRY:?}]\n"
+                 description = \"e2e test crate\"\nlicense = \"MIT\"\npublish = [{:?}]\n",
+                self.registry
             ),
         );
         write(
@@ -139,7 +149,8 @@ impl CargoHome {
             &path.join("Cargo.toml"),
             &format!(
                 "[package]\nname = {name:?}\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n\
-                 [dependencies]\n{dep} = {{ version = {req:?}, registry = {REGISTRY:?} }}\n"
+                 [dependencies]\n{dep} = {{ version = {req:?}, registry = {:?} }}\n",
+                self.registry
             ),
         );
         write(
@@ -185,8 +196,9 @@ impl CargoHome {
         let mut cmd = Command::new(super::provider_bin());
         cmd.arg("--cargo-plugin").env_clear().envs(&self.env);
         let request = format!(
-            "{{\"v\":1,\"registry\":{{\"index-url\":{index_url:?},\"name\":{REGISTRY:?}}},\
+            "{{\"v\":1,\"registry\":{{\"index-url\":{index_url:?},\"name\":{:?}}},\
              \"kind\":\"get\",\"operation\":{operation:?}{}}}\n",
+            self.registry,
             if operation == "read" {
                 ""
             } else {

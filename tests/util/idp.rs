@@ -237,6 +237,12 @@ impl CratesIo {
     /// Starts it trusting `idp`'s GitHub-style and GitLab-style CI issuers,
     /// with a trusted publishing config for the repository `acme/crate`.
     pub fn start(idp: &Idp) -> CratesIo {
+        CratesIo::start_for_audience(idp, "crates.io")
+    }
+
+    /// [`Self::start`], for a crates.io-compatible registry that requires
+    /// `audience` (not crates.io's) in the CI ID token.
+    pub fn start_for_audience(idp: &Idp, audience: &str) -> CratesIo {
         let issuers = serde_json::json!({
             idp.ci_issuer(): {"jwks": idp.ci_jwks_url(), "kind": "github"},
             idp.gitlab_issuer(): {"jwks": idp.ci_jwks_url(), "kind": "gitlab"},
@@ -246,6 +252,7 @@ impl CratesIo {
             &[
                 ("ISSUERS", issuers.to_string()),
                 ("CONFIGS", "acme/crate".to_owned()),
+                ("AUDIENCE", audience.to_owned()),
             ],
         );
         CratesIo {
@@ -276,10 +283,16 @@ impl CratesIo {
         .unwrap()
     }
 
+    /// The URL that answers 200 to a GET whose `Authorization` is a live
+    /// token (as it is, or after `Bearer `): a gateway's `VERIFY_URL`.
+    pub fn check_url(&self) -> String {
+        format!("http://127.0.0.1:{}/test/check", self.port)
+    }
+
     /// Whether `token` is live (a publish with it would be accepted).
     pub fn is_live(&self, token: &str) -> bool {
         let status = super::http()
-            .get(format!("http://127.0.0.1:{}/test/check", self.port))
+            .get(self.check_url())
             .header("authorization", token)
             .send()
             .unwrap()
@@ -427,6 +440,18 @@ impl Gateway {
         Gateway::start_env(&[("VERIFY_URL", verify_url.to_owned())])
     }
 
+    /// [`Self::start_verifying`] for a registry anyone may read, like
+    /// crates.io (`OPEN_READS`): a read without a token is forwarded with
+    /// kellnr's, the index's `config.json` says `"auth-required": false`, a
+    /// write needs a token `verify_url` accepts, and so does any request
+    /// that carries one.
+    pub fn start_verifying_open_reads(verify_url: &str) -> Gateway {
+        Gateway::start_env(&[
+            ("VERIFY_URL", verify_url.to_owned()),
+            ("OPEN_READS", "1".to_owned()),
+        ])
+    }
+
     fn start_env(env: &[(&str, String)]) -> Gateway {
         // Held until kellnr is up, so kellnr cannot be given the same port.
         let reserved = reserve_port();
@@ -463,7 +488,7 @@ impl Gateway {
             .as_u16()
     }
 
-    /// `{accepted, rejected, rejections}` counted by the gateway.
+    /// `{accepted, rejected, rejections, open_reads}` counted by the gateway.
     pub fn stats(&self) -> serde_json::Value {
         get_json(&format!("http://127.0.0.1:{}/gateway/stats", self.port))
     }

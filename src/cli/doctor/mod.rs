@@ -408,7 +408,13 @@ fn sources(
     let mut found = None;
     for kind in &settings.sources {
         let what = kind.to_string();
-        let result = source(*kind).get(&request);
+        let mut result = source(*kind).get(&request);
+        // crates.io trusted publishing's read placeholder is no token.
+        if matches!(&result, Ok(Lookup::Found(f))
+            if f.token.expose() == crate::oidc::crates_io::READ_PLACEHOLDER)
+        {
+            result = Ok(Lookup::NONE);
+        }
         match (result, found.is_some()) {
             (Ok(Lookup::Found(f)), false) => {
                 let (lifetime, expires_at) = match f.lifetime {
