@@ -3,6 +3,8 @@
 //! answers every `get` with a constant token (and nothing else), through the
 //! crate's own `main` loop, so the time of one process answering one request
 //! is process start-up, the hello, one JSON request and one JSON reply.
+//! With `BENCH_FLOOR_TOKEN` set it answers that instead (one `getenv`), so
+//! that the bench can put it in front of a real registry too.
 //!
 //! `cargo build --release --locked --example floor` (the crate's pinned
 //! `cargo-credential` and lockfile); never use it as a real provider.
@@ -23,7 +25,10 @@ impl Credential for Floor {
     ) -> Result<CredentialResponse, Error> {
         match action {
             Action::Get(_) => Ok(CredentialResponse::Get {
-                token: Secret::from("bench-floor-token".to_owned()),
+                token: Secret::from(
+                    std::env::var("BENCH_FLOOR_TOKEN")
+                        .unwrap_or_else(|_| "bench-floor-token".to_owned()),
+                ),
                 cache: CacheControl::Session,
                 operation_independent: true,
             }),
