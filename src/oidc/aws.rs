@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
-use reqwest::{Url, redirect};
+use reqwest::Url;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
@@ -458,18 +458,10 @@ pub fn from_imds(
     http: &Http,
     timeout: Duration,
 ) -> anyhow::Result<(String, Credentials)> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     // Its own client: plain http to a link-local host the general policy
     // refuses, never through a proxy, no redirects; `Http::send` applies the
     // deadline, the size cap and the redirect refusal.
-    let client = reqwest::blocking::Client::builder()
-        .redirect(redirect::Policy::none())
-        .no_proxy()
-        .connect_timeout(timeout.min(Duration::from_secs(2)))
-        .timeout(timeout)
-        .user_agent(concat!("cargo-credential-corp/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .context("cannot set up the HTTP client")?;
+    let client = Http::metadata_client(timeout, Duration::from_secs(2))?;
     let join = |path: &str| base.join(path).expect("a fixed path");
     let shown = display_url(base);
     let hint = "check that this runs on EC2 with an instance profile (IAM role) attached and \

@@ -418,11 +418,8 @@ fn fix(detail: &str, status: u16) -> &'static str {
 /// token crates.io no longer knows (401, 403: expired or revoked already)
 /// counts as revoked.
 pub fn revoke_token(http: &Http, endpoint: &str, token: &Token) -> anyhow::Result<()> {
-    let (url, req) = http.post(endpoint)?;
-    let (client, request) = req.build_split();
-    let mut request = request.context("cannot build the revocation request")?;
-    *request.method_mut() = reqwest::Method::DELETE;
-    let req = reqwest::blocking::RequestBuilder::from_parts(client, request)
+    let (url, req) = http.delete(endpoint)?;
+    let req = req
         .header(reqwest::header::ACCEPT, "application/json")
         .bearer_auth(token.expose());
     let resp = http.send(&url, req)?;

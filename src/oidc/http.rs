@@ -178,6 +178,34 @@ impl Http {
         Ok((url, request))
     }
 
+    /// A client for a cloud metadata service (GCP's, EC2's IMDS): plain
+    /// http to a host the general policy refuses, so checked by the caller.
+    /// Never through a proxy, no redirects, each call within `timeout`; no
+    /// trust store is loaded, since it never speaks TLS. Send with
+    /// [`Self::send`] for the deadline, the size cap and the redirect error.
+    pub(crate) fn metadata_client(
+        timeout: Duration,
+        connect_timeout: Duration,
+    ) -> anyhow::Result<Client> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Client::builder()
+            .redirect(redirect::Policy::none())
+            .no_proxy()
+            .tls_backend_preconfigured(super::tls::no_trust_config())
+            .connect_timeout(connect_timeout.min(timeout))
+            .timeout(timeout)
+            .user_agent(concat!("cargo-credential-corp/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("cannot set up the HTTP client")
+    }
+
+    /// A DELETE of `url` (checked against the policy).
+    pub fn delete(&self, url: &str) -> anyhow::Result<(Url, RequestBuilder)> {
+        let url = checked_url(url)?;
+        let request = self.client(&url)?.delete(url.clone());
+        Ok((url, request))
+    }
+
     /// Sends `request` and reads the body within the size limit, all within
     /// the deadline. Any status is returned, except: a redirect is an error
     /// that names where it pointed, and a 429 an error that says when to

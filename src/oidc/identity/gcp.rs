@@ -39,8 +39,8 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow, bail};
-use reqwest::{Url, redirect};
+use anyhow::{anyhow, bail};
+use reqwest::Url;
 use zeroize::Zeroizing;
 
 use super::{CiSystem, Fetch, Identity};
@@ -147,15 +147,7 @@ impl Fetch for Metadata {
         // Its own client: plain http to a host the general policy refuses,
         // never through a proxy, no redirects. `Http::send` then applies the
         // deadline, the size cap and refuses a redirect with a clear error.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::blocking::Client::builder()
-            .redirect(redirect::Policy::none())
-            .no_proxy()
-            .connect_timeout(self.timeout.min(Duration::from_secs(5)))
-            .timeout(self.timeout)
-            .user_agent(concat!("cargo-credential-corp/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("cannot set up the HTTP client")?;
+        let client = Http::metadata_client(self.timeout, Duration::from_secs(5))?;
         let request = client
             .get(self.url.clone())
             .header("Metadata-Flavor", "Google");
