@@ -166,3 +166,86 @@ fn without_a_keychain_nothing_is_removed() {
         credentials()
     );
 }
+
+/// A project config (the current directory's `.cargo/config.toml`) that
+/// gives `orphan` an index and `corp` another one than `$CARGO_HOME`'s.
+const PROJECT: &str = "\
+[registries.orphan]
+index = \"sparse+https://orphan.example/index/\"
+
+[registries.corp]
+index = \"sparse+https://corp-project.example/index/\"
+";
+
+#[test]
+fn the_index_is_read_as_cargo_reads_it_from_the_current_directory() {
+    let mut c = cargo_home();
+    crate::util::write(&c.project(), PROJECT);
+    c.env(
+        "CARGO_REGISTRIES_VENDOR_INDEX",
+        "sparse+https://vendor-env.example/",
+    );
+    let out = c.run(&["migrate", "--dry-run"]);
+    out.assert_success();
+    let project = c.project().display().to_string();
+    for needle in [
+        format!(
+            "orphan ([registries.orphan]): would move to the keychain item \
+             `cargo-registry:sparse+https://orphan.example/index/` (index from {project})"
+        ),
+        // The project's file is nearer than $CARGO_HOME's: it wins.
+        format!(
+            "corp ([registries.corp]): would move to the keychain item \
+             `cargo-registry:sparse+https://corp-project.example/index/` (index from {project})"
+        ),
+        // The environment wins over both.
+        "vendor ([registries.vendor]): would move to the keychain item \
+         `cargo-registry:sparse+https://vendor-env.example/` (index from \
+         CARGO_REGISTRIES_VENDOR_INDEX)"
+            .to_owned(),
+        "dry run: nothing was changed".to_owned(),
+    ] {
+        assert!(out.stdout.contains(&needle), "{needle}\n{}", out.describe());
+    }
+    assert_eq!(
+        std::fs::read_to_string(c.home().join("credentials.toml")).unwrap(),
+        credentials()
+    );
+}
+
+#[test]
+#[ignore = "e2e: needs gnome-keyring; run scripts/test.sh"]
+fn migrate_moves_a_token_whose_index_only_the_project_knows() {
+    let keyring = Keyring::start();
+    let mut c = cargo_home();
+    c.env("DBUS_SESSION_BUS_ADDRESS", keyring.address());
+    crate::util::write(&c.project(), PROJECT);
+    let out = c.run(&["migrate"]);
+    out.assert_success();
+    let [cio, corp, vendor, orphan] = TOKENS;
+    assert_eq!(keyring.provider_item(CRATES_IO).as_deref(), Some(cio));
+    assert_eq!(
+        keyring
+            .provider_item("sparse+https://corp-project.example/index/")
+            .as_deref(),
+        Some(corp)
+    );
+    assert_eq!(keyring.provider_item(CORP), None);
+    assert_eq!(keyring.provider_item(VENDOR).as_deref(), Some(vendor));
+    assert_eq!(
+        keyring
+            .provider_item("sparse+https://orphan.example/index/")
+            .as_deref(),
+        Some(orphan)
+    );
+    assert!(
+        out.stdout.contains("removed 4 tokens from"),
+        "{}",
+        out.describe()
+    );
+    let left = std::fs::read_to_string(c.home().join("credentials.toml")).unwrap();
+    for token in TOKENS {
+        assert!(!left.contains(token), "{left}");
+    }
+    assert!(left.contains("# rotated in March"), "{left}");
+}

@@ -1,8 +1,12 @@
-//! Cargo's own files, for `setup` and `migrate`: where they are, how they are
-//! read and edited (with `toml_edit`, so comments and layout stay as they
-//! were), written (atomically, keeping the file's permissions) and shown (a
-//! small unified-style line diff, with secret values redacted).
+//! Cargo's own files, for `setup`, `migrate` and `doctor`: where they are,
+//! what Cargo makes of them ([`CargoConfig`]: the config files from the
+//! current directory up, then `$CARGO_HOME/config.toml`, and the `CARGO_*`
+//! variables that override them), how they are read and edited (with
+//! `toml_edit`, so comments and layout stay as they were), written
+//! (atomically, keeping the file's permissions) and shown (a small
+//! unified-style line diff, with secret values redacted).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
@@ -10,6 +14,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow, bail};
 use toml_edit::{DocumentMut, Item, Table};
+
+use crate::registry::{CRATES_IO, env_mangle};
+use crate::source::env::{Environment, ProcessEnv};
 
 /// The name Cargo's config uses for this provider.
 pub const PROVIDER: &str = "cargo-credential-corp";
@@ -24,15 +31,16 @@ pub fn cargo_home() -> anyhow::Result<PathBuf> {
     }
 }
 
-/// The file Cargo reads as `name.toml` in `dir`: `name.toml`, or the legacy
-/// `name` (no extension) when only that one exists, as Cargo does.
+/// The file Cargo reads as `name.toml` in `dir`: the legacy `name` (no
+/// extension) when it exists, even next to a `name.toml` (Cargo then warns
+/// "both … exist. Using `name`"), else `name.toml`; as Cargo's
+/// `get_file_path` does.
 pub fn in_dir(dir: &Path, name: &str) -> PathBuf {
-    let toml = dir.join(format!("{name}.toml"));
     let legacy = dir.join(name);
-    if !toml.exists() && legacy.is_file() {
+    if legacy.is_file() {
         legacy
     } else {
-        toml
+        dir.join(format!("{name}.toml"))
     }
 }
 
@@ -57,12 +65,20 @@ pub fn project_config(dir: &Path) -> PathBuf {
 /// `$CARGO_HOME/config.toml` (each once). Files that do not exist are listed
 /// too.
 pub fn config_chain(cwd: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    Ok(chain_from(cwd, Some(&cargo_home()?)))
+}
+
+/// [`config_chain`] with Cargo's home given (`None`: unknown, so the project
+/// files only).
+fn chain_from(cwd: &Path, home: Option<&Path>) -> Vec<PathBuf> {
     let mut chain: Vec<PathBuf> = cwd.ancestors().map(project_config).collect();
-    let global = global_config()?;
-    if !chain.iter().any(|p| same_file(p, &global)) {
-        chain.push(global);
+    if let Some(home) = home {
+        let global = in_dir(home, "config");
+        if !chain.iter().any(|p| same_file(p, &global)) {
+            chain.push(global);
+        }
     }
-    Ok(chain)
+    chain
 }
 
 /// Whether two paths name the same file (the same path, or both resolving
@@ -75,7 +91,12 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 /// `"cargo-credential-corp --arg"`, or a path to the program) names this
 /// provider.
 pub fn is_this_provider(entry: &str) -> bool {
-    let program = provider_program(entry);
+    is_this_program(provider_program(entry))
+}
+
+/// Whether a provider's program (a name, or a path; no arguments) is this
+/// provider.
+pub fn is_this_program(program: &str) -> bool {
     let file = program.rsplit(['/', '\\']).next().unwrap_or(program);
     file == PROVIDER || file.strip_suffix(".exe") == Some(PROVIDER)
 }
@@ -560,9 +581,263 @@ fn redact_value(line: &str) -> String {
     line.to_owned()
 }
 
+/// Where a setting Cargo uses came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A config file.
+    File(PathBuf),
+    /// An environment variable (its name).
+    Env(String),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::File(path) => write!(f, "{}", path.display()),
+            Origin::Env(var) => f.write_str(var),
+        }
+    }
+}
+
+/// Cargo's view of the registries, read the way Cargo reads it: the config
+/// files from the current directory up, then `$CARGO_HOME/config.toml`, and
+/// the `CARGO_*` variables that override them; and `credentials.toml`. Only
+/// registries, their credential providers and plaintext tokens (whose values
+/// are never kept).
+#[derive(Debug, Default)]
+pub struct CargoConfig {
+    /// Config files read, highest precedence first.
+    pub files: Vec<PathBuf>,
+    /// `[registries.NAME] index`, by name (highest precedence wins).
+    pub indexes: BTreeMap<String, String>,
+    /// Where each of [`indexes`](Self::indexes) came from.
+    pub index_origins: BTreeMap<String, Origin>,
+    /// `[registries.crates-io] protocol`, if set.
+    pub crates_io_protocol: Option<String>,
+    /// `[registries.NAME] credential-provider` (and `[registry]` for
+    /// crates.io), by name, each as words.
+    pub registry_providers: BTreeMap<String, Vec<String>>,
+    /// `[registry] global-credential-providers`, merged as Cargo merges
+    /// arrays (lower precedence first), each entry as words.
+    pub global_providers: Option<Vec<Vec<String>>>,
+    /// Registries with a `token` in `credentials.toml` (names only), and the
+    /// file ([`load`](Self::load) only).
+    pub plaintext_tokens: Vec<(String, PathBuf)>,
+    /// Files that could not be parsed, with why (one that cannot be read is
+    /// skipped).
+    pub problems: Vec<String>,
+}
+
+fn words(value: &toml::Value) -> Option<Vec<String>> {
+    match value {
+        toml::Value::String(s) => Some(s.split_whitespace().map(str::to_owned).collect()),
+        toml::Value::Array(a) => a.iter().map(|v| v.as_str().map(str::to_owned)).collect(),
+        _ => None,
+    }
+}
+
+fn read_toml(path: &Path, problems: &mut Vec<String>) -> Option<toml::Table> {
+    let text = fs::read_to_string(path).ok()?;
+    match text.parse::<toml::Table>() {
+        Ok(table) => Some(table),
+        Err(e) => {
+            // The position only: a config file may hold a token.
+            let at = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                    format!(" (line {line})")
+                })
+                .unwrap_or_default();
+            problems.push(format!("{} is not valid TOML{at}", path.display()));
+            None
+        }
+    }
+}
+
+/// A variable of `env`, if set to valid Unicode.
+fn env_var(env: &dyn Environment, key: &str) -> Option<String> {
+    env.var_os(key)?.into_string().ok()
+}
+
+impl CargoConfig {
+    /// Reads Cargo's configuration as seen from `cwd` (with `$CARGO_HOME` and
+    /// the variables of this process), and which registries
+    /// `credentials.toml` holds a token for.
+    pub fn load(cwd: &Path) -> CargoConfig {
+        let home = cargo_home().ok();
+        let mut config = CargoConfig::read(cwd, home.as_deref(), &ProcessEnv, &[]);
+        if let Some(home) = &home {
+            config.read_credentials(home);
+        }
+        config
+    }
+
+    /// Reads Cargo's configuration as seen from `cwd`: the config files from
+    /// `cwd` up, then the one in `home` (Cargo's home, when known), then the
+    /// variables of `env`. The `CARGO_REGISTRIES_<NAME>_*` variables are read
+    /// for the registries the files name and for `names` (Cargo reads them
+    /// for any registry it is asked about, named in a file or not).
+    pub fn read(
+        cwd: &Path,
+        home: Option<&Path>,
+        env: &dyn Environment,
+        names: &[&str],
+    ) -> CargoConfig {
+        let mut config = CargoConfig::default();
+        let files: Vec<PathBuf> = chain_from(cwd, home)
+            .into_iter()
+            .filter(|p| p.is_file())
+            .collect();
+        // Lowest precedence first, so that later values win and arrays join
+        // in Cargo's order.
+        for path in files.iter().rev() {
+            let Some(table) = read_toml(path, &mut config.problems) else {
+                continue;
+            };
+            config.apply(&table, path);
+        }
+        config.apply_env(env, names);
+        config.files = files;
+        config
+    }
+
+    /// The values of one config file (`path`) over those read so far.
+    fn apply(&mut self, table: &toml::Table, path: &Path) {
+        if let Some(registry) = table.get("registry").and_then(toml::Value::as_table) {
+            if let Some(p) = registry.get("credential-provider").and_then(words) {
+                self.registry_providers.insert(CRATES_IO.to_owned(), p);
+            }
+            if let Some(list) = registry
+                .get("global-credential-providers")
+                .and_then(toml::Value::as_array)
+            {
+                let entries = list
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .map(|s| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>());
+                self.global_providers
+                    .get_or_insert_with(Vec::new)
+                    .extend(entries);
+            }
+        }
+        if let Some(registries) = table.get("registries").and_then(toml::Value::as_table) {
+            for (name, r) in registries {
+                let Some(r) = r.as_table() else { continue };
+                if let Some(index) = r.get("index").and_then(toml::Value::as_str) {
+                    self.indexes.insert(name.clone(), index.to_owned());
+                    self.index_origins
+                        .insert(name.clone(), Origin::File(path.to_owned()));
+                }
+                if let Some(p) = r.get("credential-provider").and_then(words) {
+                    self.registry_providers.insert(name.clone(), p);
+                }
+                if name == CRATES_IO
+                    && let Some(protocol) = r.get("protocol").and_then(toml::Value::as_str)
+                {
+                    self.crates_io_protocol = Some(protocol.to_owned());
+                }
+            }
+        }
+    }
+
+    /// `CARGO_REGISTRIES_<NAME>_INDEX` and `_CREDENTIAL_PROVIDER` for the
+    /// names known from the files and for `names`, crates.io's
+    /// `_PROTOCOL`, and the global list's variable.
+    fn apply_env(&mut self, env: &dyn Environment, names: &[&str]) {
+        let mut all: Vec<String> = self.indexes.keys().cloned().collect();
+        for name in names {
+            if !all.iter().any(|n| n == name) {
+                all.push((*name).to_owned());
+            }
+        }
+        for name in all {
+            let key = env_mangle(&name);
+            let var = format!("CARGO_REGISTRIES_{key}_INDEX");
+            if let Some(index) = env_var(env, &var) {
+                self.indexes.insert(name.clone(), index);
+                self.index_origins.insert(name.clone(), Origin::Env(var));
+            }
+            if let Some(p) = env_var(env, &format!("CARGO_REGISTRIES_{key}_CREDENTIAL_PROVIDER")) {
+                self.registry_providers
+                    .insert(name, p.split_whitespace().map(str::to_owned).collect());
+            }
+        }
+        if let Some(protocol) = env_var(env, "CARGO_REGISTRIES_CRATES_IO_PROTOCOL") {
+            self.crates_io_protocol = Some(protocol);
+        }
+        if let Some(list) = env_var(env, "CARGO_REGISTRY_GLOBAL_CREDENTIAL_PROVIDERS") {
+            // A space-separated list in the variable: one word per provider.
+            self.global_providers
+                .get_or_insert_with(Vec::new)
+                .extend(list.split_whitespace().map(|w| vec![w.to_owned()]));
+        }
+    }
+
+    fn read_credentials(&mut self, home: &Path) {
+        for name in ["credentials.toml", "credentials"] {
+            let path = home.join(name);
+            let Some(table) = read_toml(&path, &mut self.problems) else {
+                continue;
+            };
+            if table.get("registry").and_then(|r| r.get("token")).is_some() {
+                self.plaintext_tokens
+                    .push((CRATES_IO.to_owned(), path.clone()));
+            }
+            if let Some(registries) = table.get("registries").and_then(toml::Value::as_table) {
+                for (registry, r) in registries {
+                    if r.get("token").is_some() {
+                        self.plaintext_tokens.push((registry.clone(), path.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The providers Cargo tries for the registry `name`, in the order it
+    /// tries them: a registry's own `credential-provider` alone, else the
+    /// global list from its last entry to its first (`cargo:token` when
+    /// nothing is configured).
+    pub fn chain(&self, name: Option<&str>) -> (Vec<Vec<String>>, bool) {
+        if let Some(own) = name.and_then(|n| self.registry_providers.get(n)) {
+            return (vec![own.clone()], true);
+        }
+        let global = self
+            .global_providers
+            .clone()
+            .unwrap_or_else(|| vec![vec!["cargo:token".to_owned()]]);
+        (global.into_iter().rev().collect(), false)
+    }
+}
+
+/// Whether a provider entry given as words (its program, then its
+/// arguments) is this provider.
+pub fn is_this_entry(words: &[String]) -> bool {
+    words
+        .first()
+        .is_some_and(|program| is_this_program(program))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_legacy_file_wins_as_in_cargo() {
+        let dir = tempfile::tempdir().unwrap();
+        let (toml, legacy) = (dir.path().join("config.toml"), dir.path().join("config"));
+        assert_eq!(in_dir(dir.path(), "config"), toml, "neither exists");
+        fs::write(&toml, "").unwrap();
+        assert_eq!(in_dir(dir.path(), "config"), toml, "only config.toml");
+        fs::write(&legacy, "").unwrap();
+        assert_eq!(
+            in_dir(dir.path(), "config"),
+            legacy,
+            "both: Cargo uses `config`"
+        );
+        fs::remove_file(&toml).unwrap();
+        assert_eq!(in_dir(dir.path(), "config"), legacy, "only config");
+    }
 
     #[test]
     fn diff_shows_changes_with_context_and_redacts_tokens() {
@@ -660,6 +935,33 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("abc"), "{err}");
+    }
+
+    #[test]
+    fn cargo_order_registry_provider_alone_else_global_from_the_end() {
+        let mut c = CargoConfig::default();
+        c.apply(
+            &"[registry]\nglobal-credential-providers = [\"cargo:token\", \"cargo-credential-corp --serve listed\"]\n\
+              [registries.a]\nindex = \"sparse+https://a/\"\ncredential-provider = \"cargo:token\"\n"
+                .parse()
+                .unwrap(),
+            Path::new("config.toml"),
+        );
+        let (chain, own) = c.chain(Some("a"));
+        assert!(own);
+        assert_eq!(chain, vec![vec!["cargo:token".to_owned()]]);
+        let (chain, own) = c.chain(Some("b"));
+        assert!(!own);
+        assert!(is_this_entry(&chain[0]));
+        assert_eq!(chain[0][1..], ["--serve", "listed"]);
+        assert_eq!(chain[1], ["cargo:token"]);
+        assert!(is_this_entry(&[
+            "/usr/local/bin/cargo-credential-corp".to_owned()
+        ]));
+        assert!(is_this_entry(&[
+            "/opt/my tools/cargo-credential-corp".to_owned(),
+            "--x".to_owned()
+        ]));
     }
 
     #[test]

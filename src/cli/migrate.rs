@@ -4,23 +4,26 @@
 //!
 //! Each token is stored under the item for its registry's index URL
 //! (crates.io: `sparse+https://index.crates.io/`; a named registry: its
-//! `index` in `$CARGO_HOME/config.toml`), then read back. Only when every
-//! store and read-back succeeded are the `token` keys removed from
+//! `index` in Cargo's config as Cargo reads it from the current directory:
+//! `.cargo/config.toml` from here up, then `$CARGO_HOME/config.toml`, with
+//! `CARGO_REGISTRIES_<NAME>_INDEX` over them), then read back. Only when
+//! every store and read-back succeeded are the `token` keys removed from
 //! `credentials.toml` (everything else, comments included, stays; a table
 //! left empty goes). A token whose registry has no known index stays where it
 //! is. No token is ever printed.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::bail;
-use toml_edit::{DocumentMut, Item, Value};
+use anyhow::{Context as _, bail};
+use toml_edit::{DocumentMut, Item};
 
-use super::cargo_config::{self, TomlFile, credential_provider_program, is_this_provider};
+use super::cargo_config::{self, CargoConfig, Origin, TomlFile, is_this_entry};
 use crate::keychain::{Keychain, OsKeychain, service_name};
-use crate::registry::{CRATES_IO, CRATES_IO_INDEXES};
+use crate::registry::{CRATES_IO, CRATES_IO_INDEXES, env_mangle};
 use crate::secret::Token;
 use crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT;
+use crate::source::env::{Environment, ProcessEnv};
 
 /// Arguments of `migrate`.
 #[derive(Debug, clap::Args)]
@@ -35,21 +38,25 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let paths = Paths {
         credentials: cargo_config::credentials_file()?,
-        config: cargo_config::global_config()?,
+        home: cargo_config::cargo_home()?,
+        cwd: std::env::current_dir().context("cannot read the current directory")?,
     };
     let mut out = std::io::stdout().lock();
-    let result = migrate(&OsKeychain, &paths, args.dry_run, &mut out);
+    let result = migrate(&OsKeychain, &paths, &ProcessEnv, args.dry_run, &mut out);
     out.flush()?;
     result
 }
 
-/// The files `migrate` reads.
+/// Where `migrate` reads from.
 #[derive(Debug)]
 struct Paths {
     /// `credentials.toml`: the tokens.
     credentials: PathBuf,
-    /// `config.toml`: the index URLs of named registries.
-    config: PathBuf,
+    /// Cargo's home, whose `config.toml` Cargo reads after the projects'.
+    home: PathBuf,
+    /// The directory Cargo's config is read from (its `.cargo/config.toml`,
+    /// then its parents'): the index URLs of named registries.
+    cwd: PathBuf,
 }
 
 /// One `token` found in `credentials.toml`.
@@ -58,6 +65,8 @@ struct Found {
     table: Vec<String>,
     /// The registry's name, as Cargo calls it.
     name: String,
+    /// Where its index URL came from (`None` for crates.io's own).
+    from: Option<Origin>,
     /// What happens to it.
     state: State,
 }
@@ -78,6 +87,7 @@ enum State {
 fn migrate(
     keychain: &dyn Keychain,
     paths: &Paths,
+    env: &dyn Environment,
     dry_run: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
@@ -90,11 +100,20 @@ fn migrate(
         return Ok(());
     }
     let mut file = TomlFile::load(&paths.credentials)?;
-    let config = match paths.config.is_file() {
-        true => Some(TomlFile::load(&paths.config)?.doc),
-        false => None,
-    };
-    let mut found = find_tokens(&file.doc, config.as_ref(), &paths.config);
+    let names = registry_names(&file.doc);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let cargo = CargoConfig::read(&paths.cwd, Some(&paths.home), env, &names);
+    // Every file Cargo reads must be read here too (the reader skips one it
+    // cannot read; here that stops everything, as it stops Cargo): one left
+    // out could set another index for a registry.
+    for path in &cargo.files {
+        TomlFile::load(path)?;
+    }
+    if !cargo.problems.is_empty() {
+        bail!("{}; nothing was changed", cargo.problems.join("; "));
+    }
+    let files = config_files(&cargo, paths);
+    let mut found = find_tokens(&file.doc, &cargo, &files);
     writeln!(out, "tokens in {file_name}:")?;
     if found.is_empty() {
         writeln!(out, "  none")?;
@@ -115,18 +134,29 @@ fn migrate(
         }
     }
     for entry in &found {
+        let from = entry
+            .from
+            .as_ref()
+            .map(|o| format!("index from {o}"))
+            .unwrap_or_default();
+        let (from_alone, from_first) = match from.is_empty() {
+            true => (String::new(), String::new()),
+            false => (format!(" ({from})"), format!("{from}; ")),
+        };
         let line = match &entry.state {
-            State::Movable { index, .. } => {
-                format!("would move to the keychain item `{}`", service_name(index))
-            }
+            State::Movable { index, .. } => format!(
+                "would move to the keychain item `{}`{from_alone}",
+                service_name(index)
+            ),
             State::Stays(why) => format!("stays: {why}"),
             State::Moved { index, already } => format!(
-                "{} the keychain item `{}` (read back: same token)",
+                "{} the keychain item `{}` ({from_first}read back: same token)",
                 if *already { "already in" } else { "moved to" },
                 service_name(index)
             ),
             State::Failed { index, why } => format!(
-                "NOT moved: the keychain item `{}` could not be written and read back: {why}",
+                "NOT moved: the keychain item `{}`{from_alone} could not be written and read \
+                 back: {why}",
                 service_name(index)
             ),
             State::NotTried => "not tried (an earlier token could not be moved)".to_owned(),
@@ -168,13 +198,13 @@ fn migrate(
             if moved.len() == 1 { "it" } else { "them" },
             cargo_config::PROVIDER
         )?;
-        let missing = not_using_this_provider(&moved, config.as_ref());
+        let missing = not_using_this_provider(&moved, &cargo);
         if !missing.is_empty() {
             writeln!(
                 out,
-                "warning: {} does not make Cargo ask {} for {}: run `cargo-credential-corp \
-                 setup` (unless a project's .cargo/config.toml or the environment does)",
-                paths.config.display(),
+                "warning: Cargo's config as read from {} ({files}) and the environment does \
+                 not make Cargo ask {} for {}: run `cargo-credential-corp setup`",
+                paths.cwd.display(),
                 cargo_config::PROVIDER,
                 missing.join(", ")
             )?;
@@ -253,19 +283,40 @@ fn table_name(table: &[String]) -> String {
 
 /// crates.io's index URL as Cargo sends it: the sparse one, unless Cargo's
 /// config says `[registries.crates-io] protocol = "git"`.
-fn crates_io_index(config: Option<&DocumentMut>) -> String {
-    let git = config
-        .and_then(|c| c.get("registries"))
-        .and_then(|r| r.get(CRATES_IO))
-        .and_then(|r| r.get("protocol"))
-        .and_then(Item::as_str)
-        == Some("git");
+fn crates_io_index(cargo: &CargoConfig) -> String {
+    let git = cargo.crates_io_protocol.as_deref() == Some("git");
     CRATES_IO_INDEXES[usize::from(git)].to_owned()
 }
 
+/// The tables of `[registries]` in `doc` (Cargo's names of registries).
+fn registry_names(doc: &DocumentMut) -> Vec<String> {
+    doc.get("registries")
+        .and_then(Item::as_table_like)
+        .map(|t| t.iter().map(|(name, _)| name.to_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// The config files Cargo reads here, for messages.
+fn config_files(cargo: &CargoConfig, paths: &Paths) -> String {
+    if cargo.files.is_empty() {
+        format!(
+            "none: no .cargo/config.toml from {} up, no config.toml in {}",
+            paths.cwd.display(),
+            paths.home.display()
+        )
+    } else {
+        let files: Vec<String> = cargo
+            .files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        files.join(", ")
+    }
+}
+
 /// Every `token` of `[registry]` and `[registries.NAME]`, and where it goes
-/// (index URLs from `config`, Cargo's config file at `config_path`).
-fn find_tokens(doc: &DocumentMut, config: Option<&DocumentMut>, config_path: &Path) -> Vec<Found> {
+/// (index URLs from `cargo`, read from the config files `files`).
+fn find_tokens(doc: &DocumentMut, cargo: &CargoConfig, files: &str) -> Vec<Found> {
     let mut found = Vec::new();
     if let Some(item) = doc
         .get("registry")
@@ -275,7 +326,8 @@ fn find_tokens(doc: &DocumentMut, config: Option<&DocumentMut>, config_path: &Pa
         found.push(Found {
             table: vec!["registry".to_owned()],
             name: CRATES_IO.to_owned(),
-            state: classify(item, Ok(crates_io_index(config))),
+            from: None,
+            state: classify(item, Ok(crates_io_index(cargo))),
         });
     }
     let registries: Vec<(String, &Item)> = doc
@@ -290,52 +342,37 @@ fn find_tokens(doc: &DocumentMut, config: Option<&DocumentMut>, config_path: &Pa
         })
         .unwrap_or_default();
     for (name, item) in registries {
-        let index = config
-            .and_then(|c| c.get("registries"))
-            .and_then(|r| r.get(&name))
-            .and_then(|r| r.get("index"))
-            .and_then(Item::as_str)
-            .map(str::to_owned);
-        let index = match index {
-            Some(index) => Ok(index),
-            None if name == CRATES_IO => Ok(crates_io_index(config)),
+        let from = cargo.index_origins.get(&name).cloned();
+        let index = match cargo.indexes.get(&name) {
+            Some(index) => Ok(index.clone()),
+            None if name == CRATES_IO => Ok(crates_io_index(cargo)),
             None => Err(format!(
-                "no index is known for it: {} has no [registries.{name}] index (add it there, \
-                 e.g. with `cargo-credential-corp setup --registry {name} --index URL`, and run \
-                 `migrate` again)",
-                config_path.display()
+                "no index is known for it: no config file Cargo reads here ({files}) has \
+                 [registries.{name}] index, and CARGO_REGISTRIES_{}_INDEX is not set (add the \
+                 index, e.g. with `cargo-credential-corp setup --registry {name} --index URL`, \
+                 and run `migrate` again; or run `migrate` in the project whose \
+                 .cargo/config.toml has it)",
+                env_mangle(&name)
             )),
         };
         found.push(Found {
             table: vec!["registries".to_owned(), name.clone()],
             name,
+            from,
             state: classify(item, index),
         });
     }
     found
 }
 
-/// The moved registries for which Cargo's config file does not name this
-/// provider (its own `credential-provider`, else the global list).
-fn not_using_this_provider<'a>(moved: &[&'a Found], config: Option<&DocumentMut>) -> Vec<&'a str> {
-    let global = config
-        .and_then(|c| c.get("registry"))
-        .and_then(|r| r.get("global-credential-providers"))
-        .and_then(Item::as_array)
-        .is_some_and(|a| a.iter().filter_map(Value::as_str).any(is_this_provider));
+/// The moved registries for which Cargo's config does not name this
+/// provider (their own `credential-provider`, else the global list).
+fn not_using_this_provider<'a>(moved: &[&'a Found], cargo: &CargoConfig) -> Vec<&'a str> {
     moved
         .iter()
         .filter(|f| {
-            let own = config
-                .and_then(|c| c.get(f.table[0].as_str()))
-                .and_then(|t| match f.table.get(1) {
-                    Some(name) => t.get(name.as_str())?.get("credential-provider"),
-                    None => t.get("credential-provider"),
-                });
-            match own.map(credential_provider_program) {
-                Some(program) => !program.is_some_and(is_this_provider),
-                None => !global,
-            }
+            let (chain, _) = cargo.chain(Some(&f.name));
+            !chain.iter().any(|e| is_this_entry(e))
         })
         .map(|f| f.name.as_str())
         .collect()
@@ -385,6 +422,7 @@ fn legacy_note() -> Option<&'static str> {
 mod tests {
     use std::cell::RefCell;
     use std::collections::HashMap;
+    use std::path::Path;
     use std::time::Duration;
 
     use super::*;
@@ -443,25 +481,61 @@ mod tests {
     const CREDS: &str = "# written by cargo login\n[registry]\ntoken = \"cio-tok-1\"\n\n[registries.corp]\ntoken = \"corp-tok-2\" # from the portal\n\n[registries.lost]\ntoken = \"lost-tok-3\"\n\n[registries.kept]\nsecret-key = \"k3.secret.x\"\n";
     const CONFIG: &str = "[registries.corp]\nindex = \"sparse+https://corp.example/\"\n";
 
+    /// A Cargo home (`home/`, with `credentials.toml` and [`CONFIG`]) and
+    /// a project folder (`project/`, no config) that is the current
+    /// directory.
     fn setup(creds: &str) -> (tempfile::TempDir, Paths) {
         let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let cwd = dir.path().join("project");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&cwd).unwrap();
         let paths = Paths {
-            credentials: dir.path().join("credentials.toml"),
-            config: dir.path().join("config.toml"),
+            credentials: home.join("credentials.toml"),
+            home,
+            cwd,
         };
         std::fs::write(&paths.credentials, creds).unwrap();
-        std::fs::write(&paths.config, CONFIG).unwrap();
+        std::fs::write(paths.home.join("config.toml"), CONFIG).unwrap();
         (dir, paths)
     }
 
+    /// Writes `.cargo/config.toml` in `dir` (created); its path.
+    fn project_config(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join(".cargo").join("config.toml");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
     fn report(keychain: &Fake, paths: &Paths, dry_run: bool) -> (anyhow::Result<()>, String) {
+        report_env(keychain, paths, &HashMap::new(), dry_run)
+    }
+
+    fn report_env(
+        keychain: &Fake,
+        paths: &Paths,
+        env: &HashMap<String, String>,
+        dry_run: bool,
+    ) -> (anyhow::Result<()>, String) {
         let mut out = Vec::new();
-        let result = migrate(keychain, paths, dry_run, &mut out);
+        let result = migrate(keychain, paths, env, dry_run, &mut out);
         let out = String::from_utf8(out).unwrap();
+        let err = match &result {
+            Ok(()) => String::new(),
+            Err(e) => format!("{e:#}"),
+        };
         for token in ["cio-tok-1", "corp-tok-2", "lost-tok-3", "k3.secret.x"] {
             assert!(!out.contains(token), "{out}");
+            assert!(!err.contains(token), "{err}");
         }
         (result, out)
+    }
+
+    fn env(vars: &[(&str, &str)]) -> HashMap<String, String> {
+        vars.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -501,29 +575,221 @@ mod tests {
         assert!(out.contains("nothing was changed"), "{out}");
     }
 
+    /// Cargo's config with `text` as its only file (`$CARGO_HOME/config.toml`).
+    fn cargo_config(text: &str, vars: &[(&str, &str)]) -> CargoConfig {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.toml"), text).unwrap();
+        CargoConfig::read(dir.path(), Some(dir.path()), &env(vars), &["a", "b", "c"])
+    }
+
     #[test]
     fn crates_io_over_git_and_configured_providers() {
-        let config: DocumentMut = "[registries.crates-io]\nprotocol = \"git\"\n\n[registries.a]\ncredential-provider = \"cargo-credential-corp\"\n[registries.b]\ncredential-provider = \"cargo:token\"\n".parse().unwrap();
+        let text = "[registries.crates-io]\nprotocol = \"git\"\n\n[registries.a]\ncredential-provider = \"cargo-credential-corp\"\n[registries.b]\ncredential-provider = \"cargo:token\"\n";
+        let config = cargo_config(text, &[]);
         assert_eq!(
-            crates_io_index(Some(&config)),
+            crates_io_index(&config),
             "https://github.com/rust-lang/crates.io-index"
         );
-        assert_eq!(crates_io_index(None), "sparse+https://index.crates.io/");
+        assert_eq!(
+            crates_io_index(&cargo_config("", &[])),
+            "sparse+https://index.crates.io/"
+        );
+        assert_eq!(
+            crates_io_index(&cargo_config(
+                "",
+                &[("CARGO_REGISTRIES_CRATES_IO_PROTOCOL", "git")]
+            )),
+            "https://github.com/rust-lang/crates.io-index"
+        );
         let found = |name: &str| Found {
             table: vec!["registries".into(), name.into()],
             name: name.into(),
+            from: None,
             state: State::NotTried,
         };
         let (a, b, c) = (found("a"), found("b"), found("c"));
-        assert_eq!(
-            not_using_this_provider(&[&a, &b, &c], Some(&config)),
-            ["b", "c"]
+        assert_eq!(not_using_this_provider(&[&a, &b, &c], &config), ["b", "c"]);
+        let global = "[registry]\nglobal-credential-providers = [\"cargo-credential-corp\"]\n";
+        assert!(not_using_this_provider(&[&a, &c], &cargo_config(global, &[])).is_empty());
+        // The environment overrides a registry's own provider.
+        let config = cargo_config(
+            global,
+            &[("CARGO_REGISTRIES_C_CREDENTIAL_PROVIDER", "cargo:token")],
         );
-        let global: DocumentMut =
-            "[registry]\nglobal-credential-providers = [\"cargo-credential-corp\"]\n"
-                .parse()
-                .unwrap();
-        assert!(not_using_this_provider(&[&a, &c], Some(&global)).is_empty());
+        assert_eq!(not_using_this_provider(&[&a, &c], &config), ["c"]);
+    }
+
+    #[test]
+    fn a_registry_of_the_project_is_migrated_from_inside_it() {
+        let (dir, paths) = setup(CREDS);
+        let project = project_config(
+            &paths.cwd,
+            "[registries.lost]\nindex = \"sparse+https://lost.example/\"\n\n[registry]\nglobal-credential-providers = [\"cargo:token\", \"cargo-credential-corp\"]\n",
+        );
+        // From a folder below the project's root, as Cargo reads it.
+        let paths = Paths {
+            cwd: paths.cwd.join("crates").join("app"),
+            ..paths
+        };
+        std::fs::create_dir_all(&paths.cwd).unwrap();
+        let keychain = Fake::default();
+        let (result, out) = report(&keychain, &paths, true);
+        result.unwrap();
+        assert!(
+            out.contains(&format!(
+                "lost ([registries.lost]): would move to the keychain item \
+                 `cargo-registry:sparse+https://lost.example/` (index from {})",
+                project.display()
+            )),
+            "{out}"
+        );
+        let (result, out) = report(&keychain, &paths, false);
+        result.unwrap();
+        let home_config = paths.home.join("config.toml");
+        for line in [
+            format!(
+                "lost ([registries.lost]): moved to the keychain item \
+                 `cargo-registry:sparse+https://lost.example/` (index from {}; read back: same \
+                 token)",
+                project.display()
+            ),
+            format!(
+                "corp ([registries.corp]): moved to the keychain item \
+                 `cargo-registry:sparse+https://corp.example/` (index from {}; read back: same \
+                 token)",
+                home_config.display()
+            ),
+            "crates-io ([registry]): moved to the keychain item \
+             `cargo-registry:sparse+https://index.crates.io/` (read back: same token)"
+                .to_owned(),
+            "removed 3 tokens".to_owned(),
+        ] {
+            assert!(out.contains(&line), "{line}\n{out}");
+        }
+        // The project's global list names this provider: no warning.
+        assert!(!out.contains("warning"), "{out}");
+        assert_eq!(
+            keychain.items.borrow()["cargo-registry:sparse+https://lost.example/"],
+            "lost-tok-3"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&paths.credentials).unwrap(),
+            "# written by cargo login\n\n[registries.kept]\nsecret-key = \"k3.secret.x\"\n"
+        );
+        drop(dir);
+    }
+
+    #[test]
+    fn the_nearest_file_wins_and_the_environment_over_all() {
+        let (_dir, paths) = setup(CREDS);
+        let outer = project_config(
+            &paths.cwd,
+            "[registries.corp]\nindex = \"sparse+https://outer.example/\"\n\n[registries.lost]\nindex = \"sparse+https://lost-outer.example/\"\n",
+        );
+        let inner_dir = paths.cwd.join("inner");
+        let inner = project_config(
+            &inner_dir,
+            "[registries.corp]\nindex = \"sparse+https://inner.example/\"\n",
+        );
+        let paths = Paths {
+            cwd: inner_dir,
+            ..paths
+        };
+        let (result, out) = report(&Fake::default(), &paths, true);
+        result.unwrap();
+        for line in [
+            format!(
+                "corp ([registries.corp]): would move to the keychain item \
+                 `cargo-registry:sparse+https://inner.example/` (index from {})",
+                inner.display()
+            ),
+            format!(
+                "lost ([registries.lost]): would move to the keychain item \
+                 `cargo-registry:sparse+https://lost-outer.example/` (index from {})",
+                outer.display()
+            ),
+        ] {
+            assert!(out.contains(&line), "{line}\n{out}");
+        }
+        assert!(!out.contains("corp.example"), "{out}");
+
+        // CARGO_REGISTRIES_<NAME>_INDEX wins over every file.
+        let vars = env(&[("CARGO_REGISTRIES_CORP_INDEX", "sparse+https://env.example/")]);
+        let keychain = Fake::default();
+        let (result, out) = report_env(&keychain, &paths, &vars, false);
+        result.unwrap();
+        assert!(
+            out.contains(
+                "corp ([registries.corp]): moved to the keychain item \
+                 `cargo-registry:sparse+https://env.example/` (index from \
+                 CARGO_REGISTRIES_CORP_INDEX; read back: same token)"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("does not make Cargo ask cargo-credential-corp for crates-io, corp, lost"),
+            "{out}"
+        );
+        let items = keychain.items.borrow();
+        assert_eq!(
+            items["cargo-registry:sparse+https://env.example/"],
+            "corp-tok-2"
+        );
+        assert_eq!(
+            items["cargo-registry:sparse+https://lost-outer.example/"],
+            "lost-tok-3"
+        );
+        assert_eq!(items.len(), 3);
+    }
+
+    #[test]
+    fn a_registry_only_in_the_environment_is_migrated() {
+        let (_dir, paths) = setup(CREDS);
+        let vars = env(&[
+            (
+                "CARGO_REGISTRIES_LOST_INDEX",
+                "sparse+https://lost-env.example/",
+            ),
+            (
+                "CARGO_REGISTRY_GLOBAL_CREDENTIAL_PROVIDERS",
+                "cargo-credential-corp",
+            ),
+        ]);
+        let keychain = Fake::default();
+        let (result, out) = report_env(&keychain, &paths, &vars, false);
+        result.unwrap();
+        assert!(
+            out.contains("(index from CARGO_REGISTRIES_LOST_INDEX; read back: same token)"),
+            "{out}"
+        );
+        assert!(out.contains("removed 3 tokens"), "{out}");
+        assert!(!out.contains("warning"), "{out}");
+        assert_eq!(
+            keychain.items.borrow()["cargo-registry:sparse+https://lost-env.example/"],
+            "lost-tok-3"
+        );
+    }
+
+    #[test]
+    fn a_broken_project_config_changes_nothing() {
+        let (_dir, paths) = setup(CREDS);
+        let project = project_config(
+            &paths.cwd,
+            "[registries.lost]\nindex = \"sparse+https://lost.example/\nx = \"lost-tok-3\"\n",
+        );
+        for dry_run in [true, false] {
+            let keychain = Fake::default();
+            let (result, out) = report(&keychain, &paths, dry_run);
+            let err = result.unwrap_err().to_string();
+            assert!(
+                err.contains(&project.display().to_string())
+                    && err.contains("line 2")
+                    && err.contains("nothing was changed"),
+                "{err}"
+            );
+            assert!(keychain.items.borrow().is_empty(), "{out}");
+            assert_eq!(std::fs::read_to_string(&paths.credentials).unwrap(), CREDS);
+        }
     }
 
     #[test]
@@ -582,7 +848,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths {
             credentials: dir.path().join("credentials.toml"),
-            config: dir.path().join("config.toml"),
+            home: dir.path().to_owned(),
+            cwd: dir.path().to_owned(),
         };
         let (result, out) = report(&Fake::default(), &paths, false);
         result.unwrap();

@@ -20,10 +20,9 @@ use crate::registry::{CRATES_IO, Registry};
 use crate::source::env::ProcessEnv;
 use crate::source::{Lifetime, Lookup, Request, SourceKind, source};
 
-mod cargo;
 mod probe;
 
-use cargo::{CargoConfig, is_this_provider};
+use super::cargo_config::{CargoConfig, is_this_entry};
 
 /// The version of the `--json` schema.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -221,7 +220,7 @@ fn check_registry(
         ));
     }
     let (chain, own) = cargo.chain(name);
-    let position = chain.iter().position(|e| is_this_provider(e));
+    let position = chain.iter().position(|e| is_this_entry(e));
     let providers: Vec<String> = chain.iter().map(|e| e.join(" ")).collect();
     let registry = Registry {
         index_url: index,
