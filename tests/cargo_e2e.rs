@@ -52,11 +52,7 @@ fn keychain_login_publish_fetch_yank_logout() {
     let lib = home.new_lib("corp-lib", "0.1.0");
     let out = home.cargo(&lib, &["publish", "--registry", REGISTRY], None);
     out.assert_success();
-    assert!(
-        out.stderr.contains("Uploaded corp-lib v0.1.0"),
-        "{}",
-        out.describe()
-    );
+    out.assert_stderr_contains("Uploaded corp-lib v0.1.0");
 
     let app = home.new_app("corp-app", "corp-lib", "0.1");
     home.cargo(&app, &["generate-lockfile"], None)

@@ -208,11 +208,7 @@ fn a_github_job_publishes_and_builds_with_codeartifact_tokens_through_a_verifyin
     let lib = home.new_lib("aws-lib", "0.4.0");
     let out = home.cargo(&lib, &["publish", "--registry", REGISTRY], None);
     out.assert_success();
-    assert!(
-        out.stderr.contains("Uploaded aws-lib v0.4.0"),
-        "{}",
-        out.describe()
-    );
+    out.assert_stderr_contains("Uploaded aws-lib v0.4.0");
     let stats = aws.stats();
     assert_eq!(
         (stats["sts"].as_u64(), stats["tokens"].as_u64()),
@@ -227,11 +223,7 @@ fn a_github_job_publishes_and_builds_with_codeartifact_tokens_through_a_verifyin
     let app = home.new_app("aws-app", "aws-lib", "0.4");
     let out = home.cargo(&app, &["build"], None);
     out.assert_success();
-    assert!(
-        out.stderr.contains("Downloaded aws-lib v0.4.0"),
-        "{}",
-        out.describe()
-    );
+    out.assert_stderr_contains("Downloaded aws-lib v0.4.0");
     let stats = aws.stats();
     assert_eq!(
         (stats["sts"].as_u64(), stats["tokens"].as_u64()),

@@ -55,11 +55,7 @@ fn a_ci_identity_is_exchanged_for_publish_and_fetch_through_a_verifying_gateway(
     let lib = home.new_lib("oidc-lib", "0.3.0");
     let out = home.cargo(&lib, &["publish", "--registry", REGISTRY], None);
     out.assert_success();
-    assert!(
-        out.stderr.contains("Uploaded oidc-lib v0.3.0"),
-        "{}",
-        out.describe()
-    );
+    out.assert_stderr_contains("Uploaded oidc-lib v0.3.0");
     // One read-scope token for the index, one publish-scope token for the upload.
     assert_eq!(idp.issued(), 2);
 
@@ -68,11 +64,7 @@ fn a_ci_identity_is_exchanged_for_publish_and_fetch_through_a_verifying_gateway(
         .assert_success();
     let out = home.cargo(&app, &["build"], None);
     out.assert_success();
-    assert!(
-        out.stderr.contains("Downloaded oidc-lib v0.3.0"),
-        "{}",
-        out.describe()
-    );
+    out.assert_stderr_contains("Downloaded oidc-lib v0.3.0");
     // Later cargo runs reuse the cached read token: no new exchange.
     assert_eq!(idp.issued(), 2);
 
@@ -97,11 +89,7 @@ fn a_read_scoped_token_cannot_publish() {
         None,
     );
     out.assert_failure();
-    assert!(
-        out.stderr.contains("missing-publish-scope"),
-        "{}",
-        out.describe()
-    );
+    out.assert_stderr_contains("missing-publish-scope");
 }
 
 #[test]

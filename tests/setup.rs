@@ -279,11 +279,7 @@ fn a_credential_provider_set_elsewhere_is_warned_about() {
     c.env("CARGO_REGISTRY_CREDENTIAL_PROVIDER", "cargo:token");
     let out = c.run(&["setup"]);
     out.assert_success();
-    assert!(
-        out.stderr.contains("CARGO_REGISTRY_CREDENTIAL_PROVIDER"),
-        "{}",
-        out.describe()
-    );
+    out.assert_stderr_contains("CARGO_REGISTRY_CREDENTIAL_PROVIDER");
 }
 
 #[test]

@@ -558,11 +558,7 @@ fn revoke_and_logout_revoke_this_jobs_tokens() {
     q.user_config("[registries.corp]\nindex = \"sparse+https://r.example/\"\n");
     let out = q.run(&["revoke", "--registry", "corp"], "");
     out.assert_failure();
-    assert!(
-        out.stderr.contains("crates-io-trusted-publishing"),
-        "{}",
-        out.describe()
-    );
+    out.assert_stderr_contains("crates-io-trusted-publishing");
 }
 
 /// The crates.io-compatible registry's name in Cargo's config and the
@@ -756,11 +752,7 @@ fn cargo_publishes_to_a_crates_io_compatible_registry_with_trusted_publishing() 
     let lib = home.new_lib("tp-lib", "0.1.0");
     let out = home.cargo(&lib, &["publish", "--registry", TP], None);
     out.assert_success();
-    assert!(
-        out.stderr.contains("Uploaded tp-lib v0.1.0"),
-        "{}",
-        out.describe()
-    );
+    out.assert_stderr_contains("Uploaded tp-lib v0.1.0");
     outputs.push(out);
     let stats = crates_io.stats();
     assert_eq!(count(&stats, "exchanged"), 1, "{stats}");
@@ -783,11 +775,7 @@ fn cargo_publishes_to_a_crates_io_compatible_registry_with_trusted_publishing() 
     let app = home.new_app("tp-app", "tp-lib", "0.1");
     let out = home.cargo(&app, &["build"], None);
     out.assert_success();
-    assert!(
-        out.stderr.contains("Downloaded tp-lib v0.1.0"),
-        "{}",
-        out.describe()
-    );
+    out.assert_stderr_contains("Downloaded tp-lib v0.1.0");
     outputs.push(out);
     assert_eq!(idp.secrets_issued().len(), ci_tokens);
     assert_eq!(count(&crates_io.stats(), "exchanged"), 1);

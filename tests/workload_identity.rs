@@ -259,22 +259,14 @@ fn a_github_job_publishes_and_builds_with_entra_tokens_through_a_verifying_gatew
     let lib = home.new_lib("entra-lib", "0.2.0");
     let out = home.cargo(&lib, &["publish", "--registry", REGISTRY], None);
     out.assert_success();
-    assert!(
-        out.stderr.contains("Uploaded entra-lib v0.2.0"),
-        "{}",
-        out.describe()
-    );
+    out.assert_stderr_contains("Uploaded entra-lib v0.2.0");
     let issued = entra.stats()["issued"].as_u64().unwrap();
     assert!(issued >= 1, "{}", entra.stats());
 
     let app = home.new_app("entra-app", "entra-lib", "0.2");
     let out = home.cargo(&app, &["build"], None);
     out.assert_success();
-    assert!(
-        out.stderr.contains("Downloaded entra-lib v0.2.0"),
-        "{}",
-        out.describe()
-    );
+    out.assert_stderr_contains("Downloaded entra-lib v0.2.0");
     assert_eq!(
         entra.stats()["issued"].as_u64().unwrap(),
         issued,

@@ -53,6 +53,18 @@ impl Output {
     }
 
     /// Panics with the output unless the child exited 0.
+    /// Fails (showing the output, tokens redacted) unless standard error
+    /// contains `needle`.
+    pub fn assert_stderr_contains(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "`{}`: stderr lacks {needle:?}:\n{}",
+            self.what,
+            self.describe()
+        );
+        self
+    }
+
     pub fn assert_success(&self) -> &Self {
         assert!(
             self.status.success(),
