@@ -21,14 +21,11 @@ use crate::source::env::{Environment, ProcessEnv};
 /// The name Cargo's config uses for this provider.
 pub const PROVIDER: &str = "cargo-credential-corp";
 
-/// Cargo's home: `$CARGO_HOME` if set (and not empty), else `~/.cargo`.
+/// Cargo's home: `$CARGO_HOME` if set (and not empty; a relative one is
+/// taken from the current directory, as Cargo does), else `~/.cargo`.
 pub fn cargo_home() -> anyhow::Result<PathBuf> {
-    match std::env::var_os("CARGO_HOME") {
-        Some(home) if !home.is_empty() => Ok(PathBuf::from(home)),
-        _ => dirs::home_dir()
-            .map(|h| h.join(".cargo"))
-            .ok_or_else(|| anyhow!("cannot find your home folder; set CARGO_HOME")),
-    }
+    crate::oidc::network::cargo_home()
+        .ok_or_else(|| anyhow!("cannot find your home folder; set CARGO_HOME"))
 }
 
 /// The file Cargo reads as `name.toml` in `dir`: the legacy `name` (no
@@ -84,7 +81,7 @@ fn chain_from(cwd: &Path, home: Option<&Path>) -> Vec<PathBuf> {
 /// Whether two paths name the same file (the same path, or both resolving
 /// to one existing file).
 pub fn same_file(a: &Path, b: &Path) -> bool {
-    a == b || matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(a), Ok(b)) if a == b)
+    crate::oidc::network::same_path(a, b)
 }
 
 /// Whether a provider entry of Cargo's config (`"cargo-credential-corp"`,
@@ -685,10 +682,7 @@ impl CargoConfig {
         names: &[&str],
     ) -> CargoConfig {
         let mut config = CargoConfig::default();
-        let files: Vec<PathBuf> = chain_from(cwd, home)
-            .into_iter()
-            .filter(|p| p.is_file())
-            .collect();
+        let files = crate::oidc::network::cargo_config_files(Some(cwd), home);
         // Lowest precedence first, so that later values win and arrays join
         // in Cargo's order.
         for path in files.iter().rev() {
@@ -762,6 +756,13 @@ impl CargoConfig {
                 self.registry_providers
                     .insert(name, p.split_whitespace().map(str::to_owned).collect());
             }
+        }
+        // crates.io's own provider: `[registry] credential-provider`.
+        if let Some(p) = env_var(env, "CARGO_REGISTRY_CREDENTIAL_PROVIDER") {
+            self.registry_providers.insert(
+                CRATES_IO.to_owned(),
+                p.split_whitespace().map(str::to_owned).collect(),
+            );
         }
         if let Some(protocol) = env_var(env, "CARGO_REGISTRIES_CRATES_IO_PROTOCOL") {
             self.crates_io_protocol = Some(protocol);
@@ -962,6 +963,28 @@ mod tests {
             "/opt/my tools/cargo-credential-corp".to_owned(),
             "--x".to_owned()
         ]));
+    }
+
+    #[test]
+    fn crates_ios_provider_variable_is_read() {
+        let mut c = CargoConfig::default();
+        c.apply(
+            &"[registry]\nglobal-credential-providers = [\"cargo-credential-corp\"]\n"
+                .parse()
+                .unwrap(),
+            Path::new("config.toml"),
+        );
+        let env: std::collections::HashMap<String, String> = [(
+            "CARGO_REGISTRY_CREDENTIAL_PROVIDER".to_owned(),
+            "cargo:token".to_owned(),
+        )]
+        .into();
+        c.apply_env(&env, &[]);
+        let (chain, own) = c.chain(Some(CRATES_IO));
+        assert!(own);
+        assert_eq!(chain, vec![vec!["cargo:token".to_owned()]]);
+        let (chain, own) = c.chain(Some("other"));
+        assert!(!own && is_this_entry(&chain[0]));
     }
 
     #[test]

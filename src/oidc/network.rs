@@ -245,8 +245,9 @@ impl Network {
     }
 }
 
-/// `$CARGO_HOME`, else `~/.cargo`.
-fn cargo_home() -> Option<PathBuf> {
+/// Cargo's home: `$CARGO_HOME` (a relative one from the current
+/// directory, as in Cargo), else `~/.cargo`; `None` without either.
+pub(crate) fn cargo_home() -> Option<PathBuf> {
     let cwd = || std::env::current_dir().unwrap_or_default();
     std::env::var_os("CARGO_HOME")
         .filter(|v| !v.is_empty())
@@ -362,9 +363,10 @@ impl CargoHttp {
 }
 
 /// Cargo's config files that exist, highest precedence first: `.cargo/`
-/// in `cwd` and each folder above it, then Cargo's home (each once). In a
-/// folder, the legacy `config` wins over `config.toml`, as in Cargo.
-fn cargo_config_files(cwd: Option<&Path>, home: Option<&Path>) -> Vec<PathBuf> {
+/// in `cwd` and each folder above it, then Cargo's home (each once, also
+/// when the home is one of those folders under another path). In a folder,
+/// the legacy `config` wins over `config.toml`, as in Cargo.
+pub(crate) fn cargo_config_files(cwd: Option<&Path>, home: Option<&Path>) -> Vec<PathBuf> {
     let in_dir = |dir: &Path| -> Option<PathBuf> {
         let legacy = dir.join("config");
         if legacy.is_file() {
@@ -377,13 +379,19 @@ fn cargo_config_files(cwd: Option<&Path>, home: Option<&Path>) -> Vec<PathBuf> {
     let mut home_seen = false;
     for dir in cwd.into_iter().flat_map(Path::ancestors) {
         let dot = dir.join(".cargo");
-        home_seen |= Some(dot.as_path()) == home;
+        home_seen |= home.is_some_and(|home| same_path(&dot, home));
         files.extend(in_dir(&dot));
     }
     if !home_seen && let Some(home) = home {
         files.extend(in_dir(home));
     }
     files
+}
+
+/// Whether two paths name the same file or folder (equal, or equal once
+/// resolved).
+pub(crate) fn same_path(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
 
 /// One of Cargo's config files as a TOML table, or `None` (with a trace)
