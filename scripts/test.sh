@@ -7,7 +7,10 @@
 #   2. installs the test IdP's npm packages (npm ci, from the committed lockfile),
 #   3. makes a Python venv with moto and botocore (tests/aws/requirements.txt)
 #      and builds the kellnr registry once per machine (both cached outside the repo),
-#   4. checks formatting and clippy,
+#   4. checks formatting and clippy, and clippy again for Windows
+#      (x86_64-pc-windows-gnu: the library and the binary, with the
+#      Credential Manager store; rustup's target and Debian's MinGW gcc,
+#      which ring's build script needs, are installed when missing),
 #   5. runs every test, the e2e ones included (`--include-ignored`).
 # Plain `cargo test` runs only the tests that need nothing installed.
 set -euo pipefail
@@ -27,6 +30,7 @@ declare -A packages=(
   [openssl]=openssl
   [script]=bsdutils
   [setsid]=util-linux
+  [x86_64-w64-mingw32-gcc]=gcc-mingw-w64-x86-64-posix
 )
 missing=()
 for program in "${!packages[@]}"; do
@@ -76,6 +80,15 @@ cargo fmt --all -- --check
 
 step "cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
+
+step "cargo clippy for Windows (library and binary)"
+# The tests are Unix-only (they drive gnome-keyring, ptys, Unix sockets);
+# this checks that the Windows build compiles, warning-free.
+if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then
+  command -v rustup >/dev/null 2>&1 || { echo "rustup is needed to add the x86_64-pc-windows-gnu target" >&2; exit 1; }
+  rustup target add x86_64-pc-windows-gnu >&2
+fi
+cargo clippy --locked --target x86_64-pc-windows-gnu --lib --bins -- -D warnings
 
 step "cargo test (all, e2e included)"
 cargo test --locked -- --include-ignored
