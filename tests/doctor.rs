@@ -231,3 +231,15 @@ fn the_probe_against_a_real_registry_that_requires_auth() {
     let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert!(codes(&json).contains(&"token-rejected".to_owned()));
 }
+
+#[test]
+fn a_registry_named_only_by_cargos_index_variable_is_found() {
+    const OTHER: &str = "sparse+http://127.0.0.1:9/other/";
+    let (mut p, _home) = doctor_home(INDEX, &global(INDEX, &corp()), None);
+    p.env("CARGO_REGISTRIES_OTHER_REG_INDEX", OTHER);
+    let out = p.run(&["doctor", "--registry", "other-reg", "--json"], "");
+    let json: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|_| panic!("not JSON: {}", out.describe()));
+    assert_eq!(json["registries"][0]["index"], OTHER, "{json}");
+    assert_eq!(json["registries"][0]["name"], "other-reg", "{json}");
+}

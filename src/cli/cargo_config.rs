@@ -634,7 +634,21 @@ fn words(value: &toml::Value) -> Option<Vec<String>> {
 }
 
 fn read_toml(path: &Path, problems: &mut Vec<String>) -> Option<toml::Table> {
-    let text = fs::read_to_string(path).ok()?;
+    let text = match fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(_) => {
+                problems.push(format!("{} is not UTF-8 text", path.display()));
+                return None;
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        // The error's kind only (never the contents).
+        Err(e) => {
+            problems.push(format!("{} cannot be read ({})", path.display(), e.kind()));
+            return None;
+        }
+    };
     match text.parse::<toml::Table>() {
         Ok(table) => Some(table),
         Err(e) => {
@@ -659,11 +673,12 @@ fn env_var(env: &dyn Environment, key: &str) -> Option<String> {
 
 impl CargoConfig {
     /// Reads Cargo's configuration as seen from `cwd` (with `$CARGO_HOME` and
-    /// the variables of this process), and which registries
+    /// the variables of this process; `names`: registries whose variables
+    /// are read even if no file names them), and which registries
     /// `credentials.toml` holds a token for.
-    pub fn load(cwd: &Path) -> CargoConfig {
+    pub fn load(cwd: &Path, names: &[&str]) -> CargoConfig {
         let home = cargo_home().ok();
-        let mut config = CargoConfig::read(cwd, home.as_deref(), &ProcessEnv, &[]);
+        let mut config = CargoConfig::read(cwd, home.as_deref(), &ProcessEnv, names);
         if let Some(home) = &home {
             config.read_credentials(home);
         }
@@ -963,6 +978,22 @@ mod tests {
             "/opt/my tools/cargo-credential-corp".to_owned(),
             "--x".to_owned()
         ]));
+    }
+
+    #[test]
+    fn unreadable_config_files_are_problems_and_missing_ones_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut problems = Vec::new();
+        assert!(read_toml(&dir.path().join("absent.toml"), &mut problems).is_none());
+        assert!(problems.is_empty());
+        let binary = dir.path().join("binary.toml");
+        fs::write(&binary, b"token = \"\xff\xfe secret\"\n").unwrap();
+        assert!(read_toml(&binary, &mut problems).is_none());
+        assert!(read_toml(dir.path(), &mut problems).is_none());
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].ends_with("is not UTF-8 text"), "{problems:?}");
+        assert!(problems[1].contains("cannot be read ("), "{problems:?}");
+        assert!(!problems.iter().any(|p| p.contains("secret")));
     }
 
     #[test]

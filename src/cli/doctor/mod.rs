@@ -150,7 +150,10 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
 
 /// Builds the report for the registries `args` selects.
 pub fn diagnose(args: &Args, cwd: &Path) -> anyhow::Result<Report> {
-    let cargo = CargoConfig::load(cwd);
+    // A registry asked about by name: its CARGO_REGISTRIES_<NAME>_* variables
+    // count even when no file names it, as in Cargo.
+    let names: Vec<&str> = args.target.registry.as_deref().into_iter().collect();
+    let cargo = CargoConfig::load(cwd, &names);
     let paths = ConfigPaths::from_env();
     let base = Config::load(&paths, &[]).context("the provider's config cannot be read")?;
     let mut targets: Vec<(Option<String>, String)> = Vec::new();
@@ -216,7 +219,7 @@ fn check_registry(
             "cargo-config-invalid",
             Level::Error,
             problem.clone(),
-            Some("fix the file: Cargo refuses it too".to_owned()),
+            Some("fix the file (or its permissions): Cargo refuses it too".to_owned()),
         ));
     }
     let (chain, own) = cargo.chain(name);
