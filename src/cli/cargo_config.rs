@@ -105,11 +105,14 @@ pub fn provider_program(entry: &str) -> &str {
 }
 
 /// The program a `credential-provider` value names: the first word of a
-/// string, the first element of an array; `None` for anything else.
+/// string, the first element of an array (whole: a path may hold spaces);
+/// `None` for anything else.
 pub fn credential_provider_program(item: &Item) -> Option<&str> {
     match item.as_value()? {
         toml_edit::Value::String(s) => Some(provider_program(s.value())),
-        toml_edit::Value::Array(a) => a.get(0)?.as_str().map(provider_program),
+        // An array is argv already: its first element is the program, spaces
+        // and all.
+        toml_edit::Value::Array(a) => a.get(0)?.as_str(),
         _ => None,
     }
 }
@@ -734,9 +737,17 @@ impl CargoConfig {
             for (name, r) in registries {
                 let Some(r) = r.as_table() else { continue };
                 if let Some(index) = r.get("index").and_then(toml::Value::as_str) {
-                    self.indexes.insert(name.clone(), index.to_owned());
-                    self.index_origins
-                        .insert(name.clone(), Origin::File(path.to_owned()));
+                    if index.trim().is_empty() {
+                        // Cargo refuses it ("invalid url").
+                        self.problems.push(format!(
+                            "{}: [registries.{name}] index is empty",
+                            path.display()
+                        ));
+                    } else {
+                        self.indexes.insert(name.clone(), index.to_owned());
+                        self.index_origins
+                            .insert(name.clone(), Origin::File(path.to_owned()));
+                    }
                 }
                 if let Some(p) = r.get("credential-provider").and_then(words) {
                     self.registry_providers.insert(name.clone(), p);
@@ -764,8 +775,12 @@ impl CargoConfig {
             let key = env_mangle(&name);
             let var = format!("CARGO_REGISTRIES_{key}_INDEX");
             if let Some(index) = env_var(env, &var) {
-                self.indexes.insert(name.clone(), index);
-                self.index_origins.insert(name.clone(), Origin::Env(var));
+                if index.trim().is_empty() {
+                    self.problems.push(format!("{var} is set but empty"));
+                } else {
+                    self.indexes.insert(name.clone(), index);
+                    self.index_origins.insert(name.clone(), Origin::Env(var));
+                }
             }
             if let Some(p) = env_var(env, &format!("CARGO_REGISTRIES_{key}_CREDENTIAL_PROVIDER")) {
                 self.registry_providers
@@ -994,6 +1009,44 @@ mod tests {
         assert!(problems[0].ends_with("is not UTF-8 text"), "{problems:?}");
         assert!(problems[1].contains("cannot be read ("), "{problems:?}");
         assert!(!problems.iter().any(|p| p.contains("secret")));
+    }
+
+    #[test]
+    fn an_empty_index_is_a_problem_not_an_index() {
+        let mut c = CargoConfig::default();
+        c.apply(
+            &"[registries.a]\nindex = \"\"\ncredential-provider = \"cargo:token\"\n\
+              [registries.b]\nindex = \"sparse+https://b/\"\n"
+                .parse()
+                .unwrap(),
+            Path::new("config.toml"),
+        );
+        let env: std::collections::HashMap<String, String> =
+            [("CARGO_REGISTRIES_B_INDEX".to_owned(), " ".to_owned())].into();
+        c.apply_env(&env, &[]);
+        assert!(!c.indexes.contains_key("a"));
+        assert_eq!(
+            c.indexes["b"], "sparse+https://b/",
+            "the file's index stays"
+        );
+        assert_eq!(c.chain(Some("a")).0, vec![vec!["cargo:token".to_owned()]]);
+        assert_eq!(c.problems.len(), 2, "{:?}", c.problems);
+    }
+
+    #[test]
+    fn an_array_provider_is_one_program_spaces_and_all() {
+        let doc: DocumentMut =
+            "p = [\"/opt/my tools/cargo-credential-corp\", \"--x\"]\nq = \"cargo-credential-corp --x\"\n"
+                .parse()
+                .unwrap();
+        assert_eq!(
+            credential_provider_program(&doc["p"]),
+            Some("/opt/my tools/cargo-credential-corp")
+        );
+        assert_eq!(
+            credential_provider_program(&doc["q"]),
+            Some("cargo-credential-corp")
+        );
     }
 
     #[test]
