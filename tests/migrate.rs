@@ -177,8 +177,11 @@ index = \"sparse+https://orphan.example/index/\"
 index = \"sparse+https://corp-project.example/index/\"
 ";
 
+/// A project's `.cargo/config.toml` (which may come with a cloned
+/// repository) never decides where a token goes: the user's own config and
+/// environment do.
 #[test]
-fn the_index_is_read_as_cargo_reads_it_from_the_current_directory() {
+fn a_projects_config_does_not_decide_the_index() {
     let mut c = cargo_home();
     crate::util::write(&c.project(), PROJECT);
     c.env(
@@ -190,15 +193,14 @@ fn the_index_is_read_as_cargo_reads_it_from_the_current_directory() {
     let project = c.project().display().to_string();
     for needle in [
         format!(
-            "orphan ([registries.orphan]): would move to the keychain item \
-             `cargo-registry:sparse+https://orphan.example/index/` (index from {project})"
+            "orphan ([registries.orphan]): stays: only {project} (a project's Cargo config) \
+             names its index"
         ),
-        // The project's file is nearer than $CARGO_HOME's: it wins.
+        // The project names another index for `corp`: $CARGO_HOME's is used.
         format!(
-            "corp ([registries.corp]): would move to the keychain item \
-             `cargo-registry:sparse+https://corp-project.example/index/` (index from {project})"
+            "corp ([registries.corp]): would move to the keychain item `cargo-registry:{CORP}`"
         ),
-        // The environment wins over both.
+        // The user's environment wins over the user's file.
         "vendor ([registries.vendor]): would move to the keychain item \
          `cargo-registry:sparse+https://vendor-env.example/` (index from \
          CARGO_REGISTRIES_VENDOR_INDEX)"
@@ -207,6 +209,11 @@ fn the_index_is_read_as_cargo_reads_it_from_the_current_directory() {
     ] {
         assert!(out.stdout.contains(&needle), "{needle}\n{}", out.describe());
     }
+    assert!(
+        !out.stdout.contains("corp-project.example"),
+        "{}",
+        out.describe()
+    );
     assert_eq!(
         std::fs::read_to_string(c.home().join("credentials.toml")).unwrap(),
         credentials()
@@ -215,7 +222,7 @@ fn the_index_is_read_as_cargo_reads_it_from_the_current_directory() {
 
 #[test]
 #[ignore = "e2e: needs gnome-keyring; run scripts/test.sh"]
-fn migrate_moves_a_token_whose_index_only_the_project_knows() {
+fn migrate_in_a_project_binds_tokens_to_the_users_own_indexes() {
     let keyring = Keyring::start();
     let mut c = cargo_home();
     c.env("DBUS_SESSION_BUS_ADDRESS", keyring.address());
@@ -224,28 +231,21 @@ fn migrate_moves_a_token_whose_index_only_the_project_knows() {
     out.assert_success();
     let [cio, corp, vendor, orphan] = TOKENS;
     assert_eq!(keyring.provider_item(CRATES_IO).as_deref(), Some(cio));
+    assert_eq!(keyring.provider_item(CORP).as_deref(), Some(corp));
     assert_eq!(
-        keyring
-            .provider_item("sparse+https://corp-project.example/index/")
-            .as_deref(),
-        Some(corp)
+        keyring.provider_item("sparse+https://corp-project.example/index/"),
+        None
     );
-    assert_eq!(keyring.provider_item(CORP), None);
     assert_eq!(keyring.provider_item(VENDOR).as_deref(), Some(vendor));
     assert_eq!(
-        keyring
-            .provider_item("sparse+https://orphan.example/index/")
-            .as_deref(),
-        Some(orphan)
+        keyring.provider_item("sparse+https://orphan.example/index/"),
+        None
     );
-    assert!(
-        out.stdout.contains("removed 4 tokens from"),
-        "{}",
-        out.describe()
-    );
+    out.assert_stdout_contains("removed 3 tokens from");
     let left = std::fs::read_to_string(c.home().join("credentials.toml")).unwrap();
-    for token in TOKENS {
+    for token in [cio, corp, vendor] {
         assert!(!left.contains(token), "{left}");
     }
+    assert!(left.contains(orphan), "the orphan's token stays");
     assert!(left.contains("# rotated in March"), "{left}");
 }

@@ -636,6 +636,19 @@ fn words(value: &toml::Value) -> Option<Vec<String>> {
     }
 }
 
+/// Why an index URL cannot be used as written: empty (Cargo refuses it), or
+/// with spaces around it (Cargo trims them, so a token bound to it as
+/// written would be asked for under another URL).
+fn unusable_index(index: &str) -> Option<&'static str> {
+    if index.trim().is_empty() {
+        Some("is empty")
+    } else if index.trim() != index {
+        Some("has spaces around it")
+    } else {
+        None
+    }
+}
+
 fn read_toml(path: &Path, problems: &mut Vec<String>) -> Option<toml::Table> {
     let text = match fs::read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
@@ -699,8 +712,27 @@ impl CargoConfig {
         env: &dyn Environment,
         names: &[&str],
     ) -> CargoConfig {
-        let mut config = CargoConfig::default();
         let files = crate::oidc::network::cargo_config_files(Some(cwd), home);
+        CargoConfig::from_files(files, env, names)
+    }
+
+    /// Only the user's own settings: `$CARGO_HOME/config.toml` (of `home`)
+    /// and the variables of `env`, no project's `.cargo/config.toml`. What
+    /// a token may be bound to: a project's config may come from a cloned
+    /// repository, and must not decide which index receives a login.
+    pub fn read_trusted(home: &Path, env: &dyn Environment, names: &[&str]) -> CargoConfig {
+        let file = in_dir(home, "config");
+        let files = if file.is_file() {
+            vec![file]
+        } else {
+            Vec::new()
+        };
+        CargoConfig::from_files(files, env, names)
+    }
+
+    /// `files` (highest precedence first), then the variables of `env`.
+    fn from_files(files: Vec<PathBuf>, env: &dyn Environment, names: &[&str]) -> CargoConfig {
+        let mut config = CargoConfig::default();
         // Lowest precedence first, so that later values win and arrays join
         // in Cargo's order.
         for path in files.iter().rev() {
@@ -737,11 +769,11 @@ impl CargoConfig {
             for (name, r) in registries {
                 let Some(r) = r.as_table() else { continue };
                 if let Some(index) = r.get("index").and_then(toml::Value::as_str) {
-                    if index.trim().is_empty() {
-                        // Cargo refuses it ("invalid url").
+                    if let Some(why) = unusable_index(index) {
                         self.problems.push(format!(
-                            "{}: [registries.{name}] index is empty",
-                            path.display()
+                            "{}: [registries.{}] index {why}",
+                            path.display(),
+                            name.escape_debug()
                         ));
                     } else {
                         self.indexes.insert(name.clone(), index.to_owned());
@@ -775,8 +807,8 @@ impl CargoConfig {
             let key = env_mangle(&name);
             let var = format!("CARGO_REGISTRIES_{key}_INDEX");
             if let Some(index) = env_var(env, &var) {
-                if index.trim().is_empty() {
-                    self.problems.push(format!("{var} is set but empty"));
+                if let Some(why) = unusable_index(&index) {
+                    self.problems.push(format!("{var} {why}"));
                 } else {
                     self.indexes.insert(name.clone(), index);
                     self.index_origins.insert(name.clone(), Origin::Env(var));
@@ -1016,7 +1048,8 @@ mod tests {
         let mut c = CargoConfig::default();
         c.apply(
             &"[registries.a]\nindex = \"\"\ncredential-provider = \"cargo:token\"\n\
-              [registries.b]\nindex = \"sparse+https://b/\"\n"
+              [registries.b]\nindex = \"sparse+https://b/\"\n\
+              [registries.\"c\\u001b[2J\"]\nindex = \" sparse+https://c/\"\n"
                 .parse()
                 .unwrap(),
             Path::new("config.toml"),
@@ -1030,7 +1063,19 @@ mod tests {
             "the file's index stays"
         );
         assert_eq!(c.chain(Some("a")).0, vec![vec!["cargo:token".to_owned()]]);
-        assert_eq!(c.problems.len(), 2, "{:?}", c.problems);
+        assert_eq!(c.problems.len(), 3, "{:?}", c.problems);
+        assert!(
+            c.problems[1].contains("has spaces around it"),
+            "{:?}",
+            c.problems
+        );
+        // A table name is shown escaped (no terminal control characters).
+        assert!(
+            !c.problems.iter().any(|p| p.contains('\u{1b}')),
+            "{:?}",
+            c.problems
+        );
+        assert_eq!(c.indexes.len(), 1);
     }
 
     #[test]

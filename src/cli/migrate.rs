@@ -112,8 +112,9 @@ fn migrate(
     if !cargo.problems.is_empty() {
         bail!("{}; nothing was changed", cargo.problems.join("; "));
     }
-    let files = config_files(&cargo, paths);
-    let mut found = find_tokens(&file.doc, &cargo, &files);
+    // What a token is bound to: the user's own config and environment only.
+    let trusted = CargoConfig::read_trusted(&paths.home, env, &names);
+    let mut found = find_tokens(&file.doc, &trusted, &cargo, paths);
     writeln!(out, "tokens in {file_name}:")?;
     if found.is_empty() {
         writeln!(out, "  none")?;
@@ -200,6 +201,13 @@ fn migrate(
         )?;
         let missing = not_using_this_provider(&moved, &cargo);
         if !missing.is_empty() {
+            let files = match cargo.files.is_empty() {
+                true => "no config file".to_owned(),
+                false => (cargo.files.iter())
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
             writeln!(
                 out,
                 "warning: Cargo's config as read from {} ({files}) and the environment does \
@@ -296,27 +304,19 @@ fn registry_names(doc: &DocumentMut) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The config files Cargo reads here, for messages.
-fn config_files(cargo: &CargoConfig, paths: &Paths) -> String {
-    if cargo.files.is_empty() {
-        format!(
-            "none: no .cargo/config.toml from {} up, no config.toml in {}",
-            paths.cwd.display(),
-            paths.home.display()
-        )
-    } else {
-        let files: Vec<String> = cargo
-            .files
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        files.join(", ")
-    }
-}
-
-/// Every `token` of `[registry]` and `[registries.NAME]`, and where it goes
-/// (index URLs from `cargo`, read from the config files `files`).
-fn find_tokens(doc: &DocumentMut, cargo: &CargoConfig, files: &str) -> Vec<Found> {
+/// Every `token` of `[registry]` and `[registries.NAME]`, and where it goes.
+/// The index comes from `trusted` (`$CARGO_HOME/config.toml` and the
+/// environment), never from a project's `.cargo/config.toml`, which may come
+/// with a cloned repository (`cargo`, Cargo's config as seen here, only
+/// explains a token that stays). crates.io's tokens go to crates.io's own
+/// index, whatever a config says `[registries.crates-io] index` is (Cargo
+/// ignores that key too).
+fn find_tokens(
+    doc: &DocumentMut,
+    trusted: &CargoConfig,
+    cargo: &CargoConfig,
+    paths: &Paths,
+) -> Vec<Found> {
     let mut found = Vec::new();
     if let Some(item) = doc
         .get("registry")
@@ -327,7 +327,7 @@ fn find_tokens(doc: &DocumentMut, cargo: &CargoConfig, files: &str) -> Vec<Found
             table: vec!["registry".to_owned()],
             name: CRATES_IO.to_owned(),
             from: None,
-            state: classify(item, Ok(crates_io_index(cargo))),
+            state: classify(item, Ok(crates_io_index(trusted))),
         });
     }
     let registries: Vec<(String, &Item)> = doc
@@ -341,19 +341,35 @@ fn find_tokens(doc: &DocumentMut, cargo: &CargoConfig, files: &str) -> Vec<Found
                 .collect()
         })
         .unwrap_or_default();
+    let home_config = cargo_config::in_dir(&paths.home, "config");
     for (name, item) in registries {
-        let from = cargo.index_origins.get(&name).cloned();
-        let index = match cargo.indexes.get(&name) {
-            Some(index) => Ok(index.clone()),
-            None if name == CRATES_IO => Ok(crates_io_index(cargo)),
-            None => Err(format!(
-                "no index is known for it: no config file Cargo reads here ({files}) has \
-                 [registries.{name}] index, and CARGO_REGISTRIES_{}_INDEX is not set (add the \
-                 index, e.g. with `cargo-credential-corp setup --registry {name} --index URL`, \
-                 and run `migrate` again; or run `migrate` in the project whose \
-                 .cargo/config.toml has it)",
-                env_mangle(&name)
-            )),
+        let var = format!("CARGO_REGISTRIES_{}_INDEX", env_mangle(&name));
+        let (index, from) = if name == CRATES_IO {
+            (Ok(crates_io_index(trusted)), None)
+        } else if let Some(index) = trusted.indexes.get(&name) {
+            (Ok(index.clone()), trusted.index_origins.get(&name).cloned())
+        } else if let Some(Origin::File(project)) = cargo.index_origins.get(&name) {
+            (
+                Err(format!(
+                    "only {} (a project's Cargo config) names its index, and a project's config \
+                     may come with a cloned repository: it does not decide where a token goes. \
+                     If that registry is yours, add its index to {} (`cargo-credential-corp \
+                     setup --registry {name} --index URL`) or set {var}, and run `migrate` again",
+                    project.display(),
+                    home_config.display()
+                )),
+                None,
+            )
+        } else {
+            (
+                Err(format!(
+                    "no index is known for it: {} has no [registries.{name}] index and {var} is \
+                     not set (add the index, e.g. with `cargo-credential-corp setup --registry \
+                     {name} --index URL`, and run `migrate` again)",
+                    home_config.display()
+                )),
+                None,
+            )
         };
         found.push(Found {
             table: vec!["registries".to_owned(), name.clone()],
@@ -620,11 +636,15 @@ mod tests {
     }
 
     #[test]
-    fn a_registry_of_the_project_is_migrated_from_inside_it() {
-        let (dir, paths) = setup(CREDS);
+    fn a_projects_config_never_decides_where_a_token_goes() {
+        let (_dir, paths) = setup(CREDS);
+        // A cloned repository's config: names `lost`, moves `corp`
+        // elsewhere, and names this provider so that Cargo would ask it.
         let project = project_config(
             &paths.cwd,
-            "[registries.lost]\nindex = \"sparse+https://lost.example/\"\n\n[registry]\nglobal-credential-providers = [\"cargo:token\", \"cargo-credential-corp\"]\n",
+            "[registries.lost]\nindex = \"sparse+https://lost.example/\"\n\n\
+             [registries.corp]\nindex = \"sparse+https://attacker.example/\"\n\n\
+             [registry]\nglobal-credential-providers = [\"cargo:token\", \"cargo-credential-corp\"]\n",
         );
         // From a folder below the project's root, as Cargo reads it.
         let paths = Paths {
@@ -633,88 +653,68 @@ mod tests {
         };
         std::fs::create_dir_all(&paths.cwd).unwrap();
         let keychain = Fake::default();
-        let (result, out) = report(&keychain, &paths, true);
-        result.unwrap();
-        assert!(
-            out.contains(&format!(
-                "lost ([registries.lost]): would move to the keychain item \
-                 `cargo-registry:sparse+https://lost.example/` (index from {})",
-                project.display()
-            )),
-            "{out}"
-        );
         let (result, out) = report(&keychain, &paths, false);
         result.unwrap();
         let home_config = paths.home.join("config.toml");
         for line in [
-            format!(
-                "lost ([registries.lost]): moved to the keychain item \
-                 `cargo-registry:sparse+https://lost.example/` (index from {}; read back: same \
-                 token)",
-                project.display()
-            ),
+            // The user's own config decides, not the project's.
             format!(
                 "corp ([registries.corp]): moved to the keychain item \
                  `cargo-registry:sparse+https://corp.example/` (index from {}; read back: same \
                  token)",
                 home_config.display()
             ),
+            format!(
+                "lost ([registries.lost]): stays: only {} (a project's Cargo config) names its \
+                 index",
+                project.display()
+            ),
             "crates-io ([registry]): moved to the keychain item \
              `cargo-registry:sparse+https://index.crates.io/` (read back: same token)"
                 .to_owned(),
-            "removed 3 tokens".to_owned(),
+            "removed 2 tokens".to_owned(),
         ] {
             assert!(out.contains(&line), "{line}\n{out}");
         }
-        // The project's global list names this provider: no warning.
+        assert!(!out.contains("attacker.example"), "{out}");
+        // Cargo, run here, would ask this provider (the project's list).
         assert!(!out.contains("warning"), "{out}");
+        let items = keychain.items.borrow();
+        assert_eq!(items.len(), 2, "{items:?}");
         assert_eq!(
-            keychain.items.borrow()["cargo-registry:sparse+https://lost.example/"],
-            "lost-tok-3"
+            items["cargo-registry:sparse+https://corp.example/"],
+            "corp-tok-2"
         );
-        assert_eq!(
-            std::fs::read_to_string(&paths.credentials).unwrap(),
-            "# written by cargo login\n\n[registries.kept]\nsecret-key = \"k3.secret.x\"\n"
+        assert!(
+            std::fs::read_to_string(&paths.credentials)
+                .unwrap()
+                .contains("lost-tok-3")
         );
-        drop(dir);
     }
 
     #[test]
-    fn the_nearest_file_wins_and_the_environment_over_all() {
-        let (_dir, paths) = setup(CREDS);
-        let outer = project_config(
+    fn the_environment_decides_and_crates_io_stays_crates_io() {
+        let creds = "[registries.crates-io]\ntoken = \"cio-tok-1\"\n\n\
+                     [registries.corp]\ntoken = \"corp-tok-2\"\n";
+        let (_dir, paths) = setup(creds);
+        // `[registries.crates-io] index` is ignored by Cargo, and here: in
+        // the user's own config, a project's, or the environment.
+        std::fs::write(
+            paths.home.join("config.toml"),
+            format!("{CONFIG}[registries.crates-io]\nindex = \"sparse+https://evil.example/\"\n"),
+        )
+        .unwrap();
+        project_config(
             &paths.cwd,
-            "[registries.corp]\nindex = \"sparse+https://outer.example/\"\n\n[registries.lost]\nindex = \"sparse+https://lost-outer.example/\"\n",
+            "[registries.crates-io]\nindex = \"sparse+https://evil2.example/\"\n",
         );
-        let inner_dir = paths.cwd.join("inner");
-        let inner = project_config(
-            &inner_dir,
-            "[registries.corp]\nindex = \"sparse+https://inner.example/\"\n",
-        );
-        let paths = Paths {
-            cwd: inner_dir,
-            ..paths
-        };
-        let (result, out) = report(&Fake::default(), &paths, true);
-        result.unwrap();
-        for line in [
-            format!(
-                "corp ([registries.corp]): would move to the keychain item \
-                 `cargo-registry:sparse+https://inner.example/` (index from {})",
-                inner.display()
+        let vars = env(&[
+            ("CARGO_REGISTRIES_CORP_INDEX", "sparse+https://env.example/"),
+            (
+                "CARGO_REGISTRIES_CRATES_IO_INDEX",
+                "sparse+https://evil3.example/",
             ),
-            format!(
-                "lost ([registries.lost]): would move to the keychain item \
-                 `cargo-registry:sparse+https://lost-outer.example/` (index from {})",
-                outer.display()
-            ),
-        ] {
-            assert!(out.contains(&line), "{line}\n{out}");
-        }
-        assert!(!out.contains("corp.example"), "{out}");
-
-        // CARGO_REGISTRIES_<NAME>_INDEX wins over every file.
-        let vars = env(&[("CARGO_REGISTRIES_CORP_INDEX", "sparse+https://env.example/")]);
+        ]);
         let keychain = Fake::default();
         let (result, out) = report_env(&keychain, &paths, &vars, false);
         result.unwrap();
@@ -726,20 +726,17 @@ mod tests {
             ),
             "{out}"
         );
-        assert!(
-            out.contains("does not make Cargo ask cargo-credential-corp for crates-io, corp, lost"),
-            "{out}"
-        );
+        assert!(!out.contains("evil"), "{out}");
         let items = keychain.items.borrow();
+        assert_eq!(
+            items["cargo-registry:sparse+https://index.crates.io/"],
+            "cio-tok-1"
+        );
         assert_eq!(
             items["cargo-registry:sparse+https://env.example/"],
             "corp-tok-2"
         );
-        assert_eq!(
-            items["cargo-registry:sparse+https://lost-outer.example/"],
-            "lost-tok-3"
-        );
-        assert_eq!(items.len(), 3);
+        assert_eq!(items.len(), 2, "{items:?}");
     }
 
     #[test]

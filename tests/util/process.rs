@@ -65,6 +65,18 @@ impl Output {
         self
     }
 
+    /// Fails (showing the output, tokens redacted) unless standard output
+    /// contains `needle`.
+    pub fn assert_stdout_contains(&self, needle: &str) -> &Self {
+        assert!(
+            self.stdout.contains(needle),
+            "`{}`: stdout lacks {needle:?}:\n{}",
+            self.what,
+            self.describe()
+        );
+        self
+    }
+
     pub fn assert_success(&self) -> &Self {
         assert!(
             self.status.success(),
