@@ -986,7 +986,15 @@ fn crates_io_only(name: &str, table: &RawSettings) -> anyhow::Result<()> {
         None => name == crate::registry::CRATES_IO,
     };
     if to_crates_io {
-        return Ok(());
+        return match crate::oidc::crates_io::crates_io_endpoint_refusal(oidc) {
+            None => Ok(()),
+            Some((key, why)) => Err(KeyError {
+                table: format!("registries.{name}.oidc"),
+                key,
+                why: why.to_owned(),
+            }
+            .into()),
+        };
     }
     if table.index.is_none() {
         return Err(KeyError {
@@ -1683,6 +1691,43 @@ mod tests {
         assert_eq!(s.oidc.unwrap().table_index, None);
         // Nor is a table whose `index` is crates.io's.
         trusted_publishing("index = \"sparse+https://index.crates.io/\"\n", "").unwrap();
+    }
+
+    #[test]
+    fn crates_ios_own_table_sends_id_tokens_only_to_crates_io_or_loopback() {
+        for (table, endpoint, ok) in [
+            ("[registries.crates-io]\n", "https://evil.example/tp", false),
+            (
+                "[registries.x]\nindex = \"sparse+https://index.crates.io/\"\n",
+                "https://evil.example/tp",
+                false,
+            ),
+            ("[registries.crates-io]\n", "http://127.0.0.1:9/tp", true),
+            ("[registries.crates-io]\n", "http://localhost:9/tp", true),
+            (
+                "[registries.crates-io]\n",
+                "https://crates.io/api/v1/trusted_publishing/tokens",
+                true,
+            ),
+        ] {
+            let header = table.lines().next().unwrap().trim_end_matches(']');
+            let text = format!(
+                "{table}{header}.oidc]\ngrant = \"crates-io-trusted-publishing\"\n\
+                 token-endpoint = {endpoint:?}\n"
+            );
+            let result = Config::from_texts(&[("u.toml", &text)]);
+            match (result, ok) {
+                (Ok(_), true) => {}
+                (Err(e), false) => {
+                    let msg = format!("{e:#}");
+                    assert!(
+                        msg.contains("`token-endpoint`") && !msg.contains("evil"),
+                        "{msg}"
+                    );
+                }
+                (r, _) => panic!("{text}: {:?}", r.map(|_| ()).map_err(|e| e.to_string())),
+            }
+        }
     }
 
     #[test]

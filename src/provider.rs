@@ -104,12 +104,16 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
             )
         });
         let mut notes = Vec::new();
+        let mut fallback = None;
         for kind in &settings.sources {
             let timer = crate::trace::Timer::start();
             let lookup = source(*kind).get(&request);
             crate::trace::debug(|| {
                 let what = match &lookup {
                     Ok(Lookup::Found(f)) => format!("a token ({:?})", f.lifetime),
+                    Ok(Lookup::Fallback(_)) => {
+                        "a placeholder, answered only if no later source has a token".to_owned()
+                    }
                     Ok(Lookup::Missing { .. }) => "nothing".to_owned(),
                     Err(e) => format!("failed: {e:#}"),
                 };
@@ -117,8 +121,14 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
             });
             match lookup? {
                 Lookup::Found(found) => return Ok(answer(found, settings)),
+                Lookup::Fallback(found) => {
+                    fallback.get_or_insert(found);
+                }
                 Lookup::Missing { note } => notes.extend(note),
             }
+        }
+        if let Some(found) = fallback {
+            return Ok(answer(found, settings));
         }
         for note in notes {
             warn(&note);

@@ -582,6 +582,19 @@ fn request_for(name: Option<&str>, index: &str, operation: &str) -> String {
     )
 }
 
+/// A JWT-shaped CI ID token with audience `aud` (unsigned: the fakes here
+/// do not verify it; the provider reads `aud` before sending it).
+fn ci_jwt(aud: &str) -> String {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    format!(
+        "{}.{}.{}",
+        b64(r#"{"alg":"RS256","kid":"ci-1"}"#),
+        b64(&format!(r#"{{"aud":"{aud}","jti":"j-tp"}}"#)),
+        b64("signature-bytes")
+    )
+}
+
 /// A GitHub Actions job (ID tokens from `ci`) for `[registries.tp]` at
 /// [`TP_INDEX`] with the trusted publishing grant and `oidc` lines.
 fn tp_job(ci: &Fake, oidc: &str) -> Provider {
@@ -599,7 +612,7 @@ fn tp_job(ci: &Fake, oidc: &str) -> Provider {
     .secret(ANY_JWT)
     .secret(ANY_TOKEN)
     .secret(CI_REQUEST_TOKEN)
-    .secret("ci-identity-Wm52");
+    .secret(&ci_jwt(TP_AUDIENCE));
     p
 }
 
@@ -607,7 +620,7 @@ fn tp_job(ci: &Fake, oidc: &str) -> Provider {
 fn a_crates_io_compatible_registry_needs_its_own_index_endpoint_and_audience() {
     let ci = Fake::start(Behavior::Json(
         200,
-        r#"{"value":"ci-identity-Wm52"}"#.into(),
+        format!(r#"{{"value":"{}"}}"#, ci_jwt(TP_AUDIENCE)),
     ));
     let fake = Fake::start(Behavior::Json(
         200,
@@ -666,7 +679,7 @@ fn a_crates_io_compatible_registry_needs_its_own_index_endpoint_and_audience() {
     );
     assert!(
         fake.last_request()
-            .ends_with(r#"{"jwt":"ci-identity-Wm52"}"#)
+            .ends_with(&format!(r#"{{"jwt":"{}"}}"#, ci_jwt(TP_AUDIENCE)))
     );
     assert_eq!((ci.hits(), fake.hits()), (1, 1));
     // A read: the placeholder, nothing asked.
@@ -860,4 +873,28 @@ fn cargo_publishes_to_a_crates_io_compatible_registry_with_trusted_publishing() 
     }
     let mut home = home;
     home.secrets(&secrets.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+#[test]
+fn the_read_placeholder_never_hides_a_token_a_later_source_has() {
+    let fake = Fake::start(Behavior::Json(200, r#"{"token":"cio_tp_never"}"#.into()));
+    const LATER: &str = "cio-read-token-Qz51";
+    let mut p = Provider::new();
+    p.user_config(&format!(
+        "[registries.crates-io]\nsources = [\"oidc\", \"env\"]\n\n[registries.crates-io.oidc]\n\
+         grant = \"crates-io-trusted-publishing\"\ntoken-endpoint = {:?}\ncache = \"off\"\n\
+         identity = \"gitlab\"\n",
+        fake.url("/tokens")
+    ))
+    .env("GITLAB_CI", "true")
+    .env("CARGO_REGISTRY_ID_TOKEN", "ci-identity-Wm53")
+    .secret("ci-identity-Wm53")
+    .secret(LATER);
+    // Only the placeholder: it is the answer.
+    assert_read_placeholder(&p.request(&request("read")));
+    // A later source with a token: that token, not the placeholder.
+    p.env("CARGO_REGISTRY_TOKEN", LATER);
+    let out = p.request(&request("read"));
+    assert_eq!(reply(&out)["Ok"]["token"], LATER, "{}", out.describe());
+    assert_eq!(fake.hits(), 0);
 }

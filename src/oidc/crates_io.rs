@@ -60,6 +60,12 @@ const LEDGER_FORMAT: u32 = 1;
 /// upload itself asks again, as a publish.
 pub const READ_PLACEHOLDER: &str = "cargo-credential-corp:trusted-publishing:no-read-token";
 
+/// Whether `token` is [`READ_PLACEHOLDER`] (no token: the provider gives it
+/// to Cargo only when no later source has a real one).
+pub(crate) fn is_placeholder(token: &Token) -> bool {
+    token.expose() == READ_PLACEHOLDER
+}
+
 /// A `get` for crates.io: nothing outside a GitHub Actions or GitLab CI
 /// job; for a read, [`READ_PLACEHOLDER`] (never a token: crates.io needs
 /// none to read); else a cached or freshly minted publish token.
@@ -237,18 +243,32 @@ pub(crate) fn foreign_registry_refusal(
     }
 }
 
-/// The `aud` of a JWT, read without verifying it (empty when `jwt` is not a
-/// JWT or has none).
-fn jwt_audiences(jwt: &str) -> Vec<String> {
+/// Why a table for crates.io itself (no `index` of its own, or crates.io's)
+/// cannot use its `token-endpoint`: the `oidc` key and what to write, or
+/// `None` when the endpoint is crates.io's (the default) or a loopback test
+/// server. The CI ID token sent there has the audience crates.io accepts.
+pub(crate) fn crates_io_endpoint_refusal(
+    settings: &OidcSettings,
+) -> Option<(&'static str, &'static str)> {
+    let allowed = url::Url::parse(endpoint(settings))
+        .is_ok_and(|u| u.host_str().is_some_and(is_crates_io_host) || super::http::is_loopback(&u));
+    (!allowed).then_some((
+        "token-endpoint",
+        "for crates.io itself must be crates.io's (leave it out) or a loopback test server: \
+         the CI ID token sent there has the audience crates.io accepts, and is never sent to \
+         another server. A crates.io-compatible registry needs a table of its own with its \
+         `index`, `token-endpoint` and `identity-audience`",
+    ))
+}
+
+/// The `aud` of a JWT, read without verifying it: empty when it has none,
+/// `None` when `jwt` is not a JWT or its claims or `aud` cannot be read.
+fn jwt_audiences(jwt: &str) -> Option<Vec<String>> {
     use base64::Engine as _;
-    let Some(payload) = jwt.split('.').nth(1) else {
-        return Vec::new();
-    };
-    let Ok(bytes) =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
-    else {
-        return Vec::new();
-    };
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Aud {
@@ -259,14 +279,10 @@ fn jwt_audiences(jwt: &str) -> Vec<String> {
     struct Claims {
         aud: Option<Aud>,
     }
-    match serde_json::from_slice::<Claims>(&bytes) {
-        Ok(Claims {
-            aud: Some(Aud::One(a)),
-        }) => vec![a],
-        Ok(Claims {
-            aud: Some(Aud::Many(v)),
-        }) => v,
-        _ => Vec::new(),
+    match serde_json::from_slice::<Claims>(&bytes).ok()?.aud {
+        Some(Aud::One(a)) => Some(vec![a]),
+        Some(Aud::Many(v)) => Some(v),
+        None => Some(Vec::new()),
     }
 }
 
@@ -294,17 +310,27 @@ pub(crate) fn request(
     }
     let jwt =
         subject.ok_or_else(|| anyhow!("crates.io trusted publishing needs a CI identity token"))?;
-    if let Some(bound) = bound_index(settings)
-        && jwt_audiences(jwt.expose())
-            .iter()
-            .any(|a| is_crates_io_audience(a))
-    {
-        bail!(
-            "the CI ID token's audience is crates.io's: it is not sent to the trusted publishing \
-             endpoint of the registry at `{bound}` (another server could exchange it at \
-             crates.io). Give the job's ID token the audience `identity-audience` names (GitLab: \
-             `aud:` under `id_tokens`)"
-        );
+    match bound_index(settings) {
+        // A crates.io-compatible registry: an ID token crates.io would take
+        // (or one whose audience cannot be read) is not sent.
+        Some(bound)
+            if jwt_audiences(jwt.expose())
+                .is_none_or(|auds| auds.iter().any(|a| is_crates_io_audience(a))) =>
+        {
+            bail!(
+                "the CI ID token's audience is crates.io's (or cannot be read): it is not sent \
+                 to the trusted publishing endpoint of the registry at `{bound}` (another server \
+                 could exchange it at crates.io). Give the job's ID token the audience \
+                 `identity-audience` names (GitLab: `aud:` under `id_tokens`)"
+            );
+        }
+        Some(_) => {}
+        // crates.io: only to crates.io (or a loopback test server).
+        None => {
+            if let Some((key, why)) = crates_io_endpoint_refusal(settings) {
+                bail!("grant \"crates-io-trusted-publishing\": `{key}` {why}");
+            }
+        }
     }
     let body = Zeroizing::new(serde_json::to_vec(&Body { jwt: jwt.expose() })?);
     let (url, req) = http.post(endpoint)?;
@@ -944,15 +970,33 @@ mod tests {
         for token in &for_crates_io {
             assert!(
                 jwt_audiences(token)
+                    .unwrap()
                     .iter()
                     .any(|a| is_crates_io_audience(a))
             );
         }
         assert_eq!(
-            jwt_audiences(&jwt(r#"{"alg":"RS256"}"#, r#"{"aud":"tp.example"}"#)),
+            jwt_audiences(&jwt(r#"{"alg":"RS256"}"#, r#"{"aud":"tp.example"}"#)).unwrap(),
             ["tp.example"]
         );
-        assert!(jwt_audiences("not-a-jwt").is_empty());
+        assert_eq!(
+            jwt_audiences(&jwt(r#"{"alg":"RS256"}"#, r#"{"sub":"x"}"#)).unwrap(),
+            Vec::<String>::new()
+        );
+        // Unreadable: not a JWT, a duplicated `aud`, a mixed array. Each is
+        // refused below like an ID token for crates.io.
+        let unreadable = [
+            "not-a-jwt".to_owned(),
+            jwt(r#"{"alg":"RS256"}"#, r#"{"aud":"x","aud":"crates.io"}"#),
+            jwt(r#"{"alg":"RS256"}"#, r#"{"aud":["x",1]}"#),
+        ];
+        for token in &unreadable {
+            assert_eq!(jwt_audiences(token), None, "{token}");
+        }
+        let for_crates_io: Vec<String> = for_crates_io
+            .into_iter()
+            .chain(unreadable.into_iter().skip(1))
+            .collect();
         // Nothing listens there: a refusal before any request says so.
         let http = Http::new(std::time::Duration::from_millis(500)).unwrap();
         let endpoint = "http://127.0.0.1:9/api/v1/trusted_publishing/tokens";

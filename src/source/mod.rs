@@ -110,6 +110,11 @@ impl Found {
 pub enum Lookup {
     /// A token.
     Found(Found),
+    /// No token, but an answer for Cargo when no later source has one:
+    /// crates.io trusted publishing's read placeholder
+    /// ([`crate::oidc::crates_io::READ_PLACEHOLDER`]), which must not hide a
+    /// real token a later source holds.
+    Fallback(Found),
     /// Nothing here; `note` is said only if no other source answers either
     /// (a keychain that failed, an SSO login still to be made).
     Missing {

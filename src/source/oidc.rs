@@ -36,11 +36,18 @@ impl Source for Oidc {
                 ))
             })?;
         Ok(match obtained {
-            Some(o) => Lookup::Found(Found {
-                token: o.token,
-                lifetime: Lifetime::short(o.expires_at),
-                operation_independent: !oidc.operation_dependent(),
-            }),
+            Some(o) => {
+                let found = Found {
+                    token: o.token,
+                    lifetime: Lifetime::short(o.expires_at),
+                    operation_independent: !oidc.operation_dependent(),
+                };
+                if crate::oidc::crates_io::is_placeholder(&found.token) {
+                    Lookup::Fallback(found)
+                } else {
+                    Lookup::Found(found)
+                }
+            }
             None => Lookup::NONE,
         })
     }

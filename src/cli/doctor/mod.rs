@@ -410,14 +410,11 @@ fn sources(
     let mut found = None;
     for kind in &settings.sources {
         let what = kind.to_string();
-        let mut result = source(*kind).get(&request);
-        // crates.io trusted publishing's read placeholder is no token.
-        if matches!(&result, Ok(Lookup::Found(f))
-            if f.token.expose() == crate::oidc::crates_io::READ_PLACEHOLDER)
-        {
-            result = Ok(Lookup::NONE);
-        }
+        let result = source(*kind).get(&request);
         match (result, found.is_some()) {
+            // crates.io trusted publishing's read placeholder is no token
+            // (Cargo gets it only when no source has one).
+            (Ok(Lookup::Fallback(_)), _) => findings.push(missing(*kind, registry, settings, None)),
             (Ok(Lookup::Found(f)), false) => {
                 let (lifetime, expires_at) = match f.lifetime {
                     Lifetime::Session => ("session", None),
@@ -546,7 +543,8 @@ fn missing(
             finding(
                 "oidc-publish-only",
                 Level::Info,
-                "crates.io trusted publishing mints a token for publish, yank, unyank and owners                  only, in a GitHub Actions or GitLab CI job; a read needs none"
+                "crates.io trusted publishing mints a token for publish, yank, unyank and owners \
+                 only, in a GitHub Actions or GitLab CI job; a read needs none"
                     .to_owned(),
                 Some("see docs/oidc.md#cratesio-trusted-publishing".to_owned()),
             )
