@@ -75,7 +75,7 @@ fn keychain_login_publish_fetch_yank_logout() {
     home.cargo(&root, &yank, None).assert_success();
     let out = home.cargo(&root, &[&yank[..], &["--undo"]].concat(), None);
     out.assert_success();
-    assert!(out.stderr.contains("Unyank"), "{}", out.describe());
+    out.assert_stderr_contains("Unyank");
 
     let out = home.cargo(&root, &["logout", "--registry", REGISTRY], None);
     out.assert_success();
@@ -86,7 +86,7 @@ fn keychain_login_publish_fetch_yank_logout() {
     std::fs::remove_file(app.join("Cargo.lock")).unwrap();
     let out = home.cargo(&app, &["generate-lockfile"], None);
     out.assert_failure();
-    assert!(out.stderr.contains("no token found"), "{}", out.describe());
+    out.assert_stderr_contains("no token found");
 }
 
 #[test]
@@ -128,7 +128,7 @@ fn a_wrong_token_shows_the_registrys_401_and_stores_nothing() {
         None,
     );
     out.assert_failure();
-    assert!(out.stderr.contains("401"), "{}", out.describe());
+    out.assert_stderr_contains("401");
     assert_eq!(keyring.provider_item(&kellnr.index_url()), None);
     assert!(home.credential_files().is_empty());
     assert_eq!(

@@ -263,16 +263,12 @@ fn a_credential_provider_set_elsewhere_is_warned_about() {
         "sparse+https://vendor.example/",
     ]);
     out.assert_success();
-    assert!(
-        out.stderr.contains(&format!(
-            "warning: {} sets [registries.vendor] credential-provider = `cargo:libsecret` and \
+    out.assert_stderr_contains(&format!(
+        "warning: {} sets [registries.vendor] credential-provider = `cargo:libsecret` and \
              takes precedence over {}",
-            c.project().display(),
-            c.global().display()
-        )),
-        "{}",
-        out.describe()
-    );
+        c.project().display(),
+        c.global().display()
+    ));
 
     // And one from the environment.
     let mut c = CargoHome::new();
@@ -370,6 +366,6 @@ fn system_binds_a_registry_name_to_its_index_in_the_providers_system_file() {
         "",
     );
     out.assert_failure();
-    assert!(out.stderr.contains("refusing"), "{}", out.describe());
+    out.assert_stderr_contains("refusing");
     assert_eq!(std::fs::read_to_string(&system).unwrap(), text);
 }

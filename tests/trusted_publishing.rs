@@ -508,12 +508,7 @@ fn revoke_and_logout_revoke_this_jobs_tokens() {
     // `revoke`: the job's token is revoked and forgotten.
     let out = p.run(&["revoke"], "");
     out.assert_success();
-    assert!(
-        out.stderr
-            .contains("revoked 1 crates.io trusted publishing token"),
-        "{}",
-        out.describe()
-    );
+    out.assert_stderr_contains("revoked 1 crates.io trusted publishing token");
     assert!(!crates_io.is_live(&token));
     assert!(cache_files(p.dir(), "tokens").is_empty());
     let out = p.run(&["revoke", "--registry", "crates-io"], "");
@@ -543,7 +538,7 @@ fn revoke_and_logout_revoke_this_jobs_tokens() {
     assert!(crates_io.is_live(&token_a) && !crates_io.is_live(&token_b));
     let out = b.run(&["revoke", "--all"], "");
     out.assert_success();
-    assert!(out.stderr.contains("revoked 1"), "{}", out.describe());
+    out.assert_stderr_contains("revoked 1");
     assert!(!crates_io.is_live(&token_a));
     // Each token revoked once.
     let stats = crates_io.stats();
@@ -818,12 +813,7 @@ fn cargo_publishes_to_a_crates_io_compatible_registry_with_trusted_publishing() 
     revoke.args(["revoke", "--registry", TP]);
     let out = home.run_with_env(revoke);
     out.assert_success();
-    assert!(
-        out.stderr
-            .contains("revoked 1 crates.io trusted publishing token"),
-        "{}",
-        out.describe()
-    );
+    out.assert_stderr_contains("revoked 1 crates.io trusted publishing token");
     outputs.push(out);
     let stats = crates_io.stats();
     assert_eq!(
