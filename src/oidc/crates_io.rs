@@ -333,12 +333,7 @@ pub(crate) fn request(
         }
     }
     let body = Zeroizing::new(serde_json::to_vec(&Body { jwt: jwt.expose() })?);
-    let (url, req) = http.post(endpoint)?;
-    let req = req
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(reqwest::header::ACCEPT, "application/json")
-        .body(body.to_vec());
-    let resp = http.send(&url, req)?;
+    let (url, resp) = http.post_json(endpoint, &body)?;
     let secrets: Vec<&str> = secrets.iter().map(|s| s.as_str()).collect();
     parse(resp.status, &resp.body, &display_url(&url), &secrets)
 }

@@ -160,12 +160,7 @@ fn request_json(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<
             service_slug: s.service_slug.as_deref().unwrap_or_default(),
         })?,
     });
-    let (url, req) = http.post(endpoint)?;
-    let req = req
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(reqwest::header::ACCEPT, "application/json")
-        .body(body.to_vec());
-    let resp = http.send(&url, req)?;
+    let (url, resp) = http.post_json(endpoint, &body)?;
     let secrets = r.secrets();
     let secrets: Vec<&str> = secrets.iter().map(|s| s.as_str()).collect();
     parse_with(resp.status, &resp.body, &display_url(&url), &secrets)

@@ -199,6 +199,18 @@ impl Http {
             .context("cannot set up the HTTP client")
     }
 
+    /// POSTs `body` (JSON) to `url`, asking for JSON back; the answer as
+    /// [`Self::send`] gives it, with the URL it went to.
+    pub fn post_json(&self, url: &str, body: &[u8]) -> anyhow::Result<(Url, Response)> {
+        let (url, req) = self.post(url)?;
+        let req = req
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(body.to_vec());
+        let resp = self.send(&url, req)?;
+        Ok((url, resp))
+    }
+
     /// A DELETE of `url` (checked against the policy).
     pub fn delete(&self, url: &str) -> anyhow::Result<(Url, RequestBuilder)> {
         let url = checked_url(url)?;

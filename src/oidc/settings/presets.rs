@@ -21,6 +21,31 @@ pub const AZURE_DEVOPS_SCOPE: &str = "499b84ac-1321-427f-aa17-267ca6975798/.defa
 /// The audience Entra ID expects in a federated credential's assertion.
 pub const AZURE_IDENTITY_AUDIENCE: &str = "api://AzureADTokenExchange";
 
+/// The first of `keys` (in their order) that the table sets: a key a preset
+/// does not take.
+fn first_set(raw: &RawOidc, keys: &[&'static str]) -> Option<&'static str> {
+    let set = |key: &str| match key {
+        "issuer" => raw.issuer.is_some(),
+        "token-endpoint" => raw.token_endpoint.is_some(),
+        "client-id" => raw.client_id.is_some(),
+        "client-auth" => raw.client_auth.is_some(),
+        "client-secret-env" => raw.client_secret_env.is_some(),
+        "client-secret-keychain" => raw.client_secret_keychain,
+        "audience" => raw.audience.is_some(),
+        "resource" => raw.resource.is_some(),
+        "scope" => raw.scope.is_some(),
+        "publish-scope" => raw.publish_scope.is_some(),
+        "subject-token-type" => raw.subject_token_type.is_some(),
+        "provider-name" => raw.provider_name.is_some(),
+        "service-slug" => raw.service_slug.is_some(),
+        "identity-file" => raw.identity_file.is_some(),
+        "identity-command" => raw.identity_command.is_some(),
+        "azure-service-connection-id" => raw.azure_service_connection_id.is_some(),
+        other => unreachable!("`{other}` is not a key a preset refuses"),
+    };
+    keys.iter().copied().find(|key| set(key))
+}
+
 /// The table with the preset's defaults filled in, or `None` when `grant`
 /// is not a preset. An error names a key the preset does not take.
 pub(super) fn expand(raw: &RawOidc, table: &str) -> anyhow::Result<Option<RawOidc>> {
@@ -33,27 +58,26 @@ pub(super) fn expand(raw: &RawOidc, table: &str) -> anyhow::Result<Option<RawOid
 }
 
 fn crates_io(raw: &RawOidc, table: &str) -> anyhow::Result<RawOidc> {
-    let not_taken = [
-        ("issuer", raw.issuer.is_some()),
-        ("client-id", raw.client_id.is_some()),
-        ("client-auth", raw.client_auth.is_some()),
-        ("client-secret-env", raw.client_secret_env.is_some()),
-        ("client-secret-keychain", raw.client_secret_keychain),
-        ("audience", raw.audience.is_some()),
-        ("resource", raw.resource.is_some()),
-        ("scope", raw.scope.is_some()),
-        ("publish-scope", raw.publish_scope.is_some()),
-        ("subject-token-type", raw.subject_token_type.is_some()),
-        ("provider-name", raw.provider_name.is_some()),
-        ("service-slug", raw.service_slug.is_some()),
-        ("identity-file", raw.identity_file.is_some()),
-        ("identity-command", raw.identity_command.is_some()),
-        (
+    if let Some(key) = first_set(
+        raw,
+        &[
+            "issuer",
+            "client-id",
+            "client-auth",
+            "client-secret-env",
+            "client-secret-keychain",
+            "audience",
+            "resource",
+            "scope",
+            "publish-scope",
+            "subject-token-type",
+            "provider-name",
+            "service-slug",
+            "identity-file",
+            "identity-command",
             "azure-service-connection-id",
-            raw.azure_service_connection_id.is_some(),
-        ),
-    ];
-    if let Some((key, _)) = not_taken.iter().find(|(_, set)| *set) {
+        ],
+    ) {
         bail!(
             "[{table}]: `{key}` does not apply to grant \"crates-io-trusted-publishing\" \
              (crates.io's own exchange: the CI ID token for a publish token); remove it"
@@ -127,22 +151,24 @@ fn azure(raw: &RawOidc, table: &str) -> anyhow::Result<RawOidc> {
 pub const AWS_STS_AUDIENCE: &str = "sts.amazonaws.com";
 
 fn codeartifact(raw: &RawOidc, table: &str) -> anyhow::Result<RawOidc> {
-    let not_taken = [
-        ("issuer", raw.issuer.is_some()),
-        ("token-endpoint", raw.token_endpoint.is_some()),
-        ("client-id", raw.client_id.is_some()),
-        ("client-auth", raw.client_auth.is_some()),
-        ("client-secret-env", raw.client_secret_env.is_some()),
-        ("client-secret-keychain", raw.client_secret_keychain),
-        ("audience", raw.audience.is_some()),
-        ("resource", raw.resource.is_some()),
-        ("scope", raw.scope.is_some()),
-        ("publish-scope", raw.publish_scope.is_some()),
-        ("subject-token-type", raw.subject_token_type.is_some()),
-        ("provider-name", raw.provider_name.is_some()),
-        ("service-slug", raw.service_slug.is_some()),
-    ];
-    if let Some((key, _)) = not_taken.iter().find(|(_, set)| *set) {
+    if let Some(key) = first_set(
+        raw,
+        &[
+            "issuer",
+            "token-endpoint",
+            "client-id",
+            "client-auth",
+            "client-secret-env",
+            "client-secret-keychain",
+            "audience",
+            "resource",
+            "scope",
+            "publish-scope",
+            "subject-token-type",
+            "provider-name",
+            "service-slug",
+        ],
+    ) {
         bail!(
             "[{table}]: `{key}` does not apply to grant \"aws-codeartifact\" (AWS credentials \
              sign CodeArtifact's GetAuthorizationToken; `codeartifact-endpoint` and \
