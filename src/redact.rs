@@ -114,6 +114,18 @@ mod tests {
     }
 
     #[test]
+    fn a_mixed_case_run_with_digits_is_token_shaped_from_20_characters() {
+        // Words of at most 4 letters or digits: only the length rule decides.
+        let twenty = "Ab1.Cd2.Ef3.Gh4.Ij5x";
+        assert_eq!(twenty.len(), 20);
+        assert!(token_shaped(twenty));
+        assert!(!token_shaped(&twenty[..19]));
+        assert!(!token_shaped("ab1.cd2.ef3.gh4.ij5x"), "no upper case");
+        assert!(!token_shaped("AB1.CD2.EF3.GH4.IJ5X"), "no lower case");
+        assert!(!token_shaped("Abc.Cde.Efg.Ghi.Ijkx"), "no digit");
+    }
+
+    #[test]
     fn short_secrets_are_not_used_for_matching() {
         assert_eq!(redact("abc def", &["abc", ""]), "abc def");
     }

@@ -87,6 +87,12 @@ mod tests {
     }
 
     #[test]
+    fn a_registry_is_shown_by_its_name_else_its_index_url() {
+        assert_eq!(reg(Some("my-private")).display_name(), "my-private");
+        assert_eq!(reg(None).display_name(), "sparse+https://r.example/index/");
+    }
+
+    #[test]
     fn env_var_names_follow_cargo() {
         assert_eq!(
             reg(Some("crates-io")).cargo_env_var().as_deref(),

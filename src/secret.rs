@@ -119,6 +119,29 @@ mod tests {
     }
 
     #[test]
+    fn a_control_character_is_placed_by_its_one_based_character_number() {
+        for (bad, at) in [("\nabc", 1), ("abc\u{1b}", 4), ("é\u{7f}x", 2)] {
+            let msg = Token::parse(bad.into(), "X").unwrap_err().to_string();
+            assert!(
+                msg.contains(&format!("at character {at};")),
+                "{bad:?}: {msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_that_is_just_the_scheme_gets_the_scheme_in_front() {
+        assert_eq!(
+            Token::new("Bearer".into()).with_scheme("Bearer").expose(),
+            "Bearer Bearer"
+        );
+        assert_eq!(
+            Token::new("Bearer ".into()).with_scheme("Bearer").expose(),
+            "Bearer "
+        );
+    }
+
+    #[test]
     fn scheme_is_added_once() {
         let t = Token::new("abc".into()).with_scheme("Bearer");
         assert_eq!(t.expose(), "Bearer abc");

@@ -86,6 +86,45 @@ fn cargo_home(text: &str) -> tempfile::TempDir {
 }
 
 #[test]
+#[ignore = "e2e: needs tinyproxy; run scripts/test.sh"]
+fn a_proxy_from_the_environment_is_named_in_errors_with_the_variable_that_set_it() {
+    let proxy = Tinyproxy::with_basic_auth(USER, PASSWORD);
+    let endpoint = "https://idp.invalid:8443/token";
+    let shown = format!("{} (with credentials)", proxy.url());
+
+    // A wrong password in HTTPS_PROXY: the message names that proxy and
+    // variable, and asks to check the credentials that were given.
+    let mut p = provider(endpoint, "off", "");
+    p.env("HTTPS_PROXY", &proxy.url_with(USER, WRONG));
+    let msg = error(&p.request(&get_read()));
+    for needle in [
+        shown.as_str(),
+        "HTTPS_PROXY",
+        "refused to open a tunnel to idp.invalid:8443",
+        "the user and password given for it",
+    ] {
+        assert!(msg.contains(needle), "{needle:?} in {msg}");
+    }
+
+    // Credentials in ALL_PROXY that the proxy asks for anyway (407): never
+    // "put the user and password in" when they were put there.
+    let mut p = provider(endpoint, "off", "");
+    p.env("ALL_PROXY", &proxy.url_with(USER, WRONG));
+    let msg = error(&p.request(&get_read()));
+    assert!(msg.contains(&shown) && msg.contains("ALL_PROXY"), "{msg}");
+    assert!(!msg.contains("put the user and password"), "{msg}");
+
+    // No credentials in ALL_PROXY: 407, and the proxy and variable named.
+    let mut p = provider(endpoint, "off", "");
+    p.env("ALL_PROXY", &proxy.url());
+    let msg = error(&p.request(&get_read()));
+    assert!(
+        msg.contains("407") && msg.contains(&proxy.url()) && msg.contains("ALL_PROXY"),
+        "{msg}"
+    );
+}
+
+#[test]
 #[ignore = "e2e: needs openssl; run scripts/test.sh"]
 fn a_company_ca_is_refused_until_trusted_then_accepted_from_each_setting() {
     let ca = TestCa::new(&[]);

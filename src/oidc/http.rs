@@ -145,7 +145,7 @@ impl Http {
                 let builder = builder.tls_backend_preconfigured(network.tls.clone());
                 match &network.proxy {
                     // reqwest reads HTTPS_PROXY, ALL_PROXY and NO_PROXY.
-                    Proxy::Environment => builder,
+                    Proxy::Environment { .. } => builder,
                     Proxy::Cargo { url, from } => builder.proxy(
                         reqwest::Proxy::all(url.as_str())
                             .map_err(|_| {

@@ -76,7 +76,12 @@ impl fmt::Debug for Network {
 #[derive(Clone)]
 pub(crate) enum Proxy {
     /// reqwest's reading of `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY`.
-    Environment,
+    Environment {
+        /// The proxy that reading gives for `https`, credentials included
+        /// (never shown), and the variable that set it; `None` when no
+        /// variable names one.
+        effective: Option<(Url, &'static str)>,
+    },
     /// Cargo's `http.proxy`.
     Cargo {
         /// The proxy, credentials included: never shown.
@@ -102,9 +107,12 @@ impl Proxy {
     /// credentials).
     pub(crate) fn describe(&self) -> String {
         match self {
-            Proxy::Environment => {
+            Proxy::Environment { effective: None } => {
                 "the proxy variables (HTTPS_PROXY / ALL_PROXY / NO_PROXY)".to_owned()
             }
+            Proxy::Environment {
+                effective: Some((url, var)),
+            } => format!("the proxy {} (from {var}; NO_PROXY)", shown(url)),
             Proxy::Cargo { url, from } => {
                 format!(
                     "the proxy {} (Cargo's http.proxy, from {from}; NO_PROXY)",
@@ -121,7 +129,7 @@ impl Proxy {
         let urls: Vec<Url> = match self {
             Proxy::Cargo { url, .. } => vec![url.clone()],
             // What reqwest may have used: the same variables, as URLs.
-            Proxy::Environment => ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+            Proxy::Environment { .. } => ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
                 .into_iter()
                 .filter_map(|k| std::env::var(k).ok())
                 .filter_map(|v| parse_proxy(&v, "").ok())
@@ -151,8 +159,34 @@ impl Proxy {
 
     /// Whether the proxy URL carries credentials.
     pub(crate) fn has_credentials(&self) -> bool {
-        matches!(self, Proxy::Cargo { url, .. } if !url.username().is_empty() || url.password().is_some())
+        let url = match self {
+            Proxy::Cargo { url, .. }
+            | Proxy::Environment {
+                effective: Some((url, _)),
+            } => url,
+            _ => return false,
+        };
+        !url.username().is_empty() || url.password().is_some()
     }
+}
+
+/// The proxy that the proxy variables give `https` requests, as reqwest
+/// (hyper-util's matcher) reads them: the first of `HTTPS_PROXY`,
+/// `https_proxy` that is set, if it parses, else the first of `ALL_PROXY`,
+/// `all_proxy` that is set. Only for messages: reqwest does the routing.
+fn environment_proxy(var: &dyn Fn(&str) -> Option<String>) -> Option<(Url, &'static str)> {
+    let first = |names: [&'static str; 2]| {
+        names
+            .into_iter()
+            .find_map(|name| var(name).map(|value| (value, name)))
+    };
+    let parsed = |(value, name): (String, &'static str)| match parse_proxy(&value, name) {
+        Ok(Proxy::Cargo { url, .. }) => Some((url, name)),
+        _ => None,
+    };
+    first(["HTTPS_PROXY", "https_proxy"])
+        .and_then(parsed)
+        .or_else(|| first(["ALL_PROXY", "all_proxy"]).and_then(parsed))
 }
 
 /// `scheme://host:port` of a proxy, and whether it has credentials.
@@ -203,7 +237,9 @@ impl Network {
         );
         let proxy = match &cargo.proxy {
             Some((value, from)) => parse_proxy(value, from)?,
-            None => Proxy::Environment,
+            None => Proxy::Environment {
+                effective: environment_proxy(&|k| std::env::var(k).ok()),
+            },
         };
         let mut roots = Vec::new();
         let mut cas = Vec::new();
@@ -593,6 +629,47 @@ mod tests {
         // Cargo's home inside the walk is read once, in its place.
         let files = cargo_config_files(Some(&root.path().join("home")), Some(&home));
         assert_eq!(files, [home.join("config.toml")]);
+    }
+
+    #[test]
+    fn the_environment_proxy_is_read_in_reqwests_order_for_messages() {
+        let read = |pairs: &[(&str, &str)]| {
+            let pairs: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            environment_proxy(&move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+                .map(|(url, var)| {
+                    let p = Proxy::Environment {
+                        effective: Some((url, var)),
+                    };
+                    (p.describe(), p.has_credentials())
+                })
+        };
+        assert_eq!(read(&[]), None);
+        assert_eq!(
+            read(&[
+                ("ALL_PROXY", "all:1"),
+                ("https_proxy", "http://u:pw-Zq8@low:2")
+            ]),
+            Some((
+                "the proxy http://low:2 (with credentials) (from https_proxy; NO_PROXY)".to_owned(),
+                true
+            ))
+        );
+        // HTTPS_PROXY is looked at before https_proxy; one that does not
+        // parse gives way to ALL_PROXY, as in reqwest.
+        assert_eq!(
+            read(&[
+                ("HTTPS_PROXY", "ftp://x:1"),
+                ("https_proxy", "h:2"),
+                ("all_proxy", "a:3")
+            ]),
+            Some((
+                "the proxy http://a:3 (from all_proxy; NO_PROXY)".to_owned(),
+                false
+            ))
+        );
     }
 
     #[test]
