@@ -14,6 +14,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub mod env;
 pub mod hardening;
 pub mod keychain;
 pub mod oidc;

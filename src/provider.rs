@@ -21,7 +21,7 @@ use crate::diag::warn;
 use crate::keychain::{Budgeted, Keychain, KeychainError, OsKeychain};
 use crate::oidc::OperationClass;
 use crate::registry::Registry;
-use crate::source::env::{Environment, ProcessEnv};
+use crate::env::{Environment, ProcessEnv};
 use crate::source::sso::settings::Flow;
 use crate::source::{Found, Lifetime, Login, Lookup, Request, SourceKind, source};
 

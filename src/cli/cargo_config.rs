@@ -16,7 +16,7 @@ use anyhow::{Context as _, anyhow, bail};
 use toml_edit::{DocumentMut, Item, Table};
 
 use crate::registry::{CRATES_IO, env_mangle};
-use crate::source::env::{Environment, ProcessEnv};
+use crate::env::{Environment, ProcessEnv};
 
 /// The name Cargo's config uses for this provider.
 pub const PROVIDER: &str = "cargo-credential-corp";

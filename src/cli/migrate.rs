@@ -23,7 +23,7 @@ use crate::keychain::{Keychain, OsKeychain, service_name};
 use crate::registry::{CRATES_IO, CRATES_IO_INDEXES, env_mangle};
 use crate::secret::Token;
 use crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT;
-use crate::source::env::{Environment, ProcessEnv};
+use crate::env::{Environment, ProcessEnv};
 
 /// Arguments of `migrate`.
 #[derive(Debug, clap::Args)]

@@ -12,7 +12,7 @@ use crate::keychain::OsKeychain;
 use crate::oidc::crates_io::{self, Which};
 use crate::oidc::settings::Grant;
 use crate::registry::{CRATES_IO, CRATES_IO_INDEXES, Registry};
-use crate::source::env::ProcessEnv;
+use crate::env::ProcessEnv;
 
 /// Arguments of `revoke`.
 #[derive(Debug, clap::Args)]

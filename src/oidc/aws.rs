@@ -31,7 +31,7 @@ use zeroize::Zeroizing;
 use super::exchange;
 use super::http::{Http, checked_url, display_url};
 use crate::secret::Token;
-use crate::source::env::Environment;
+use crate::env::Environment;
 
 /// Temporary or static AWS credentials.
 #[derive(Debug, Clone)]

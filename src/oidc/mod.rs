@@ -17,7 +17,7 @@ use crate::cache::{self, Entry, FileStore, Store};
 use crate::keychain::{Budgeted, Keychain};
 use crate::registry::Registry;
 use crate::secret::Token;
-use crate::source::env::Environment;
+use crate::env::Environment;
 
 pub mod aws;
 pub mod codeartifact;

@@ -3,35 +3,11 @@
 //! Cargo reads `CARGO_REGISTRY_TOKEN` / `CARGO_REGISTRIES_<NAME>_TOKEN` only when
 //! `cargo:token` is among the providers; reading them here removes that trap.
 
-use std::collections::HashMap;
-use std::ffi::OsString;
-
 use anyhow::bail;
 
+use crate::env::Environment;
 use crate::registry::Registry;
 use crate::secret::Token;
-
-/// The process environment, behind a seam so tests can supply their own.
-pub trait Environment {
-    /// The variable's value, if set.
-    fn var_os(&self, key: &str) -> Option<OsString>;
-}
-
-/// The real process environment.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ProcessEnv;
-
-impl Environment for ProcessEnv {
-    fn var_os(&self, key: &str) -> Option<OsString> {
-        std::env::var_os(key)
-    }
-}
-
-impl Environment for HashMap<String, String> {
-    fn var_os(&self, key: &str) -> Option<OsString> {
-        self.get(key).map(OsString::from)
-    }
-}
 
 /// The environment source.
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +56,8 @@ pub fn lookup(env: &dyn Environment, names: &[String]) -> anyhow::Result<Option<
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {

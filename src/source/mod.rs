@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::cache::FileStore;
 use crate::config::Settings;
+use crate::env::Environment;
 use crate::keychain::Keychain;
 use crate::oidc::OperationClass;
 use crate::registry::Registry;
@@ -21,8 +22,6 @@ pub mod env;
 pub mod keychain;
 pub mod oidc;
 pub mod sso;
-
-use env::Environment;
 
 /// What a source is asked with: the request, the registry's settings and
 /// the outside world.

@@ -17,7 +17,7 @@ use crate::config::{AuthScheme, Config, ConfigPaths};
 use crate::keychain::{Budgeted, OsKeychain};
 use crate::oidc::OperationClass;
 use crate::registry::{CRATES_IO, Registry};
-use crate::source::env::ProcessEnv;
+use crate::env::ProcessEnv;
 use crate::source::{Lifetime, Lookup, Request, SourceKind, source};
 
 mod probe;

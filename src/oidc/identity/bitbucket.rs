@@ -7,7 +7,7 @@ use anyhow::anyhow;
 
 use super::{CiSystem, Identity, ready, var};
 use crate::oidc::settings::{IdentityKind, OidcSettings};
-use crate::source::env::Environment;
+use crate::env::Environment;
 
 /// The variable Bitbucket puts the step's ID token in.
 const TOKEN_VAR: &str = "BITBUCKET_STEP_OIDC_TOKEN";

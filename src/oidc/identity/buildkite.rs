@@ -10,7 +10,7 @@ use crate::oidc::command::Runner;
 use crate::oidc::http::Http;
 use crate::oidc::settings::{IdentityKind, OidcSettings};
 use crate::secret::Token;
-use crate::source::env::Environment;
+use crate::env::Environment;
 
 /// Buildkite.
 pub(super) struct Buildkite;

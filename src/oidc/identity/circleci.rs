@@ -6,7 +6,7 @@ use anyhow::anyhow;
 
 use super::{CiSystem, Identity, ready, var};
 use crate::oidc::settings::{IdentityKind, OidcSettings};
-use crate::source::env::Environment;
+use crate::env::Environment;
 
 /// CircleCI.
 pub(super) struct Circleci;

@@ -5,7 +5,7 @@ use anyhow::{anyhow, bail};
 
 use super::{CiSystem, Identity, ready, var};
 use crate::oidc::settings::{IdentityKind, OidcSettings};
-use crate::source::env::Environment;
+use crate::env::Environment;
 
 /// `identity = "env"`.
 pub(super) struct Env;

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use super::{CiSystem, Identity, ready, var};
 use crate::oidc::settings::{IdentityKind, OidcSettings};
-use crate::source::env::Environment;
+use crate::env::Environment;
 
 /// `identity = "file"`.
 pub(super) struct File;

@@ -49,7 +49,7 @@ use crate::oidc::command::Runner;
 use crate::oidc::http::{Http, checked_url, display_url};
 use crate::oidc::settings::{IdentityKind, OidcSettings};
 use crate::secret::Token;
-use crate::source::env::Environment;
+use crate::env::Environment;
 
 /// The metadata server's link-local address.
 const METADATA_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);

@@ -4,7 +4,7 @@
 
 use super::{CiSystem, Identity, env::from_variable, var};
 use crate::oidc::settings::{IdentityKind, OidcSettings};
-use crate::source::env::Environment;
+use crate::env::Environment;
 
 /// The default variable a GitLab job's `id_tokens` entry is named.
 pub const GITLAB_DEFAULT_VAR: &str = "CARGO_REGISTRY_ID_TOKEN";

@@ -23,7 +23,7 @@ use super::http::{Http, Response};
 use super::settings::{IdentityKind, OidcSettings};
 use crate::cache;
 use crate::secret::Token;
-use crate::source::env::Environment;
+use crate::env::Environment;
 
 mod azure_pipelines;
 mod bitbucket;

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::settings::{Flow, Interactive, SsoSettings};
-use crate::source::env::Environment;
+use crate::env::Environment;
 
 /// Set to `never` to forbid interactive sign-ins on this machine.
 pub const INTERACTIVE_ENV: &str = "CARGO_CREDENTIAL_CORP_INTERACTIVE";
