@@ -537,81 +537,39 @@ fn find_table<'a>(
 const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 fn read_optional(path: &Path) -> anyhow::Result<Option<String>> {
-    let file = match open_nonblocking(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
+    use crate::fs::{Owner, ReadError};
+    let bytes = match crate::fs::read(path, MAX_CONFIG_BYTES, Owner::SelfOrRoot) {
+        Ok(bytes) => bytes,
+        Err(ReadError::NotFound) => return Ok(None),
+        Err(ReadError::NotRegular) => {
+            bail!("config file {} is not a regular file", path.display())
+        }
+        Err(ReadError::TooLarge(_)) => bail!(
+            "config file {} is larger than {MAX_CONFIG_BYTES} bytes; refused",
+            path.display()
+        ),
+        // A config file can make the provider run a program
+        // (`identity-command`) and choose where tokens go: it must be
+        // writable only by its owner, and owned by this user or by root.
+        Err(ReadError::ForeignOwner(uid)) => bail!(
+            "config file {} is owned by another user (uid {uid}); it is not read, because a \
+             config file can run commands and route tokens. Remove it, or have it owned by you \
+             or root",
+            path.display()
+        ),
+        Err(ReadError::Writable(mode)) => bail!(
+            "config file {} is writable by other users (mode {mode:o}); it is not read, because \
+             a config file can run commands and route tokens. Fix it with `chmod go-w {}`",
+            path.display(),
+            path.display()
+        ),
+        Err(ReadError::Io(e)) => {
             return Err(e).with_context(|| format!("cannot read config file {}", path.display()));
         }
     };
-    let meta = file
-        .metadata()
-        .with_context(|| format!("cannot read config file {}", path.display()))?;
-    if !meta.is_file() {
-        bail!("config file {} is not a regular file", path.display());
-    }
-    trusted(&meta, path)?;
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(
-        &mut std::io::Read::take(file, MAX_CONFIG_BYTES + 1),
-        &mut bytes,
-    )
-    .with_context(|| format!("cannot read config file {}", path.display()))?;
-    if bytes.len() as u64 > MAX_CONFIG_BYTES {
-        bail!(
-            "config file {} is larger than {MAX_CONFIG_BYTES} bytes; refused",
-            path.display()
-        );
-    }
-    String::from_utf8(bytes)
+    String::from_utf8(bytes.to_vec())
         .map(Some)
         .map_err(|_| anyhow::anyhow!("config file {} is not valid UTF-8", path.display()))
-}
-
-/// Opens `path` for reading without blocking: a FIFO planted at a config
-/// path must not hang the provider (and Cargo) before it is refused as "not
-/// a regular file".
-pub(crate) fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::File::options();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
-    }
-    options.open(path)
-}
-
-/// A config file can make the provider run a program (`identity-command`) and
-/// choose where tokens go: it must be writable only by its owner, and owned
-/// by this user or by root.
-#[cfg(unix)]
-fn trusted(meta: &std::fs::Metadata, path: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::MetadataExt as _;
-    let me = rustix::process::getuid().as_raw();
-    if meta.uid() != me && meta.uid() != 0 {
-        bail!(
-            "config file {} is owned by another user (uid {}); it is not read, because a config \
-             file can run commands and route tokens. Remove it, or have it owned by you or root",
-            path.display(),
-            meta.uid()
-        );
-    }
-    if meta.mode() & 0o022 != 0 {
-        bail!(
-            "config file {} is writable by other users (mode {:o}); it is not read, because a \
-             config file can run commands and route tokens. Fix it with `chmod go-w {}`",
-            path.display(),
-            meta.mode() & 0o777,
-            path.display()
-        );
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn trusted(_meta: &std::fs::Metadata, _path: &Path) -> anyhow::Result<()> {
-    Ok(())
 }
 
 fn parse_file(text: &str, path: &Path) -> anyhow::Result<RawFile> {

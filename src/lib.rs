@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod env;
+pub mod fs;
 pub mod hardening;
 pub mod keychain;
 pub mod oidc;

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, anyhow, bail};
 use toml_edit::{DocumentMut, Item, Table};
 
-use crate::registry::{CRATES_IO, env_mangle};
 use crate::env::{Environment, ProcessEnv};
+use crate::registry::{CRATES_IO, env_mangle};
 
 /// The name Cargo's config uses for this provider.
 pub const PROVIDER: &str = "cargo-credential-corp";

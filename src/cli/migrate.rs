@@ -19,11 +19,11 @@ use anyhow::{Context as _, bail};
 use toml_edit::{DocumentMut, Item};
 
 use super::cargo_config::{self, CargoConfig, Origin, TomlFile, is_this_entry};
+use crate::env::{Environment, ProcessEnv};
 use crate::keychain::{Keychain, OsKeychain, service_name};
 use crate::registry::{CRATES_IO, CRATES_IO_INDEXES, env_mangle};
 use crate::secret::Token;
 use crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT;
-use crate::env::{Environment, ProcessEnv};
 
 /// Arguments of `migrate`.
 #[derive(Debug, clap::Args)]

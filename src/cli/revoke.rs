@@ -8,11 +8,11 @@ use anyhow::anyhow;
 
 use crate::cache::FileStore;
 use crate::config::{Config, ConfigPaths};
+use crate::env::ProcessEnv;
 use crate::keychain::OsKeychain;
 use crate::oidc::crates_io::{self, Which};
 use crate::oidc::settings::Grant;
 use crate::registry::{CRATES_IO, CRATES_IO_INDEXES, Registry};
-use crate::env::ProcessEnv;
 
 /// Arguments of `revoke`.
 #[derive(Debug, clap::Args)]

@@ -30,8 +30,8 @@ use zeroize::Zeroizing;
 
 use super::exchange;
 use super::http::{Http, checked_url, display_url};
-use crate::secret::Token;
 use crate::env::Environment;
+use crate::secret::Token;
 
 /// Temporary or static AWS credentials.
 #[derive(Debug, Clone)]
@@ -181,22 +181,22 @@ pub fn from_shared_file(env: &dyn Environment) -> anyhow::Result<Option<Credenti
     }
 }
 
-/// A small file's text, `None` when it does not exist.
+/// A small file's text, `None` when it does not exist (read without
+/// blocking, 256 KiB at most: the shared credentials and config files).
 fn read_small(path: &Path) -> anyhow::Result<Option<Zeroizing<String>>> {
-    use std::io::Read as _;
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    use crate::fs::{Owner, ReadError};
+    let bytes = match crate::fs::read(path, 256 * 1024, Owner::Anyone) {
+        Ok(bytes) => bytes,
+        Err(ReadError::NotFound) => return Ok(None),
+        Err(e) => {
+            return Err(anyhow::Error::new(e))
+                .with_context(|| format!("cannot read {}", path.display()));
+        }
     };
-    if !file.metadata().is_ok_and(|m| m.is_file()) {
-        bail!("{} is not a regular file", path.display());
+    match std::str::from_utf8(&bytes) {
+        Ok(text) => Ok(Some(Zeroizing::new(text.to_owned()))),
+        Err(_) => bail!("cannot read {} (not UTF-8)", path.display()),
     }
-    let mut text = Zeroizing::new(String::new());
-    file.take(256 * 1024)
-        .read_to_string(&mut text)
-        .with_context(|| format!("cannot read {} (not UTF-8?)", path.display()))?;
-    Ok(Some(text))
 }
 
 /// The `key = value` lines of section `[name]` of an INI text (comments and

@@ -14,10 +14,10 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 
 use crate::cache::{self, Entry, FileStore, Store};
+use crate::env::Environment;
 use crate::keychain::{Budgeted, Keychain};
 use crate::registry::Registry;
 use crate::secret::Token;
-use crate::env::Environment;
 
 pub mod aws;
 pub mod codeartifact;

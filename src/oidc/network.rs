@@ -434,8 +434,8 @@ pub(crate) fn same_path(a: &Path, b: &Path) -> bool {
 /// when it cannot be read or parsed. Opened without blocking (a FIFO is
 /// not waited on), 1 MiB at most.
 fn read_cargo_config(path: &Path) -> Option<toml::Table> {
-    let text = match read_bounded(path, MAX_CARGO_CONFIG_BYTES) {
-        Ok(bytes) => String::from_utf8(bytes).ok()?,
+    let text = match crate::fs::read(path, MAX_CARGO_CONFIG_BYTES, crate::fs::Owner::Anyone) {
+        Ok(bytes) => String::from_utf8(bytes.to_vec()).ok()?,
         Err(e) => {
             trace::debug(|| format!("network: Cargo's config {} skipped: {e:#}", path.display()));
             return None;
@@ -455,49 +455,35 @@ fn read_cargo_config(path: &Path) -> Option<toml::Table> {
     }
 }
 
-/// The bytes of the regular file `path`, opened without blocking, at most
-/// `max` of them.
-fn read_bounded(path: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
-    let file = crate::config::open_nonblocking(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        bail!("not a regular file");
-    }
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, max + 1), &mut bytes)?;
-    if bytes.len() as u64 > max {
-        bail!("larger than {max} bytes");
-    }
-    Ok(bytes)
-}
-
 /// The certificates of the PEM file `path` (`what` says where it was set),
 /// each checked to be usable as a trust anchor.
 fn read_ca_file(path: &Path, what: &str) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    use crate::fs::{Owner, ReadError};
     let named = || format!("the CA file {} ({what})", path.display());
-    let file = match crate::config::open_nonblocking(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            bail!("{} does not exist", named())
+    // A CA file decides which servers get the CI identity and client
+    // secret: owned by this user or root, and not writable by others.
+    let bytes = match crate::fs::read(path, MAX_CA_FILE_BYTES, Owner::SelfOrRoot) {
+        Ok(bytes) => bytes,
+        Err(ReadError::NotFound) => bail!("{} does not exist", named()),
+        Err(ReadError::NotRegular) => bail!("{} is not a regular file", named()),
+        Err(ReadError::TooLarge(_)) => {
+            bail!("{} is larger than {MAX_CA_FILE_BYTES} bytes", named())
         }
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", named())),
+        Err(ReadError::ForeignOwner(uid)) => bail!(
+            "{} is owned by another user (uid {uid}); it is not used, because a CA file decides \
+             which servers are trusted with the CI identity and tokens. Have it owned by you or \
+             root",
+            named()
+        ),
+        Err(ReadError::Writable(mode)) => bail!(
+            "{} is writable by other users (mode {mode:o}); it is not used, because a CA file \
+             decides which servers are trusted with the CI identity and tokens. Fix it with \
+             `chmod go-w {}`",
+            named(),
+            path.display()
+        ),
+        Err(ReadError::Io(e)) => return Err(e).with_context(|| format!("cannot read {}", named())),
     };
-    let meta = file
-        .metadata()
-        .with_context(|| format!("cannot read {}", named()))?;
-    if !meta.is_file() {
-        bail!("{} is not a regular file", named());
-    }
-    owned_safely(&meta, path, &named())?;
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(
-        &mut std::io::Read::take(file, MAX_CA_FILE_BYTES + 1),
-        &mut bytes,
-    )
-    .with_context(|| format!("cannot read {}", named()))?;
-    if bytes.len() as u64 > MAX_CA_FILE_BYTES {
-        bail!("{} is larger than {MAX_CA_FILE_BYTES} bytes", named());
-    }
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow!("{} is not a valid PEM file ({e})", named()))?;
@@ -513,37 +499,6 @@ fn read_ca_file(path: &Path, what: &str) -> anyhow::Result<Vec<CertificateDer<'s
             .map_err(|e| anyhow!("certificate {} of {} cannot be a CA ({e})", i + 1, named()))?;
     }
     Ok(certs)
-}
-
-/// A CA file decides which servers get the CI identity and client secret:
-/// owned by this user or root, and not writable by others.
-#[cfg(unix)]
-fn owned_safely(meta: &std::fs::Metadata, path: &Path, named: &str) -> anyhow::Result<()> {
-    use std::os::unix::fs::MetadataExt as _;
-    let me = rustix::process::getuid().as_raw();
-    if meta.uid() != me && meta.uid() != 0 {
-        bail!(
-            "{named} is owned by another user (uid {}); it is not used, because a CA file decides \
-             which servers are trusted with the CI identity and tokens. Have it owned by you or \
-             root",
-            meta.uid()
-        );
-    }
-    if meta.mode() & 0o022 != 0 {
-        bail!(
-            "{named} is writable by other users (mode {:o}); it is not used, because a CA file \
-             decides which servers are trusted with the CI identity and tokens. Fix it with \
-             `chmod go-w {}`",
-            meta.mode() & 0o777,
-            path.display()
-        );
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn owned_safely(_: &std::fs::Metadata, _: &Path, _: &str) -> anyhow::Result<()> {
-    Ok(())
 }
 
 #[cfg(test)]

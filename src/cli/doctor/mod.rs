@@ -14,10 +14,10 @@ use serde::Serialize;
 
 use crate::cache::FileStore;
 use crate::config::{AuthScheme, Config, ConfigPaths};
+use crate::env::ProcessEnv;
 use crate::keychain::{Budgeted, OsKeychain};
 use crate::oidc::OperationClass;
 use crate::registry::{CRATES_IO, Registry};
-use crate::env::ProcessEnv;
 use crate::source::{Lifetime, Lookup, Request, SourceKind, source};
 
 mod probe;

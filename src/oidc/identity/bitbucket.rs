@@ -6,8 +6,8 @@
 use anyhow::anyhow;
 
 use super::{CiSystem, Identity, ready, var};
-use crate::oidc::settings::{IdentityKind, OidcSettings};
 use crate::env::Environment;
+use crate::oidc::settings::{IdentityKind, OidcSettings};
 
 /// The variable Bitbucket puts the step's ID token in.
 const TOKEN_VAR: &str = "BITBUCKET_STEP_OIDC_TOKEN";

@@ -6,11 +6,11 @@ use zeroize::Zeroizing;
 
 use super::{CiSystem, Fetch, Identity, var};
 use crate::cache;
+use crate::env::Environment;
 use crate::oidc::command::Runner;
 use crate::oidc::http::Http;
 use crate::oidc::settings::{IdentityKind, OidcSettings};
 use crate::secret::Token;
-use crate::env::Environment;
 
 /// Buildkite.
 pub(super) struct Buildkite;

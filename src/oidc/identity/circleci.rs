@@ -5,8 +5,8 @@
 use anyhow::anyhow;
 
 use super::{CiSystem, Identity, ready, var};
-use crate::oidc::settings::{IdentityKind, OidcSettings};
 use crate::env::Environment;
+use crate::oidc::settings::{IdentityKind, OidcSettings};
 
 /// CircleCI.
 pub(super) struct Circleci;

@@ -7,11 +7,11 @@ use anyhow::anyhow;
 
 use super::{CiSystem, Fetch, Identity};
 use crate::cache;
+use crate::env::Environment;
 use crate::oidc::command::Runner;
 use crate::oidc::http::Http;
 use crate::oidc::settings::{IdentityKind, OidcSettings};
 use crate::secret::Token;
-use crate::env::Environment;
 
 /// `identity = "command"`.
 pub(super) struct Command;

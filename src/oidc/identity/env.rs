@@ -4,8 +4,8 @@
 use anyhow::{anyhow, bail};
 
 use super::{CiSystem, Identity, ready, var};
-use crate::oidc::settings::{IdentityKind, OidcSettings};
 use crate::env::Environment;
+use crate::oidc::settings::{IdentityKind, OidcSettings};
 
 /// `identity = "env"`.
 pub(super) struct Env;

@@ -3,15 +3,14 @@
 //! identity setups). Re-read on every use, since the kubelet rotates
 //! projected tokens; keyed on the token itself.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{anyhow, bail};
 use zeroize::Zeroizing;
 
 use super::{CiSystem, Identity, ready, var};
-use crate::oidc::settings::{IdentityKind, OidcSettings};
 use crate::env::Environment;
+use crate::oidc::settings::{IdentityKind, OidcSettings};
 
 /// `identity = "file"`.
 pub(super) struct File;
@@ -54,34 +53,29 @@ const MAX_IDENTITY_FILE: u64 = 64 * 1024;
 /// tokens are symlinks into `..data`) but only to a regular file, and at
 /// most 64 KiB.
 fn read_identity_file(path: &Path) -> anyhow::Result<Zeroizing<String>> {
-    let cannot = || format!("cannot read the identity token file {}", path.display());
-    let mut options = std::fs::File::options();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(
-        &mut options,
-        rustix::fs::OFlags::NONBLOCK.bits() as i32,
-    );
-    let file = options.open(path).with_context(cannot)?;
-    let meta = file.metadata().with_context(cannot)?;
-    if !meta.is_file() {
-        bail!(
+    use crate::fs::{Owner, ReadError};
+    let bytes = crate::fs::read(path, MAX_IDENTITY_FILE, Owner::Anyone).map_err(|e| match e {
+        ReadError::NotRegular => anyhow::anyhow!(
             "the identity token file {} is not a regular file; it was not read",
             path.display()
-        );
-    }
-    if meta.len() > MAX_IDENTITY_FILE {
-        bail!(
+        ),
+        ReadError::TooLarge(_) => anyhow::anyhow!(
             "the identity token file {} is larger than {} KiB; it was not read",
             path.display(),
             MAX_IDENTITY_FILE / 1024
-        );
+        ),
+        e => anyhow::Error::new(e).context(format!(
+            "cannot read the identity token file {}",
+            path.display()
+        )),
+    })?;
+    match std::str::from_utf8(&bytes) {
+        Ok(text) => Ok(Zeroizing::new(text.to_owned())),
+        Err(_) => bail!(
+            "cannot read the identity token file {}: it is not valid UTF-8",
+            path.display()
+        ),
     }
-    let mut text = Zeroizing::new(String::new());
-    file.take(MAX_IDENTITY_FILE)
-        .read_to_string(&mut text)
-        .with_context(cannot)?;
-    Ok(text)
 }
 
 #[cfg(test)]

@@ -45,11 +45,11 @@ use zeroize::Zeroizing;
 
 use super::{CiSystem, Fetch, Identity};
 use crate::cache;
+use crate::env::Environment;
 use crate::oidc::command::Runner;
 use crate::oidc::http::{Http, checked_url, display_url};
 use crate::oidc::settings::{IdentityKind, OidcSettings};
 use crate::secret::Token;
-use crate::env::Environment;
 
 /// The metadata server's link-local address.
 const METADATA_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);

@@ -3,8 +3,8 @@
 //! token itself.
 
 use super::{CiSystem, Identity, env::from_variable, var};
-use crate::oidc::settings::{IdentityKind, OidcSettings};
 use crate::env::Environment;
+use crate::oidc::settings::{IdentityKind, OidcSettings};
 
 /// The default variable a GitLab job's `id_tokens` entry is named.
 pub const GITLAB_DEFAULT_VAR: &str = "CARGO_REGISTRY_ID_TOKEN";

@@ -22,8 +22,8 @@ use super::command::Runner;
 use super::http::{Http, Response};
 use super::settings::{IdentityKind, OidcSettings};
 use crate::cache;
-use crate::secret::Token;
 use crate::env::Environment;
+use crate::secret::Token;
 
 mod azure_pipelines;
 mod bitbucket;
