@@ -11,6 +11,7 @@
 //! its API is not stable.
 
 pub mod cache;
+pub mod cargo_files;
 pub mod cli;
 pub mod config;
 pub mod diag;
@@ -18,6 +19,7 @@ pub mod env;
 pub mod fs;
 pub mod hardening;
 pub mod keychain;
+pub mod net;
 pub mod oidc;
 pub mod prompt;
 pub mod protocol;

@@ -14,7 +14,7 @@ use cargo_credential::{
 };
 use cargo_credential_corp::config::Config;
 use cargo_credential_corp::oidc::exchange;
-use cargo_credential_corp::oidc::http::Response;
+use cargo_credential_corp::net::http::Response;
 use cargo_credential_corp::oidc::identity;
 use cargo_credential_corp::registry::Registry;
 

@@ -24,7 +24,7 @@ pub const PROVIDER: &str = "cargo-credential-corp";
 /// Cargo's home: `$CARGO_HOME` if set (and not empty; a relative one is
 /// taken from the current directory, as Cargo does), else `~/.cargo`.
 pub fn cargo_home() -> anyhow::Result<PathBuf> {
-    crate::oidc::network::cargo_home()
+    crate::cargo_files::cargo_home()
         .ok_or_else(|| anyhow!("cannot find your home folder; set CARGO_HOME"))
 }
 
@@ -81,7 +81,7 @@ fn chain_from(cwd: &Path, home: Option<&Path>) -> Vec<PathBuf> {
 /// Whether two paths name the same file (the same path, or both resolving
 /// to one existing file).
 pub fn same_file(a: &Path, b: &Path) -> bool {
-    crate::oidc::network::same_path(a, b)
+    crate::cargo_files::same_path(a, b)
 }
 
 /// Whether a provider entry of Cargo's config (`"cargo-credential-corp"`,
@@ -712,7 +712,7 @@ impl CargoConfig {
         env: &dyn Environment,
         names: &[&str],
     ) -> CargoConfig {
-        let files = crate::oidc::network::cargo_config_files(Some(cwd), home);
+        let files = crate::cargo_files::config_files(Some(cwd), home);
         CargoConfig::from_files(files, env, names)
     }
 

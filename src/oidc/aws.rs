@@ -29,8 +29,8 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use super::exchange;
-use super::http::{Http, checked_url, display_url};
 use crate::env::Environment;
+use crate::net::http::{Http, checked_url, display_url};
 use crate::secret::Token;
 
 /// Temporary or static AWS credentials.
@@ -484,7 +484,7 @@ pub fn from_imds(
         "the IMDS session token",
     )?
     .ok_or_else(|| anyhow!("the EC2 instance metadata service returned an empty session token"))?;
-    let get = |url: Url| -> anyhow::Result<super::http::Response> {
+    let get = |url: Url| -> anyhow::Result<crate::net::http::Response> {
         http.send(
             &url,
             client

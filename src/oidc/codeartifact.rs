@@ -18,11 +18,11 @@ use anyhow::{Context as _, anyhow, bail};
 use serde::Deserialize;
 
 use super::aws::{self, Credentials};
-use super::http::{Http, display_url};
 use super::settings::{AwsSettings, IdentityKind, OidcSettings};
 use super::{Context, Obtained, OperationClass, command, exchange, identity};
 use crate::cache::{self, MAX_LIFETIME_SECS};
 use crate::keychain::Budgeted;
+use crate::net::http::{Http, display_url};
 use crate::registry::Registry;
 use crate::secret::Token;
 

@@ -33,11 +33,11 @@ use anyhow::{Context as _, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::http::{Http, display_url};
 use super::settings::{Endpoint, IdentityKind, OidcSettings};
 use super::{Context, Minted, Obtained, OperationClass, exchange, identity};
 use crate::cache::{self, Entry, FileStore, Store};
 use crate::keychain::Budgeted;
+use crate::net::http::{Http, display_url};
 use crate::registry::{CRATES_IO, CRATES_IO_INDEXES, Registry, is_crates_io_index, same_index};
 use crate::secret::Token;
 
@@ -250,8 +250,9 @@ pub(crate) fn foreign_registry_refusal(
 pub(crate) fn crates_io_endpoint_refusal(
     settings: &OidcSettings,
 ) -> Option<(&'static str, &'static str)> {
-    let allowed = url::Url::parse(endpoint(settings))
-        .is_ok_and(|u| u.host_str().is_some_and(is_crates_io_host) || super::http::is_loopback(&u));
+    let allowed = url::Url::parse(endpoint(settings)).is_ok_and(|u| {
+        u.host_str().is_some_and(is_crates_io_host) || crate::net::http::is_loopback(&u)
+    });
     (!allowed).then_some((
         "token-endpoint",
         "for crates.io itself must be crates.io's (leave it out) or a loopback test server: \

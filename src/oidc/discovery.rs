@@ -15,9 +15,9 @@
 use anyhow::{anyhow, bail};
 use serde::{Deserialize, Serialize};
 
-use super::http::{Http, checked_url, display_url};
 use super::settings::{Endpoint, OidcSettings};
 use crate::cache::FileStore;
+use crate::net::http::{Http, checked_url, display_url};
 
 /// How long a discovery document is reused when its answer has no
 /// `Cache-Control`.

@@ -25,11 +25,8 @@ pub mod command;
 pub mod crates_io;
 pub mod discovery;
 pub mod exchange;
-pub mod http;
 pub mod identity;
-pub mod network;
 pub mod settings;
-mod tls;
 
 use settings::{CacheMode, ClientSecretSource, Grant, OidcSettings};
 
@@ -406,7 +403,7 @@ fn obtain(
     identity: Option<identity::Identity>,
 ) -> anyhow::Result<exchange::Issued> {
     let settings = call.settings;
-    let http = http::Http::new(settings.timeout)?.with_ca_files(&settings.ca_files);
+    let http = crate::net::http::Http::new(settings.timeout)?.with_ca_files(&settings.ca_files);
     let subject = identity
         .map(|i| {
             let kind = i.kind;

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use super::{Finding, Level, finding};
-use crate::oidc::http::Http;
+use crate::net::http::Http;
 use crate::secret::Token;
 
 /// Probes the sparse index at `index` and adds findings.

@@ -9,8 +9,8 @@ use reqwest::Url;
 use super::{CiSystem, Fetch, Identity, ci_token, var};
 use crate::cache;
 use crate::env::Environment;
+use crate::net::http::Http;
 use crate::oidc::command::Runner;
-use crate::oidc::http::Http;
 use crate::oidc::settings::{IdentityKind, OidcSettings};
 use crate::secret::Token;
 

@@ -46,7 +46,7 @@ mod tests {
     use super::super::locate;
     use super::super::test_util::{env, runner, settings};
     use super::*;
-    use crate::oidc::http::Http;
+    use crate::net::http::Http;
 
     #[test]
     fn the_step_token_is_the_identity() {

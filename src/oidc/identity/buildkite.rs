@@ -7,8 +7,8 @@ use zeroize::Zeroizing;
 use super::{CiSystem, Fetch, Identity, var};
 use crate::cache;
 use crate::env::Environment;
+use crate::net::http::Http;
 use crate::oidc::command::Runner;
-use crate::oidc::http::Http;
 use crate::oidc::settings::{IdentityKind, OidcSettings};
 use crate::secret::Token;
 

@@ -8,8 +8,8 @@ use anyhow::anyhow;
 use super::{CiSystem, Fetch, Identity};
 use crate::cache;
 use crate::env::Environment;
+use crate::net::http::Http;
 use crate::oidc::command::Runner;
-use crate::oidc::http::Http;
 use crate::oidc::settings::{IdentityKind, OidcSettings};
 use crate::secret::Token;
 

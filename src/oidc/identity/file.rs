@@ -85,7 +85,7 @@ mod tests {
     use super::super::locate;
     use super::super::test_util::{env, runner, settings};
     use super::*;
-    use crate::oidc::http::Http;
+    use crate::net::http::Http;
 
     #[test]
     fn a_token_file_is_read_fresh_each_time() {

@@ -12,7 +12,7 @@
 //! server, so none is ever made on a developer's machine by surprise.
 //!
 //! **The one plain-http exception, and how narrow it is.** The HTTP policy
-//! ([`crate::oidc::http`]) allows plain http only to loopback; the metadata
+//! ([`crate::net::http`]) allows plain http only to loopback; the metadata
 //! server speaks only plain http, on a link-local address. The exception
 //! lives here and nowhere else, for exactly this request:
 //!
@@ -46,8 +46,8 @@ use zeroize::Zeroizing;
 use super::{CiSystem, Fetch, Identity};
 use crate::cache;
 use crate::env::Environment;
+use crate::net::http::{Http, checked_url, display_url};
 use crate::oidc::command::Runner;
-use crate::oidc::http::{Http, checked_url, display_url};
 use crate::oidc::settings::{IdentityKind, OidcSettings};
 use crate::secret::Token;
 

@@ -19,10 +19,10 @@ use anyhow::{Context as _, anyhow, bail};
 use base64::Engine as _;
 
 use super::command::Runner;
-use super::http::{Http, Response};
 use super::settings::{IdentityKind, OidcSettings};
 use crate::cache;
 use crate::env::Environment;
+use crate::net::http::{Http, Response};
 use crate::secret::Token;
 
 mod azure_pipelines;

@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail};
 
 use super::token::{self, TokenSet};
 use crate::diag::say;
-use crate::oidc::http::Http;
+use crate::net::http::Http;
 
 const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 

@@ -16,8 +16,9 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow, bail};
 
 use crate::cache::{self, FileStore, Store};
+use crate::net::http::Http;
 use crate::oidc::settings::CacheMode;
-use crate::oidc::{OperationClass, discovery, http::Http};
+use crate::oidc::{OperationClass, discovery};
 use crate::registry::Registry;
 
 pub mod browser;

@@ -26,7 +26,8 @@ use super::{
 use crate::cache::{Entry, FileStore};
 use crate::diag::warn;
 use crate::keychain::Budgeted;
-use crate::oidc::{Context, Obtained, OperationClass, http::Http, open_cache};
+use crate::net::http::Http;
+use crate::oidc::{Context, Obtained, OperationClass, open_cache};
 use crate::registry::Registry;
 
 /// The lifetime assumed for an access token whose answer says none (no

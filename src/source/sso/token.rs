@@ -1,6 +1,6 @@
 //! Requests to the IdP's token, device authorization and revocation
 //! endpoints for the SSO flows, under the project's HTTP policy
-//! ([`crate::oidc::http`]): one deadline per call, no redirects, size caps.
+//! ([`crate::net::http`]): one deadline per call, no redirects, size caps.
 //! Errors show only the IdP's cleaned `error` / `error_description`, never
 //! a body, and never what was sent.
 
@@ -8,8 +8,8 @@ use anyhow::{anyhow, bail};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use crate::net::http::{Http, display_url};
 use crate::oidc::exchange::{self, clean};
-use crate::oidc::http::{Http, display_url};
 use crate::secret::Token;
 
 /// An access token and its lifetime in seconds, when known.
@@ -219,7 +219,7 @@ pub fn device_authorization(
         bail!("{shown} answered with a user code that cannot be shown");
     }
     let shown_url = |uri: &str| -> anyhow::Result<String> {
-        match crate::oidc::http::checked_url(uri) {
+        match crate::net::http::checked_url(uri) {
             Ok(url) if uri.len() <= 1024 => Ok(url.to_string()),
             _ => bail!(
                 "{shown} answered with a verification URL that is not https (or too long); refused"

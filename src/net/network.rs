@@ -233,7 +233,7 @@ impl Network {
         let cargo = CargoHttp::read(
             &|k| std::env::var_os(k),
             cwd.as_deref(),
-            cargo_home().as_deref(),
+            crate::cargo_files::cargo_home().as_deref(),
         );
         let proxy = match &cargo.proxy {
             Some((value, from)) => parse_proxy(value, from)?,
@@ -279,16 +279,6 @@ impl Network {
         all.extend(self.cas.iter().cloned());
         all.join(", ")
     }
-}
-
-/// Cargo's home: `$CARGO_HOME` (a relative one from the current
-/// directory, as in Cargo), else `~/.cargo`; `None` without either.
-pub(crate) fn cargo_home() -> Option<PathBuf> {
-    let cwd = || std::env::current_dir().unwrap_or_default();
-    std::env::var_os("CARGO_HOME")
-        .filter(|v| !v.is_empty())
-        .map(|v| cwd().join(v))
-        .or_else(|| dirs::home_dir().map(|h| h.join(".cargo")))
 }
 
 /// `proxy` (Cargo's `http.proxy` from `from`) as a proxy: curl's format,
@@ -366,7 +356,7 @@ impl CargoHttp {
         if out.proxy.is_some() && out.cainfo.is_some() {
             return out;
         }
-        for file in cargo_config_files(cwd, home) {
+        for file in crate::cargo_files::config_files(cwd, home) {
             let Some(table) = read_cargo_config(&file) else {
                 continue;
             };
@@ -396,38 +386,6 @@ impl CargoHttp {
         }
         out
     }
-}
-
-/// Cargo's config files that exist, highest precedence first: `.cargo/`
-/// in `cwd` and each folder above it, then Cargo's home (each once, also
-/// when the home is one of those folders under another path). In a folder,
-/// the legacy `config` wins over `config.toml`, as in Cargo.
-pub(crate) fn cargo_config_files(cwd: Option<&Path>, home: Option<&Path>) -> Vec<PathBuf> {
-    let in_dir = |dir: &Path| -> Option<PathBuf> {
-        let legacy = dir.join("config");
-        if legacy.is_file() {
-            return Some(legacy);
-        }
-        let toml = dir.join("config.toml");
-        toml.is_file().then_some(toml)
-    };
-    let mut files = Vec::new();
-    let mut home_seen = false;
-    for dir in cwd.into_iter().flat_map(Path::ancestors) {
-        let dot = dir.join(".cargo");
-        home_seen |= home.is_some_and(|home| same_path(&dot, home));
-        files.extend(in_dir(&dot));
-    }
-    if !home_seen && let Some(home) = home {
-        files.extend(in_dir(home));
-    }
-    files
-}
-
-/// Whether two paths name the same file or folder (equal, or equal once
-/// resolved).
-pub(crate) fn same_path(a: &Path, b: &Path) -> bool {
-    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
 
 /// One of Cargo's config files as a TOML table, or `None` (with a trace)
@@ -582,7 +540,7 @@ mod tests {
         assert!(c.cainfo.unwrap().0.ends_with("home/ca/home.pem"));
 
         // Cargo's home inside the walk is read once, in its place.
-        let files = cargo_config_files(Some(&root.path().join("home")), Some(&home));
+        let files = crate::cargo_files::config_files(Some(&root.path().join("home")), Some(&home));
         assert_eq!(files, [home.join("config.toml")]);
     }
 
