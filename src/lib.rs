@@ -12,6 +12,7 @@
 
 pub mod cache;
 pub mod cargo_files;
+pub mod child;
 pub mod cli;
 pub mod config;
 pub mod diag;

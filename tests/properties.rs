@@ -11,8 +11,8 @@ use cargo_credential::{
     Action, CacheControl, Credential, CredentialResponse, Error, RegistryInfo, Secret,
 };
 use cargo_credential_corp::config::Config;
-use cargo_credential_corp::oidc::exchange;
 use cargo_credential_corp::net::http::Response;
+use cargo_credential_corp::oidc::exchange;
 use cargo_credential_corp::oidc::identity;
 use cargo_credential_corp::protocol;
 use cargo_credential_corp::registry::Registry;

@@ -40,7 +40,7 @@ use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::{StatusCode, Url, redirect};
 
 use super::network::{Network, Proxy};
-use super::tls::Refused;
+use super::tls::CertificateRefused;
 
 /// The largest response accepted from an identity endpoint.
 pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
@@ -470,7 +470,12 @@ const CA_ADVICE: &str = "To trust a company CA (e.g. of a TLS-inspecting proxy):
 
 /// The message for a server certificate this machine refused: the host,
 /// what was wrong, who issued it, and the setting to use.
-fn certificate_error(endpoint: &str, url: &Url, refused: &Refused, trusted: &str) -> String {
+fn certificate_error(
+    endpoint: &str,
+    url: &Url,
+    refused: &CertificateRefused,
+    trusted: &str,
+) -> String {
     use rustls::CertificateError as E;
     let host = url.host_str().unwrap_or("?");
     let issuer = refused.issuer.as_deref().map_or_else(
@@ -573,7 +578,7 @@ fn retry_after(value: Option<&str>) -> String {
 /// What went wrong in a TLS handshake.
 enum TlsFailure {
     /// The server's certificate was refused.
-    Certificate(Refused),
+    Certificate(CertificateRefused),
     /// Anything else (not TLS at all, an alert, the peer hanging up).
     Other(String),
 }
@@ -592,7 +597,7 @@ fn tls_failure(e: &reqwest::Error) -> Option<TlsFailure> {
             if let Some(refused) = err
                 .get_ref()
                 .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                .and_then(Refused::from_rustls)
+                .and_then(CertificateRefused::from_rustls)
             {
                 return Some(TlsFailure::Certificate(refused));
             }

@@ -76,7 +76,7 @@ pub(crate) fn no_trust_config() -> rustls::ClientConfig {
 
 /// Why the server's certificate was refused, and who issued it.
 #[derive(Debug, Clone)]
-pub(crate) struct Refused {
+pub(crate) struct CertificateRefused {
     /// What the verifier found wrong.
     pub kind: CertificateError,
     /// The issuer named by the server's certificate (`CN=…, O=…`), when it
@@ -84,7 +84,7 @@ pub(crate) struct Refused {
     pub issuer: Option<String>,
 }
 
-impl fmt::Display for Refused {
+impl fmt::Display for CertificateRefused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.kind)?;
         if let Some(issuer) = &self.issuer {
@@ -94,20 +94,20 @@ impl fmt::Display for Refused {
     }
 }
 
-impl std::error::Error for Refused {}
+impl std::error::Error for CertificateRefused {}
 
-impl Refused {
+impl CertificateRefused {
     /// The refusal inside a rustls error, if it is one.
-    pub(crate) fn from_rustls(e: &rustls::Error) -> Option<Refused> {
+    pub(crate) fn from_rustls(e: &rustls::Error) -> Option<CertificateRefused> {
         let rustls::Error::InvalidCertificate(kind) = e else {
             return None;
         };
         if let CertificateError::Other(OtherError(inner)) = kind
-            && let Some(refused) = inner.downcast_ref::<Refused>()
+            && let Some(refused) = inner.downcast_ref::<CertificateRefused>()
         {
             return Some(refused.clone());
         }
-        Some(Refused {
+        Some(CertificateRefused {
             kind: kind.clone(),
             issuer: None,
         })
@@ -131,7 +131,7 @@ impl ServerCertVerifier for Explaining {
             .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
             .map_err(|e| match e {
                 rustls::Error::InvalidCertificate(kind) => rustls::Error::InvalidCertificate(
-                    CertificateError::Other(OtherError(Arc::new(Refused {
+                    CertificateError::Other(OtherError(Arc::new(CertificateRefused {
                         kind,
                         issuer: issuer_of(end_entity),
                     }))),
@@ -397,22 +397,22 @@ mod tests {
 
     #[test]
     fn a_refusal_is_found_in_the_rustls_error_and_shown_with_its_issuer() {
-        let refused = Refused {
+        let refused = CertificateRefused {
             kind: CertificateError::UnknownIssuer,
             issuer: Some("CN=Corp CA".into()),
         };
         let wrapped = rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(
             Arc::new(refused.clone()),
         )));
-        let found = Refused::from_rustls(&wrapped).unwrap();
+        let found = CertificateRefused::from_rustls(&wrapped).unwrap();
         assert_eq!(found.kind, CertificateError::UnknownIssuer);
         assert_eq!(found.issuer.as_deref(), Some("CN=Corp CA"));
         assert!(found.to_string().contains("CN=Corp CA"), "{found}");
         let plain = rustls::Error::InvalidCertificate(CertificateError::Expired);
         assert_eq!(
-            Refused::from_rustls(&plain).unwrap().kind,
+            CertificateRefused::from_rustls(&plain).unwrap().kind,
             CertificateError::Expired
         );
-        assert!(Refused::from_rustls(&rustls::Error::DecryptError).is_none());
+        assert!(CertificateRefused::from_rustls(&rustls::Error::DecryptError).is_none());
     }
 }

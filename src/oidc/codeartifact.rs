@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use super::aws::{self, Credentials};
 use super::settings::{AwsSettings, IdentityKind, OidcSettings};
-use super::{Context, Obtained, OperationClass, command, exchange, identity};
+use super::{Context, Obtained, OperationClass, exchange, identity};
 use crate::cache::{self, MAX_LIFETIME_SECS};
 use crate::keychain::Budgeted;
 use crate::net::http::{Http, display_url};
@@ -103,7 +103,7 @@ pub(crate) fn get(
 
 /// Identity programs run without the registry's token variables and the
 /// AWS secrets in their environment.
-fn runner(settings: &OidcSettings, cx: &Context<'_>) -> command::Runner {
+fn runner(settings: &OidcSettings, cx: &Context<'_>) -> crate::child::Runner {
     let mut vars: Vec<&str> = cx.token_vars.iter().map(String::as_str).collect();
     vars.extend(["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]);
     let secrets: Vec<Token> = vars
@@ -113,7 +113,7 @@ fn runner(settings: &OidcSettings, cx: &Context<'_>) -> command::Runner {
         .map(Token::new)
         .collect();
     let secrets: Vec<&Token> = secrets.iter().collect();
-    command::Runner::new(settings.timeout, &vars, &secrets)
+    crate::child::Runner::new(settings.timeout, &vars, &secrets)
 }
 
 /// The role to assume with a web identity: `aws-role-arn`, else `AWS_ROLE_ARN`.
@@ -202,7 +202,7 @@ fn mint(
     http: &Http,
     aws: &AwsSettings,
     source: Source,
-    runner: &command::Runner,
+    runner: &crate::child::Runner,
     now: i64,
 ) -> anyhow::Result<(Token, i64)> {
     let creds = match source {

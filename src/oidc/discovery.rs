@@ -81,7 +81,7 @@ const CACHE_FORMAT: u32 = 2;
 
 /// Where the token endpoint came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub enum EndpointOrigin {
     /// Configured as `token-endpoint`.
     Configured,
     /// Fetched from the issuer now.
@@ -97,9 +97,9 @@ pub fn token_endpoint(
     settings: &OidcSettings,
     files: Option<&FileStore>,
     now: i64,
-) -> anyhow::Result<(String, Source)> {
+) -> anyhow::Result<(String, EndpointOrigin)> {
     let issuer = match &settings.endpoint {
-        Endpoint::Token(url) => return Ok((url.clone(), Source::Configured)),
+        Endpoint::Token(url) => return Ok((url.clone(), EndpointOrigin::Configured)),
         Endpoint::Discover(issuer) => issuer,
     };
     metadata(http, issuer, files, now).map(|(m, source)| (m.token_endpoint, source))
@@ -112,10 +112,10 @@ pub fn metadata(
     issuer: &str,
     files: Option<&FileStore>,
     now: i64,
-) -> anyhow::Result<(Metadata, Source)> {
+) -> anyhow::Result<(Metadata, EndpointOrigin)> {
     if let Some(metadata) = files.and_then(|f| load(f, issuer, now)) {
         crate::trace::debug(|| format!("discovery: {issuer} from the cache"));
-        return Ok((metadata, Source::Cached));
+        return Ok((metadata, EndpointOrigin::Cached));
     }
     crate::trace::debug(|| format!("discovery: fetching {issuer}'s document"));
     let url = format!(
@@ -149,7 +149,7 @@ pub fn metadata(
         // A cache that cannot be written costs a round trip next time, no more.
         let _ = files.write_private(FOLDER, &file_name(issuer), &text);
     }
-    Ok((metadata, Source::Fetched))
+    Ok((metadata, EndpointOrigin::Fetched))
 }
 
 /// Drops the cached document of `settings`' issuer, if any.
@@ -312,7 +312,10 @@ mod tests {
         let got = token_endpoint(&http, &s, Some(&files), 1200).unwrap();
         assert_eq!(
             got,
-            ("https://idp.example/token".to_owned(), Source::Cached)
+            (
+                "https://idp.example/token".to_owned(),
+                EndpointOrigin::Cached
+            )
         );
         // Too old, from the future, another issuer's, or a refused URL: not used.
         for (fetched_at, now) in [(1000, 1300), (2000, 1200)] {

@@ -21,7 +21,6 @@ use crate::secret::Token;
 
 pub mod aws;
 pub mod codeartifact;
-pub mod command;
 pub mod crates_io;
 pub mod discovery;
 pub mod exchange;
@@ -368,7 +367,7 @@ fn runner(
     settings: &OidcSettings,
     cx: &Context<'_>,
     client_secret: Option<&Token>,
-) -> command::Runner {
+) -> crate::child::Runner {
     let mut secret_vars: Vec<&str> = cx.token_vars.iter().map(String::as_str).collect();
     if let Some(ClientSecretSource::Env(var)) = &settings.client_secret {
         secret_vars.push(var);
@@ -382,7 +381,7 @@ fn runner(
             .map(Token::new),
     );
     let secrets: Vec<&Token> = secrets.iter().collect();
-    command::Runner::new(settings.timeout, &secret_vars, &secrets)
+    crate::child::Runner::new(settings.timeout, &secret_vars, &secrets)
 }
 
 /// What one exchange needs besides the identity.
@@ -390,7 +389,7 @@ struct Call<'a> {
     settings: &'a OidcSettings,
     scope: Option<&'a str>,
     client_secret: Option<&'a Token>,
-    runner: &'a command::Runner,
+    runner: &'a crate::child::Runner,
     discovery_cache: Option<&'a FileStore>,
     now: i64,
 }
@@ -422,14 +421,14 @@ fn obtain(
     match exchange::request(&http, &endpoint, &request) {
         // The endpoint a cached document named is gone: nothing was
         // consumed by a 404, so discover again and try once more.
-        Err(e) if refused_with(&e, 404) && source == discovery::Source::Cached => {
+        Err(e) if refused_with(&e, 404) && source == discovery::EndpointOrigin::Cached => {
             discovery::forget(settings, call.discovery_cache);
             let (endpoint, _) =
                 discovery::token_endpoint(&http, settings, call.discovery_cache, call.now)?;
             exchange::request(&http, &endpoint, &request)
         }
         // A 400 may mean an endpoint that moved: the next run rediscovers.
-        Err(e) if refused_with(&e, 400) && source != discovery::Source::Configured => {
+        Err(e) if refused_with(&e, 400) && source != discovery::EndpointOrigin::Configured => {
             discovery::forget(settings, call.discovery_cache);
             Err(e)
         }

@@ -8,9 +8,9 @@ use reqwest::Url;
 
 use super::{CiSystem, Fetch, Identity, ci_token, var};
 use crate::cache;
+use crate::child::Runner;
 use crate::env::Environment;
 use crate::net::http::Http;
-use crate::oidc::command::Runner;
 use crate::oidc::settings::{IdentityKind, OidcSettings};
 use crate::secret::Token;
 

@@ -6,9 +6,9 @@ use zeroize::Zeroizing;
 
 use super::{CiSystem, Fetch, Identity, var};
 use crate::cache;
+use crate::child::Runner;
 use crate::env::Environment;
 use crate::net::http::Http;
-use crate::oidc::command::Runner;
 use crate::oidc::settings::{IdentityKind, OidcSettings};
 use crate::secret::Token;
 

@@ -7,9 +7,9 @@ use anyhow::anyhow;
 
 use super::{CiSystem, Fetch, Identity};
 use crate::cache;
+use crate::child::Runner;
 use crate::env::Environment;
 use crate::net::http::Http;
-use crate::oidc::command::Runner;
 use crate::oidc::settings::{IdentityKind, OidcSettings};
 use crate::secret::Token;
 

@@ -45,9 +45,9 @@ use zeroize::Zeroizing;
 
 use super::{CiSystem, Fetch, Identity};
 use crate::cache;
+use crate::child::Runner;
 use crate::env::Environment;
 use crate::net::http::{Http, checked_url, display_url};
-use crate::oidc::command::Runner;
 use crate::oidc::settings::{IdentityKind, OidcSettings};
 use crate::secret::Token;
 

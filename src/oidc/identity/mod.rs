@@ -18,9 +18,9 @@ use std::fmt;
 use anyhow::{Context as _, anyhow, bail};
 use base64::Engine as _;
 
-use super::command::Runner;
 use super::settings::{IdentityKind, OidcSettings};
 use crate::cache;
+use crate::child::Runner;
 use crate::env::Environment;
 use crate::net::http::{Http, Response};
 use crate::secret::Token;
@@ -247,8 +247,8 @@ mod test_util {
     use std::collections::HashMap;
     use std::time::Duration;
 
-    use super::super::command::Runner;
     use super::super::settings::{OidcSettings, RawOidc};
+    use crate::child::Runner;
 
     /// Validated settings with an issuer and `extra`.
     pub fn settings(extra: &str) -> OidcSettings {

@@ -1,5 +1,5 @@
-//! Running a program that prints the CI identity (`identity-command`,
-//! `buildkite-agent oidc request-token`).
+//! Running a child program with a deadline, such as the one that prints
+//! the CI identity (`identity-command`, `buildkite-agent oidc request-token`).
 //!
 //! - **Bounded.** Everything, the reading of its output included, ends by
 //!   `timeout-ms`: the output is received over a channel with a deadline, so
