@@ -30,7 +30,6 @@
 //! for none of it.
 
 use std::io::Read as _;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -39,8 +38,9 @@ use anyhow::{Context as _, anyhow, bail};
 use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::{StatusCode, Url, redirect};
 
+use super::failure::{causes, is_timeout};
 use super::network::{Network, Proxy};
-use super::tls::CertificateRefused;
+use super::url::{Route, checked_url, display_str, display_url, route};
 
 /// The largest response accepted from an identity endpoint.
 pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
@@ -48,29 +48,18 @@ pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 /// An HTTP client bound to the policy above.
 #[derive(Debug, Clone)]
 pub struct Http {
-    timeout: Duration,
+    pub(super) timeout: Duration,
     /// `ca-file` settings: CA files trusted besides the OS store.
     ca_files: Vec<PathBuf>,
     /// The proxy and trust settings, read when the first HTTPS client is
     /// built.
-    network: OnceLock<Network>,
+    pub(super) network: OnceLock<Network>,
     /// For `https` endpoints that are not loopback: the configured proxy.
     proxied: OnceLock<Client>,
     /// For loopback `https`: never through a proxy.
     direct: OnceLock<Client>,
     /// For plain `http` (loopback only): no proxy, no trust store.
     plain: OnceLock<Client>,
-}
-
-/// Which client a URL is sent with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
-    /// `https`, not loopback: through the configured proxy.
-    Proxied,
-    /// `https` to loopback: direct.
-    Direct,
-    /// Plain `http` (loopback): direct, no TLS.
-    Plain,
 }
 
 /// A response whose body was read within the limits.
@@ -366,176 +355,6 @@ impl Http {
             reuse,
         ))
     }
-
-    /// The error for a request that got no answer. Never holds the
-    /// proxy's credentials.
-    fn send_error(&self, url: &Url, e: &reqwest::Error) -> anyhow::Error {
-        let network = self.network.get();
-        let message = self.describe_send_error(url, e, network);
-        // Belt and braces: whatever the layers below said, the proxy's
-        // credentials are not repeated.
-        let secrets = network.map(|n| n.proxy.secrets()).unwrap_or_default();
-        let mut message = message;
-        for secret in secrets.iter().filter(|s| s.len() >= 4) {
-            message = message.replace(secret.as_str(), crate::redact::REDACTED);
-        }
-        anyhow!(message)
-    }
-
-    fn describe_send_error(
-        &self,
-        url: &Url,
-        e: &reqwest::Error,
-        network: Option<&Network>,
-    ) -> String {
-        let endpoint = display_url(url);
-        let proxied = route(url) == Route::Proxied;
-        let proxy_hint = match network.filter(|_| proxied) {
-            Some(n) => format!(" and {}", n.proxy.describe()),
-            None if proxied => {
-                " and the proxy settings (HTTPS_PROXY / ALL_PROXY / NO_PROXY)".to_owned()
-            }
-            None => String::new(),
-        };
-        if e.is_timeout() {
-            format!(
-                "{endpoint} did not answer within {} ms (`timeout-ms`); check that it is \
-                 reachable from here{proxy_hint}",
-                self.timeout.as_millis()
-            )
-        } else if let Some(failure) = tls_failure(e).filter(|_| url.scheme() == "https") {
-            let trusted = network.map_or_else(|| "the OS trust store".to_owned(), Network::trusted);
-            match failure {
-                TlsFailure::Certificate(refused) => {
-                    certificate_error(&endpoint, url, &refused, &trusted)
-                }
-                TlsFailure::Other(cause) => format!(
-                    "the TLS connection to {endpoint} failed ({cause}); check that it serves \
-                     https on this port and that its certificate is issued by a CA this \
-                     machine trusts (now: {trusted}). {CA_ADVICE}"
-                ),
-            }
-        } else if e.is_connect() {
-            let cause = innermost_cause(e);
-            if proxied && cause.contains("proxy authorization required") {
-                let proxy = network.map_or_else(|| "the proxy".to_owned(), |n| n.proxy.describe());
-                let fix = if network.is_some_and(|n| n.proxy.has_credentials()) {
-                    "check the user and password in it"
-                } else {
-                    "put the user and password in Cargo's http.proxy or CARGO_HTTP_PROXY as \
-                     `http://USER:PASSWORD@host:port` (percent-encode special characters)"
-                };
-                return format!(
-                    "cannot connect to {endpoint}: {proxy} refused the request (HTTP 407 Proxy \
-                     Authentication Required): {fix}"
-                );
-            }
-            if proxied && cause.contains("tunnel error: unsuccessful") {
-                let proxy = network.map_or_else(|| "the proxy".to_owned(), |n| n.proxy.describe());
-                let target = format!(
-                    "{}:{}",
-                    url.host_str().unwrap_or("?"),
-                    url.port_or_known_default().unwrap_or(443)
-                );
-                let credentials = if network.is_some_and(|n| n.proxy.has_credentials()) {
-                    "the user and password given for it, and "
-                } else {
-                    ""
-                };
-                return format!(
-                    "cannot connect to {endpoint}: {proxy} refused to open a tunnel to {target} \
-                     (it did not answer the CONNECT with 200); check {credentials}that it lets \
-                     this host and port through"
-                );
-            }
-            format!(
-                "cannot connect to {endpoint} ({cause}); check the URL, that the service is up{}",
-                if proxy_hint.is_empty() {
-                    String::new()
-                } else {
-                    format!(",{proxy_hint}")
-                }
-            )
-        } else {
-            format!("request to {endpoint} failed: {}", without_url(e))
-        }
-    }
-}
-
-/// How to make this machine trust a company CA.
-const CA_ADVICE: &str = "To trust a company CA (e.g. of a TLS-inspecting proxy): `ca-file = \
-                         \"/path/to/ca.pem\"` in [defaults] of the provider's config, \
-                         CARGO_HTTP_CAINFO or Cargo's http.cainfo, or install it in the OS trust \
-                         store";
-
-/// The message for a server certificate this machine refused: the host,
-/// what was wrong, who issued it, and the setting to use.
-fn certificate_error(
-    endpoint: &str,
-    url: &Url,
-    refused: &CertificateRefused,
-    trusted: &str,
-) -> String {
-    use rustls::CertificateError as E;
-    let host = url.host_str().unwrap_or("?");
-    let issuer = refused.issuer.as_deref().map_or_else(
-        || "an issuer that could not be read".to_owned(),
-        |i| format!("\"{i}\""),
-    );
-    // A TLS-inspecting proxy may be in the way without any proxy setting
-    // (a transparent one): its CA is what the client sees.
-    let seen = if is_loopback(url) {
-        ""
-    } else {
-        " (if a TLS-inspecting proxy is in the way, this is its CA)"
-    };
-    let (what, advice) = match &refused.kind {
-        E::UnknownIssuer => (
-            format!(
-                "the certificate {host} presented is issued by {issuer}{seen}, a CA this \
-                 machine does not trust (now trusted: {trusted})"
-            ),
-            CA_ADVICE.to_owned(),
-        ),
-        E::NotValidForName | E::NotValidForNameContext { .. } => (
-            format!(
-                "the certificate {host} presented (issued by {issuer}) is not for this host: {}",
-                refused.kind
-            ),
-            "check the host name in the URL".to_owned(),
-        ),
-        E::Expired | E::ExpiredContext { .. } => (
-            format!("the certificate {host} presented (issued by {issuer}) has expired"),
-            "the server must renew it; check this machine's clock".to_owned(),
-        ),
-        E::NotValidYet | E::NotValidYetContext { .. } => (
-            format!("the certificate {host} presented (issued by {issuer}) is not valid yet"),
-            "check this machine's clock".to_owned(),
-        ),
-        E::BadSignature => (
-            format!(
-                "the certificate {host} presented is not signed by its issuer {issuer} \
-                 (BadSignature)"
-            ),
-            CA_ADVICE.to_owned(),
-        ),
-        other => (
-            format!("the certificate {host} presented (issued by {issuer}) was refused ({other})"),
-            CA_ADVICE.to_owned(),
-        ),
-    };
-    format!("the TLS connection to {endpoint} failed: {what}. {advice}")
-}
-
-/// Which client `url` is sent with.
-fn route(url: &Url) -> Route {
-    if url.scheme() != "https" {
-        Route::Plain
-    } else if is_loopback(url) {
-        Route::Direct
-    } else {
-        Route::Proxied
-    }
 }
 
 /// How many seconds an answer may be reused according to `Cache-Control`:
@@ -575,205 +394,9 @@ fn retry_after(value: Option<&str>) -> String {
     "retry later".to_owned()
 }
 
-/// What went wrong in a TLS handshake.
-enum TlsFailure {
-    /// The server's certificate was refused.
-    Certificate(CertificateRefused),
-    /// Anything else (not TLS at all, an alert, the peer hanging up).
-    Other(String),
-}
-
-/// The TLS layer's error, when a request failed in the TLS handshake (bad
-/// certificate, not TLS at all, an alert, the peer hanging up mid-handshake).
-/// It reports these as `InvalidData` (or `UnexpectedEof`) I/O errors, which a
-/// TCP connect never gives; they may sit inside another I/O error, whose
-/// `source()` skips them, so each one is opened with `get_ref()`. A refused
-/// certificate is found as the rustls error inside.
-fn tls_failure(e: &reqwest::Error) -> Option<TlsFailure> {
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let mut io = s.downcast_ref::<std::io::Error>();
-        while let Some(err) = io {
-            if let Some(refused) = err
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                .and_then(CertificateRefused::from_rustls)
-            {
-                return Some(TlsFailure::Certificate(refused));
-            }
-            if matches!(
-                err.kind(),
-                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
-            ) {
-                return Some(TlsFailure::Other(err.to_string()));
-            }
-            io = err
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<std::io::Error>());
-        }
-        source = s.source();
-    }
-    None
-}
-
-/// The deepest cause of `e` (e.g. "Connection refused", "tunnel error:
-/// unsuccessful"), or its own message without the URL.
-fn innermost_cause(e: &reqwest::Error) -> String {
-    let mut deepest = None;
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        deepest = Some(s);
-        source = s.source();
-    }
-    deepest.map_or_else(|| without_url(e), ToString::to_string)
-}
-
-/// An I/O error and what caused it, as one line.
-fn causes(e: &std::io::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.ends_with(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        source = s.source();
-    }
-    msg
-}
-
-fn is_timeout(e: &std::io::Error) -> bool {
-    if e.kind() == std::io::ErrorKind::TimedOut {
-        return true;
-    }
-    if e.get_ref()
-        .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
-        .is_some_and(reqwest::Error::is_timeout)
-    {
-        return true;
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if s.downcast_ref::<reqwest::Error>()
-            .is_some_and(|r| r.is_timeout())
-        {
-            return true;
-        }
-        source = s.source();
-    }
-    false
-}
-
-/// reqwest's message without the URL it appends (already named by the caller).
-fn without_url(e: &reqwest::Error) -> String {
-    let mut msg = e.to_string();
-    if let Some(url) = e.url()
-        && let Some(pos) = msg.find(&format!(" ({url})"))
-    {
-        msg.truncate(pos);
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    msg
-}
-
-/// `url` parsed and checked: `https`, or `http` to a loopback host.
-pub fn checked_url(url: &str) -> anyhow::Result<Url> {
-    let parsed =
-        Url::parse(url).with_context(|| format!("`{}` is not a valid URL", display_str(url)))?;
-    match parsed.scheme() {
-        "https" => {}
-        "http" if is_loopback(&parsed) => {}
-        "http" => bail!(
-            "{} uses plain http; identity endpoints must use https (only loopback addresses may \
-             use http)",
-            display_url(&parsed)
-        ),
-        other => bail!("{} has scheme `{other}`; use https", display_url(&parsed)),
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        bail!(
-            "{} holds credentials in the URL; configure them separately",
-            display_url(&parsed)
-        );
-    }
-    Ok(parsed)
-}
-
-/// Whether `url`'s host is a loopback address (or `localhost`).
-pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
-}
-
-/// A URL for messages: scheme, host, port and path; no query (it may carry
-/// parameters a CI system considers private), no user info.
-pub fn display_url(url: &Url) -> String {
-    let mut shown = url.clone();
-    shown.set_query(None);
-    shown.set_fragment(None);
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.to_string()
-}
-
-fn display_str(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(u) => display_url(&u),
-        Err(_) => "(unparsable URL)".to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn https_or_loopback_only() {
-        assert!(checked_url("https://idp.example/token").is_ok());
-        assert!(checked_url("http://127.0.0.1:9/token").is_ok());
-        assert!(checked_url("http://127.8.0.1/token").is_ok());
-        assert!(checked_url("http://[::1]:9/token").is_ok());
-        assert!(checked_url("http://localhost:9/token").is_ok());
-        let msg = checked_url("http://idp.example/token")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            msg.contains("plain http") && msg.contains("idp.example"),
-            "{msg}"
-        );
-        assert!(checked_url("http://10.0.0.1/token").is_err());
-        assert!(checked_url("ftp://idp.example/").is_err());
-        assert!(checked_url("https://user:pw@idp.example/").is_err());
-        assert!(checked_url("not a url").is_err());
-    }
-
-    #[test]
-    fn only_https_to_non_loopback_hosts_may_use_a_proxy() {
-        let proxied = |u: &str| route(&Url::parse(u).unwrap()) == Route::Proxied;
-        assert!(proxied("https://idp.example/token"));
-        assert!(proxied("https://10.0.0.1/token"));
-        for direct in [
-            "http://127.0.0.1:9/token",
-            "http://localhost:9/token",
-            "http://[::1]:9/token",
-            "https://127.0.0.1:9/token",
-            "https://LOCALHOST/token",
-            "https://[::1]/token",
-        ] {
-            assert!(!proxied(direct), "{direct}");
-        }
-    }
-
     #[test]
     fn retry_after_is_shown_as_seconds_or_a_date_never_as_junk() {
         assert_eq!(retry_after(None), "retry later");

@@ -4,6 +4,8 @@
 //! loopback, and the proxy and trust settings Cargo would use
 //! ([`network`], [`tls`]). Nothing here knows of grants or registries.
 
+mod failure;
 pub mod http;
 pub mod network;
 pub(crate) mod tls;
+pub mod url;

@@ -30,7 +30,8 @@ use zeroize::Zeroizing;
 
 use super::exchange;
 use crate::env::Environment;
-use crate::net::http::{Http, checked_url, display_url};
+use crate::net::http::Http;
+use crate::net::url::{checked_url, display_url};
 use crate::secret::Token;
 
 /// Temporary or static AWS credentials.

@@ -22,7 +22,8 @@ use super::settings::{AwsSettings, IdentityKind, OidcSettings};
 use super::{Context, Obtained, OperationClass, exchange, identity};
 use crate::cache::{self, MAX_LIFETIME_SECS};
 use crate::keychain::Budgeted;
-use crate::net::http::{Http, display_url};
+use crate::net::http::Http;
+use crate::net::url::display_url;
 use crate::registry::Registry;
 use crate::secret::Token;
 

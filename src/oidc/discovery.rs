@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::settings::{Endpoint, OidcSettings};
 use crate::cache::FileStore;
-use crate::net::http::{Http, checked_url, display_url};
+use crate::net::http::Http;
+use crate::net::url::{checked_url, display_url};
 
 /// How long a discovery document is reused when its answer has no
 /// `Cache-Control`.

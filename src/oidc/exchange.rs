@@ -8,7 +8,8 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use super::settings::{ClientAuth, Grant, OidcSettings};
-use crate::net::http::{Http, display_url};
+use crate::net::http::Http;
+use crate::net::url::display_url;
 use crate::secret::Token;
 
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";

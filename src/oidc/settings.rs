@@ -284,7 +284,7 @@ pub(crate) fn check_urls(
 ) -> anyhow::Result<()> {
     for (key, url) in urls {
         if let Some(url) = url
-            && crate::net::http::checked_url(url).is_err()
+            && crate::net::url::checked_url(url).is_err()
         {
             return Err(KeyError {
                 table: table.to_owned(),

@@ -250,7 +250,7 @@ pub(crate) fn crates_io_endpoint_refusal(
     settings: &OidcSettings,
 ) -> Option<(&'static str, &'static str)> {
     let allowed = url::Url::parse(endpoint(settings)).is_ok_and(|u| {
-        u.host_str().is_some_and(is_crates_io_host) || crate::net::http::is_loopback(&u)
+        u.host_str().is_some_and(is_crates_io_host) || crate::net::url::is_loopback(&u)
     });
     (!allowed).then_some((
         "token-endpoint",

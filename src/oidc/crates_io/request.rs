@@ -10,7 +10,8 @@ use super::{
     LIFETIME_MARGIN_SECS, TOKEN_LIFETIME_SECS, bound_index, crates_io_endpoint_refusal,
     is_crates_io_audience, jwt_audiences,
 };
-use crate::net::http::{Http, display_url};
+use crate::net::http::Http;
+use crate::net::url::display_url;
 use crate::oidc::exchange;
 use crate::oidc::settings::OidcSettings;
 use crate::secret::Token;

@@ -47,7 +47,8 @@ use super::{CiSystem, Fetch, Identity};
 use crate::cache;
 use crate::child::Runner;
 use crate::env::Environment;
-use crate::net::http::{Http, checked_url, display_url};
+use crate::net::http::Http;
+use crate::net::url::{checked_url, display_url};
 use crate::oidc::settings::{IdentityKind, OidcSettings};
 use crate::secret::Token;
 

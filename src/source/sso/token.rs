@@ -8,7 +8,8 @@ use anyhow::{anyhow, bail};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::net::http::{Http, display_url};
+use crate::net::http::Http;
+use crate::net::url::display_url;
 use crate::oidc::exchange::{self, clean};
 use crate::secret::Token;
 
@@ -219,7 +220,7 @@ pub fn device_authorization(
         bail!("{shown} answered with a user code that cannot be shown");
     }
     let shown_url = |uri: &str| -> anyhow::Result<String> {
-        match crate::net::http::checked_url(uri) {
+        match crate::net::url::checked_url(uri) {
             Ok(url) if uri.len() <= 1024 => Ok(url.to_string()),
             _ => bail!(
                 "{shown} answered with a verification URL that is not https (or too long); refused"
