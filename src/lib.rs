@@ -21,6 +21,7 @@ pub mod fs;
 pub mod hardening;
 pub mod keychain;
 pub mod net;
+pub mod oauth;
 pub mod oidc;
 pub mod prompt;
 pub mod protocol;

@@ -323,17 +323,9 @@ pub(crate) fn clean(text: &str, secrets: &[&str]) -> String {
 /// never to trust it. `None` when the token is not a JWT with an `exp`.
 /// Public for the fuzz targets and property tests.
 pub fn jwt_lifetime(token: &str) -> Option<i64> {
-    #[derive(Deserialize)]
-    struct Claims {
-        exp: i64,
-    }
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: Claims = serde_json::from_slice(&bytes).ok()?;
+    let exp = crate::oauth::jwt::claims(token)?.integer("exp")?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    Some(claims.exp.saturating_sub(now))
+    Some(exp.saturating_sub(now))
 }
 
 #[cfg(test)]

@@ -30,7 +30,6 @@
 //!   `cargo-credential-corp revoke`. See docs/oidc.md.
 
 use anyhow::bail;
-use serde::Deserialize;
 
 use crate::net::http::Http;
 use crate::oidc::settings::{Endpoint, IdentityKind, OidcSettings};
@@ -264,26 +263,7 @@ pub(crate) fn crates_io_endpoint_refusal(
 /// The `aud` of a JWT, read without verifying it: empty when it has none,
 /// `None` when `jwt` is not a JWT or its claims or `aud` cannot be read.
 fn jwt_audiences(jwt: &str) -> Option<Vec<String>> {
-    use base64::Engine as _;
-    let payload = jwt.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Aud {
-        One(String),
-        Many(Vec<String>),
-    }
-    #[derive(Deserialize)]
-    struct Claims {
-        aud: Option<Aud>,
-    }
-    match serde_json::from_slice::<Claims>(&bytes).ok()?.aud {
-        Some(Aud::One(a)) => Some(vec![a]),
-        Some(Aud::Many(v)) => Some(v),
-        None => Some(Vec::new()),
-    }
+    crate::oauth::jwt::claims(jwt)?.audiences()
 }
 
 fn endpoint(settings: &OidcSettings) -> &str {

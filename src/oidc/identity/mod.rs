@@ -16,7 +16,6 @@
 use std::fmt;
 
 use anyhow::{Context as _, anyhow, bail};
-use base64::Engine as _;
 
 use super::settings::{IdentityKind, OidcSettings};
 use crate::cache;
@@ -215,29 +214,13 @@ pub fn identity_digest(identity: &str) -> String {
 /// The header and the non-volatile claims of a JWT, as canonical JSON
 /// (sorted keys), or `None` when `token` is not a JWS compact JWT.
 fn stable_claims(token: &str) -> Option<(String, String)> {
-    let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(_signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return None;
-    };
-    let object = |part: &str| -> Option<serde_json::Map<String, serde_json::Value>> {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part.trim_end_matches('='))
-            .ok()?;
-        match serde_json::from_slice(&bytes).ok()? {
-            serde_json::Value::Object(map) => Some(map),
-            _ => None,
-        }
-    };
-    let header = object(header)?;
-    let mut claims = object(payload)?;
+    let (header, mut claims) = crate::oauth::jwt::header_and_claims(token)?;
     for volatile in ["iat", "exp", "nbf", "jti"] {
-        claims.remove(volatile);
+        claims.0.remove(volatile);
     }
     Some((
-        serde_json::Value::Object(header).to_string(),
-        serde_json::Value::Object(claims).to_string(),
+        serde_json::Value::Object(header.0).to_string(),
+        serde_json::Value::Object(claims.0).to_string(),
     ))
 }
 

@@ -1,0 +1,4 @@
+//! The OAuth protocol, below the grants that use it: reading JWTs
+//! ([`jwt`]).
+
+pub mod jwt;
