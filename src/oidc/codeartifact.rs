@@ -38,6 +38,21 @@ enum Source {
 }
 
 /// A `get` for CodeArtifact: `Ok(None)` when this environment has no AWS
+/// CodeArtifact as a family of grants.
+pub(crate) struct CodeArtifact;
+
+impl super::family::Family for CodeArtifact {
+    fn get(
+        &self,
+        settings: &OidcSettings,
+        registry: &Registry<'_>,
+        class: OperationClass,
+        cx: &Context<'_>,
+    ) -> anyhow::Result<Option<Obtained>> {
+        get(settings, registry, class, cx)
+    }
+}
+
 /// credentials at all (with `identity = "auto"`).
 pub(crate) fn get(
     settings: &OidcSettings,

@@ -52,9 +52,6 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
     if matches!(s.grant, Grant::JfrogArtifactory | Grant::Cloudsmith) {
         return request_json(http, endpoint, r);
     }
-    if s.grant == Grant::CratesIoTrustedPublishing {
-        return super::crates_io::request(http, endpoint, s, r.subject, &r.secrets());
-    }
     let mut form: Vec<(&str, &str)> = Vec::new();
     let subject = || {
         r.subject
@@ -74,8 +71,9 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
         Grant::ClientCredentials | Grant::AzureWorkloadIdentity => {
             form.push(("grant_type", "client_credentials"));
         }
-        Grant::JfrogArtifactory | Grant::Cloudsmith | Grant::CratesIoTrustedPublishing => {
-            unreachable!("JSON exchanges")
+        Grant::JfrogArtifactory | Grant::Cloudsmith => unreachable!("JSON exchanges"),
+        Grant::CratesIoTrustedPublishing => {
+            bail!("crates.io trusted publishing has its own request (oidc::crates_io)")
         }
         Grant::AwsCodeartifact => bail!("CodeArtifact has no OAuth token endpoint"),
     }
@@ -170,7 +168,7 @@ fn request_json(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<
 impl Request<'_> {
     /// The secrets this request sends, to redact from what the IdP answers:
     /// each as sent and as it would be echoed (form-encoded, JSON-escaped).
-    fn secrets(&self) -> Vec<zeroize::Zeroizing<String>> {
+    pub(crate) fn secrets(&self) -> Vec<zeroize::Zeroizing<String>> {
         let mut all = Vec::new();
         for secret in [self.subject, self.client_secret].into_iter().flatten() {
             let raw = secret.expose();

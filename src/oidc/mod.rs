@@ -24,10 +24,11 @@ pub mod codeartifact;
 pub mod crates_io;
 pub mod discovery;
 pub mod exchange;
+mod family;
 pub mod identity;
 pub mod settings;
 
-use settings::{CacheMode, ClientSecretSource, Grant, OidcSettings};
+use settings::{CacheMode, ClientSecretSource, OidcSettings};
 
 /// Which scope a request needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,13 +73,24 @@ pub fn get(
     class: OperationClass,
     cx: &Context<'_>,
 ) -> anyhow::Result<Option<Obtained>> {
-    if settings.grant == Grant::CratesIoTrustedPublishing {
-        return crates_io::get(settings, registry, class, cx);
-    }
-    if settings.grant == Grant::AwsCodeartifact {
-        return codeartifact::get(settings, registry, class, cx);
-    }
-    get_with(settings, registry, class, cx, &mut |_| {})
+    family::of(settings.grant).get(settings, registry, class, cx)
+}
+
+/// `cargo logout`: `Some` when the grant's tokens are revoked (whether any
+/// was), `None` when they simply expire.
+pub fn logout(
+    settings: &OidcSettings,
+    registry: &Registry<'_>,
+    cx: &Context<'_>,
+) -> Option<anyhow::Result<bool>> {
+    family::of(settings.grant).logout(settings, registry, cx)
+}
+
+/// Whether `token`, as [`get`] gave it for `settings`, stands in for a
+/// token that is not needed (crates.io's read placeholder): it must not
+/// hide a real token from a later source.
+pub fn is_placeholder(settings: &OidcSettings, token: &Token) -> bool {
+    family::of(settings.grant).is_placeholder(token)
 }
 
 /// What a successful exchange produced, for [`get_with`]'s caller.
@@ -91,13 +103,19 @@ pub(crate) struct Minted<'a> {
     pub superseded: Option<&'a Entry>,
 }
 
-/// [`get`] (without the presets' own steps), calling `on_mint` after each
-/// successful exchange, once the token is stored.
+/// The token request of a grant that POSTs to a token endpoint.
+pub(crate) type RequestFn =
+    fn(&crate::net::http::Http, &str, &exchange::Request<'_>) -> anyhow::Result<exchange::Issued>;
+
+/// A token from a token endpoint: the CI identity, the client secret, the
+/// cached exchange, with `request` as the grant's request; `on_mint` is
+/// called after each successful exchange, once the token is stored.
 pub(crate) fn get_with(
     settings: &OidcSettings,
     registry: &Registry<'_>,
     class: OperationClass,
     cx: &Context<'_>,
+    request: RequestFn,
     on_mint: &mut dyn FnMut(Minted<'_>),
 ) -> anyhow::Result<Option<Obtained>> {
     let keychain = Budgeted::new(cx.keychain, cx.keychain_timeout);
@@ -145,6 +163,7 @@ pub(crate) fn get_with(
         let discovery_cache = files.filter(|_| settings.cache != CacheMode::Off);
         let call = Call {
             settings,
+            request,
             scope,
             client_secret: client_secret.as_ref(),
             runner: &runner,
@@ -387,6 +406,7 @@ fn runner(
 /// What one exchange needs besides the identity.
 struct Call<'a> {
     settings: &'a OidcSettings,
+    request: RequestFn,
     scope: Option<&'a str>,
     client_secret: Option<&'a Token>,
     runner: &'a crate::child::Runner,
@@ -418,14 +438,14 @@ fn obtain(
     };
     let (endpoint, source) =
         discovery::token_endpoint(&http, settings, call.discovery_cache, call.now)?;
-    match exchange::request(&http, &endpoint, &request) {
+    match (call.request)(&http, &endpoint, &request) {
         // The endpoint a cached document named is gone: nothing was
         // consumed by a 404, so discover again and try once more.
         Err(e) if refused_with(&e, 404) && source == discovery::EndpointOrigin::Cached => {
             discovery::forget(settings, call.discovery_cache);
             let (endpoint, _) =
                 discovery::token_endpoint(&http, settings, call.discovery_cache, call.now)?;
-            exchange::request(&http, &endpoint, &request)
+            (call.request)(&http, &endpoint, &request)
         }
         // A 400 may mean an endpoint that moved: the next run rediscovers.
         Err(e) if refused_with(&e, 400) && source != discovery::EndpointOrigin::Configured => {

@@ -4,7 +4,6 @@
 use anyhow::anyhow;
 
 use super::{Found, Lifetime, Lookup, Request, Source};
-use crate::oidc::settings::Grant;
 
 /// The OIDC exchange source.
 #[derive(Debug, Clone, Copy)]
@@ -42,7 +41,7 @@ impl Source for Oidc {
                     lifetime: Lifetime::short(o.expires_at),
                     operation_independent: !oidc.operation_dependent(),
                 };
-                if crate::oidc::crates_io::is_placeholder(&found.token) {
+                if crate::oidc::is_placeholder(oidc, &found.token) {
                     Lookup::Fallback(found)
                 } else {
                     Lookup::Found(found)
@@ -56,12 +55,6 @@ impl Source for Oidc {
     /// minted are revoked (the other exchanges' tokens simply expire).
     fn logout(&self, request: &Request<'_>) -> Option<anyhow::Result<bool>> {
         let oidc = request.settings.oidc.as_ref()?;
-        if oidc.grant != Grant::CratesIoTrustedPublishing {
-            return None;
-        }
-        Some(
-            crate::oidc::crates_io::logout(oidc, request.registry, &request.context())
-                .map_err(|e| e.context("could not revoke the crates.io trusted publishing tokens")),
-        )
+        crate::oidc::logout(oidc, request.registry, &request.context())
     }
 }

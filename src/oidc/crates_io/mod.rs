@@ -64,6 +64,46 @@ pub(crate) fn is_placeholder(token: &Token) -> bool {
     token.expose() == READ_PLACEHOLDER
 }
 
+/// crates.io trusted publishing as a family of grants.
+pub(crate) struct TrustedPublishing;
+
+impl super::family::Family for TrustedPublishing {
+    fn get(
+        &self,
+        settings: &OidcSettings,
+        registry: &Registry<'_>,
+        class: OperationClass,
+        cx: &Context<'_>,
+    ) -> anyhow::Result<Option<Obtained>> {
+        get(settings, registry, class, cx)
+    }
+
+    fn logout(
+        &self,
+        settings: &OidcSettings,
+        registry: &Registry<'_>,
+        cx: &Context<'_>,
+    ) -> Option<anyhow::Result<bool>> {
+        Some(
+            logout(settings, registry, cx)
+                .map_err(|e| e.context("could not revoke the crates.io trusted publishing tokens")),
+        )
+    }
+
+    fn is_placeholder(&self, token: &Token) -> bool {
+        is_placeholder(token)
+    }
+}
+
+/// The exchange as a token endpoint request of [`super::get_with`].
+fn token_request(
+    http: &Http,
+    endpoint: &str,
+    r: &super::exchange::Request<'_>,
+) -> anyhow::Result<super::exchange::Issued> {
+    request(http, endpoint, r.settings, r.subject, &r.secrets())
+}
+
 /// A `get` for crates.io: nothing outside a GitHub Actions or GitLab CI
 /// job; for a read, [`READ_PLACEHOLDER`] (never a token: crates.io needs
 /// none to read); else a cached or freshly minted publish token.
@@ -85,9 +125,16 @@ pub(crate) fn get(
         Some(id) => accepted(id.kind)?,
     }
     let mut to_revoke: Vec<Token> = Vec::new();
-    let obtained = super::get_with(settings, registry, class, cx, &mut |minted| {
-        to_revoke = after_mint(settings, cx, &minted);
-    })?;
+    let obtained = super::get_with(
+        settings,
+        registry,
+        class,
+        cx,
+        token_request,
+        &mut |minted| {
+            to_revoke = after_mint(settings, cx, &minted);
+        },
+    )?;
     if !to_revoke.is_empty() {
         let http = Http::new(settings.timeout)?;
         let endpoint = endpoint(settings);
