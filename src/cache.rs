@@ -355,6 +355,20 @@ fn private(_meta: &fs::Metadata) -> bool {
 
 /// File operations relative to an opened folder: on Unix nothing is reached
 /// through a symlink and nothing blocks on a FIFO.
+/// Where the cross-run cache keeps issued tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CacheMode {
+    /// The keychain when there is one, else a private file.
+    Auto,
+    /// The OS keychain only.
+    Keychain,
+    /// A private file (0600) in the user's cache folder.
+    File,
+    /// No cross-run cache: every Cargo process exchanges anew.
+    Off,
+}
+
 #[cfg(unix)]
 mod files {
     use std::fs::{self, File};

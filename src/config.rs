@@ -21,7 +21,8 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
-use crate::oidc::settings::{CacheMode, OidcSettings, RawOidc};
+use crate::cache::CacheMode;
+use crate::oidc::settings::{OidcSettings, RawOidc};
 use crate::redact::has_long_word;
 use crate::registry::{Registry, same_index};
 use crate::source::SourceKind;

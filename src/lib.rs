@@ -20,6 +20,7 @@ pub mod env;
 pub mod fs;
 pub mod hardening;
 pub mod keychain;
+pub mod mint;
 pub mod net;
 pub mod oauth;
 pub mod oidc;

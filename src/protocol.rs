@@ -174,6 +174,15 @@ fn write_line(output: &mut impl Write, value: &impl serde::Serialize) -> io::Res
     output.flush()
 }
 
+/// Which scope a request needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperationClass {
+    /// Index and download reads.
+    Read,
+    /// Publish, yank, unyank, owners.
+    Publish,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

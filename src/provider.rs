@@ -20,7 +20,7 @@ use crate::config::{AuthScheme, Config, ConfigPaths, Settings};
 use crate::diag::warn;
 use crate::env::{Environment, ProcessEnv};
 use crate::keychain::{Budgeted, Keychain, KeychainError, OsKeychain};
-use crate::oidc::OperationClass;
+use crate::protocol::OperationClass;
 use crate::registry::Registry;
 use crate::source::sso::settings::Flow;
 use crate::source::{Found, Lifetime, Login, Lookup, Request, SourceKind, source};

@@ -67,7 +67,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             s.keychain_timeout
         });
     let now = || time::OffsetDateTime::now_utc().unix_timestamp();
-    let cx = crate::oidc::Context {
+    let cx = crate::mint::Context {
         env: &ProcessEnv,
         keychain: &OsKeychain,
         keychain_timeout,

@@ -19,11 +19,13 @@ use serde::Deserialize;
 
 use super::aws::{self, Credentials};
 use super::settings::{AwsSettings, IdentityKind, OidcSettings};
-use super::{Context, Obtained, OperationClass, exchange, identity};
+use super::{exchange, identity};
 use crate::cache::{self, MAX_LIFETIME_SECS};
 use crate::keychain::Budgeted;
+use crate::mint::{Context, Obtained};
 use crate::net::http::Http;
 use crate::net::url::display_url;
+use crate::protocol::OperationClass;
 use crate::registry::Registry;
 use crate::secret::Token;
 
@@ -106,8 +108,8 @@ pub(crate) fn get(
             (token, Some(expires_at))
         })
     };
-    super::cached_exchange(
-        settings,
+    crate::mint::flight::run(
+        super::policy(settings),
         &key,
         &keychain,
         cx,

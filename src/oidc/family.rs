@@ -10,7 +10,8 @@
 //!   credentials.
 
 use super::settings::{Grant, OidcSettings};
-use super::{Context, Obtained, OperationClass};
+use crate::mint::{Context, Obtained};
+use crate::protocol::OperationClass;
 use crate::registry::Registry;
 use crate::secret::Token;
 

@@ -9,13 +9,13 @@
 //! expired one never is. All keychain calls of one `get` share one
 //! `keychain-timeout-ms` budget.
 
-use std::time::Duration;
-
 use anyhow::{Context as _, anyhow};
 
-use crate::cache::{self, Entry, FileStore, Store};
-use crate::env::Environment;
+use crate::cache::{self, CacheMode, FileStore};
 use crate::keychain::{Budgeted, Keychain};
+use crate::mint::flight::{self, Minted, Policy};
+use crate::mint::{Context, Obtained};
+use crate::protocol::OperationClass;
 use crate::registry::Registry;
 use crate::secret::Token;
 
@@ -28,42 +28,7 @@ mod family;
 pub mod identity;
 pub mod settings;
 
-use settings::{CacheMode, ClientSecretSource, OidcSettings};
-
-/// Which scope a request needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OperationClass {
-    /// Index and download reads.
-    Read,
-    /// Publish, yank, unyank, owners.
-    Publish,
-}
-
-/// A token for Cargo, with its expiry in Unix seconds when known.
-#[derive(Debug)]
-pub struct Obtained {
-    /// The registry token.
-    pub token: Token,
-    /// When it expires.
-    pub expires_at: Option<i64>,
-}
-
-/// What the OIDC source needs from the outside world.
-pub struct Context<'a> {
-    /// The environment (CI variables, client secret variables).
-    pub env: &'a dyn Environment,
-    /// The keychain (cache, client secret).
-    pub keychain: &'a dyn Keychain,
-    /// The keychain budget of a `get`: all keychain calls made here share it.
-    pub keychain_timeout: Duration,
-    /// The file store (cache files and locks).
-    pub files: &'a dyn Fn() -> anyhow::Result<FileStore>,
-    /// The clock, in Unix seconds.
-    pub now: &'a dyn Fn() -> i64,
-    /// The registry's own token variables (`env = [...]`): an identity
-    /// command does not get them.
-    pub token_vars: &'a [String],
-}
+use settings::{ClientSecretSource, OidcSettings};
 
 /// A short-lived token for `registry`, or `Ok(None)` when this environment
 /// has no identity to exchange (so the next source is tried).
@@ -91,16 +56,6 @@ pub fn logout(
 /// hide a real token from a later source.
 pub fn is_placeholder(settings: &OidcSettings, token: &Token) -> bool {
     family::of(settings.grant).is_placeholder(token)
-}
-
-/// What a successful exchange produced, for [`get_with`]'s caller.
-pub(crate) struct Minted<'a> {
-    /// The cache it was stored in and the entry stored (`None`: not stored).
-    pub stored: Option<(&'a Store<'a>, &'a Entry)>,
-    /// Its cache key.
-    pub key: &'a str,
-    /// The cached token it replaces, if there was one.
-    pub superseded: Option<&'a Entry>,
 }
 
 /// The token request of a grant that POSTs to a token endpoint.
@@ -172,8 +127,8 @@ pub(crate) fn get_with(
         };
         obtain(&call, identity).map(|issued| (issued.token, issued.expires_in.map(|s| started + s)))
     };
-    cached_exchange(
-        settings,
+    flight::run(
+        policy(settings),
         &key,
         &keychain,
         cx,
@@ -183,79 +138,13 @@ pub(crate) fn get_with(
     )
 }
 
-/// The cross-run cache and single flight around one exchange: a fresh
-/// cached token for `key` is served at once; otherwise, under the
-/// single-flight lock for `key`, the cache is looked at again (another
-/// process may just have exchanged), then `exchange(started, files)` runs
-/// and gives the token and its expiry; the token is stored (when it has an
-/// expiry) and `on_mint` told. When the exchange fails, a cached token that
-/// has not expired is served instead, with a warning naming `what`.
-pub(crate) fn cached_exchange(
-    settings: &OidcSettings,
-    key: &str,
-    keychain: &dyn Keychain,
-    cx: &Context<'_>,
-    what: &str,
-    exchange: impl FnOnce(i64, Option<&FileStore>) -> anyhow::Result<(Token, Option<i64>)>,
-    on_mint: &mut dyn FnMut(Minted<'_>),
-) -> anyhow::Result<Option<Obtained>> {
-    let (store, cached) = open_cache(settings.cache, keychain, cx, key);
-    if let Some(hit) = cached
-        .as_ref()
-        .filter(|e| e.fresh((cx.now)(), settings.refresh_ahead))
-    {
-        return Ok(Some(served(hit)));
-    }
-    // Single flight: wait for a process that is already exchanging, then
-    // look again: it may have stored a fresh token meanwhile.
-    let files = (cx.files)().ok();
-    let _lock = match (&store, &files) {
-        (Some(_), Some(files)) => files.lock(key, settings.timeout * 3),
-        _ => None,
-    };
-    let cached = match cache::look_again(
-        store.as_ref(),
-        key,
-        (cx.now)(),
-        settings.refresh_ahead,
-        cached,
-    ) {
-        Ok(hit) => return Ok(Some(served(&hit))),
-        Err(best) => best,
-    };
-    let started = (cx.now)();
-    match exchange(started, files.as_ref()) {
-        Ok((token, expires_at)) => {
-            let mut stored = None;
-            if let (Some(store), Some(expires_at)) = (&store, expires_at) {
-                let entry = Entry {
-                    token: token.clone(),
-                    obtained_at: started,
-                    expires_at,
-                };
-                match store.save(key, &entry) {
-                    Ok(()) => stored = Some((store, entry)),
-                    Err(e) => {
-                        crate::diag::warn(&format!("could not cache the registry token: {e:#}"))
-                    }
-                }
-            }
-            on_mint(Minted {
-                stored: stored.as_ref().map(|(store, entry)| (*store, entry)),
-                key,
-                superseded: cached.as_ref(),
-            });
-            Ok(Some(Obtained { token, expires_at }))
-        }
-        Err(e) => match cached.filter(|c| c.usable((cx.now)())) {
-            Some(still_valid) => {
-                crate::diag::warn(&format!(
-                    "refreshing the {what} failed, using the cached one until it expires: {e:#}"
-                ));
-                Ok(Some(served(&still_valid)))
-            }
-            None => Err(e),
-        },
+/// How the exchanges use the cache: as the table says, waiting for another
+/// process's exchange up to three of its deadlines.
+pub(crate) fn policy(settings: &OidcSettings) -> Policy {
+    Policy {
+        mode: settings.cache,
+        refresh_ahead: settings.refresh_ahead,
+        lock_wait: settings.timeout * 3,
     }
 }
 
@@ -283,66 +172,6 @@ pub(crate) fn cache_key(
         identity_fingerprint.unwrap_or(""),
         secret_digest.unwrap_or(""),
     ])
-}
-
-fn served(entry: &Entry) -> Obtained {
-    Obtained {
-        token: entry.token.clone(),
-        expires_at: Some(entry.expires_at),
-    }
-}
-
-/// The cache for this run, and its entry for `key`. In `auto` mode the
-/// keychain is used when it answers, else the private file.
-pub(crate) fn open_cache<'k>(
-    mode: CacheMode,
-    keychain: &'k dyn Keychain,
-    cx: &Context<'_>,
-    key: &str,
-) -> (Option<Store<'k>>, Option<Entry>) {
-    let files = || (cx.files)().ok().map(Store::File);
-    let store = match mode {
-        CacheMode::Off => return (None, None),
-        CacheMode::File => files(),
-        CacheMode::Keychain | CacheMode::Auto => {
-            Some(Store::Keychain(keychain, cx.keychain_timeout))
-        }
-    };
-    let Some(store) = store else {
-        return (None, None);
-    };
-    let loaded = store.load(key, (cx.now)());
-    crate::trace::debug(|| {
-        let kind = match store {
-            Store::File(_) => "file",
-            Store::Keychain(..) => "keychain",
-        };
-        let what = match &loaded {
-            Ok(Some(e)) if e.usable((cx.now)()) => {
-                format!("a token expiring in {} s", e.expires_at - (cx.now)())
-            }
-            Ok(Some(_)) => "an expired token".to_owned(),
-            Ok(None) => "nothing".to_owned(),
-            Err(e) => format!("unavailable ({e})"),
-        };
-        format!("cache ({kind}): {what}")
-    });
-    match loaded {
-        Ok(entry) => (Some(store), entry),
-        Err(_) if mode == CacheMode::Auto => {
-            let files = files();
-            let entry = files
-                .as_ref()
-                .and_then(|s| s.load(key, (cx.now)()).ok().flatten());
-            (files, entry)
-        }
-        Err(e) => {
-            crate::diag::warn(&format!(
-                "the token cache in the OS keychain is unavailable: {e}"
-            ));
-            (None, None)
-        }
-    }
 }
 
 /// The client secret, when the settings name one.
@@ -474,6 +303,8 @@ pub fn client_secret_item(settings: &OidcSettings) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::keychain::budget::tests::Slow;
     use std::collections::HashMap;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::bail;
 use serde::Deserialize;
 
+use crate::cache::CacheMode;
 use crate::config::KeyError;
 
 mod presets;
@@ -114,20 +115,6 @@ pub enum IdentityKind {
     /// AWS CodeArtifact only: the EC2 instance metadata service (IMDSv2);
     /// never used unless set.
     AwsImds,
-}
-
-/// Where the cross-run cache keeps issued tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CacheMode {
-    /// The keychain when there is one, else a private file.
-    Auto,
-    /// The OS keychain only.
-    Keychain,
-    /// A private file (0600) in the user's cache folder.
-    File,
-    /// No cross-run cache: every Cargo process exchanges anew.
-    Off,
 }
 
 /// The table as written.

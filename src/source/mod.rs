@@ -14,7 +14,7 @@ use crate::cache::FileStore;
 use crate::config::Settings;
 use crate::env::Environment;
 use crate::keychain::Keychain;
-use crate::oidc::OperationClass;
+use crate::protocol::OperationClass;
 use crate::registry::Registry;
 use crate::secret::Token;
 
@@ -44,8 +44,8 @@ pub struct Request<'a> {
 
 impl Request<'_> {
     /// The context of the token-issuing sources (`oidc`, `sso`).
-    pub fn context(&self) -> crate::oidc::Context<'_> {
-        crate::oidc::Context {
+    pub fn context(&self) -> crate::mint::Context<'_> {
+        crate::mint::Context {
             env: self.env,
             keychain: self.keychain,
             keychain_timeout: self.settings.keychain_timeout,

@@ -16,7 +16,7 @@ use crate::cache::FileStore;
 use crate::config::{AuthScheme, Config, ConfigPaths};
 use crate::env::ProcessEnv;
 use crate::keychain::{Budgeted, OsKeychain};
-use crate::oidc::OperationClass;
+use crate::protocol::OperationClass;
 use crate::registry::{CRATES_IO, Registry};
 use crate::source::{Lifetime, Lookup, Request, SourceKind, source};
 

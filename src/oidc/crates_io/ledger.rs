@@ -9,9 +9,11 @@ use serde::{Deserialize, Serialize};
 use super::{TOKEN_LIFETIME_SECS, bound_index, check_index, endpoint, revoke_token};
 use crate::cache::{self, Entry, FileStore, Store};
 use crate::keychain::Budgeted;
+use crate::mint::Context;
+use crate::mint::flight::Minted;
 use crate::net::http::Http;
+use crate::oidc::identity;
 use crate::oidc::settings::OidcSettings;
-use crate::oidc::{Context, Minted, identity};
 use crate::registry::{CRATES_IO, CRATES_IO_INDEXES, Registry};
 use crate::secret::Token;
 

@@ -31,9 +31,11 @@
 
 use anyhow::bail;
 
+use crate::mint::{Context, Obtained};
 use crate::net::http::Http;
+use crate::oidc::identity;
 use crate::oidc::settings::{Endpoint, IdentityKind, OidcSettings};
-use crate::oidc::{Context, Obtained, OperationClass, identity};
+use crate::protocol::OperationClass;
 use crate::registry::{CRATES_IO_INDEXES, Registry, is_crates_io_index, same_index};
 use crate::secret::Token;
 

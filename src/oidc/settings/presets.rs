@@ -223,8 +223,9 @@ fn kebab(kind: IdentityKind) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{CacheMode, Endpoint, OidcSettings};
+    use super::super::{Endpoint, OidcSettings};
     use super::*;
+    use crate::cache::CacheMode;
 
     fn parse(text: &str) -> anyhow::Result<OidcSettings> {
         let raw: RawOidc = toml::from_str(text)?;

@@ -14,8 +14,8 @@ use super::{
 };
 use crate::diag::{say, warn};
 use crate::keychain::Budgeted;
+use crate::mint::Context;
 use crate::net::http::Http;
-use crate::oidc::Context;
 use crate::registry::Registry;
 
 /// What `cargo login` runs for a registry with an `sso` table.

@@ -6,8 +6,8 @@ use super::settings::SsoSettings;
 use super::{all_stores, endpoints, forget_tokens, grant_lock, token, who};
 use crate::diag::say;
 use crate::keychain::Budgeted;
+use crate::mint::Context;
 use crate::net::http::Http;
-use crate::oidc::Context;
 use crate::registry::Registry;
 
 /// What `cargo logout` did for the SSO login.

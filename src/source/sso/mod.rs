@@ -15,10 +15,11 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
 
+use crate::cache::CacheMode;
 use crate::cache::{self, FileStore, Store};
 use crate::net::http::Http;
-use crate::oidc::settings::CacheMode;
-use crate::oidc::{OperationClass, discovery};
+use crate::oidc::discovery;
+use crate::protocol::OperationClass;
 use crate::registry::Registry;
 
 pub mod browser;

@@ -26,8 +26,10 @@ use super::{
 use crate::cache::{Entry, FileStore};
 use crate::diag::warn;
 use crate::keychain::Budgeted;
+use crate::mint::flight::open_cache;
+use crate::mint::{Context, Obtained};
 use crate::net::http::Http;
-use crate::oidc::{Context, Obtained, OperationClass, open_cache};
+use crate::protocol::OperationClass;
 use crate::registry::Registry;
 
 /// The lifetime assumed for an access token whose answer says none (no
