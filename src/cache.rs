@@ -122,8 +122,18 @@ fn decode(text: &str, key: &str) -> Option<Entry> {
 
 /// A cache key: a digest of everything that makes two tokens different.
 pub fn key(parts: &[&str]) -> String {
+    digest(parts, None)
+}
+
+/// [`key`] of `parts` followed by `secret`: a key covering a secret,
+/// from which the secret cannot be had back.
+pub fn secret_key(parts: &[&str], secret: &Token) -> String {
+    digest(parts, Some(secret.expose()))
+}
+
+fn digest(parts: &[&str], secret: Option<&str>) -> String {
     let mut hasher = Sha256::new();
-    for part in parts {
+    for part in parts.iter().copied().chain(secret) {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part.as_bytes());
     }

@@ -62,6 +62,30 @@ impl Token {
     }
 }
 
+impl Token {
+    /// The forms in which a server could echo this secret back in an
+    /// error (as sent, form-encoded, JSON-escaped): what to redact from
+    /// what it says.
+    pub fn echoes(&self) -> Vec<Zeroizing<String>> {
+        let raw = self.0.as_str();
+        let mut all = vec![Zeroizing::new(raw.to_owned())];
+        let form: String = url::form_urlencoded::byte_serialize(raw.as_bytes()).collect();
+        all.push(Zeroizing::new(form));
+        let json = serde_json::to_string(raw).unwrap_or_default();
+        all.push(Zeroizing::new(json.trim_matches('"').to_owned()));
+        all.dedup();
+        all
+    }
+}
+
+/// Whether the token's value is `text` (a known placeholder, say); never
+/// used to compare secrets with secrets from outside.
+impl PartialEq<str> for Token {
+    fn eq(&self, text: &str) -> bool {
+        self.0.as_str() == text
+    }
+}
+
 impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Token([redacted])")

@@ -5,6 +5,7 @@
 //! ([`network`], [`tls`]). Nothing here knows of grants or registries.
 
 mod failure;
+pub mod fields;
 pub mod http;
 pub mod network;
 pub(crate) mod tls;

@@ -15,6 +15,8 @@ use base64::Engine as _;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
+use crate::secret::Token;
+
 /// A JSON object in which no key appears twice.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Object(pub Map<String, Value>);
@@ -61,6 +63,16 @@ pub fn header_and_claims(token: &str) -> Option<(Object, Object)> {
         return None;
     };
     Some((part(header)?, part(claims)?))
+}
+
+/// [`claims`] of a token held as a secret.
+pub fn claims_of(token: &Token) -> Option<Object> {
+    claims(token.expose())
+}
+
+/// [`header_and_claims`] of a token held as a secret.
+pub fn header_and_claims_of(token: &Token) -> Option<(Object, Object)> {
+    header_and_claims(token.expose())
 }
 
 fn part(text: &str) -> Option<Object> {

@@ -48,11 +48,13 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    /// The secrets, to redact from what a service answers.
-    pub fn secrets(&self) -> Vec<&str> {
-        let mut all = vec![self.secret_access_key.expose()];
-        all.extend(self.session_token.as_ref().map(Token::expose));
-        all
+    /// The secrets, to redact from what a service answers (each as sent
+    /// and as it could be echoed).
+    pub fn secrets(&self) -> Vec<Zeroizing<String>> {
+        std::iter::once(&self.secret_access_key)
+            .chain(self.session_token.as_ref())
+            .flat_map(Token::echoes)
+            .collect()
     }
 }
 
@@ -244,33 +246,30 @@ pub fn assume_role_with_web_identity(
     session_secs: u64,
     now: i64,
 ) -> anyhow::Result<Credentials> {
-    let form = Zeroizing::new(
-        url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("Action", "AssumeRoleWithWebIdentity")
-            .append_pair("Version", "2011-06-15")
-            .append_pair("RoleArn", role_arn)
-            .append_pair("RoleSessionName", &session_name(now))
-            .append_pair("WebIdentityToken", web_identity.expose())
-            .append_pair("DurationSeconds", &session_secs.to_string())
-            .finish(),
-    );
+    use crate::net::fields::{self, Value};
     let (url, req) = http.post(endpoint)?;
-    let req = req
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .body(form.as_bytes().to_vec());
+    let session = session_name(now);
+    let duration = session_secs.to_string();
+    let req = fields::form(
+        req,
+        &[
+            ("Action", Value::Plain("AssumeRoleWithWebIdentity")),
+            ("Version", Value::Plain("2011-06-15")),
+            ("RoleArn", Value::Plain(role_arn)),
+            ("RoleSessionName", Value::Plain(&session)),
+            ("WebIdentityToken", Value::Secret(web_identity)),
+            ("DurationSeconds", Value::Plain(&duration)),
+        ],
+    );
     let resp = http.send(&url, req)?;
-    let encoded: String =
-        url::form_urlencoded::byte_serialize(web_identity.expose().as_bytes()).collect();
-    let encoded = Zeroizing::new(encoded);
+    let echoes = web_identity.echoes();
+    let echoes: Vec<&str> = echoes.iter().map(|s| s.as_str()).collect();
     parse_sts(
         resp.status,
         &resp.body,
         &display_url(&url),
         role_arn,
-        &[web_identity.expose(), encoded.as_str()],
+        &echoes,
     )
 }
 
@@ -488,9 +487,11 @@ pub fn from_imds(
     let get = |url: Url| -> anyhow::Result<crate::net::http::Response> {
         http.send(
             &url,
-            client
-                .get(url.clone())
-                .header("X-aws-ec2-metadata-token", session.expose()),
+            crate::net::fields::header(
+                client.get(url.clone()),
+                "X-aws-ec2-metadata-token",
+                &session,
+            ),
         )
     };
     let answer = get(join(IMDS_ROLE_PATH))?;
@@ -649,7 +650,9 @@ mod tests {
         ]))
         .unwrap()
         .unwrap();
-        assert_eq!(c.secrets(), ["s3cret-Kk81", "sess-Qq19"]);
+        let secrets = c.secrets();
+        let secrets: Vec<&str> = secrets.iter().map(|s| s.as_str()).collect();
+        assert_eq!(secrets, ["s3cret-Kk81", "sess-Qq19"]);
         let msg = from_env(&env(&[("AWS_SECRET_ACCESS_KEY", "s3cret-Kk81")]))
             .unwrap_err()
             .to_string();

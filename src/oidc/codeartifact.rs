@@ -84,7 +84,7 @@ pub(crate) fn get(
                 None => cache::key(&[
                     "static",
                     &c.access_key_id,
-                    &cache::key(&["secret", c.secret_access_key.expose()]),
+                    &cache::secret_key(&["secret"], &c.secret_access_key),
                 ]),
             };
             (Source::Ready(c, id), fp)
@@ -268,13 +268,9 @@ pub fn authorization_token(
         req = req.header(*name, value);
     }
     let resp = http.send(&url, req)?;
-    parse(
-        resp.status,
-        &resp.body,
-        &display_url(&url),
-        now,
-        &creds.secrets(),
-    )
+    let secrets = creds.secrets();
+    let secrets: Vec<&str> = secrets.iter().map(|s| s.as_str()).collect();
+    parse(resp.status, &resp.body, &display_url(&url), now, &secrets)
 }
 
 /// The SigV4 headers for an empty-bodied POST of `url` (`authorization`,
@@ -285,41 +281,17 @@ fn sign(
     creds: &Credentials,
     now: i64,
 ) -> anyhow::Result<Vec<(&'static str, String)>> {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-    let identity = aws_credential_types::Credentials::new(
-        creds.access_key_id.clone(),
-        creds.secret_access_key.expose(),
-        creds.session_token.as_ref().map(|t| t.expose().to_owned()),
-        None,
-        "cargo-credential-corp",
-    )
-    .into();
     let time = UNIX_EPOCH + Duration::from_secs(u64::try_from(now).unwrap_or(0));
     let time = if now <= 0 { SystemTime::now() } else { time };
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(&aws.region)
-        .name("codeartifact")
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|_| anyhow!("cannot build the SigV4 signing parameters"))?
-        .into();
-    let signable = SignableRequest::new(
-        "POST",
-        url.as_str(),
-        std::iter::empty(),
-        SignableBody::Bytes(&[]),
+    crate::net::fields::sigv4_post(
+        url,
+        &aws.region,
+        "codeartifact",
+        &creds.access_key_id,
+        &creds.secret_access_key,
+        creds.session_token.as_ref(),
+        time,
     )
-    .map_err(|_| anyhow!("cannot sign a request to {}", display_url(url)))?;
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|_| anyhow!("cannot sign a request to {}", display_url(url)))?
-        .into_parts();
-    let (headers, _) = instructions.into_parts();
-    Ok(headers
-        .into_iter()
-        .map(|h| (h.name(), h.value().to_owned()))
-        .collect())
 }
 
 /// Reads CodeArtifact's answer: `{"authorizationToken", "expiration"}`.

@@ -4,10 +4,10 @@
 //! the endpoint configured or found by OIDC discovery.
 
 use anyhow::{anyhow, bail};
-use base64::Engine as _;
 use serde::Deserialize;
 
 use super::settings::{ClientAuth, Grant, OidcSettings};
+use crate::net::fields::{self, Value};
 use crate::net::http::Http;
 use crate::net::url::display_url;
 use crate::secret::Token;
@@ -52,24 +52,27 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
     if matches!(s.grant, Grant::JfrogArtifactory | Grant::Cloudsmith) {
         return request_json(http, endpoint, r);
     }
-    let mut form: Vec<(&str, &str)> = Vec::new();
+    let mut form: Vec<(&str, Value<'_>)> = Vec::new();
     let subject = || {
         r.subject
-            .map(Token::expose)
+            .map(Value::Secret)
             .ok_or_else(|| anyhow!("the {:?} grant needs a CI identity token", s.grant))
     };
     match s.grant {
         Grant::TokenExchange => {
-            form.push(("grant_type", TOKEN_EXCHANGE));
+            form.push(("grant_type", Value::Plain(TOKEN_EXCHANGE)));
             form.push(("subject_token", subject()?));
-            form.push(("subject_token_type", s.subject_token_type.urn()));
+            form.push((
+                "subject_token_type",
+                Value::Plain(s.subject_token_type.urn()),
+            ));
         }
         Grant::JwtBearer => {
-            form.push(("grant_type", JWT_BEARER));
+            form.push(("grant_type", Value::Plain(JWT_BEARER)));
             form.push(("assertion", subject()?));
         }
         Grant::ClientCredentials | Grant::AzureWorkloadIdentity => {
-            form.push(("grant_type", "client_credentials"));
+            form.push(("grant_type", Value::Plain("client_credentials")));
         }
         Grant::JfrogArtifactory | Grant::Cloudsmith => unreachable!("JSON exchanges"),
         Grant::CratesIoTrustedPublishing => {
@@ -79,15 +82,15 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
     }
     for (key, value) in [("audience", &s.audience), ("resource", &s.resource)] {
         if let Some(v) = value {
-            form.push((key, v));
+            form.push((key, Value::Plain(v)));
         }
     }
     if let Some(scope) = r.scope {
-        form.push(("scope", scope));
+        form.push(("scope", Value::Plain(scope)));
     }
     let (url, mut req) = http.post(endpoint)?;
     match (s.client_auth, &s.client_id) {
-        (ClientAuth::None, Some(id)) => form.push(("client_id", id)),
+        (ClientAuth::None, Some(id)) => form.push(("client_id", Value::Plain(id))),
         (ClientAuth::None, None) => {}
         (ClientAuth::ClientAssertion, id) => {
             // Workload identity federation: the CI identity token is the
@@ -95,8 +98,8 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
             let id = id
                 .as_deref()
                 .ok_or_else(|| anyhow!("client authentication needs `client-id`"))?;
-            form.push(("client_id", id));
-            form.push(("client_assertion_type", CLIENT_ASSERTION_TYPE));
+            form.push(("client_id", Value::Plain(id)));
+            form.push(("client_assertion_type", Value::Plain(CLIENT_ASSERTION_TYPE)));
             form.push(("client_assertion", subject()?));
         }
         (auth, id) => {
@@ -107,22 +110,15 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
                 .client_secret
                 .ok_or_else(|| anyhow!("client authentication needs a client secret"))?;
             if auth == ClientAuth::ClientSecretPost {
-                form.push(("client_id", id));
-                form.push(("client_secret", secret.expose()));
+                form.push(("client_id", Value::Plain(id)));
+                form.push(("client_secret", Value::Secret(secret)));
             } else {
-                // RFC 6749 §2.3.1: form-encode both parts before joining them.
-                let enc = |v: &str| form_urlencoded(v);
-                let basic =
-                    zeroize::Zeroizing::new(format!("{}:{}", enc(id), enc(secret.expose())));
-                let header = zeroize::Zeroizing::new(format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(basic.as_bytes())
-                ));
-                req = req.header(reqwest::header::AUTHORIZATION, header.as_str());
+                req = fields::client_basic(req, id, secret);
             }
         }
     }
-    let resp = http.send(&url, req.header("accept", "application/json").form(&form))?;
+    let req = fields::form(req.header("accept", "application/json"), &form);
+    let resp = http.send(&url, req)?;
     let secrets = r.secrets();
     let secrets: Vec<&str> = secrets.iter().map(|s| s.as_str()).collect();
     parse_with(resp.status, &resp.body, &display_url(&url), &secrets)
@@ -130,35 +126,32 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
 
 /// The JSON exchanges registries expose themselves (Artifactory, Cloudsmith).
 fn request_json(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<Issued> {
-    #[derive(serde::Serialize)]
-    struct Artifactory<'a> {
-        grant_type: &'a str,
-        subject_token_type: &'a str,
-        subject_token: &'a str,
-        provider_name: &'a str,
-    }
-    #[derive(serde::Serialize)]
-    struct Cloudsmith<'a> {
-        oidc_token: &'a str,
-        service_slug: &'a str,
-    }
     let s = r.settings;
     let subject = r
         .subject
-        .map(Token::expose)
+        .map(Value::Secret)
         .ok_or_else(|| anyhow!("the {:?} exchange needs a CI identity token", s.grant))?;
-    let body = zeroize::Zeroizing::new(match s.grant {
-        Grant::JfrogArtifactory => serde_json::to_vec(&Artifactory {
-            grant_type: TOKEN_EXCHANGE,
-            subject_token_type: "urn:ietf:params:oauth:token-type:id_token",
-            subject_token: subject,
-            provider_name: s.provider_name.as_deref().unwrap_or_default(),
-        })?,
-        _ => serde_json::to_vec(&Cloudsmith {
-            oidc_token: subject,
-            service_slug: s.service_slug.as_deref().unwrap_or_default(),
-        })?,
-    });
+    let body = match s.grant {
+        Grant::JfrogArtifactory => fields::json(&[
+            ("grant_type", Value::Plain(TOKEN_EXCHANGE)),
+            (
+                "subject_token_type",
+                Value::Plain("urn:ietf:params:oauth:token-type:id_token"),
+            ),
+            ("subject_token", subject),
+            (
+                "provider_name",
+                Value::Plain(s.provider_name.as_deref().unwrap_or_default()),
+            ),
+        ]),
+        _ => fields::json(&[
+            ("oidc_token", subject),
+            (
+                "service_slug",
+                Value::Plain(s.service_slug.as_deref().unwrap_or_default()),
+            ),
+        ]),
+    };
     let (url, resp) = http.post_json(endpoint, &body)?;
     let secrets = r.secrets();
     let secrets: Vec<&str> = secrets.iter().map(|s| s.as_str()).collect();
@@ -169,20 +162,12 @@ impl Request<'_> {
     /// The secrets this request sends, to redact from what the IdP answers:
     /// each as sent and as it would be echoed (form-encoded, JSON-escaped).
     pub(crate) fn secrets(&self) -> Vec<zeroize::Zeroizing<String>> {
-        let mut all = Vec::new();
-        for secret in [self.subject, self.client_secret].into_iter().flatten() {
-            let raw = secret.expose();
-            all.push(zeroize::Zeroizing::new(raw.to_owned()));
-            all.push(zeroize::Zeroizing::new(form_urlencoded(raw)));
-            let json = serde_json::to_string(raw).unwrap_or_default();
-            all.push(zeroize::Zeroizing::new(json.trim_matches('"').to_owned()));
-        }
-        all
+        [self.subject, self.client_secret]
+            .into_iter()
+            .flatten()
+            .flat_map(Token::echoes)
+            .collect()
     }
-}
-
-fn form_urlencoded(v: &str) -> String {
-    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }
 
 #[derive(Deserialize)]
@@ -232,10 +217,7 @@ pub fn parse_with(
         }
         .filter(|&n| n > 0);
         // The earlier of what the endpoint said and what the token says.
-        let expires_in = [said, jwt_lifetime(token.expose())]
-            .into_iter()
-            .flatten()
-            .min();
+        let expires_in = [said, lifetime_of(&token)].into_iter().flatten().min();
         if expires_in.is_some_and(|n| n <= 0) {
             bail!(
                 "{endpoint} issued a token that has already expired (its `exp` is in the past); \
@@ -321,13 +303,24 @@ pub(crate) fn clean(text: &str, secrets: &[&str]) -> String {
 /// never to trust it. `None` when the token is not a JWT with an `exp`.
 /// Public for the fuzz targets and property tests.
 pub fn jwt_lifetime(token: &str) -> Option<i64> {
-    let exp = crate::oauth::jwt::claims(token)?.integer("exp")?;
+    lifetime_left(crate::oauth::jwt::claims(token)?)
+}
+
+/// [`jwt_lifetime`] of a token held as a secret.
+fn lifetime_of(token: &Token) -> Option<i64> {
+    lifetime_left(crate::oauth::jwt::claims_of(token)?)
+}
+
+fn lifetime_left(claims: crate::oauth::jwt::Object) -> Option<i64> {
+    let exp = claims.integer("exp")?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     Some(exp.saturating_sub(now))
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+
     use super::*;
 
     const EP: &str = "https://idp.example/token";

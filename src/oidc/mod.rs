@@ -105,7 +105,7 @@ pub(crate) fn get_with(
     let identity = identity.map(|i| i.resolve(&runner)).transpose()?;
     let secret_digest = client_secret
         .as_ref()
-        .map(|s| cache::key(&["client-secret", s.expose()]));
+        .map(|s| cache::secret_key(&["client-secret"], s));
     let key = cache_key(
         settings,
         registry,

@@ -128,7 +128,7 @@ pub(super) fn after_mint(
     // cache (if it could not be stored, the old one stays cached and
     // recorded, and is revoked when its use is over).
     if let (Some(old), Some(new)) = (minted.superseded, new_entry)
-        && new.token.expose() != old.token.expose()
+        && new.token != old.token
         && !dead(old, now)
     {
         to_revoke.push(old.token.clone());

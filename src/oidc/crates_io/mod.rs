@@ -63,7 +63,7 @@ pub const READ_PLACEHOLDER: &str = "cargo-credential-corp:trusted-publishing:no-
 /// Whether `token` is [`READ_PLACEHOLDER`] (no token: the provider gives it
 /// to Cargo only when no later source has a real one).
 pub(crate) fn is_placeholder(token: &Token) -> bool {
-    token.expose() == READ_PLACEHOLDER
+    *token == *READ_PLACEHOLDER
 }
 
 /// crates.io trusted publishing as a family of grants.
@@ -311,8 +311,8 @@ pub(crate) fn crates_io_endpoint_refusal(
 
 /// The `aud` of a JWT, read without verifying it: empty when it has none,
 /// `None` when `jwt` is not a JWT or its claims or `aud` cannot be read.
-fn jwt_audiences(jwt: &str) -> Option<Vec<String>> {
-    crate::oauth::jwt::claims(jwt)?.audiences()
+fn jwt_audiences(jwt: &Token) -> Option<Vec<String>> {
+    crate::oauth::jwt::claims_of(jwt)?.audiences()
 }
 
 fn endpoint(settings: &OidcSettings) -> &str {
@@ -492,18 +492,22 @@ mod tests {
         ];
         for token in &for_crates_io {
             assert!(
-                jwt_audiences(token)
+                jwt_audiences(&Token::new(token.clone()))
                     .unwrap()
                     .iter()
                     .any(|a| is_crates_io_audience(a))
             );
         }
         assert_eq!(
-            jwt_audiences(&jwt(r#"{"alg":"RS256"}"#, r#"{"aud":"tp.example"}"#)).unwrap(),
+            jwt_audiences(&Token::new(jwt(
+                r#"{"alg":"RS256"}"#,
+                r#"{"aud":"tp.example"}"#
+            )))
+            .unwrap(),
             ["tp.example"]
         );
         assert_eq!(
-            jwt_audiences(&jwt(r#"{"alg":"RS256"}"#, r#"{"sub":"x"}"#)).unwrap(),
+            jwt_audiences(&Token::new(jwt(r#"{"alg":"RS256"}"#, r#"{"sub":"x"}"#))).unwrap(),
             Vec::<String>::new()
         );
         // Unreadable: not a JWT, a duplicated `aud`, a mixed array. Each is
@@ -514,7 +518,7 @@ mod tests {
             jwt(r#"{"alg":"RS256"}"#, r#"{"aud":["x",1]}"#),
         ];
         for token in &unreadable {
-            assert_eq!(jwt_audiences(token), None, "{token}");
+            assert_eq!(jwt_audiences(&Token::new(token.clone())), None, "{token}");
         }
         let for_crates_io: Vec<String> = for_crates_io
             .into_iter()

@@ -3,13 +3,14 @@
 //! the token as bearer), with crates.io's errors cleaned and given a fix.
 
 use anyhow::{anyhow, bail};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use super::{
     LIFETIME_MARGIN_SECS, TOKEN_LIFETIME_SECS, bound_index, crates_io_endpoint_refusal,
     is_crates_io_audience, jwt_audiences,
 };
+use crate::net::fields::{self, Value};
 use crate::net::http::Http;
 use crate::net::url::display_url;
 use crate::oidc::exchange;
@@ -28,17 +29,13 @@ pub(crate) fn request(
     subject: Option<&Token>,
     secrets: &[Zeroizing<String>],
 ) -> anyhow::Result<exchange::Issued> {
-    #[derive(Serialize)]
-    struct Body<'a> {
-        jwt: &'a str,
-    }
     let jwt =
         subject.ok_or_else(|| anyhow!("crates.io trusted publishing needs a CI identity token"))?;
     match bound_index(settings) {
         // A crates.io-compatible registry: an ID token crates.io would take
         // (or one whose audience cannot be read) is not sent.
         Some(bound)
-            if jwt_audiences(jwt.expose())
+            if jwt_audiences(jwt)
                 .is_none_or(|auds| auds.iter().any(|a| is_crates_io_audience(a))) =>
         {
             bail!(
@@ -56,7 +53,7 @@ pub(crate) fn request(
             }
         }
     }
-    let body = Zeroizing::new(serde_json::to_vec(&Body { jwt: jwt.expose() })?);
+    let body = fields::json(&[("jwt", Value::Secret(jwt))]);
     let (url, resp) = http.post_json(endpoint, &body)?;
     let secrets: Vec<&str> = secrets.iter().map(|s| s.as_str()).collect();
     parse(resp.status, &resp.body, &display_url(&url), &secrets)
@@ -164,16 +161,19 @@ fn fix(detail: &str, status: u16) -> &'static str {
 /// counts as revoked.
 pub fn revoke_token(http: &Http, endpoint: &str, token: &Token) -> anyhow::Result<()> {
     let (url, req) = http.delete(endpoint)?;
-    let req = req
-        .header(reqwest::header::ACCEPT, "application/json")
-        .bearer_auth(token.expose());
+    let req = fields::bearer(
+        req.header(reqwest::header::ACCEPT, "application/json"),
+        token,
+    );
     let resp = http.send(&url, req)?;
     match resp.status {
         200..=299 | 401 | 403 => Ok(()),
         status => {
             let shown = display_url(&url);
+            let echoes = token.echoes();
+            let echoes: Vec<&str> = echoes.iter().map(|s| s.as_str()).collect();
             let detail = details(&resp.body)
-                .map(|d| format!(": {}", exchange::clean(&d, &[token.expose()])))
+                .map(|d| format!(": {}", exchange::clean(&d, &echoes)))
                 .unwrap_or_default();
             bail!("{shown} refused to revoke the token (HTTP {status}){detail}")
         }

@@ -67,9 +67,7 @@ struct Request {
 impl Fetch for Request {
     fn fetch(self: Box<Self>, http: &Http, _: &Runner) -> anyhow::Result<Token> {
         let (url, req) = http.post(&self.url)?;
-        let req = req
-            .bearer_auth(self.bearer.expose())
-            .header("content-length", "0");
+        let req = crate::net::fields::bearer(req, &self.bearer).header("content-length", "0");
         ci_token(
             http.send(&url, req)?,
             "oidcToken",

@@ -270,7 +270,10 @@ mod tests {
         );
         assert_eq!(
             id.fingerprint,
-            cache::key(&["gcp", &super::super::identity_digest("gcp-jwt-Tq41")])
+            cache::key(&[
+                "gcp",
+                &super::super::identity_digest(&Token::new("gcp-jwt-Tq41".into()))
+            ])
         );
         let http = Http::new(Duration::from_secs(5)).unwrap();
         assert_eq!(id.fetch(&http, &run).unwrap().expose(), "gcp-jwt-Tq41");

@@ -67,7 +67,7 @@ struct Request {
 impl Fetch for Request {
     fn fetch(self: Box<Self>, http: &Http, _: &Runner) -> anyhow::Result<Token> {
         let (url, req) = http.get(&self.url)?;
-        let answer = http.send(&url, req.bearer_auth(self.bearer.expose()))?;
+        let answer = http.send(&url, crate::net::fields::bearer(req, &self.bearer))?;
         ci_token(
             answer,
             "value",

@@ -122,7 +122,7 @@ fn ready(kind: IdentityKind, token: String, what: &str) -> anyhow::Result<Identi
     let token = Token::parse(token, what)?.ok_or_else(|| anyhow!("{what} is empty"))?;
     Ok(Identity {
         kind,
-        fingerprint: cache::key(&[what, token.expose()]),
+        fingerprint: cache::secret_key(&[what], &token),
         how: Box::new(Ready(token)),
     })
 }
@@ -186,7 +186,7 @@ impl Identity {
             .with_context(|| format!("getting the CI identity token ({kind:?})"))?;
         Ok(Identity {
             kind,
-            fingerprint: cache::key(&[tag, &identity_digest(token.expose())]),
+            fingerprint: cache::key(&[tag, &identity_digest(&token)]),
             how: Box::new(Ready(token)),
         })
     }
@@ -204,17 +204,17 @@ impl Identity {
 /// fresh token for the same job finds the cached registry token; the
 /// signature is not part of it (it is not verified here: the IdP verifies
 /// it at the exchange). Anything else: a digest of the whole value.
-pub fn identity_digest(identity: &str) -> String {
+pub fn identity_digest(identity: &Token) -> String {
     match stable_claims(identity) {
         Some((header, claims)) => cache::key(&["jwt", &header, &claims]),
-        None => cache::key(&["opaque", identity]),
+        None => cache::secret_key(&["opaque"], identity),
     }
 }
 
 /// The header and the non-volatile claims of a JWT, as canonical JSON
 /// (sorted keys), or `None` when `token` is not a JWS compact JWT.
-fn stable_claims(token: &str) -> Option<(String, String)> {
-    let (header, mut claims) = crate::oauth::jwt::header_and_claims(token)?;
+fn stable_claims(token: &Token) -> Option<(String, String)> {
+    let (header, mut claims) = crate::oauth::jwt::header_and_claims_of(token)?;
     for volatile in ["iat", "exp", "nbf", "jti"] {
         claims.0.remove(volatile);
     }
@@ -375,12 +375,12 @@ mod tests {
     fn identity_digests_tell_jwts_from_opaque_values() {
         let h = r#"{"alg":"none"}"#;
         assert_eq!(
-            identity_digest(&jwt(h, r#"{"sub":"a","iat":1}"#)),
-            identity_digest(&jwt(h, r#"{"sub":"a","iat":2}"#))
+            identity_digest(&Token::new(jwt(h, r#"{"sub":"a","iat":1}"#))),
+            identity_digest(&Token::new(jwt(h, r#"{"sub":"a","iat":2}"#)))
         );
         for not_a_jwt in ["a.b.c", "x", "a.b.c.d.e", &jwt(h, "[1]")] {
             assert_eq!(
-                identity_digest(not_a_jwt),
+                identity_digest(&Token::new(not_a_jwt.to_owned())),
                 cache::key(&["opaque", not_a_jwt])
             );
         }

@@ -1,0 +1,149 @@
+//! Where a secret's value goes into a request: a bearer or Basic
+//! `Authorization` header, another header, a form field, a JSON field, a
+//! SigV4 signature. The grants hand [`Token`]s to these functions and never
+//! read the value themselves; the bodies built here are zeroized when
+//! dropped.
+
+use base64::Engine as _;
+use reqwest::blocking::RequestBuilder;
+use zeroize::Zeroizing;
+
+use crate::secret::Token;
+
+/// A field's value: plain text, or a secret.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    /// Not secret (a grant type, a client id, a scope).
+    Plain(&'a str),
+    /// A secret (a CI identity token, a client secret, a refresh token).
+    Secret(&'a Token),
+}
+
+impl Value<'_> {
+    fn text(&self) -> &str {
+        match self {
+            Value::Plain(text) => text,
+            Value::Secret(token) => token.expose(),
+        }
+    }
+}
+
+/// `application/x-www-form-urlencoded` of `fields`.
+pub fn form_body(fields: &[(&str, Value<'_>)]) -> Zeroizing<String> {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in fields {
+        form.append_pair(name, value.text());
+    }
+    Zeroizing::new(form.finish())
+}
+
+/// `req` with `fields` as its form body.
+pub fn form(req: RequestBuilder, fields: &[(&str, Value<'_>)]) -> RequestBuilder {
+    let body = form_body(fields);
+    req.header(
+        reqwest::header::CONTENT_TYPE,
+        "application/x-www-form-urlencoded",
+    )
+    .body(body.as_bytes().to_vec())
+}
+
+/// A flat JSON object of `fields`, as bytes.
+pub fn json(fields: &[(&str, Value<'_>)]) -> Zeroizing<Vec<u8>> {
+    let object: serde_json::Map<String, serde_json::Value> = fields
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), value.text().into()))
+        .collect();
+    Zeroizing::new(serde_json::to_vec(&object).unwrap_or_default())
+}
+
+/// `req` with `Authorization: Bearer <token>`.
+pub fn bearer(req: RequestBuilder, token: &Token) -> RequestBuilder {
+    req.bearer_auth(token.expose())
+}
+
+/// `req` with `Authorization: Basic base64(<user>:<secret>)`, both parts
+/// form-encoded first as OAuth's client authentication asks (RFC 6749
+/// §2.3.1).
+pub fn client_basic(req: RequestBuilder, user: &str, secret: &Token) -> RequestBuilder {
+    let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    let pair = Zeroizing::new(format!("{}:{}", enc(user), enc(secret.expose())));
+    let header = Zeroizing::new(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair.as_bytes())
+    ));
+    req.header(reqwest::header::AUTHORIZATION, header.as_str())
+}
+
+/// `req` with the header `name` set to `secret`.
+pub fn header(req: RequestBuilder, name: &'static str, secret: &Token) -> RequestBuilder {
+    req.header(name, secret.expose())
+}
+
+/// The SigV4 headers (`authorization`, `x-amz-date`,
+/// `x-amz-security-token`) for an empty-bodied POST of `url` to AWS
+/// `service` in `region`, signed with the access key `key_id` / `secret`
+/// (and `session` for temporary credentials) at `time`.
+pub fn sigv4_post(
+    url: &url::Url,
+    region: &str,
+    service: &str,
+    key_id: &str,
+    secret: &Token,
+    session: Option<&Token>,
+    time: std::time::SystemTime,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
+    use anyhow::anyhow;
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let identity = aws_credential_types::Credentials::new(
+        key_id.to_owned(),
+        secret.expose(),
+        session.map(|t| t.expose().to_owned()),
+        None,
+        "cargo-credential-corp",
+    )
+    .into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|_| anyhow!("cannot build the SigV4 signing parameters"))?
+        .into();
+    let shown = super::url::display_url(url);
+    let signable = SignableRequest::new(
+        "POST",
+        url.as_str(),
+        std::iter::empty(),
+        SignableBody::Bytes(&[]),
+    )
+    .map_err(|_| anyhow!("cannot sign a request to {shown}"))?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|_| anyhow!("cannot sign a request to {shown}"))?
+        .into_parts();
+    let (headers, _) = instructions.into_parts();
+    Ok(headers
+        .into_iter()
+        .map(|h| (h.name(), h.value().to_owned()))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_encoded_like_plain_values() {
+        let t = Token::new("a b&c=d/é".into());
+        let form = form_body(&[
+            ("grant_type", Value::Plain("x y")),
+            ("s", Value::Secret(&t)),
+        ]);
+        assert_eq!(form.as_str(), "grant_type=x+y&s=a+b%26c%3Dd%2F%C3%A9");
+        let json = json(&[("jwt", Value::Secret(&t)), ("slug", Value::Plain("q\""))]);
+        let parsed: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(parsed["jwt"], "a b&c=d/é");
+        assert_eq!(parsed["slug"], "q\"");
+    }
+}
