@@ -243,3 +243,124 @@ fn a_registry_named_only_by_cargos_index_variable_is_found() {
     assert_eq!(json["registries"][0]["index"], OTHER, "{json}");
     assert_eq!(json["registries"][0]["name"], "other-reg", "{json}");
 }
+
+/// The `token-found` finding's message.
+fn found_message(json: &serde_json::Value) -> String {
+    json["registries"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "token-found")
+        .unwrap_or_else(|| panic!("no token-found in {json}"))["message"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn the_variable_that_answered_is_named_never_its_value() {
+    let (mut p, _home) = doctor_home(INDEX, &global(INDEX, &corp()), None);
+    p.user_config(&format!(
+        "[registries.corp]\nindex = {INDEX:?}\nenv = [\"ACME_TOKEN\", \"ACME_OTHER\"]\n"
+    ))
+    .env("ACME_OTHER", TOKEN)
+    .env("CARGO_REGISTRIES_CORP_TOKEN", "doctor-second-Wq72")
+    .secret("doctor-second-Wq72");
+    let out = p.run(&["doctor", "--registry", "corp", "--json"], "");
+    out.assert_success();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        json["registries"][0]["token"]["from"], "environment variable ACME_OTHER",
+        "{json}"
+    );
+    assert!(
+        found_message(&json).contains("environment variable ACME_OTHER"),
+        "{json}"
+    );
+    let out = p.run(&["doctor", "--registry", "corp"], "");
+    out.assert_success();
+    out.assert_stdout_contains("environment variable ACME_OTHER");
+}
+
+#[test]
+fn the_ci_identity_behind_an_exchanged_token_is_named() {
+    let issued = Fake::start(Behavior::Json(
+        200,
+        r#"{"access_token":"doctor-issued-Pz41","expires_in":300}"#.into(),
+    ));
+    let (mut p, _home) = doctor_home(INDEX, &global(INDEX, &corp()), None);
+    p.user_config(&format!(
+        "[registries.corp]\nindex = {INDEX:?}\nsources = [\"oidc\"]\n\
+         [registries.corp.oidc]\ntoken-endpoint = {:?}\nclient-id = \"c\"\nidentity = \"env\"\n\
+         identity-env = \"CI_JWT\"\ncache = \"off\"\n",
+        issued.url("/token")
+    ))
+    .env("CI_JWT", "doctor-ci-jwt-Lm28")
+    .secrets_all(&["doctor-ci-jwt-Lm28", "doctor-issued-Pz41"]);
+    let out = p.run(&["doctor", "--registry", "corp", "--json"], "");
+    out.assert_success();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let from = json["registries"][0]["token"]["from"].as_str().unwrap();
+    assert_eq!(
+        from, "exchange of the CI identity `env` (environment variable CI_JWT)",
+        "{json}"
+    );
+    assert!(found_message(&json).contains(from), "{json}");
+}
+
+#[test]
+#[ignore = "e2e: needs gnome-keyring; run scripts/test.sh"]
+fn the_keychain_item_and_the_sso_account_that_answered_are_named() {
+    let keyring = crate::util::keyring::Keyring::start();
+    // Cargo's own keychain item, then this provider's.
+    let (mut p, _home) = doctor_home(INDEX, &global(INDEX, &corp()), None);
+    p.env("DBUS_SESSION_BUS_ADDRESS", keyring.address());
+    keyring.store_like_cargo_libsecret(INDEX, TOKEN);
+    let out = p.run(&["doctor", "--registry", "corp", "--json"], "");
+    out.assert_success();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        json["registries"][0]["token"]["from"],
+        format!("Cargo's own keychain item for {INDEX} (cargo:libsecret)"),
+        "{json}"
+    );
+    let service = format!("cargo-registry:{INDEX}");
+    keyring.store(
+        "x",
+        &[("service", &service), ("username", "cargo-credential-corp")],
+        TOKEN,
+    );
+    let out = p.run(&["doctor", "--registry", "corp", "--json"], "");
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let from = format!("keychain item `{service}` (user cargo-credential-corp)");
+    assert_eq!(json["registries"][0]["token"]["from"], from, "{json}");
+    assert!(found_message(&json).contains(&from), "{json}");
+
+    // A single sign-on login: the account it belongs to.
+    let idp = Fake::start(Behavior::Json(
+        200,
+        r#"{"access_token":"doctor-access-Hy65","expires_in":300}"#.into(),
+    ));
+    let endpoint = idp.url("/token");
+    const OTHER: &str = "sparse+http://127.0.0.1:9/sso/";
+    p.user_config(&format!(
+        "[registries.corp]\nindex = {OTHER:?}\nsources = [\"sso\"]\n\
+         [registries.corp.sso]\ntoken-endpoint = {endpoint:?}\n\
+         device-authorization-endpoint = {endpoint:?}\nclient-id = \"sso\"\n"
+    ))
+    .env("CARGO_REGISTRIES_CORP_INDEX", OTHER)
+    .secrets_all(&["doctor-access-Hy65", "doctor-refresh-Ba19"]);
+    let item = format!("cargo-credential-corp-sso:{OTHER}|sso@{endpoint}");
+    keyring.store(
+        "x",
+        &[("service", &item), ("username", "cargo-credential-corp")],
+        r#"{"v":1,"refresh_token":"doctor-refresh-Ba19","account":"alice@corp.example","stored_at":1}"#,
+    );
+    let out = p.run(&["doctor", "--registry", "corp", "--json"], "");
+    let json: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|_| panic!("not JSON: {}", out.describe()));
+    assert_eq!(
+        json["registries"][0]["token"]["from"], "single sign-on login of alice@corp.example",
+        "{json}"
+    );
+}

@@ -20,6 +20,7 @@ use crate::registry::{CRATES_IO, Registry};
 use crate::source::env::ProcessEnv;
 use crate::source::{Lifetime, Lookup, Request, SourceKind, source};
 
+mod origin;
 mod probe;
 
 use super::cargo_config::{CargoConfig, is_this_entry};
@@ -78,6 +79,9 @@ pub struct Finding {
 pub struct TokenInfo {
     /// The source that has it.
     pub source: String,
+    /// Where in that source: the variable, the keychain item, the single
+    /// sign-on account, the CI identity (never the token).
+    pub from: String,
     /// How it is sent: `none` (as is) or `bearer`.
     pub scheme: &'static str,
     /// `session` (long-lived), `until` (short-lived, see `expires_at`) or
@@ -421,11 +425,13 @@ fn sources(
                     Lifetime::Until(t) => ("until", Some(t)),
                     Lifetime::Unknown => ("unknown", None),
                 };
+                let from = origin::origin(*kind, &request);
                 findings.push(finding(
                     "token-found",
                     Level::Ok,
                     format!(
-                        "source {what} has a token for `{shown}` (sent with scheme {scheme}{})",
+                        "source {what} has a token for `{shown}` from {from} (sent with scheme \
+                         {scheme}{})",
                         expires_at
                             .map(|t| format!(", expires in {} s", t - now()))
                             .unwrap_or_default()
@@ -439,6 +445,7 @@ fn sources(
                 found = Some((
                     TokenInfo {
                         source: kind_name(*kind).to_owned(),
+                        from,
                         scheme,
                         lifetime,
                         expires_at,
@@ -449,7 +456,11 @@ fn sources(
             (Ok(Lookup::Found(_)), true) => findings.push(finding(
                 "token-also-in",
                 Level::Info,
-                format!("source {what} has a token too (not used: an earlier source answers)"),
+                format!(
+                    "source {what} has a token too, from {} (not used: an earlier source \
+                     answers)",
+                    origin::origin(*kind, &request)
+                ),
                 None,
             )),
             (Ok(Lookup::Missing { note }), _) => {
@@ -609,8 +620,8 @@ fn human(report: &Report) -> String {
         }
         match &r.token {
             Some(t) => out.push_str(&format!(
-                "  → a token from {} (scheme {}, lifetime {})\n",
-                t.source, t.scheme, t.lifetime
+                "  → a token from {} (scheme {}, lifetime {}): {}\n",
+                t.source, t.scheme, t.lifetime, t.from
             )),
             None if r.uses_this_provider => out.push_str("  → no token from this provider\n"),
             None => {}
