@@ -364,3 +364,62 @@ fn the_keychain_item_and_the_sso_account_that_answered_are_named() {
         "{json}"
     );
 }
+
+/// Characters that must never reach a terminal from a config value: C0, C1,
+/// DEL, bidi controls, zero-width characters (a line break is the output's own).
+pub fn terminal_hostile(c: char) -> bool {
+    (c.is_control() && c != '\n')
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
+#[test]
+fn values_from_a_projects_cargo_config_are_shown_escaped() {
+    // A hostile project: escapes that retitle and clear the terminal, a C1
+    // CSI, DEL, a bidi override and a zero-width space, in a registry's
+    // name, its index and a provider's name.
+    let evil_index =
+        "sparse+http://127.0.0.1:9/\\u001b]0;pwned\\u0007/\\u202e\\u200b\\u0085\\u009b2J\\u007f/";
+    let cargo = format!(
+        "[registries.\"ev\\u001b[2Jil\\u2066\"]\nindex = \"{evil_index}\"\n\n[registry]\n\
+         global-credential-providers = [\"cargo:token\\u001b[1A[ok]\", {}]\n",
+        corp()
+    );
+    let (p, _home) = doctor_home(INDEX, &cargo, None);
+    let out = p.run(&["doctor"], "");
+    let bad: Vec<char> = out
+        .stdout
+        .chars()
+        .filter(|c| terminal_hostile(*c))
+        .collect();
+    assert!(bad.is_empty(), "{bad:?} in\n{}", out.stdout);
+    out.assert_stdout_contains("ev\\u{1b}[2Jil\\u{2066}");
+    out.assert_stdout_contains("\\u{202e}\\u{200b}\\u{85}\\u{9b}2J\\u{7f}/");
+    out.assert_stdout_contains("cargo:token\\u{1b}[1A[ok]");
+    // JSON: the same values for a reader, nothing a terminal acts on.
+    let out = p.run(&["doctor", "--json"], "");
+    let bad: Vec<char> = out
+        .stdout
+        .chars()
+        .filter(|c| terminal_hostile(*c))
+        .collect();
+    assert!(bad.is_empty(), "{bad:?} in\n{}", out.stdout);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let evil = json["registries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "ev\u{1b}[2Jil\u{2066}")
+        .unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(
+        evil["index"],
+        "sparse+http://127.0.0.1:9/\u{1b}]0;pwned\u{7}/\u{202e}\u{200b}\u{85}\u{9b}2J\u{7f}/"
+    );
+}

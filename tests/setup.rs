@@ -369,3 +369,23 @@ fn system_binds_a_registry_name_to_its_index_in_the_providers_system_file() {
     out.assert_stderr_contains("refusing");
     assert_eq!(std::fs::read_to_string(&system).unwrap(), text);
 }
+
+#[test]
+fn the_diff_shows_hostile_characters_escaped() {
+    let c = CargoHome::new();
+    // TOML allows C1 controls, bidi and zero-width characters in comments
+    // and strings: a CSI (U+009B) clears some terminals.
+    crate::util::write(
+        &c.global(),
+        "[registry]\n# \u{9b}2J\u{202e} evil\u{200b}\ndefault = \"c\u{2067}orp\"\n",
+    );
+    let out = c.run(&["setup", "--dry-run"]);
+    out.assert_success();
+    let bad: Vec<char> = out
+        .stdout
+        .chars()
+        .filter(|c| crate::doctor::terminal_hostile(*c))
+        .collect();
+    assert!(bad.is_empty(), "{bad:?} in\n{}", out.stdout);
+    out.assert_stdout_contains(" # \\u{9b}2J\\u{202e} evil\\u{200b}\n");
+}

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, anyhow, bail};
 use toml_edit::{DocumentMut, Item, Table};
 
+use super::shown::shown;
 use crate::registry::{CRATES_IO, env_mangle};
 use crate::source::env::{Environment, ProcessEnv};
 
@@ -441,7 +442,8 @@ const CONTEXT: usize = 3;
 
 /// A unified-style diff of `old` to `new` for the file `label` (empty when
 /// they are equal). Values of `token` and `secret-key` keys are shown as
-/// `[redacted]`, in changed and context lines alike.
+/// `[redacted]`, in changed and context lines alike; control, bidi and
+/// zero-width characters escaped ([`shown`]).
 pub fn diff(label: &str, old: &str, new: &str, old_exists: bool) -> String {
     let a: Vec<&str> = old.split_inclusive('\n').collect();
     let b: Vec<&str> = new.split_inclusive('\n').collect();
@@ -462,7 +464,7 @@ pub fn diff(label: &str, old: &str, new: &str, old_exists: bool) -> String {
     }
     let mut out = String::new();
     let from = if old_exists { label } else { "/dev/null" };
-    let _ = writeln!(out, "--- {from}\n+++ {label}");
+    let _ = writeln!(out, "--- {}\n+++ {}", shown(from), shown(label));
     for (start, end) in hunks {
         let before = &ops[..start];
         let hunk = &ops[start..end];
@@ -491,7 +493,7 @@ pub fn diff(label: &str, old: &str, new: &str, old_exists: bool) -> String {
             };
             let text = line.strip_suffix('\n').unwrap_or(line);
             let text = text.strip_suffix('\r').unwrap_or(text);
-            let _ = writeln!(out, "{mark}{}", redact_value(text));
+            let _ = writeln!(out, "{mark}{}", shown(&redact_value(text)));
             if !line.ends_with('\n') {
                 out.push_str("\\ No newline at end of file\n");
             }

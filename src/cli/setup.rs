@@ -17,6 +17,7 @@ use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, Value, value};
 use super::cargo_config::{
     self, PROVIDER, TomlFile, credential_provider_program, is_this_provider, same_file,
 };
+use super::shown::shown;
 use crate::registry::{CRATES_IO, env_mangle, same_index};
 
 /// Arguments of `setup`.
@@ -100,22 +101,25 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if new == file.text {
         writeln!(
             out,
-            "{} already uses {PROVIDER} {}: nothing changed",
-            path.display(),
-            what(change)
+            "{}",
+            shown(&format!(
+                "{} already uses {PROVIDER} {}: nothing changed",
+                path.display(),
+                what(change)
+            ))
         )?;
     } else {
         let label = path.display().to_string();
         out.write_all(cargo_config::diff(&label, &file.text, &new, file.exists).as_bytes())?;
         if args.dry_run {
-            writeln!(out, "dry run: {} was not written", path.display())?;
+            writeln!(out, "dry run: {} was not written", shown(&label))?;
         } else {
             file.save()?;
-            writeln!(out, "wrote {}", path.display())?;
+            writeln!(out, "wrote {}", shown(&label))?;
         }
     }
     for note in notes {
-        writeln!(out, "note: {note}")?;
+        writeln!(out, "note: {}", shown(&note))?;
     }
     out.flush()?;
     if matches!(change, Change::System { .. }) {
@@ -124,7 +128,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let chain = cargo_config::config_chain(&cwd)?;
     let mut err = std::io::stderr().lock();
     for warning in shadow_warnings(&file, &chain, change) {
-        writeln!(err, "warning: {warning}")?;
+        writeln!(err, "warning: {}", shown(&warning))?;
     }
     Ok(())
 }

@@ -24,6 +24,8 @@ mod origin;
 mod probe;
 
 use super::cargo_config::{CargoConfig, is_this_entry};
+use super::shown;
+use super::shown::shown;
 
 /// The version of the `--json` schema.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -138,7 +140,8 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let report = diagnose(args, &cwd)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let json = serde_json::to_string_pretty(&report)?;
+        println!("{}", shown::json_safe(&json));
     } else {
         print!("{}", human(&report));
     }
@@ -584,14 +587,15 @@ fn missing(
     }
 }
 
-/// The report for a person.
+/// The report for a person; every value shown escaped (a project's Cargo
+/// config may hold terminal escapes).
 fn human(report: &Report) -> String {
     let mut out = String::new();
     let files = |list: &[String]| {
         if list.is_empty() {
             "(none)".to_owned()
         } else {
-            list.join(", ")
+            shown(&list.join(", ")).into_owned()
         }
     };
     out.push_str(&format!(
@@ -602,9 +606,9 @@ fn human(report: &Report) -> String {
     for r in &report.registries {
         out.push_str(&format!(
             "\n{} ({})\n  providers, in Cargo's order: {}\n",
-            r.name.as_deref().unwrap_or("(no name)"),
-            r.index,
-            r.providers.join(" → ")
+            shown(r.name.as_deref().unwrap_or("(no name)")),
+            shown(&r.index),
+            shown(&r.providers.join(" → "))
         ));
         for f in &r.findings {
             let mark = match f.level {
@@ -613,15 +617,18 @@ fn human(report: &Report) -> String {
                 Level::Warning => "warning",
                 Level::Error => "error",
             };
-            out.push_str(&format!("  [{mark}] {}: {}\n", f.code, f.message));
+            out.push_str(&format!("  [{mark}] {}: {}\n", f.code, shown(&f.message)));
             if let Some(fix) = &f.fix {
-                out.push_str(&format!("         fix: {fix}\n"));
+                out.push_str(&format!("         fix: {}\n", shown(fix)));
             }
         }
         match &r.token {
             Some(t) => out.push_str(&format!(
                 "  → a token from {} (scheme {}, lifetime {}): {}\n",
-                t.source, t.scheme, t.lifetime, t.from
+                t.source,
+                t.scheme,
+                t.lifetime,
+                shown(&t.from)
             )),
             None if r.uses_this_provider => out.push_str("  → no token from this provider\n"),
             None => {}
