@@ -139,7 +139,6 @@ fn the_probe_tells_a_registry_that_answers_403_from_one_cargo_can_use() {
         found.contains(&"registry-bad-auth-status".to_owned()),
         "{found:?}"
     );
-    assert!(found.contains(&"token-rejected".to_owned()), "{found:?}");
 
     fake.set(Behavior::JsonWith(
         401,
@@ -422,4 +421,50 @@ fn values_from_a_projects_cargo_config_are_shown_escaped() {
         evil["index"],
         "sparse+http://127.0.0.1:9/\u{1b}]0;pwned\u{7}/\u{202e}\u{200b}\u{85}\u{9b}2J\u{7f}/"
     );
+}
+
+#[test]
+fn the_probe_sends_the_token_only_where_cargo_would() {
+    // A registry that serves reads without auth: Cargo never sends a token
+    // for config.json, so neither does the probe.
+    let fake = Fake::start(Behavior::Json(
+        200,
+        r#"{"dl":"http://127.0.0.1:9/dl","api":"http://127.0.0.1:9"}"#.into(),
+    ));
+    let index = format!("sparse+{}", fake.url("/api/v1/crates/"));
+    let (mut p, _home) = doctor_home(&index, &global(&index, &corp()), None);
+    p.env("CARGO_REGISTRIES_CORP_TOKEN", TOKEN);
+    let probe = |p: &Provider| {
+        let out = p.run(&["doctor", "--registry", "corp", "--probe", "--json"], "");
+        let json: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|_| panic!("not JSON: {}", out.describe()));
+        codes(&json)
+    };
+    let sent = |fake: &Fake| fake.requests().iter().filter(|r| r.contains(TOKEN)).count();
+    let found = probe(&p);
+    assert!(found.contains(&"registry-no-auth".to_owned()), "{found:?}");
+    assert!(
+        found.contains(&"probe-token-not-sent".to_owned()),
+        "{found:?}"
+    );
+    assert_eq!(sent(&fake), 0, "{:?}", fake.requests());
+
+    // 403: Cargo does not learn that auth is required, and sends nothing.
+    fake.set(Behavior::Raw(403, "forbidden".into()));
+    let found = probe(&p);
+    assert!(
+        found.contains(&"probe-token-not-sent".to_owned()),
+        "{found:?}"
+    );
+    assert_eq!(sent(&fake), 0, "{:?}", fake.requests());
+
+    // `auth-required: true` in config.json: Cargo sends the token, and so
+    // does the probe, once.
+    fake.set(Behavior::Json(
+        200,
+        r#"{"dl":"http://127.0.0.1:9/dl","auth-required":true}"#.into(),
+    ));
+    let found = probe(&p);
+    assert!(found.contains(&"token-accepted".to_owned()), "{found:?}");
+    assert_eq!(sent(&fake), 1, "{:?}", fake.requests());
 }
