@@ -389,3 +389,25 @@ fn the_diff_shows_hostile_characters_escaped() {
     assert!(bad.is_empty(), "{bad:?} in\n{}", out.stdout);
     out.assert_stdout_contains(" # \\u{9b}2J\\u{202e} evil\\u{200b}\n");
 }
+
+#[test]
+fn the_diff_hides_a_proxy_password_and_env_values() {
+    let mut c = CargoHome::new();
+    c.secret("proxy-pass-Qx7").secret("env-secret-2-Lk8");
+    crate::util::write(
+        &c.global(),
+        "[http]\nproxy = \"http://alice:proxy-pass-Qx7@proxy.example:3128\"\n[env]\n\
+         B = { value = \"env-secret-2-Lk8\", force = true }\n",
+    );
+    let out = c.run(&[
+        "setup",
+        "--dry-run",
+        "--registry",
+        "corp",
+        "--index",
+        "sparse+https://corp.example/index/",
+    ]);
+    out.assert_success();
+    out.assert_stdout_contains(" proxy = \"http://***@proxy.example:3128\"\n");
+    out.assert_stdout_contains(" B = [redacted]\n");
+}
