@@ -411,3 +411,44 @@ fn the_diff_hides_a_proxy_password_and_env_values() {
     out.assert_stdout_contains(" proxy = \"http://***@proxy.example:3128\"\n");
     out.assert_stdout_contains(" B = [redacted]\n");
 }
+
+#[test]
+fn sixteen_setups_at_once_keep_every_edit() {
+    let c = CargoHome::new();
+    crate::util::write(&c.global(), GLOBAL);
+    let outs: Vec<Output> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..16)
+            .map(|i| {
+                let c = &c;
+                s.spawn(move || {
+                    c.run(&[
+                        "setup",
+                        "--registry",
+                        &format!("r{i}"),
+                        "--index",
+                        &format!("sparse+https://r{i}.example/index/"),
+                    ])
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    for out in &outs {
+        out.assert_success();
+    }
+    let text = read(&c.global());
+    let missing: Vec<usize> = (0..16)
+        .filter(|i| !text.contains(&format!("index = \"sparse+https://r{i}.example/index/\"")))
+        .collect();
+    assert!(missing.is_empty(), "lost: {missing:?}\n{text}");
+    assert!(
+        text.starts_with("# My Cargo settings.\n") && text.contains("[alias]\nb = \"build\"\n"),
+        "{text}"
+    );
+    // Nothing is left next to it (no lock file, no temporary file).
+    let names: Vec<_> = std::fs::read_dir(c.home())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["config.toml"]);
+}

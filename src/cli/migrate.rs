@@ -100,6 +100,11 @@ fn migrate(
         )?;
         return Ok(());
     }
+    // Read, edit and replace under the file's lock (see `setup`).
+    let _lock = match dry_run {
+        true => None,
+        false => Some(cargo_config::EditLock::acquire(&paths.credentials)?),
+    };
     let mut file = TomlFile::load(&paths.credentials)?;
     let names = registry_names(&file.doc);
     let names: Vec<&str> = names.iter().map(String::as_str).collect();

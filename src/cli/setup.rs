@@ -94,6 +94,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
+    // Read, edit and replace under the file's lock: a run at the same time
+    // waits, then reads this run's edit.
+    let _lock = match args.dry_run {
+        true => None,
+        false => Some(cargo_config::EditLock::acquire(&path)?),
+    };
     let mut file = TomlFile::load(&path)?;
     let notes = apply(&mut file.doc, change, &path)?;
     let new = file.render();
