@@ -584,9 +584,45 @@ pub(crate) fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
 
 /// A config file can make the provider run a program (`identity-command`) and
 /// choose where tokens go: it must be writable only by its owner, and owned
-/// by this user or by root.
+/// by this user or by root; so must its folder, where whoever can write can
+/// replace the file (unless the folder is sticky, as `/tmp` is: there only
+/// a file's owner may).
 #[cfg(unix)]
 fn trusted(meta: &std::fs::Metadata, path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let folder = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if let Ok(dir) = std::fs::metadata(folder) {
+        let me = rustix::process::getuid().as_raw();
+        if dir.uid() != me && dir.uid() != 0 {
+            bail!(
+                "config file {} is in a folder owned by another user (uid {}), who can replace \
+                 it; it is not read, because a config file can run commands and route tokens. \
+                 Move it, or have {} owned by you or root",
+                path.display(),
+                dir.uid(),
+                folder.display()
+            );
+        }
+        if dir.mode() & 0o022 != 0 && dir.mode() & 0o1000 == 0 {
+            bail!(
+                "config file {} is in a folder writable by other users (mode {:o}), who can \
+                 replace it; it is not read, because a config file can run commands and route \
+                 tokens. Fix it with `chmod go-w {}`",
+                path.display(),
+                dir.mode() & 0o7777,
+                folder.display()
+            );
+        }
+    }
+    trusted_file(meta, path)
+}
+
+/// The file's own owner and mode, as [`trusted`] requires them.
+#[cfg(unix)]
+fn trusted_file(meta: &std::fs::Metadata, path: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::MetadataExt as _;
     let me = rustix::process::getuid().as_raw();
     if meta.uid() != me && meta.uid() != 0 {
@@ -1545,6 +1581,36 @@ mod tests {
         if std::os::unix::fs::chown(&user, Some(65534), None).is_ok() {
             let msg = format!("{:#}", Config::load(&paths, &[]).unwrap_err());
             assert!(msg.contains("another user"), "{msg}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_config_file_in_a_folder_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("etc");
+        std::fs::create_dir(&folder).unwrap();
+        let system = folder.join("config.toml");
+        std::fs::write(&system, "[defaults]\nsources = [\"env\"]\n").unwrap();
+        std::fs::set_permissions(&system, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let paths = ConfigPaths {
+            user: None,
+            system: Some(system.clone()),
+        };
+        // Anyone in the group could replace the file.
+        for mode in [0o775, 0o777, 0o757] {
+            std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(mode)).unwrap();
+            let msg = format!("{:#}", Config::load(&paths, &[]).unwrap_err());
+            assert!(
+                msg.contains("chmod go-w") && msg.contains(&folder.display().to_string()),
+                "{msg}"
+            );
+        }
+        // Not with the sticky bit (only a file's owner may replace it), nor 0755.
+        for mode in [0o1777, 0o755] {
+            std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert!(Config::load(&paths, &[]).is_ok(), "{mode:o}");
         }
     }
 

@@ -452,3 +452,48 @@ fn sixteen_setups_at_once_keep_every_edit() {
         .collect();
     assert_eq!(names, ["config.toml"]);
 }
+
+#[cfg(unix)]
+#[test]
+fn system_creates_its_folder_and_file_readable_by_all_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let system = dir
+        .path()
+        .join("etc")
+        .join("cargo-credential-corp")
+        .join("config.toml");
+    let mut env = provider_env(dir.path(), "");
+    env.insert(
+        "CARGO_CREDENTIAL_CORP_SYSTEM_CONFIG".into(),
+        system.display().to_string(),
+    );
+    let index = "sparse+https://registry.corp.example/api/v1/crates/";
+    // A root shell with umask 002 (group-writable by default).
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "umask 002; exec \"$0\" \"$@\""])
+        .arg(provider_bin())
+        .args(["setup", "--system", "--registry", "corp", "--index", index])
+        .env_clear()
+        .envs(&env)
+        .current_dir(dir.path());
+    let out = process::run(cmd, None, Duration::from_secs(20));
+    out.assert_success();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let folder = system.parent().unwrap();
+    assert_eq!(
+        (mode(folder.parent().unwrap()), mode(folder), mode(&system)),
+        (0o755, 0o755, 0o644),
+        "{}",
+        out.describe()
+    );
+    // Every user's provider reads it.
+    let mut cmd = Command::new(provider_bin());
+    cmd.args(["config", "--registry", "corp"])
+        .env_clear()
+        .envs(&env)
+        .current_dir(dir.path());
+    let out = process::run(cmd, None, Duration::from_secs(20));
+    out.assert_success();
+    out.assert_stdout_contains(index);
+}

@@ -163,6 +163,12 @@ impl TomlFile {
     /// Writes the document back atomically, unless the file changed on disk
     /// since it was read (then nothing is written and it is an error).
     pub fn save(&self) -> anyhow::Result<()> {
+        self.check_unchanged()?;
+        write_atomic(&self.path, &self.render(), None)
+    }
+
+    /// An error if the file changed on disk since it was read.
+    fn check_unchanged(&self) -> anyhow::Result<()> {
         let now = match fs::read(&self.path) {
             Ok(bytes) => Some(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -180,7 +186,14 @@ impl TomlFile {
                 self.path.display()
             );
         }
-        write_atomic(&self.path, &self.render())
+        Ok(())
+    }
+
+    /// [`Self::save`], giving a new file the permissions `mode` (whatever
+    /// the umask); an existing file keeps its own.
+    pub fn save_new_with_mode(&self, mode: u32) -> anyhow::Result<()> {
+        self.check_unchanged()?;
+        write_atomic(&self.path, &self.render(), Some(mode))
     }
 }
 
@@ -309,9 +322,9 @@ fn position(text: &str, offset: usize) -> String {
 /// Replaces `path` with `contents` atomically: a temporary file in the same
 /// folder, given the old file's permissions before anything is written to it,
 /// synced, then renamed over. A symbolic link is followed (the file it points
-/// to is replaced, the link stays). A new file gets the usual permissions
-/// (0666 less the umask); its folder is created.
-pub fn write_atomic(path: &Path, contents: &str) -> anyhow::Result<()> {
+/// to is replaced, the link stays). A new file gets `new_mode` if given, else
+/// the usual permissions (0666 less the umask); its folder is created.
+pub fn write_atomic(path: &Path, contents: &str, new_mode: Option<u32>) -> anyhow::Result<()> {
     let target = match fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(path)
             .with_context(|| format!("cannot resolve the link {}", path.display()))?,
@@ -331,6 +344,14 @@ pub fn write_atomic(path: &Path, contents: &str) -> anyhow::Result<()> {
     let result = (|| -> std::io::Result<()> {
         if let Some(meta) = &existing {
             fs::set_permissions(&tmp, meta.permissions())?;
+        } else if let Some(mode) = new_mode {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))?;
+            }
+            #[cfg(not(unix))]
+            let _ = mode;
         }
         file.write_all(contents.as_bytes())?;
         file.sync_all()?;
@@ -1512,7 +1533,7 @@ mod tests {
         fs::set_permissions(&real, fs::Permissions::from_mode(0o600)).unwrap();
         let link = dir.path().join("link.toml");
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        write_atomic(&link, "a = 2\n").unwrap();
+        write_atomic(&link, "a = 2\n", None).unwrap();
         assert!(
             fs::symlink_metadata(&link)
                 .unwrap()
@@ -1525,7 +1546,7 @@ mod tests {
             0o600
         );
         let fresh = dir.path().join("sub").join("new.toml");
-        write_atomic(&fresh, "b = 1\n").unwrap();
+        write_atomic(&fresh, "b = 1\n", None).unwrap();
         assert_eq!(fs::read_to_string(&fresh).unwrap(), "b = 1\n");
         // No temporary file is left behind.
         let names: Vec<_> = fs::read_dir(dir.path())
