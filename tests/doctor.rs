@@ -468,3 +468,76 @@ fn the_probe_sends_the_token_only_where_cargo_would() {
     assert!(found.contains(&"token-accepted".to_owned()), "{found:?}");
     assert_eq!(sent(&fake), 1, "{:?}", fake.requests());
 }
+
+#[test]
+fn a_token_variable_cargo_token_reads_is_not_called_unused() {
+    // Only cargo:token: Cargo reads the variable through it.
+    let (mut p, _home) = doctor_home(INDEX, &global(INDEX, "\"cargo:token\""), None);
+    p.env("CARGO_REGISTRIES_CORP_TOKEN", TOKEN);
+    let out = p.run(&["doctor", "--registry", "corp", "--json"], "");
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let found = codes(&json);
+    assert!(found.contains(&"not-in-chain".to_owned()), "{found:?}");
+    assert!(
+        !found.contains(&"token-variable-unused".to_owned()),
+        "{found:?}"
+    );
+    // Neither cargo:token nor this provider: then it is unused.
+    let (mut p, _home) = doctor_home(INDEX, &global(INDEX, "\"cargo:libsecret\""), None);
+    p.env("CARGO_REGISTRIES_CORP_TOKEN", TOKEN);
+    let out = p.run(&["doctor", "--registry", "corp", "--json"], "");
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        codes(&json).contains(&"token-variable-unused".to_owned()),
+        "{json}"
+    );
+}
+
+#[test]
+fn a_policy_that_serves_listed_registries_only_is_shown_locked() {
+    let (mut p, _home) = doctor_home(INDEX, &global(INDEX, &corp()), None);
+    p.system_config("[policy]\nserve = \"listed\"\n")
+        .env("CARGO_REGISTRIES_CORP_TOKEN", TOKEN);
+    let out = p.run(&["doctor", "--registry", "corp", "--json"], "");
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let locked: Vec<&str> = json["registries"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "policy-locked")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        locked
+            .iter()
+            .any(|m| m.contains("serve = \"listed\"") && m.contains("system.toml")),
+        "{json}"
+    );
+    let out = p.run(&["config", "--registry", "corp"], "");
+    out.assert_success();
+    out.assert_stdout_contains("locked: only the registries listed in the provider's config");
+}
+
+#[test]
+fn a_broken_provider_config_is_reported_and_the_rest_still_checked() {
+    let (mut p, _home) = doctor_home(INDEX, &global(INDEX, &corp()), None);
+    p.user_config(&format!(
+        "[registries.corp]\nindex = {INDEX:?}\n[defaults]\nsorces = []\n"
+    ));
+    let out = p.run(&["doctor", "--registry", "corp", "--json"], "");
+    assert_eq!(out.status.code(), Some(1), "{}", out.describe());
+    let json: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|_| panic!("not JSON: {}", out.describe()));
+    let found = codes(&json);
+    assert!(found.contains(&"chain-ok".to_owned()), "{found:?}");
+    assert!(
+        found.contains(&"provider-config-invalid".to_owned()),
+        "{found:?}"
+    );
+    assert!(json.to_string().contains("sorces"), "{json}");
+    // For a person too, and for every registry.
+    let out = p.run(&["doctor"], "");
+    assert_eq!(out.status.code(), Some(1), "{}", out.describe());
+    out.assert_stdout_contains("[error] provider-config-invalid");
+    out.assert_stdout_contains("corp (sparse+http://127.0.0.1:9/api/v1/crates/)");
+}

@@ -4,7 +4,7 @@
 use anyhow::bail;
 
 use super::shown::shown;
-use crate::config::{AuthScheme, Config, ConfigPaths};
+use crate::config::{AuthScheme, Config, ConfigPaths, Serve};
 use crate::registry::Registry;
 use crate::source::{SourceKind, env};
 
@@ -14,9 +14,31 @@ pub struct Args {
     /// The registry to show the settings of.
     #[command(flatten)]
     target: super::target::Target,
-    /// The provider's arguments from Cargo's config, as one string.
-    #[arg(long, value_name = "ARGS", default_value = "")]
+    /// The provider's arguments from Cargo's config, as one string
+    /// (`--provider-args "--auth-scheme bearer"`); or give them after `--`.
+    #[arg(
+        long,
+        value_name = "ARGS",
+        default_value = "",
+        allow_hyphen_values = true
+    )]
     provider_args: String,
+    /// The provider's arguments, one per word (after `--`).
+    #[arg(last = true, value_name = "PROVIDER_ARG")]
+    rest: Vec<String>,
+}
+
+/// What the system-wide `[policy]` locks about which registries are
+/// served, for `config` and `doctor` (`None`: the policy leaves it open).
+pub fn serve_locked(config: &Config) -> Option<String> {
+    let (policy, origin) = config.policy()?;
+    Some(match policy.serve? {
+        Serve::Listed => format!(
+            "only the registries listed in the provider's config are served (serve = \
+             \"listed\") by [policy] in {origin}"
+        ),
+        Serve::All => format!("every registry is served (serve = \"all\") by [policy] in {origin}"),
+    })
 }
 
 /// Prints one line of the report, every value in it shown escaped.
@@ -30,7 +52,11 @@ macro_rules! say {
 #[allow(clippy::print_stdout)]
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let paths = ConfigPaths::from_env();
-    let provider_args: Vec<&str> = args.provider_args.split_whitespace().collect();
+    let provider_args: Vec<&str> = args
+        .provider_args
+        .split_whitespace()
+        .chain(args.rest.iter().map(String::as_str))
+        .collect();
     let config = Config::load(&paths, &provider_args)?;
     for (what, path) in [("user", &paths.user), ("system", &paths.system)] {
         match path {
@@ -55,8 +81,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         name: args.target.registry.as_deref(),
     };
     say!("registry: {} ({index_url})", registry.display_name());
+    let serve_lock = serve_locked(&config);
     let Some(settings) = config.settings_for(&registry)? else {
         say!("  not served: `serve = \"listed\"` and no [registries] table matches");
+        if let Some(locked) = &serve_lock {
+            say!("  locked: {locked}");
+        }
         return Ok(());
     };
     for source in &settings.sources {
@@ -116,7 +146,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             ca_file.display()
         );
     }
-    for locked in &settings.locked {
+    for locked in serve_lock.iter().chain(&settings.locked) {
         say!("  locked: {locked}");
     }
     for (name, origin) in &settings.matched {

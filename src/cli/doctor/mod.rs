@@ -162,7 +162,9 @@ pub fn diagnose(args: &Args, cwd: &Path) -> anyhow::Result<Report> {
     let names: Vec<&str> = args.target.registry.as_deref().into_iter().collect();
     let cargo = CargoConfig::load(cwd, &names);
     let paths = ConfigPaths::from_env();
-    let base = Config::load(&paths, &[]).context("the provider's config cannot be read")?;
+    // A broken config is reported per registry (`provider-config-invalid`);
+    // Cargo's side is still checked.
+    let base = Config::load(&paths, &[]).ok();
     let mut targets: Vec<(Option<String>, String)> = Vec::new();
     match (&args.target.registry, &args.target.index) {
         (name, Some(index)) => targets.push((name.clone(), index.clone())),
@@ -174,7 +176,7 @@ pub fn diagnose(args: &Args, cwd: &Path) -> anyhow::Result<Report> {
                     .indexes
                     .get(name)
                     .cloned()
-                    .or_else(|| base.index_for(name).map(str::to_owned))
+                    .or_else(|| base.as_ref()?.index_for(name).map(str::to_owned))
             };
             let index = index.with_context(|| {
                 format!(
@@ -208,7 +210,16 @@ pub fn diagnose(args: &Args, cwd: &Path) -> anyhow::Result<Report> {
             .iter()
             .map(|p| p.display().to_string())
             .collect(),
-        provider_config_files: base.files().map(|p| p.display().to_string()).collect(),
+        provider_config_files: match &base {
+            Some(base) => base.files().map(|p| p.display().to_string()).collect(),
+            // Unreadable: the files that are there.
+            None => [&paths.user, &paths.system]
+                .into_iter()
+                .flatten()
+                .filter(|p| p.exists())
+                .map(|p| p.display().to_string())
+                .collect(),
+        },
         registries,
     })
 }
@@ -308,9 +319,14 @@ fn check_registry(
             ));
         }
     }
+    // Cargo reads the variable itself through `cargo:token`.
+    let cargo_token = chain
+        .iter()
+        .any(|e| e.first().is_some_and(|p| p == "cargo:token"));
     if let Some(var) = registry.cargo_env_var()
         && std::env::var_os(&var).is_some()
         && position.is_none()
+        && !cargo_token
     {
         findings.push(finding(
             "token-variable-unused",
@@ -339,7 +355,16 @@ fn check_registry(
             ));
             None
         }
-        Ok(config) => match config.settings_for(&registry) {
+        Ok(config) => match config.settings_for(&registry).inspect(|_| {
+            if let Some(locked) = super::show_config::serve_locked(&config) {
+                findings.push(finding(
+                    "policy-locked",
+                    Level::Info,
+                    locked,
+                    Some("set by the platform team; ask them to change it".to_owned()),
+                ));
+            }
+        }) {
             Err(mismatch) => {
                 findings.push(finding(
                     "index-mismatch",
