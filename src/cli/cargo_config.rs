@@ -11,11 +11,11 @@ use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
 use toml_edit::{DocumentMut, Item, Table};
 
+use super::redact_toml::{env_lines, redact_line};
 use super::shown::shown;
 use crate::registry::{CRATES_IO, env_mangle};
 use crate::source::env::{Environment, ProcessEnv};
@@ -195,103 +195,6 @@ impl TomlFile {
         self.check_unchanged()?;
         write_atomic(&self.path, &self.render(), Some(mode))
     }
-}
-
-/// How long an edit waits for another `setup`/`migrate` editing the same
-/// file.
-const LOCK_WAIT: Duration = Duration::from_secs(10);
-
-/// An advisory lock on a config file, held across read, edit and rename, so
-/// that two `setup`/`migrate` runs editing one file at once both keep their
-/// edit: a sibling lock file (`.NAME.lock` next to the file a symlink
-/// points to), locked with [`fs::File::try_lock`] and removed on release.
-/// Read the file (again) once it is held.
-#[derive(Debug)]
-pub struct EditLock {
-    path: PathBuf,
-    _file: fs::File,
-}
-
-impl EditLock {
-    /// Waits (at most [`LOCK_WAIT`]) for the lock on `target`; its folder is
-    /// created if needed.
-    pub fn acquire(target: &Path) -> anyhow::Result<EditLock> {
-        let real = match fs::symlink_metadata(target) {
-            Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(target)
-                .with_context(|| format!("cannot resolve the link {}", target.display()))?,
-            _ => target.to_owned(),
-        };
-        let dir = match real.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-            _ => PathBuf::from("."),
-        };
-        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let name = real
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "config".to_owned());
-        let path = dir.join(format!(".{name}.lock"));
-        let deadline = Instant::now() + LOCK_WAIT;
-        loop {
-            let mut options = fs::OpenOptions::new();
-            options.read(true).write(true).create(true).truncate(false);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt as _;
-                options.mode(0o600);
-            }
-            let file = options
-                .open(&path)
-                .with_context(|| format!("cannot create the lock file {}", path.display()))?;
-            match file.try_lock() {
-                Ok(()) if still_there(&file, &path) => {
-                    return Ok(EditLock { path, _file: file });
-                }
-                // Its holder removed it before letting go: lock the new one.
-                Ok(()) => {}
-                Err(fs::TryLockError::WouldBlock) => {
-                    if Instant::now() >= deadline {
-                        bail!(
-                            "another `setup` or `migrate` has been editing {} for {} s (lock \
-                             file {}); nothing was changed. Run it again when that one is done",
-                            target.display(),
-                            LOCK_WAIT.as_secs(),
-                            path.display()
-                        );
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Err(fs::TryLockError::Error(e)) => {
-                    return Err(e).with_context(|| format!("cannot lock {}", path.display()));
-                }
-            }
-        }
-    }
-}
-
-impl Drop for EditLock {
-    /// Removes the lock file while still holding it (a process waiting on
-    /// it then sees it gone and creates a new one), then lets go.
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
-    }
-}
-
-/// Whether the locked `file` is still the one at `path`.
-#[cfg(unix)]
-fn still_there(file: &fs::File, path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt as _;
-    match (file.metadata(), fs::metadata(path)) {
-        (Ok(held), Ok(now)) => held.dev() == now.dev() && held.ino() == now.ino(),
-        _ => false,
-    }
-}
-
-/// Whether the locked `file` is still the one at `path` (Windows does not
-/// remove a file another process has open).
-#[cfg(not(unix))]
-fn still_there(_file: &fs::File, path: &Path) -> bool {
-    path.exists()
 }
 
 /// Parses `text` (read from `path`) as a TOML document.
@@ -563,7 +466,7 @@ const CONTEXT: usize = 3;
 /// they are equal). Values of `token` and `secret-key` keys and of the
 /// `[env]` table are shown as `[redacted]`, and the user-info of URLs
 /// (`http://user:pass@proxy`) as `***`, in changed and context lines alike
-/// ([`redact_line`]); control, bidi and zero-width characters escaped
+/// ([`redact_line`](super::redact_toml::redact_line)); control, bidi and zero-width characters escaped
 /// ([`shown`]).
 pub fn diff(label: &str, old: &str, new: &str, old_exists: bool) -> String {
     let a: Vec<&str> = old.split_inclusive('\n').collect();
@@ -680,210 +583,6 @@ fn line_ops(a: &[&str], b: &[&str]) -> Vec<Op> {
     let sa = a.len() - suffix;
     ops.extend((0..suffix).map(|k| Op::Same(sa + k)));
     ops
-}
-
-/// How a line of a TOML text is shown by [`diff`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Place {
-    /// Outside the `[env]` table.
-    Other,
-    /// A line of the `[env]` table (or a table below it), where Cargo's
-    /// config keeps environment variables for builds, often secrets.
-    Env,
-    /// Inside a value of the `[env]` table that spans lines.
-    EnvValue,
-}
-
-/// For each line of a TOML text: where it is ([`Place`]). A value that
-/// spans lines (a multi-line string, an array) is followed to its end, so
-/// that nothing in it is taken for a key or a table header.
-fn env_lines(lines: &[&str]) -> Vec<Place> {
-    let mut in_env = false;
-    let mut scan = Scan::default();
-    lines
-        .iter()
-        .map(|line| {
-            let continued = scan.open();
-            scan.line(line);
-            if continued {
-                return if in_env {
-                    Place::EnvValue
-                } else {
-                    Place::Other
-                };
-            }
-            if let Some(name) = table_header(line) {
-                in_env = name == "env" || name.starts_with("env.");
-                // The header itself holds no value.
-                return Place::Other;
-            }
-            if in_env { Place::Env } else { Place::Other }
-        })
-        .collect()
-}
-
-/// What is still open at the end of the lines scanned so far: a multi-line
-/// string, or brackets (an array or inline table spanning lines).
-#[derive(Debug, Default)]
-struct Scan {
-    basic: bool,
-    literal: bool,
-    depth: u32,
-}
-
-impl Scan {
-    fn open(&self) -> bool {
-        self.basic || self.literal || self.depth > 0
-    }
-
-    fn line(&mut self, line: &str) {
-        let mut rest = line;
-        while !rest.is_empty() {
-            if self.basic || self.literal {
-                let close = if self.basic { "\"\"\"" } else { "'''" };
-                match rest.find(close) {
-                    Some(at) => {
-                        (self.basic, self.literal) = (false, false);
-                        rest = &rest[at + 3..];
-                    }
-                    None => return,
-                }
-                continue;
-            }
-            let Some(c) = rest.chars().next() else { return };
-            if rest.starts_with("\"\"\"") {
-                self.basic = true;
-                rest = &rest[3..];
-            } else if rest.starts_with("'''") {
-                self.literal = true;
-                rest = &rest[3..];
-            } else if c == '"' || c == '\'' {
-                // A one-line string: skip to its end (`\"` escapes in `"…"`).
-                let body = &rest[1..];
-                let mut end = body.len();
-                let mut escaped = false;
-                for (i, ch) in body.char_indices() {
-                    if c == '"' && ch == '\\' && !escaped {
-                        escaped = true;
-                        continue;
-                    }
-                    if ch == c && !escaped {
-                        end = i + 1;
-                        break;
-                    }
-                    escaped = false;
-                }
-                rest = body.get(end..).unwrap_or("");
-            } else if c == '#' {
-                return;
-            } else {
-                match c {
-                    '[' | '{' => self.depth += 1,
-                    ']' | '}' => self.depth = self.depth.saturating_sub(1),
-                    _ => {}
-                }
-                rest = &rest[c.len_utf8()..];
-            }
-        }
-    }
-}
-
-/// The name of the table a `[header]` line opens (quotes and spaces
-/// removed), `None` for any other line (an array of tables `[[…]]` opens
-/// none of interest here: it is `Some` of its name too, which is never `env`).
-fn table_header(line: &str) -> Option<String> {
-    let rest = line.trim_start().strip_prefix('[')?;
-    let rest = rest.strip_prefix('[').unwrap_or(rest);
-    let end = rest.find(']')?;
-    let name = &rest[..end];
-    let key_like = name
-        .chars()
-        .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '"' | '\'' | ' ' | '\t'));
-    let after = rest[end..].trim_start_matches(']').trim();
-    (key_like && (after.is_empty() || after.starts_with('#'))).then(|| {
-        name.chars()
-            .filter(|c| !matches!(c, '"' | '\'' | ' ' | '\t'))
-            .collect()
-    })
-}
-
-/// `line` as [`diff`] shows it: [`redact_value`], URL user-info as `***`,
-/// and every value of the `[env]` table (`place`: where the line is;
-/// `env.NAME = …` and `env = { … }` are caught here) as `[redacted]`.
-fn redact_line(line: &str, place: Place) -> String {
-    let line = redact_userinfo(&redact_value(line));
-    let trimmed = line.trim_start();
-    if place == Place::EnvValue {
-        let indent = &line[..line.len() - trimmed.len()];
-        return format!("{indent}[redacted]");
-    }
-    let in_env = place == Place::Env;
-    let dotted_env = ["env", "\"env\"", "'env'"].iter().any(|k| {
-        trimmed
-            .strip_prefix(k)
-            .is_some_and(|r| r.trim_start().starts_with(['.', '=']))
-    });
-    if trimmed.is_empty() || trimmed.starts_with('#') || !(in_env || dotted_env) {
-        return line;
-    }
-    let indent = &line[..line.len() - trimmed.len()];
-    let key_like = |key: &str| {
-        key.chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '"' | '\'' | ' ' | '\t'))
-    };
-    match line.find('=') {
-        Some(eq) if key_like(&line[..eq]) => format!("{} [redacted]", &line[..=eq]),
-        // The rest of a value that spans lines.
-        _ => format!("{indent}[redacted]"),
-    }
-}
-
-/// `line` with the user-info of every URL in it (`scheme://user:pass@host`)
-/// replaced by `***`: a proxy's password in `[http] proxy`.
-fn redact_userinfo(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(at) = rest.find("://") {
-        let (head, tail) = rest.split_at(at + 3);
-        out.push_str(head);
-        let authority_len = tail
-            .find(|c: char| matches!(c, '/' | '"' | '\'' | '?' | '#' | '\\') || c.is_whitespace())
-            .unwrap_or(tail.len());
-        let authority = &tail[..authority_len];
-        match authority.rfind('@') {
-            Some(user_end) => {
-                out.push_str("***");
-                out.push_str(&authority[user_end..]);
-            }
-            None => out.push_str(authority),
-        }
-        rest = &tail[authority_len..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// `line` with the value of a `token` or `secret-key` key replaced by
-/// `[redacted]` (`token = "…"`, `registry.token = "…"`, `{ token = "…" }`).
-fn redact_value(line: &str) -> String {
-    for key in ["token", "secret-key"] {
-        let mut from = 0;
-        while let Some(pos) = line[from..].find(key) {
-            let start = from + pos;
-            let end = start + key.len();
-            let before_ok = line[..start]
-                .chars()
-                .next_back()
-                .is_none_or(|c| matches!(c, ' ' | '\t' | '.' | '{' | ',' | '"' | '\''));
-            let rest = line[end..].trim_start_matches(['"', '\'']).trim_start();
-            if before_ok && rest.starts_with('=') {
-                let eq = line.len() - rest.len();
-                return format!("{} [redacted]", &line[..=eq]);
-            }
-            from = end;
-        }
-    }
-    line.to_owned()
 }
 
 /// Where a setting Cargo uses came from.
@@ -1248,85 +947,6 @@ mod tests {
     }
 
     #[test]
-    fn proxy_passwords_and_env_values_are_redacted() {
-        for (line, want) in [
-            (
-                "proxy = \"http://alice:pw@proxy.example:3128\"",
-                "proxy = \"http://***@proxy.example:3128\"",
-            ),
-            (
-                "proxy = 'socks5://u@p' # x https://a:b@c/d",
-                "proxy = 'socks5://***@p' # x https://***@c/d",
-            ),
-            (
-                "index = \"sparse+https://r.example/\"",
-                "index = \"sparse+https://r.example/\"",
-            ),
-            ("env.SECRET = \"s\"", "env.SECRET = [redacted]"),
-            ("env = { A = \"s\" }", "env = [redacted]"),
-            ("environment = 1", "environment = 1"),
-        ] {
-            assert_eq!(redact_line(line, Place::Other), want, "{line}");
-        }
-        let text = "[env]\nA = \"s1\"\nB = { value = \"s2\", force = true }\nC = \'\'\'\nmulti\npw=x\n\'\'\'\n\
-                    D = [\n  \"a=b\", # ]\n]\n# note\n[ registry ] # x\nx = \'\'\'\n[env]\n\'\'\'\n\
-                    default = \"corp\"\n[env.X]\nvalue = \"s3\"\n";
-        let lines: Vec<&str> = text.split_inclusive('\n').collect();
-        let shown: Vec<String> = lines
-            .iter()
-            .zip(env_lines(&lines))
-            .map(|(l, e)| redact_line(l.trim_end(), e))
-            .collect();
-        assert_eq!(
-            shown,
-            [
-                "[env]",
-                "A = [redacted]",
-                "B = [redacted]",
-                "C = [redacted]",
-                "[redacted]",
-                "[redacted]",
-                "[redacted]",
-                "D = [redacted]",
-                "  [redacted]",
-                "[redacted]",
-                "# note",
-                "[ registry ] # x",
-                "x = \'\'\'",
-                "[env]",
-                "\'\'\'",
-                "default = \"corp\"",
-                "[env.X]",
-                "value = [redacted]",
-            ]
-        );
-    }
-
-    #[test]
-    fn secret_values_are_redacted_but_provider_lists_are_not() {
-        for (line, want) in [
-            ("token = \"abc\"", "token = [redacted]"),
-            ("  registry.token=\"abc\"", "  registry.token= [redacted]"),
-            (
-                "foo = { index = \"x\", token = \"abc\" }",
-                "foo = { index = \"x\", token = [redacted]",
-            ),
-            ("\"token\" = 'abc'", "\"token\" = [redacted]"),
-            ("secret-key = \"k4.secret\"", "secret-key = [redacted]"),
-        ] {
-            assert_eq!(redact_value(line), want, "{line}");
-        }
-        for line in [
-            "global-credential-providers = [\"cargo:token\", \"cargo-credential-corp\"]",
-            "# the token goes here",
-            "secret-key-subject = \"x\"",
-            "tokens = 1",
-        ] {
-            assert_eq!(redact_value(line), line);
-        }
-    }
-
-    #[test]
     fn removing_a_key_keeps_comments_and_drops_empty_tables() {
         let text = "# my credentials\n[registry]\ntoken = \"a\"\n\n# the private one\n[registries.p]\n# its token\ntoken = \"b\"\n\n[registries.q]\ntoken = \"c\"\nother = 1 # keep\n";
         let mut doc = parse(text, Path::new("c.toml")).unwrap();
@@ -1494,33 +1114,6 @@ mod tests {
         ] {
             assert!(!is_this_provider(no), "{no}");
         }
-    }
-
-    #[test]
-    fn an_edit_lock_waits_for_the_one_held_and_leaves_nothing_behind() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("config.toml");
-        let first = EditLock::acquire(&target).unwrap();
-        let lock_file = dir.path().join(".config.toml.lock");
-        assert!(lock_file.exists());
-        let (tx, rx) = std::sync::mpsc::channel();
-        let waiter = {
-            let target = target.clone();
-            std::thread::spawn(move || {
-                let second = EditLock::acquire(&target).unwrap();
-                tx.send(()).unwrap();
-                drop(second);
-            })
-        };
-        assert!(
-            rx.recv_timeout(Duration::from_millis(300)).is_err(),
-            "a second lock was had while the first was held"
-        );
-        drop(first);
-        rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        waiter.join().unwrap();
-        assert!(!lock_file.exists());
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[cfg(unix)]

@@ -103,7 +103,7 @@ fn migrate(
     // Read, edit and replace under the file's lock (see `setup`).
     let _lock = match dry_run {
         true => None,
-        false => Some(cargo_config::EditLock::acquire(&paths.credentials)?),
+        false => Some(super::edit_lock::EditLock::acquire(&paths.credentials)?),
     };
     let mut file = TomlFile::load(&paths.credentials)?;
     let names = registry_names(&file.doc);

@@ -98,7 +98,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     // waits, then reads this run's edit.
     let _lock = match args.dry_run {
         true => None,
-        false => Some(cargo_config::EditLock::acquire(&path)?),
+        false => Some(super::edit_lock::EditLock::acquire(&path)?),
     };
     let mut file = TomlFile::load(&path)?;
     let notes = apply(&mut file.doc, change, &path)?;
