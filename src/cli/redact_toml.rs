@@ -160,25 +160,28 @@ pub fn redact_line(line: &str, place: Place) -> String {
 }
 
 /// `line` with the user-info of every URL in it (`scheme://user:pass@host`)
-/// replaced by `***`: a proxy's password in `[http] proxy`.
+/// replaced by `***`: a proxy's password in `[http] proxy`. Everything up
+/// to the last `@` of the URL goes (a password with an unencoded `/` or `@`
+/// is hidden whole; a path holding `@` hides more than needed, which is
+/// the side to err on).
 fn redact_userinfo(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
     while let Some(at) = rest.find("://") {
         let (head, tail) = rest.split_at(at + 3);
         out.push_str(head);
-        let authority_len = tail
-            .find(|c: char| matches!(c, '/' | '"' | '\'' | '?' | '#' | '\\') || c.is_whitespace())
+        let url_len = tail
+            .find(|c: char| matches!(c, '"' | '\'' | '\\') || c.is_whitespace())
             .unwrap_or(tail.len());
-        let authority = &tail[..authority_len];
-        match authority.rfind('@') {
+        let url = &tail[..url_len];
+        match url.rfind('@') {
             Some(user_end) => {
                 out.push_str("***");
-                out.push_str(&authority[user_end..]);
+                out.push_str(&url[user_end..]);
             }
-            None => out.push_str(authority),
+            None => out.push_str(url),
         }
-        rest = &tail[authority_len..];
+        rest = &tail[url_len..];
     }
     out.push_str(rest);
     out
@@ -221,6 +224,10 @@ mod tests {
             (
                 "proxy = 'socks5://u@p' # x https://a:b@c/d",
                 "proxy = 'socks5://***@p' # x https://***@c/d",
+            ),
+            (
+                "proxy = \"http://u:pa/ss@w0rd@proxy:1\"",
+                "proxy = \"http://***@proxy:1\"",
             ),
             (
                 "index = \"sparse+https://r.example/\"",
