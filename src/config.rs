@@ -568,9 +568,52 @@ fn read_optional(path: &Path) -> anyhow::Result<Option<String>> {
             return Err(e).with_context(|| format!("cannot read config file {}", path.display()));
         }
     };
+    trusted_folder(path)?;
     String::from_utf8(bytes.to_vec())
         .map(Some)
         .map_err(|_| anyhow::anyhow!("config file {} is not valid UTF-8", path.display()))
+}
+
+/// A config file's folder: whoever can write there can replace the file
+/// (unless the folder is sticky, as `/tmp` is: there only a file's owner
+/// may), so it must be owned by this user or root and not writable by
+/// others, as the file itself must be.
+#[cfg(unix)]
+fn trusted_folder(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let folder = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if let Ok(dir) = std::fs::metadata(folder) {
+        let me = rustix::process::getuid().as_raw();
+        if dir.uid() != me && dir.uid() != 0 {
+            bail!(
+                "config file {} is in a folder owned by another user (uid {}), who can replace \
+                 it; it is not read, because a config file can run commands and route tokens. \
+                 Move it, or have {} owned by you or root",
+                path.display(),
+                dir.uid(),
+                folder.display()
+            );
+        }
+        if dir.mode() & 0o022 != 0 && dir.mode() & 0o1000 == 0 {
+            bail!(
+                "config file {} is in a folder writable by other users (mode {:o}), who can \
+                 replace it; it is not read, because a config file can run commands and route \
+                 tokens. Fix it with `chmod go-w {}`",
+                path.display(),
+                dir.mode() & 0o7777,
+                folder.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn trusted_folder(_path: &Path) -> anyhow::Result<()> {
+    Ok(())
 }
 
 fn parse_file(text: &str, path: &Path) -> anyhow::Result<RawFile> {
@@ -1504,6 +1547,36 @@ mod tests {
         if std::os::unix::fs::chown(&user, Some(65534), None).is_ok() {
             let msg = format!("{:#}", Config::load(&paths, &[]).unwrap_err());
             assert!(msg.contains("another user"), "{msg}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_config_file_in_a_folder_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("etc");
+        std::fs::create_dir(&folder).unwrap();
+        let system = folder.join("config.toml");
+        std::fs::write(&system, "[defaults]\nsources = [\"env\"]\n").unwrap();
+        std::fs::set_permissions(&system, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let paths = ConfigPaths {
+            user: None,
+            system: Some(system.clone()),
+        };
+        // Anyone in the group could replace the file.
+        for mode in [0o775, 0o777, 0o757] {
+            std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(mode)).unwrap();
+            let msg = format!("{:#}", Config::load(&paths, &[]).unwrap_err());
+            assert!(
+                msg.contains("chmod go-w") && msg.contains(&folder.display().to_string()),
+                "{msg}"
+            );
+        }
+        // Not with the sticky bit (only a file's owner may replace it), nor 0755.
+        for mode in [0o1777, 0o755] {
+            std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert!(Config::load(&paths, &[]).is_ok(), "{mode:o}");
         }
     }
 

@@ -72,3 +72,51 @@ fn config_reports_a_broken_file() {
         out.stderr
     );
 }
+
+#[test]
+fn config_shows_config_values_escaped() {
+    let mut p = Provider::new();
+    p.user_config("[registries.mine]\nindex = \"sparse+https://r.example/\\u202e\\u200b\"\n");
+    let out = p.run(&["config", "--registry", "mine"], "");
+    out.assert_success();
+    let bad: Vec<char> = out
+        .stdout
+        .chars()
+        .filter(|c| crate::doctor::terminal_hostile(*c))
+        .collect();
+    assert!(bad.is_empty(), "{bad:?} in\n{}", out.stdout);
+    out.assert_stdout_contains("(sparse+https://r.example/\\u{202e}\\u{200b})");
+}
+
+#[test]
+fn config_takes_the_provider_arguments_in_every_form() {
+    let mut p = Provider::new();
+    p.user_config("[registries.my-private]\nindex = \"sparse+https://r.example/\"\n");
+    for args in [
+        &[
+            "config",
+            "--registry",
+            "my-private",
+            "--provider-args=--auth-scheme bearer",
+        ][..],
+        &[
+            "config",
+            "--registry",
+            "my-private",
+            "--provider-args",
+            "--auth-scheme bearer",
+        ],
+        &[
+            "config",
+            "--registry",
+            "my-private",
+            "--",
+            "--auth-scheme",
+            "bearer",
+        ],
+    ] {
+        let out = p.run(args, "");
+        out.assert_success();
+        out.assert_stdout_contains("auth-scheme: bearer");
+    }
+}

@@ -249,3 +249,22 @@ fn migrate_in_a_project_binds_tokens_to_the_users_own_indexes() {
     assert!(left.contains(orphan), "the orphan's token stays");
     assert!(left.contains("# rotated in March"), "{left}");
 }
+
+#[test]
+fn registry_names_are_shown_escaped() {
+    let mut c = CargoHome::new();
+    c.secret("evil-mig-2Rk5");
+    crate::util::write(
+        &c.home().join("credentials.toml"),
+        "[registries.\"ev\\u001b[2Jil\\u202e\"]\ntoken = \"evil-mig-2Rk5\"\n",
+    );
+    let out = c.run(&["migrate", "--dry-run"]);
+    out.assert_success();
+    let bad: Vec<char> = out
+        .stdout
+        .chars()
+        .filter(|c| crate::doctor::terminal_hostile(*c))
+        .collect();
+    assert!(bad.is_empty(), "{bad:?} in\n{}", out.stdout);
+    out.assert_stdout_contains("ev\\u{1b}[2Jil\\u{202e}");
+}

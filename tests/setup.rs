@@ -369,3 +369,131 @@ fn system_binds_a_registry_name_to_its_index_in_the_providers_system_file() {
     out.assert_stderr_contains("refusing");
     assert_eq!(std::fs::read_to_string(&system).unwrap(), text);
 }
+
+#[test]
+fn the_diff_shows_hostile_characters_escaped() {
+    let c = CargoHome::new();
+    // TOML allows C1 controls, bidi and zero-width characters in comments
+    // and strings: a CSI (U+009B) clears some terminals.
+    crate::util::write(
+        &c.global(),
+        "[registry]\n# \u{9b}2J\u{202e} evil\u{200b}\ndefault = \"c\u{2067}orp\"\n",
+    );
+    let out = c.run(&["setup", "--dry-run"]);
+    out.assert_success();
+    let bad: Vec<char> = out
+        .stdout
+        .chars()
+        .filter(|c| crate::doctor::terminal_hostile(*c))
+        .collect();
+    assert!(bad.is_empty(), "{bad:?} in\n{}", out.stdout);
+    out.assert_stdout_contains(" # \\u{9b}2J\\u{202e} evil\\u{200b}\n");
+}
+
+#[test]
+fn the_diff_hides_a_proxy_password_and_env_values() {
+    let mut c = CargoHome::new();
+    c.secret("proxy-pass-Qx7").secret("env-secret-2-Lk8");
+    crate::util::write(
+        &c.global(),
+        "[http]\nproxy = \"http://alice:proxy-pass-Qx7@proxy.example:3128\"\n[env]\n\
+         B = { value = \"env-secret-2-Lk8\", force = true }\n",
+    );
+    let out = c.run(&[
+        "setup",
+        "--dry-run",
+        "--registry",
+        "corp",
+        "--index",
+        "sparse+https://corp.example/index/",
+    ]);
+    out.assert_success();
+    out.assert_stdout_contains(" proxy = \"http://***@proxy.example:3128\"\n");
+    out.assert_stdout_contains(" B = [redacted]\n");
+}
+
+#[test]
+fn sixteen_setups_at_once_keep_every_edit() {
+    let c = CargoHome::new();
+    crate::util::write(&c.global(), GLOBAL);
+    let outs: Vec<Output> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..16)
+            .map(|i| {
+                let c = &c;
+                s.spawn(move || {
+                    c.run(&[
+                        "setup",
+                        "--registry",
+                        &format!("r{i}"),
+                        "--index",
+                        &format!("sparse+https://r{i}.example/index/"),
+                    ])
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    for out in &outs {
+        out.assert_success();
+    }
+    let text = read(&c.global());
+    let missing: Vec<usize> = (0..16)
+        .filter(|i| !text.contains(&format!("index = \"sparse+https://r{i}.example/index/\"")))
+        .collect();
+    assert!(missing.is_empty(), "lost: {missing:?}\n{text}");
+    assert!(
+        text.starts_with("# My Cargo settings.\n") && text.contains("[alias]\nb = \"build\"\n"),
+        "{text}"
+    );
+    // Nothing is left next to it (no lock file, no temporary file).
+    let names: Vec<_> = std::fs::read_dir(c.home())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["config.toml"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn system_creates_its_folder_and_file_readable_by_all_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let system = dir
+        .path()
+        .join("etc")
+        .join("cargo-credential-corp")
+        .join("config.toml");
+    let mut env = provider_env(dir.path(), "");
+    env.insert(
+        "CARGO_CREDENTIAL_CORP_SYSTEM_CONFIG".into(),
+        system.display().to_string(),
+    );
+    let index = "sparse+https://registry.corp.example/api/v1/crates/";
+    // A root shell with umask 002 (group-writable by default).
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "umask 002; exec \"$0\" \"$@\""])
+        .arg(provider_bin())
+        .args(["setup", "--system", "--registry", "corp", "--index", index])
+        .env_clear()
+        .envs(&env)
+        .current_dir(dir.path());
+    let out = process::run(cmd, None, Duration::from_secs(20));
+    out.assert_success();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let folder = system.parent().unwrap();
+    assert_eq!(
+        (mode(folder.parent().unwrap()), mode(folder), mode(&system)),
+        (0o755, 0o755, 0o644),
+        "{}",
+        out.describe()
+    );
+    // Every user's provider reads it.
+    let mut cmd = Command::new(provider_bin());
+    cmd.args(["config", "--registry", "corp"])
+        .env_clear()
+        .envs(&env)
+        .current_dir(dir.path());
+    let out = process::run(cmd, None, Duration::from_secs(20));
+    out.assert_success();
+    out.assert_stdout_contains(index);
+}

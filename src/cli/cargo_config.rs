@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, anyhow, bail};
 use toml_edit::{DocumentMut, Item, Table};
 
+use super::redact_toml::{env_lines, redact_line};
+use super::shown::shown;
 use crate::env::{Environment, ProcessEnv};
 use crate::registry::{CRATES_IO, env_mangle};
 
@@ -161,6 +163,12 @@ impl TomlFile {
     /// Writes the document back atomically, unless the file changed on disk
     /// since it was read (then nothing is written and it is an error).
     pub fn save(&self) -> anyhow::Result<()> {
+        self.check_unchanged()?;
+        write_atomic(&self.path, &self.render(), None)
+    }
+
+    /// An error if the file changed on disk since it was read.
+    fn check_unchanged(&self) -> anyhow::Result<()> {
         let now = match fs::read(&self.path) {
             Ok(bytes) => Some(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -178,7 +186,14 @@ impl TomlFile {
                 self.path.display()
             );
         }
-        write_atomic(&self.path, &self.render())
+        Ok(())
+    }
+
+    /// [`Self::save`], giving a new file the permissions `mode` (whatever
+    /// the umask); an existing file keeps its own.
+    pub fn save_new_with_mode(&self, mode: u32) -> anyhow::Result<()> {
+        self.check_unchanged()?;
+        write_atomic(&self.path, &self.render(), Some(mode))
     }
 }
 
@@ -210,9 +225,9 @@ fn position(text: &str, offset: usize) -> String {
 /// Replaces `path` with `contents` atomically: a temporary file in the same
 /// folder, given the old file's permissions before anything is written to it,
 /// synced, then renamed over. A symbolic link is followed (the file it points
-/// to is replaced, the link stays). A new file gets the usual permissions
-/// (0666 less the umask); its folder is created.
-pub fn write_atomic(path: &Path, contents: &str) -> anyhow::Result<()> {
+/// to is replaced, the link stays). A new file gets `new_mode` if given, else
+/// the usual permissions (0666 less the umask); its folder is created.
+pub fn write_atomic(path: &Path, contents: &str, new_mode: Option<u32>) -> anyhow::Result<()> {
     let target = match fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(path)
             .with_context(|| format!("cannot resolve the link {}", path.display()))?,
@@ -232,6 +247,14 @@ pub fn write_atomic(path: &Path, contents: &str) -> anyhow::Result<()> {
     let result = (|| -> std::io::Result<()> {
         if let Some(meta) = &existing {
             fs::set_permissions(&tmp, meta.permissions())?;
+        } else if let Some(mode) = new_mode {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))?;
+            }
+            #[cfg(not(unix))]
+            let _ = mode;
         }
         file.write_all(contents.as_bytes())?;
         file.sync_all()?;
@@ -440,11 +463,15 @@ fn find_next(
 const CONTEXT: usize = 3;
 
 /// A unified-style diff of `old` to `new` for the file `label` (empty when
-/// they are equal). Values of `token` and `secret-key` keys are shown as
-/// `[redacted]`, in changed and context lines alike.
+/// they are equal). Values of `token` and `secret-key` keys and of the
+/// `[env]` table are shown as `[redacted]`, and the user-info of URLs
+/// (`http://user:pass@proxy`) as `***`, in changed and context lines alike
+/// ([`redact_line`](super::redact_toml::redact_line)); control, bidi and zero-width characters escaped
+/// ([`shown`]).
 pub fn diff(label: &str, old: &str, new: &str, old_exists: bool) -> String {
     let a: Vec<&str> = old.split_inclusive('\n').collect();
     let b: Vec<&str> = new.split_inclusive('\n').collect();
+    let (a_env, b_env) = (env_lines(&a), env_lines(&b));
     let ops = line_ops(&a, &b);
     let mut hunks: Vec<(usize, usize)> = Vec::new();
     for (i, op) in ops.iter().enumerate() {
@@ -462,7 +489,7 @@ pub fn diff(label: &str, old: &str, new: &str, old_exists: bool) -> String {
     }
     let mut out = String::new();
     let from = if old_exists { label } else { "/dev/null" };
-    let _ = writeln!(out, "--- {from}\n+++ {label}");
+    let _ = writeln!(out, "--- {}\n+++ {}", shown(from), shown(label));
     for (start, end) in hunks {
         let before = &ops[..start];
         let hunk = &ops[start..end];
@@ -484,14 +511,14 @@ pub fn diff(label: &str, old: &str, new: &str, old_exists: bool) -> String {
             new_before + usize::from(new_len > 0)
         );
         for op in hunk {
-            let (mark, line) = match *op {
-                Op::Same(i) => (' ', a[i]),
-                Op::Del(i) => ('-', a[i]),
-                Op::Add(j) => ('+', b[j]),
+            let (mark, line, in_env) = match *op {
+                Op::Same(i) => (' ', a[i], a_env[i]),
+                Op::Del(i) => ('-', a[i], a_env[i]),
+                Op::Add(j) => ('+', b[j], b_env[j]),
             };
             let text = line.strip_suffix('\n').unwrap_or(line);
             let text = text.strip_suffix('\r').unwrap_or(text);
-            let _ = writeln!(out, "{mark}{}", redact_value(text));
+            let _ = writeln!(out, "{mark}{}", shown(&redact_line(text, in_env)));
             if !line.ends_with('\n') {
                 out.push_str("\\ No newline at end of file\n");
             }
@@ -556,29 +583,6 @@ fn line_ops(a: &[&str], b: &[&str]) -> Vec<Op> {
     let sa = a.len() - suffix;
     ops.extend((0..suffix).map(|k| Op::Same(sa + k)));
     ops
-}
-
-/// `line` with the value of a `token` or `secret-key` key replaced by
-/// `[redacted]` (`token = "…"`, `registry.token = "…"`, `{ token = "…" }`).
-fn redact_value(line: &str) -> String {
-    for key in ["token", "secret-key"] {
-        let mut from = 0;
-        while let Some(pos) = line[from..].find(key) {
-            let start = from + pos;
-            let end = start + key.len();
-            let before_ok = line[..start]
-                .chars()
-                .next_back()
-                .is_none_or(|c| matches!(c, ' ' | '\t' | '.' | '{' | ',' | '"' | '\''));
-            let rest = line[end..].trim_start_matches(['"', '\'']).trim_start();
-            if before_ok && rest.starts_with('=') {
-                let eq = line.len() - rest.len();
-                return format!("{} [redacted]", &line[..=eq]);
-            }
-            from = end;
-        }
-    }
-    line.to_owned()
 }
 
 /// Where a setting Cargo uses came from.
@@ -943,30 +947,6 @@ mod tests {
     }
 
     #[test]
-    fn secret_values_are_redacted_but_provider_lists_are_not() {
-        for (line, want) in [
-            ("token = \"abc\"", "token = [redacted]"),
-            ("  registry.token=\"abc\"", "  registry.token= [redacted]"),
-            (
-                "foo = { index = \"x\", token = \"abc\" }",
-                "foo = { index = \"x\", token = [redacted]",
-            ),
-            ("\"token\" = 'abc'", "\"token\" = [redacted]"),
-            ("secret-key = \"k4.secret\"", "secret-key = [redacted]"),
-        ] {
-            assert_eq!(redact_value(line), want, "{line}");
-        }
-        for line in [
-            "global-credential-providers = [\"cargo:token\", \"cargo-credential-corp\"]",
-            "# the token goes here",
-            "secret-key-subject = \"x\"",
-            "tokens = 1",
-        ] {
-            assert_eq!(redact_value(line), line);
-        }
-    }
-
-    #[test]
     fn removing_a_key_keeps_comments_and_drops_empty_tables() {
         let text = "# my credentials\n[registry]\ntoken = \"a\"\n\n# the private one\n[registries.p]\n# its token\ntoken = \"b\"\n\n[registries.q]\ntoken = \"c\"\nother = 1 # keep\n";
         let mut doc = parse(text, Path::new("c.toml")).unwrap();
@@ -1146,7 +1126,7 @@ mod tests {
         fs::set_permissions(&real, fs::Permissions::from_mode(0o600)).unwrap();
         let link = dir.path().join("link.toml");
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        write_atomic(&link, "a = 2\n").unwrap();
+        write_atomic(&link, "a = 2\n", None).unwrap();
         assert!(
             fs::symlink_metadata(&link)
                 .unwrap()
@@ -1159,7 +1139,7 @@ mod tests {
             0o600
         );
         let fresh = dir.path().join("sub").join("new.toml");
-        write_atomic(&fresh, "b = 1\n").unwrap();
+        write_atomic(&fresh, "b = 1\n", None).unwrap();
         assert_eq!(fs::read_to_string(&fresh).unwrap(), "b = 1\n");
         // No temporary file is left behind.
         let names: Vec<_> = fs::read_dir(dir.path())

@@ -19,6 +19,7 @@ use anyhow::{Context as _, bail};
 use toml_edit::{DocumentMut, Item};
 
 use super::cargo_config::{self, CargoConfig, Origin, TomlFile, is_this_entry};
+use super::shown::shown;
 use crate::env::{Environment, ProcessEnv};
 use crate::keychain::{Keychain, OsKeychain, service_name};
 use crate::registry::{CRATES_IO, CRATES_IO_INDEXES, env_mangle};
@@ -91,7 +92,7 @@ fn migrate(
     dry_run: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let file_name = paths.credentials.display().to_string();
+    let file_name = shown(&paths.credentials.display().to_string()).into_owned();
     if !paths.credentials.exists() {
         writeln!(
             out,
@@ -99,6 +100,11 @@ fn migrate(
         )?;
         return Ok(());
     }
+    // Read, edit and replace under the file's lock (see `setup`).
+    let _lock = match dry_run {
+        true => None,
+        false => Some(super::edit_lock::EditLock::acquire(&paths.credentials)?),
+    };
     let mut file = TomlFile::load(&paths.credentials)?;
     let names = registry_names(&file.doc);
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -162,12 +168,9 @@ fn migrate(
             ),
             State::NotTried => "not tried (an earlier token could not be moved)".to_owned(),
         };
-        writeln!(
-            out,
-            "  {} ({}): {line}",
-            entry.name,
-            table_name(&entry.table)
-        )?;
+        // Names, indexes and paths from Cargo's files: shown escaped.
+        let line = format!("{} ({}): {line}", entry.name, table_name(&entry.table));
+        writeln!(out, "  {}", shown(&line))?;
     }
     let moved: Vec<&Found> = found
         .iter()
@@ -208,14 +211,14 @@ fn migrate(
                     .collect::<Vec<_>>()
                     .join(", "),
             };
-            writeln!(
-                out,
+            let warning = format!(
                 "warning: Cargo's config as read from {} ({files}) and the environment does \
                  not make Cargo ask {} for {}: run `cargo-credential-corp setup`",
                 paths.cwd.display(),
                 cargo_config::PROVIDER,
                 missing.join(", ")
-            )?;
+            );
+            writeln!(out, "{}", shown(&warning))?;
         }
     }
     if let Some(note) = legacy_note() {

@@ -8,11 +8,14 @@ use clap::{Parser, Subcommand};
 mod cargo_config;
 mod client_secret;
 mod doctor;
+mod edit_lock;
 mod exec;
 mod migrate;
+mod redact_toml;
 mod revoke;
 mod setup;
 mod show_config;
+mod shown;
 mod target;
 mod token;
 
@@ -99,8 +102,9 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
 
 #[allow(clippy::print_stderr)]
 fn report(err: &anyhow::Error) {
-    eprintln!("error: {err}");
+    // Messages may quote a config file's values: shown escaped.
+    eprintln!("error: {}", shown::shown(&err.to_string()));
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        eprintln!("  caused by: {}", shown::shown(&cause.to_string()));
     }
 }

@@ -17,6 +17,7 @@ use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, Value, value};
 use super::cargo_config::{
     self, PROVIDER, TomlFile, credential_provider_program, is_this_provider, same_file,
 };
+use super::shown::shown;
 use crate::registry::{CRATES_IO, env_mangle, same_index};
 
 /// Arguments of `setup`.
@@ -91,8 +92,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         && let Some(dir) = path.parent()
         && !args.dry_run
     {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        create_folders(dir, SYSTEM_FOLDER_MODE)?;
     }
+    // Read, edit and replace under the file's lock: a run at the same time
+    // waits, then reads this run's edit.
+    let _lock = match args.dry_run {
+        true => None,
+        false => Some(super::edit_lock::EditLock::acquire(&path)?),
+    };
     let mut file = TomlFile::load(&path)?;
     let notes = apply(&mut file.doc, change, &path)?;
     let new = file.render();
@@ -100,22 +107,31 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if new == file.text {
         writeln!(
             out,
-            "{} already uses {PROVIDER} {}: nothing changed",
-            path.display(),
-            what(change)
+            "{}",
+            shown(&format!(
+                "{} already uses {PROVIDER} {}: nothing changed",
+                path.display(),
+                what(change)
+            ))
         )?;
     } else {
         let label = path.display().to_string();
         out.write_all(cargo_config::diff(&label, &file.text, &new, file.exists).as_bytes())?;
         if args.dry_run {
-            writeln!(out, "dry run: {} was not written", path.display())?;
+            writeln!(out, "dry run: {} was not written", shown(&label))?;
         } else {
-            file.save()?;
-            writeln!(out, "wrote {}", path.display())?;
+            if args.system {
+                // Every user's provider reads it, and refuses it if others
+                // can write it: 0644 whatever the umask.
+                file.save_new_with_mode(SYSTEM_FILE_MODE)?;
+            } else {
+                file.save()?;
+            }
+            writeln!(out, "wrote {}", shown(&label))?;
         }
     }
     for note in notes {
-        writeln!(out, "note: {note}")?;
+        writeln!(out, "note: {}", shown(&note))?;
     }
     out.flush()?;
     if matches!(change, Change::System { .. }) {
@@ -124,8 +140,46 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let chain = cargo_config::config_chain(&cwd)?;
     let mut err = std::io::stderr().lock();
     for warning in shadow_warnings(&file, &chain, change) {
-        writeln!(err, "warning: {warning}")?;
+        writeln!(err, "warning: {}", shown(&warning))?;
     }
+    Ok(())
+}
+
+/// The mode of the folders `setup --system` creates.
+const SYSTEM_FOLDER_MODE: u32 = 0o755;
+
+/// The mode of the file `setup --system` creates.
+const SYSTEM_FILE_MODE: u32 = 0o644;
+
+/// Creates `dir` and the folders above it that are missing, each with
+/// `mode` set explicitly (not left to the umask). Existing ones are left as
+/// they are.
+fn create_folders(dir: &Path, mode: u32) -> anyhow::Result<()> {
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .collect();
+    for folder in missing.into_iter().rev() {
+        std::fs::create_dir(folder)
+            .or_else(|e| match e.kind() {
+                // Created by another run meanwhile.
+                std::io::ErrorKind::AlreadyExists => Ok(()),
+                _ => Err(e),
+            })
+            .and_then(|()| set_mode(folder, mode))
+            .with_context(|| format!("cannot create {}", folder.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 

@@ -20,9 +20,12 @@ use crate::protocol::OperationClass;
 use crate::registry::{CRATES_IO, Registry};
 use crate::source::{Lifetime, Lookup, Request, SourceKind, source};
 
+mod origin;
 mod probe;
 
 use super::cargo_config::{CargoConfig, is_this_entry};
+use super::shown;
+use super::shown::shown;
 
 /// The version of the `--json` schema.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -78,6 +81,9 @@ pub struct Finding {
 pub struct TokenInfo {
     /// The source that has it.
     pub source: String,
+    /// Where in that source: the variable, the keychain item, the single
+    /// sign-on account, the CI identity (never the token).
+    pub from: String,
     /// How it is sent: `none` (as is) or `bearer`.
     pub scheme: &'static str,
     /// `session` (long-lived), `until` (short-lived, see `expires_at`) or
@@ -134,7 +140,8 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let report = diagnose(args, &cwd)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let json = serde_json::to_string_pretty(&report)?;
+        println!("{}", shown::json_safe(&json));
     } else {
         print!("{}", human(&report));
     }
@@ -155,7 +162,9 @@ pub fn diagnose(args: &Args, cwd: &Path) -> anyhow::Result<Report> {
     let names: Vec<&str> = args.target.registry.as_deref().into_iter().collect();
     let cargo = CargoConfig::load(cwd, &names);
     let paths = ConfigPaths::from_env();
-    let base = Config::load(&paths, &[]).context("the provider's config cannot be read")?;
+    // A broken config is reported per registry (`provider-config-invalid`);
+    // Cargo's side is still checked.
+    let base = Config::load(&paths, &[]).ok();
     let mut targets: Vec<(Option<String>, String)> = Vec::new();
     match (&args.target.registry, &args.target.index) {
         (name, Some(index)) => targets.push((name.clone(), index.clone())),
@@ -167,7 +176,7 @@ pub fn diagnose(args: &Args, cwd: &Path) -> anyhow::Result<Report> {
                     .indexes
                     .get(name)
                     .cloned()
-                    .or_else(|| base.index_for(name).map(str::to_owned))
+                    .or_else(|| base.as_ref()?.index_for(name).map(str::to_owned))
             };
             let index = index.with_context(|| {
                 format!(
@@ -201,7 +210,16 @@ pub fn diagnose(args: &Args, cwd: &Path) -> anyhow::Result<Report> {
             .iter()
             .map(|p| p.display().to_string())
             .collect(),
-        provider_config_files: base.files().map(|p| p.display().to_string()).collect(),
+        provider_config_files: match &base {
+            Some(base) => base.files().map(|p| p.display().to_string()).collect(),
+            // Unreadable: the files that are there.
+            None => [&paths.user, &paths.system]
+                .into_iter()
+                .flatten()
+                .filter(|p| p.exists())
+                .map(|p| p.display().to_string())
+                .collect(),
+        },
         registries,
     })
 }
@@ -301,9 +319,14 @@ fn check_registry(
             ));
         }
     }
+    // Cargo reads the variable itself through `cargo:token`.
+    let cargo_token = chain
+        .iter()
+        .any(|e| e.first().is_some_and(|p| p == "cargo:token"));
     if let Some(var) = registry.cargo_env_var()
         && std::env::var_os(&var).is_some()
         && position.is_none()
+        && !cargo_token
     {
         findings.push(finding(
             "token-variable-unused",
@@ -332,7 +355,16 @@ fn check_registry(
             ));
             None
         }
-        Ok(config) => match config.settings_for(&registry) {
+        Ok(config) => match config.settings_for(&registry).inspect(|_| {
+            if let Some(locked) = super::show_config::serve_locked(&config) {
+                findings.push(finding(
+                    "policy-locked",
+                    Level::Info,
+                    locked,
+                    Some("set by the platform team; ask them to change it".to_owned()),
+                ));
+            }
+        }) {
             Err(mismatch) => {
                 findings.push(finding(
                     "index-mismatch",
@@ -421,11 +453,13 @@ fn sources(
                     Lifetime::Until(t) => ("until", Some(t)),
                     Lifetime::Unknown => ("unknown", None),
                 };
+                let from = origin::origin(*kind, &request);
                 findings.push(finding(
                     "token-found",
                     Level::Ok,
                     format!(
-                        "source {what} has a token for `{shown}` (sent with scheme {scheme}{})",
+                        "source {what} has a token for `{shown}` from {from} (sent with scheme \
+                         {scheme}{})",
                         expires_at
                             .map(|t| format!(", expires in {} s", t - now()))
                             .unwrap_or_default()
@@ -439,6 +473,7 @@ fn sources(
                 found = Some((
                     TokenInfo {
                         source: kind_name(*kind).to_owned(),
+                        from,
                         scheme,
                         lifetime,
                         expires_at,
@@ -449,7 +484,11 @@ fn sources(
             (Ok(Lookup::Found(_)), true) => findings.push(finding(
                 "token-also-in",
                 Level::Info,
-                format!("source {what} has a token too (not used: an earlier source answers)"),
+                format!(
+                    "source {what} has a token too, from {} (not used: an earlier source \
+                     answers)",
+                    origin::origin(*kind, &request)
+                ),
                 None,
             )),
             (Ok(Lookup::Missing { note }), _) => {
@@ -573,14 +612,15 @@ fn missing(
     }
 }
 
-/// The report for a person.
+/// The report for a person; every value shown escaped (a project's Cargo
+/// config may hold terminal escapes).
 fn human(report: &Report) -> String {
     let mut out = String::new();
     let files = |list: &[String]| {
         if list.is_empty() {
             "(none)".to_owned()
         } else {
-            list.join(", ")
+            shown(&list.join(", ")).into_owned()
         }
     };
     out.push_str(&format!(
@@ -591,9 +631,9 @@ fn human(report: &Report) -> String {
     for r in &report.registries {
         out.push_str(&format!(
             "\n{} ({})\n  providers, in Cargo's order: {}\n",
-            r.name.as_deref().unwrap_or("(no name)"),
-            r.index,
-            r.providers.join(" → ")
+            shown(r.name.as_deref().unwrap_or("(no name)")),
+            shown(&r.index),
+            shown(&r.providers.join(" → "))
         ));
         for f in &r.findings {
             let mark = match f.level {
@@ -602,15 +642,18 @@ fn human(report: &Report) -> String {
                 Level::Warning => "warning",
                 Level::Error => "error",
             };
-            out.push_str(&format!("  [{mark}] {}: {}\n", f.code, f.message));
+            out.push_str(&format!("  [{mark}] {}: {}\n", f.code, shown(&f.message)));
             if let Some(fix) = &f.fix {
-                out.push_str(&format!("         fix: {fix}\n"));
+                out.push_str(&format!("         fix: {}\n", shown(fix)));
             }
         }
         match &r.token {
             Some(t) => out.push_str(&format!(
-                "  → a token from {} (scheme {}, lifetime {})\n",
-                t.source, t.scheme, t.lifetime
+                "  → a token from {} (scheme {}, lifetime {}): {}\n",
+                t.source,
+                t.scheme,
+                t.lifetime,
+                shown(&t.from)
             )),
             None if r.uses_this_provider => out.push_str("  → no token from this provider\n"),
             None => {}
