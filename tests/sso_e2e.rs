@@ -600,3 +600,86 @@ fn without_a_keychain_a_login_is_kept_only_in_the_chosen_private_file() {
         &[&refused, &login, &get.stderr, &logout.stderr],
     );
 }
+
+/// A laptop for sign-in tests that need no registry behind the index: the
+/// IdP started with `idp_env`, a keyring, and a fake index that answers every
+/// request with a `config.json` (all `cargo login` reads of the registry).
+fn sign_in_world(
+    idp_env: &[(&str, String)],
+    extra: &str,
+) -> (Idp, crate::util::fake::Fake, Keyring, CargoHome, String) {
+    use crate::util::fake::{Behavior, Fake};
+    let mut env = vec![("AT_TTL", "300".to_owned())];
+    env.extend_from_slice(idp_env);
+    let idp = Idp::start_with(&env);
+    let index_server = Fake::start(Behavior::Json(200, String::new()));
+    index_server.set(Behavior::Json(
+        200,
+        format!(
+            r#"{{"dl":"{}","api":"{}"}}"#,
+            index_server.url("/dl"),
+            index_server.url("")
+        ),
+    ));
+    let index = format!("sparse+{}", index_server.url("/index/"));
+    let keyring = Keyring::start();
+    let mut home = laptop(&index, &idp, &keyring, extra);
+    home.env("BROWSER", &browser_script().display().to_string());
+    (idp, index_server, keyring, home, index)
+}
+
+/// `cargo login` (the browser flow through `$BROWSER`) on a terminal, with
+/// `user_args` for the headless user: whether it succeeded, and the screen.
+fn browser_login(home: &mut CargoHome, user_args: &str) -> (bool, String) {
+    if user_args.is_empty() {
+        home.env_remove("BROWSER_ARGS");
+    } else {
+        home.env("BROWSER_ARGS", user_args);
+    }
+    home.cargo_on_terminal(home.root(), &["login", "--registry", REGISTRY])
+        .finish(TERMINAL)
+}
+
+#[test]
+#[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
+fn a_browser_sign_in_sends_a_nonce_and_refuses_an_id_token_without_it() {
+    // An IdP that refuses an OpenID request without `nonce` (issue 16 N1).
+    let (idp, _index, keyring, mut home, index) = sign_in_world(
+        &[("REQUIRE_NONCE", "1".into())],
+        "login-timeout-secs = 30\n",
+    );
+    let log = home.root().join("browser.log");
+    home.env("BROWSER_LOG", &log.display().to_string());
+
+    // A sign-in whose ID token carries another nonce (one started elsewhere)
+    // is refused and stores nothing.
+    let start = Instant::now();
+    let (ok, tampered) = browser_login(&mut home, "--tamper-nonce");
+    failed_with(
+        ok,
+        &tampered,
+        "does not carry the `nonce` this sign-in sent",
+        start,
+    );
+    assert!(stored_login(&keyring, &index, &idp).is_none());
+
+    let (ok, login) = browser_login(&mut home, "");
+    assert!(ok, "{login}");
+    assert!(
+        login.contains("Signed in to my-private as alice"),
+        "{login}"
+    );
+    assert!(stored_login(&keyring, &index, &idp).is_some());
+    // Each authorization request carried its own nonce.
+    let opened = std::fs::read_to_string(&log).unwrap();
+    let nonces: Vec<&str> = opened
+        .lines()
+        .map(|url| word_after(url, "nonce=").split('&').next().unwrap())
+        .collect();
+    assert_eq!(nonces.len(), 2, "{opened}");
+    assert!(
+        nonces[0].len() >= 22 && nonces[0] != nonces[1],
+        "{nonces:?}"
+    );
+    no_leaks(&idp, &mut home, &[&tampered, &login, &opened]);
+}

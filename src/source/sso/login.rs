@@ -4,13 +4,14 @@
 use std::time::Instant;
 
 use anyhow::{anyhow, bail};
+use zeroize::Zeroizing;
 
 use super::grant::{Grant, Grants};
 use super::settings::{Flow, GrantStore, SsoSettings};
 use super::token::{self, TokenSet};
 use super::{
-    account_name, all_stores, browser, device, endpoints, forget_tokens, grant_lock, id_claims,
-    interactive, label, login_scope, paste, pkce, target_params,
+    account_name, all_stores, browser, device, endpoints, forget_tokens, grant_lock, interactive,
+    label, login_scope, paste, pkce, target_params,
 };
 use crate::diag::{say, warn};
 use crate::keychain::Budgeted;
@@ -72,7 +73,7 @@ pub fn login(
              `sso` table or choose another flow"
         )
     };
-    let tokens = match flow {
+    let (tokens, nonce) = match flow {
         Flow::Device => {
             let endpoint = endpoints.device.as_deref().ok_or_else(|| {
                 missing(
@@ -80,7 +81,7 @@ pub fn login(
                     "device-authorization-endpoint",
                 )
             })?;
-            device::run(
+            let tokens = device::run(
                 &http,
                 &device::Device {
                     endpoint,
@@ -90,7 +91,8 @@ pub fn login(
                     registry: registry.display_name(),
                     deadline,
                 },
-            )?
+            )?;
+            (tokens, None)
         }
         Flow::Browser | Flow::Paste | Flow::Auto => {
             let endpoint = endpoints
@@ -110,6 +112,31 @@ pub fn login(
             )?
         }
     };
+    // An ID token is checked before anything is kept; a refused one leaves
+    // no valid login behind at the IdP either.
+    let claims = match &tokens.id_token {
+        Some(id_token) => match token::check_id_token(
+            id_token,
+            &token::IdTokenCheck {
+                issuer: settings.issuer.as_deref(),
+                client_id: &settings.client_id,
+                nonce: nonce.as_deref().map(|n| n.as_str()),
+                now: (cx.now)(),
+            },
+        ) {
+            Ok(claims) => Some(claims),
+            Err(e) => {
+                if let (Some(endpoint), Some(refresh)) = (&endpoints.revocation, &tokens.refresh) {
+                    let _ = token::revoke(&http, endpoint, &settings.client_id, refresh);
+                }
+                return Err(e.context(format!(
+                    "the sign-in to {} was refused; nothing was stored",
+                    registry.display_name()
+                )));
+            }
+        },
+        None => None,
+    };
     // The access token of the sign-in itself is not used (each `get`
     // refreshes for its own scope), so only the refresh token matters here.
     let Some(refresh_token) = tokens.refresh else {
@@ -120,7 +147,6 @@ pub fn login(
             settings.client_id
         );
     };
-    let claims = tokens.id_token.as_ref().and_then(|t| id_claims(t.expose()));
     let account = claims.as_ref().and_then(account_name);
     let subject = claims
         .as_ref()
@@ -205,7 +231,7 @@ fn code_flow(
     params: &[(&str, &str)],
     deadline: Instant,
     cx: &Context<'_>,
-) -> anyhow::Result<TokenSet> {
+) -> anyhow::Result<(TokenSet, Option<Zeroizing<String>>)> {
     let pkce = pkce::Pkce::new()?;
     let issuer = settings.issuer.as_deref();
     let (callback, redirect_uri) = if flow == Flow::Browser {
@@ -256,11 +282,15 @@ fn code_flow(
         ("code_verifier", pkce.verifier.as_str()),
     ];
     form.extend(target_params(settings));
-    token::request(
+    let tokens = token::request(
         http,
         token_endpoint,
         &form,
         &[code.as_str(), pkce.verifier.as_str()],
     )?
-    .map_err(|e| anyhow!("the identity provider refused the sign-in code: {e}; nothing was stored"))
+    .map_err(|e| {
+        anyhow!("the identity provider refused the sign-in code: {e}; nothing was stored")
+    })?;
+    // The nonce the ID token must carry, when the request sent one.
+    Ok((tokens, pkce::asks_openid(params).then_some(pkce.nonce)))
 }
