@@ -683,3 +683,36 @@ fn a_browser_sign_in_sends_a_nonce_and_refuses_an_id_token_without_it() {
     );
     no_leaks(&idp, &mut home, &[&tampered, &login, &opened]);
 }
+
+#[test]
+#[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
+fn with_an_idp_that_matches_redirect_uris_exactly_the_timeout_says_to_pin_the_port() {
+    // The IdP knows one redirect URI, port included (issue 16 N6).
+    let port = crate::util::free_port();
+    let registered = format!("http://127.0.0.1:{port}/callback");
+    let (idp, _index, keyring, mut home, index) = sign_in_world(
+        &[("EXACT_REDIRECT", registered.clone())],
+        "login-timeout-secs = 5\n",
+    );
+    let start = Instant::now();
+    let (ok, waited) = browser_login(&mut home, "");
+    failed_with(ok, &waited, "set `redirect-port", start);
+    // The URI this login used, exactly, to register or compare.
+    let used = waited
+        .split(|c: char| c.is_whitespace() || c == '`')
+        .find(|w| w.starts_with("http://127.0.0.1:") && w.ends_with("/callback"))
+        .unwrap_or_else(|| panic!("no redirect URI in:\n{waited}"));
+    assert_ne!(used, registered);
+    assert!(stored_login(&keyring, &index, &idp).is_none());
+
+    // What the message says to do works.
+    home.corp_config(&sso_config(
+        &index,
+        &idp,
+        &format!("login-timeout-secs = 30\nredirect-port = {port}\n"),
+    ));
+    let (ok, pinned) = browser_login(&mut home, "");
+    assert!(ok, "{pinned}");
+    assert!(stored_login(&keyring, &index, &idp).is_some());
+    no_leaks(&idp, &mut home, &[&waited, &pinned]);
+}

@@ -20,6 +20,8 @@ pub const CALLBACK_PATH: &str = "/callback";
 pub struct Loopback {
     listener: TcpListener,
     port: u16,
+    /// Whether the port was chosen (`redirect-port`), not any free one.
+    pinned: bool,
 }
 
 impl Loopback {
@@ -35,9 +37,13 @@ impl Loopback {
                 )
             }
         })?;
-        let port = listener.local_addr()?.port();
+        let listener_port = listener.local_addr()?.port();
         listener.set_nonblocking(true)?;
-        Ok(Loopback { listener, port })
+        Ok(Loopback {
+            listener,
+            port: listener_port,
+            pinned: port != 0,
+        })
     }
 
     /// The redirect URI to send.
@@ -59,18 +65,7 @@ impl Loopback {
         let mut refused = 0;
         loop {
             if Instant::now() >= deadline {
-                bail!(
-                    "no sign-in arrived from the browser in time{}; nothing was stored. Run the \
-                     login again (or use `-- --device` / `-- --paste` where the browser cannot \
-                     reach this machine)",
-                    if refused > 0 {
-                        format!(
-                            " ({refused} answer(s) not carrying this login's `state` were refused)"
-                        )
-                    } else {
-                        String::new()
-                    }
-                );
+                bail!(self.timed_out(refused));
             }
             match self.listener.accept() {
                 Ok((stream, _)) => match serve(stream, state, issuer, deadline) {
@@ -92,6 +87,42 @@ impl Loopback {
                 Err(e) => return Err(e).context("waiting for the sign-in redirect failed"),
             }
         }
+    }
+}
+
+impl Loopback {
+    /// Why the wait ended without a sign-in, and what to change. The likely
+    /// cause, when the browser never came back, is an IdP that matches
+    /// loopback redirect URIs exactly (port included, against RFC 8252
+    /// §7.3): the person saw its "redirect URI" error page.
+    fn timed_out(&self, refused: usize) -> String {
+        let uri = self.redirect_uri();
+        let refused = if refused > 0 {
+            format!(" ({refused} answer(s) not carrying this login's `state` were refused)")
+        } else {
+            String::new()
+        };
+        let fix = if self.pinned {
+            format!(
+                "the client must have exactly `{uri}` as a redirect URI at the IdP (`redirect-port \
+                 = {}` in the `sso` table)",
+                self.port
+            )
+        } else {
+            format!(
+                "this login used `{uri}` (a free port, as RFC 8252 allows); such an IdP needs one \
+                 fixed port: set `redirect-port = {}` (or another free port) in the `sso` table \
+                 and register exactly `http://127.0.0.1:<that port>{CALLBACK_PATH}` for the client",
+                self.port
+            )
+        };
+        format!(
+            "no sign-in arrived from the browser in time{refused}; nothing was stored. If the \
+             browser showed the IdP's error about the redirect URI (`redirect_uri` not \
+             registered or mismatched), the IdP matches loopback redirect URIs exactly: {fix}. \
+             Otherwise run the login again (or use `-- --device` / `-- --paste` where the browser \
+             cannot reach this machine)"
+        )
     }
 }
 
@@ -254,5 +285,33 @@ mod tests {
             .unwrap_err();
         assert!(start.elapsed() < Duration::from_secs(3));
         assert!(e.to_string().contains("in time"), "{e}");
+    }
+
+    #[test]
+    fn the_timeout_names_the_redirect_uri_used_and_how_to_pin_it() {
+        let lb = Loopback::bind(0).unwrap();
+        let e = lb
+            .wait("s", None, Instant::now() + Duration::from_millis(100))
+            .unwrap_err()
+            .to_string();
+        let uri = format!("`http://127.0.0.1:{}/callback`", lb.port);
+        assert!(
+            e.contains(&uri) && e.contains("set `redirect-port = "),
+            "{e}"
+        );
+        let free = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let pinned = Loopback::bind(free).unwrap();
+        let e = pinned
+            .wait("s", None, Instant::now() + Duration::from_millis(100))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("exactly `http://127.0.0.1:{free}/callback`")),
+            "{e}"
+        );
     }
 }
