@@ -716,3 +716,54 @@ fn with_an_idp_that_matches_redirect_uris_exactly_the_timeout_says_to_pin_the_po
     assert!(stored_login(&keyring, &index, &idp).is_some());
     no_leaks(&idp, &mut home, &[&waited, &pinned]);
 }
+
+#[test]
+#[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
+fn the_browser_launcher_gets_no_token_or_secret_variable_of_any_table() {
+    // Another registry's `env`, another table's `client-secret-env`, the
+    // AWS secrets and Cargo's token variables (issue 16 R14).
+    let (idp, _index, _keyring, mut home, index) = sign_in_world(&[], "login-timeout-secs = 30\n");
+    home.corp_config(&format!(
+        "{}\n[registries.other]\nindex = \"sparse+https://other.example/index/\"\n\
+         env = [\"OTHER_REGISTRY_TOKEN\"]\n\n\
+         [registries.ci-only.oidc]\nissuer = \"https://idp.example\"\n\
+         client-auth = \"client-secret-post\"\nclient-id = \"ci\"\n\
+         client-secret-env = \"CI_CLIENT_SECRET\"\n",
+        sso_config(&index, &idp, "login-timeout-secs = 30\n").replacen(
+            "\n\n",
+            "\nenv = [\"OWN_REGISTRY_TOKEN\"]\n\n",
+            1
+        )
+    ));
+    let secrets = [
+        ("OWN_REGISTRY_TOKEN", "own-f1b2c3d4e5f6a7b8c9d0"),
+        ("OTHER_REGISTRY_TOKEN", "other-9a8b7c6d5e4f3a2b1c0d"),
+        ("CI_CLIENT_SECRET", "clientsecret-0a1b2c3d4e5f6a7b"),
+        ("AWS_SECRET_ACCESS_KEY", "aws-secret-key-6f5e4d3c2b1a0f9e"),
+        ("AWS_SESSION_TOKEN", "aws-session-token-1a2b3c4d5e6f7a8b"),
+        ("AWS_SECURITY_TOKEN", "aws-security-token-8b7a6f5e4d3c2b1a"),
+        ("CARGO_REGISTRY_TOKEN", "cratesio-3c2b1a0f9e8d7c6b5a4f"),
+        (
+            "CARGO_REGISTRIES_OTHER_TOKEN",
+            "cargo-other-5a4b3c2d1e0f9a8b",
+        ),
+    ];
+    for (name, value) in secrets {
+        home.env(name, value).secret(value);
+    }
+    let dump = home.root().join("browser.env");
+    home.env("BROWSER_ENV_LOG", &dump.display().to_string())
+        .env("KEPT_PLAIN_VARIABLE", "kept");
+    let (ok, login) = browser_login(&mut home, "");
+    assert!(ok, "{login}");
+    let seen = std::fs::read_to_string(&dump).unwrap();
+    assert!(seen.contains("KEPT_PLAIN_VARIABLE=kept"), "no env dump");
+    for (name, value) in secrets {
+        assert!(
+            !seen.contains(&format!("{name}=")) && !seen.contains(value),
+            "the browser launcher got {name}"
+        );
+    }
+    std::fs::remove_file(&dump).unwrap();
+    no_leaks(&idp, &mut home, &[&login]);
+}

@@ -66,6 +66,10 @@ pub struct Context<'a> {
     /// The registry's own token variables (`env = [...]`): an identity
     /// command does not get them.
     pub token_vars: &'a [String],
+    /// Every variable any table of the configuration reads a secret from
+    /// (each `env` entry and `client-secret-env`, of any registry): the
+    /// browser launcher of a sign-in does not get them.
+    pub secret_vars: &'a [String],
 }
 
 /// A short-lived token for `registry`, or `Ok(None)` when this environment
@@ -487,6 +491,7 @@ mod tests {
             files: &files,
             now: &now,
             token_vars: &[],
+            secret_vars: &[],
         };
         let s = settings(
             "grant = \"client-credentials\"\nclient-auth = \"client-secret-basic\"\n\

@@ -147,8 +147,9 @@ pub fn choose(
 /// only the PKCE challenge and the state). `Ok(())` once a launcher started
 /// and did not fail within a few seconds; it is never killed (it may be the
 /// person's browser) and never waited for longer.
-/// The launcher's environment has no registry token variables (Cargo's and
-/// those in `scrub`).
+/// The launcher's environment has no secret variables: Cargo's token
+/// variables, the AWS secrets, and those in `scrub` (every `env` and
+/// `client-secret-env` name of the configuration); see [`scrubbed`].
 pub fn open_browser(url: &str, env: &dyn Environment, scrub: &[String]) -> Result<(), String> {
     let mut tried = Vec::new();
     let commands: Vec<Vec<String>> = match set(env, "BROWSER") {
@@ -178,11 +179,8 @@ pub fn open_browser(url: &str, env: &dyn Environment, scrub: &[String]) -> Resul
         };
         let mut command = Command::new(program);
         for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy();
-            let cargo_token = key == "CARGO_REGISTRY_TOKEN"
-                || (key.starts_with("CARGO_REGISTRIES_") && key.ends_with("_TOKEN"));
-            if cargo_token || scrub.iter().any(|s| *s == key) {
-                command.env_remove(key.as_ref());
+            if scrubbed(&key.to_string_lossy(), scrub) {
+                command.env_remove(&key);
             }
         }
         let child = command
@@ -223,6 +221,24 @@ pub fn open_browser(url: &str, env: &dyn Environment, scrub: &[String]) -> Resul
     Err(tried.join("; "))
 }
 
+/// AWS variables that hold secrets (the access key id alone is not one).
+const AWS_SECRETS: [&str; 3] = [
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+];
+
+/// Whether the variable `key` is kept from a program started for the
+/// person: Cargo's token variables (`CARGO_REGISTRY_TOKEN`,
+/// `CARGO_REGISTRIES_<NAME>_TOKEN`), the AWS secrets, and the names in
+/// `scrub`.
+pub fn scrubbed(key: &str, scrub: &[String]) -> bool {
+    key == "CARGO_REGISTRY_TOKEN"
+        || (key.starts_with("CARGO_REGISTRIES_") && key.ends_with("_TOKEN"))
+        || AWS_SECRETS.contains(&key)
+        || scrub.iter().any(|s| s == key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +256,25 @@ mod tests {
         ))
         .unwrap();
         raw.validate("t").unwrap()
+    }
+
+    #[test]
+    fn the_launcher_loses_every_secret_variable() {
+        let scrub = ["OTHER_TOKEN".to_owned(), "CI_SECRET".to_owned()];
+        for key in [
+            "CARGO_REGISTRY_TOKEN",
+            "CARGO_REGISTRIES_ANY_NAME_TOKEN",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_SECURITY_TOKEN",
+            "OTHER_TOKEN",
+            "CI_SECRET",
+        ] {
+            assert!(scrubbed(key, &scrub), "{key}");
+        }
+        for key in ["PATH", "DISPLAY", "AWS_REGION", "CARGO_REGISTRIES_X_INDEX"] {
+            assert!(!scrubbed(key, &scrub), "{key}");
+        }
     }
 
     #[test]

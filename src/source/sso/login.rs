@@ -243,7 +243,7 @@ fn code_flow(
             "Opening a browser to sign in to {}. If none opens, visit:\n\n  {url}\n",
             registry.display_name()
         ));
-        if let Err(why) = interactive::open_browser(&url, cx.env, cx.token_vars) {
+        if let Err(why) = interactive::open_browser(&url, cx.env, cx.secret_vars) {
             warn(&format!(
                 "could not open a browser ({why}); open the URL above yourself"
             ));
