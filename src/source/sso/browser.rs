@@ -1,13 +1,18 @@
 //! The loopback redirect of a browser sign-in (RFC 8252 §7.3): a listener
 //! on 127.0.0.1 (any free port, or `redirect-port`) that waits, bounded,
 //! for the one request the IdP redirects the browser to, checks it, and
-//! shows a small page.
+//! shows a small page. Connections are served side by side (a bounded
+//! number of threads, each with its own read deadline), so that no local
+//! program can hold the redirect back by connecting and saying nothing.
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use zeroize::Zeroizing;
 
 use super::pkce::{Callback, read_callback};
 
@@ -54,37 +59,84 @@ impl Loopback {
     /// Waits until `deadline` for the redirect carrying `state`. Requests
     /// for other paths (a browser's favicon) get a 404; an answer with the
     /// wrong `state` (a stale tab, another local program) gets a 400 and is
-    /// ignored, so that it cannot end the sign-in; each connection is read
-    /// for at most [`CONNECTION_SECS`] and never past the deadline.
+    /// ignored, so that it cannot end the sign-in. Connections are served
+    /// side by side, at most [`MAX_CONNECTIONS`] at once (more wait in the
+    /// listen queue), each read for at most [`CONNECTION_SECS`] and never
+    /// past the deadline: a local program that opens connections and says
+    /// nothing cannot hold the redirect back.
     pub fn wait(
         &self,
         state: &str,
         issuer: Option<&str>,
         deadline: Instant,
     ) -> anyhow::Result<Callback> {
+        let state = Arc::new(Zeroizing::new(state.to_owned()));
+        let issuer: Option<Arc<str>> = issuer.map(Arc::from);
+        let (tx, rx) = mpsc::channel::<Served>();
+        let open = Arc::new(AtomicUsize::new(0));
         let mut refused = 0;
         loop {
-            if Instant::now() >= deadline {
-                bail!(self.timed_out(refused));
-            }
-            match self.listener.accept() {
-                Ok((stream, _)) => match serve(stream, state, issuer, deadline) {
+            while let Ok(served) = rx.try_recv() {
+                match served {
                     Served::Callback(callback) => return Ok(callback),
                     Served::Refused => refused += 1,
                     Served::Other => {}
-                },
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock
-                            | std::io::ErrorKind::ConnectionAborted
-                            | std::io::ErrorKind::ConnectionReset
-                            | std::io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    std::thread::sleep(Duration::from_millis(50));
                 }
-                Err(e) => return Err(e).context("waiting for the sign-in redirect failed"),
+            }
+            if Instant::now() >= deadline {
+                bail!(self.timed_out(refused));
+            }
+            let pause = |rx: &mpsc::Receiver<Served>| -> Option<Served> {
+                let left = deadline.saturating_duration_since(Instant::now());
+                rx.recv_timeout(left.min(Duration::from_millis(50))).ok()
+            };
+            let accepted = if open.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
+                None
+            } else {
+                match self.listener.accept() {
+                    Ok((stream, _)) => Some(stream),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock
+                                | std::io::ErrorKind::ConnectionAborted
+                                | std::io::ErrorKind::ConnectionReset
+                                | std::io::ErrorKind::Interrupted
+                        ) =>
+                    {
+                        None
+                    }
+                    Err(e) => return Err(e).context("waiting for the sign-in redirect failed"),
+                }
+            };
+            let Some(stream) = accepted else {
+                match pause(&rx) {
+                    Some(Served::Callback(callback)) => return Ok(callback),
+                    Some(Served::Refused) => refused += 1,
+                    Some(Served::Other) | None => {}
+                }
+                continue;
+            };
+            open.fetch_add(1, Ordering::SeqCst);
+            let (tx, open, state, issuer) = (
+                tx.clone(),
+                Arc::clone(&open),
+                Arc::clone(&state),
+                issuer.clone(),
+            );
+            // Each connection on a thread of its own; it ends by its own
+            // read deadline (after the sign-in, its answer is dropped).
+            let spawned = std::thread::Builder::new()
+                .name("sign-in redirect".into())
+                .spawn(move || {
+                    let served = serve(stream, state.as_str(), issuer.as_deref(), deadline);
+                    open.fetch_sub(1, Ordering::SeqCst);
+                    let _ = tx.send(served);
+                });
+            if spawned.is_err() {
+                bail!(
+                    "could not start a thread to answer the sign-in redirect; run the login again"
+                );
             }
         }
     }
@@ -128,6 +180,9 @@ impl Loopback {
 
 /// How long one connection is read at most.
 pub const CONNECTION_SECS: u64 = 3;
+
+/// How many connections are served at once at most.
+pub const MAX_CONNECTIONS: usize = 16;
 
 /// What one connection was.
 enum Served {
@@ -274,6 +329,54 @@ mod tests {
             start.elapsed()
         );
         assert!(e.to_string().contains("in time"), "{e}");
+    }
+
+    #[test]
+    fn idle_connections_do_not_delay_the_redirect() {
+        let lb = Loopback::bind(0).unwrap();
+        let port = lb.port;
+        // Connections that say nothing, each held open for 20 s, opened
+        // before the browser's redirect arrives (issue 16 R12).
+        let idle: Vec<TcpStream> = (0..6)
+            .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+            .collect();
+        let browser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            get(port, "/callback?code=late&state=s1")
+        });
+        let start = Instant::now();
+        let got = lb
+            .wait("s1", None, Instant::now() + Duration::from_secs(30))
+            .unwrap();
+        assert!(matches!(got, Callback::Code(c) if c.as_str() == "late"));
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "the redirect waited {:?} behind idle connections",
+            start.elapsed()
+        );
+        assert!(browser.join().unwrap().starts_with("HTTP/1.1 200"));
+        drop(idle);
+
+        // More idle connections than are served at once: the redirect
+        // waits in the listen queue until the first ones are cut off.
+        let lb = Loopback::bind(0).unwrap();
+        let port = lb.port;
+        let idle: Vec<TcpStream> = (0..MAX_CONNECTIONS + 4)
+            .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+            .collect();
+        let browser = std::thread::spawn(move || get(port, "/callback?code=queued&state=s2"));
+        let start = Instant::now();
+        let got = lb
+            .wait("s2", None, Instant::now() + Duration::from_secs(30))
+            .unwrap();
+        assert!(matches!(got, Callback::Code(c) if c.as_str() == "queued"));
+        assert!(
+            start.elapsed() < Duration::from_secs(CONNECTION_SECS * 2 + 2),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(browser.join().unwrap().starts_with("HTTP/1.1 200"));
+        drop(idle);
     }
 
     #[test]
