@@ -290,13 +290,15 @@ fn browser_sign_in_with_pkce_and_a_forged_state_is_refused() {
         .assert_success();
     assert_eq!(gw.stats()["rejected"], 0);
 
-    // Signing in again as another account revokes the first login; as the
-    // same account it does not (many IdPs give both sign-ins one grant).
+    // Signing in again as another account (confirmed on the terminal)
+    // revokes the first login; as the same account it does not (many IdPs
+    // give both sign-ins one grant).
     let alice = refresh_token(&keyring, &index, &idp);
     home.env("BROWSER_ARGS", "--login bob");
-    let (ok, as_bob) = home
-        .cargo_on_terminal(home.root(), &["login", "--registry", REGISTRY])
-        .finish(TERMINAL);
+    let mut pty = home.cargo_on_terminal(home.root(), &["login", "--registry", REGISTRY]);
+    pty.wait_for("[y/N]", TERMINAL);
+    pty.type_line("y");
+    let (ok, as_bob) = pty.finish(TERMINAL);
     assert!(ok && as_bob.contains("as bob"), "{as_bob}");
     assert!(
         !idp.introspect_active(&alice),
@@ -766,4 +768,69 @@ fn the_browser_launcher_gets_no_token_or_secret_variable_of_any_table() {
     }
     std::fs::remove_file(&dump).unwrap();
     no_leaks(&idp, &mut home, &[&login]);
+}
+
+#[test]
+#[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
+fn a_sign_in_as_another_account_is_kept_only_when_confirmed_and_the_url_stays_out_of_argv() {
+    // Another local user could open the sign-in URL and sign in as
+    // themselves (issue 16 R2): a login as another account than the stored
+    // one is asked about first, and the launcher's argv has no URL.
+    let (idp, _index, keyring, mut home, index) = sign_in_world(&[], "login-timeout-secs = 30\n");
+    let argv_log = home.root().join("browser.argv");
+    home.env("BROWSER_ARGV_LOG", &argv_log.display().to_string());
+    let (ok, as_alice) = browser_login(&mut home, "");
+    assert!(ok, "{as_alice}");
+    let account = |keyring: &Keyring| {
+        stored_login(keyring, &index, &idp).expect("a stored login")["account"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(account(&keyring), "alice");
+
+    // Bob's sign-in is asked about; "no" keeps alice's login, live.
+    home.env("BROWSER_ARGS", "--login bob");
+    let mut pty = home.cargo_on_terminal(home.root(), &["login", "--registry", REGISTRY]);
+    let question = pty.wait_for("[y/N]", TERMINAL);
+    assert!(
+        question.contains("as bob") && question.contains("alice"),
+        "{question}"
+    );
+    pty.type_line("n");
+    let (ok, refused) = pty.finish(TERMINAL);
+    assert!(!ok, "{refused}");
+    assert!(refused.contains("alice's login is kept"), "{refused}");
+    assert_eq!(account(&keyring), "alice");
+    assert!(idp.introspect_active(&refresh_token(&keyring, &index, &idp)));
+
+    // "yes" keeps bob's, and only then is alice's revoked.
+    let alice = refresh_token(&keyring, &index, &idp);
+    let mut pty = home.cargo_on_terminal(home.root(), &["login", "--registry", REGISTRY]);
+    pty.wait_for("[y/N]", TERMINAL);
+    pty.type_line("y");
+    let (ok, as_bob) = pty.finish(TERMINAL);
+    assert!(ok && as_bob.contains("as bob"), "{as_bob}");
+    assert_eq!(account(&keyring), "bob");
+    assert!(
+        !idp.introspect_active(&alice),
+        "alice's login is still active"
+    );
+
+    // The launcher got a private file, never the URL with `state` and the
+    // PKCE challenge; the file is gone after the sign-in.
+    let argv = std::fs::read_to_string(&argv_log).unwrap();
+    assert!(
+        !argv.contains("state=") && !argv.contains("code_challenge="),
+        "the sign-in URL is in the launcher's argv:\n{argv}"
+    );
+    let pages: Vec<&str> = argv.lines().filter(|l| l.ends_with(".html")).collect();
+    assert_eq!(pages.len(), 3, "{argv}");
+    for page in pages {
+        assert!(
+            !std::path::Path::new(page).exists(),
+            "{page} was left behind"
+        );
+    }
+    no_leaks(&idp, &mut home, &[&as_alice, &question, &refused, &as_bob]);
 }

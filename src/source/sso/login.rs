@@ -159,6 +159,37 @@ pub fn login(
         crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT,
         files.clone(),
     );
+    // A login as another account than the stored one is kept only once the
+    // person said so on the terminal: anyone who can see the sign-in URL (the
+    // state and the PKCE challenge) could have signed in as themselves with
+    // it. Nothing is stored or revoked before the answer.
+    if let Some(stored) = grants.load().ok().flatten()
+        && let Some((before, now_as)) =
+            another_account(&stored, subject.as_deref(), account.as_deref())
+    {
+        let question = format!(
+            "The sign-in came back as {now_as}, but the login kept for {} is {before}'s. If you \
+             did not just sign in as {now_as} yourself, someone else may have completed this \
+             sign-in. Replace {before}'s login with {now_as}'s (and revoke {before}'s)?",
+            registry.display_name()
+        );
+        let answer = interactive::confirm(&question, Instant::now() + settings.login_timeout);
+        if !matches!(answer, Ok(true)) {
+            if let Some(endpoint) = &endpoints.revocation {
+                let _ = token::revoke(&http, endpoint, &settings.client_id, &refresh_token);
+            }
+            let why = match answer {
+                Err(_) => "there is no terminal to confirm it on",
+                _ => "it was not confirmed",
+            };
+            bail!(
+                "{before}'s login is kept for {}: the sign-in as {now_as} was not stored ({why}) \
+                 and was revoked at the identity provider. To switch accounts, run `cargo logout \
+                 --registry {name}` and sign in again",
+                registry.display_name()
+            );
+        }
+    }
     // The login's lock: no `get` is refreshing the login this one replaces
     // while it is replaced.
     let _lock = grant_lock(files.as_ref(), settings, registry, cx.keychain_timeout);
@@ -220,6 +251,26 @@ pub fn login(
     Ok(())
 }
 
+/// When the new login is another account's than `stored`: the names to
+/// show (the stored one, the new one). Accounts are told apart by `sub`, else
+/// by the account name; a login that names neither cannot be told apart.
+fn another_account(
+    stored: &Grant,
+    subject: Option<&str>,
+    account: Option<&str>,
+) -> Option<(String, String)> {
+    let differs = match (stored.subject.as_deref(), subject) {
+        (Some(before), Some(now)) => before != now,
+        _ => {
+            matches!((stored.account.as_deref(), account), (Some(before), Some(now)) if before != now)
+        }
+    };
+    differs.then(|| {
+        let name = |a: Option<&str>| a.unwrap_or("another account").to_owned();
+        (name(stored.account.as_deref()), name(account))
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 fn code_flow(
     settings: &SsoSettings,
@@ -243,12 +294,27 @@ fn code_flow(
             "Opening a browser to sign in to {}. If none opens, visit:\n\n  {url}\n",
             registry.display_name()
         ));
-        if let Err(why) = interactive::open_browser(&url, cx.env, cx.secret_vars) {
+        // The launcher gets a private page that leads to the URL, not the
+        // URL itself (argv is readable by every local user); where no such
+        // page can be written, the URL.
+        let page = interactive::LaunchPage::write(&url);
+        let target = match &page {
+            Ok(page) => page.path().to_string_lossy().into_owned(),
+            Err(e) => {
+                crate::trace::debug(|| {
+                    format!("no private sign-in page ({e}); the launcher gets the URL")
+                });
+                url.clone()
+            }
+        };
+        if let Err(why) = interactive::open_browser(&target, cx.env, cx.secret_vars) {
             warn(&format!(
                 "could not open a browser ({why}); open the URL above yourself"
             ));
         }
-        (loopback.wait(&pkce.state, issuer, deadline)?, redirect_uri)
+        let callback = loopback.wait(&pkce.state, issuer, deadline);
+        drop(page);
+        (callback?, redirect_uri)
     } else {
         let port = match settings.redirect_port {
             0 => browser::Loopback::bind(0)?
