@@ -205,6 +205,7 @@ impl LaunchPage {
         let name = super::pkce::random(12).map_err(std::io::Error::other)?;
         let dir = base.join(format!("cargo-credential-corp-sign-in-{}", name.as_str()));
         let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(false);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
         // A new folder (never one that exists: no one else's, no symlink).

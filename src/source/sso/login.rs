@@ -162,38 +162,54 @@ pub fn login(
     // A login as another account than the stored one is kept only once the
     // person said so on the terminal: anyone who can see the sign-in URL (the
     // state and the PKCE challenge) could have signed in as themselves with
-    // it. Nothing is stored or revoked before the answer.
-    if let Some(stored) = grants.load().ok().flatten()
-        && let Some((before, now_as)) =
-            another_account(&stored, subject.as_deref(), account.as_deref())
-    {
-        let question = format!(
-            "The sign-in came back as {now_as}, but the login kept for {} is {before}'s. If you \
-             did not just sign in as {now_as} yourself, someone else may have completed this \
-             sign-in. Replace {before}'s login with {now_as}'s (and revoke {before}'s)?",
-            registry.display_name()
-        );
-        let answer = interactive::confirm(&question, Instant::now() + settings.login_timeout);
-        if !matches!(answer, Ok(true)) {
-            if let Some(endpoint) = &endpoints.revocation {
-                let _ = token::revoke(&http, endpoint, &settings.client_id, &refresh_token);
+    // it. Nothing is stored or revoked before the answer, and the question
+    // is asked before the lock is taken (a person may take a while).
+    let new_login = (subject.as_deref(), account.as_deref());
+    let asked_about = match grants.load().ok().flatten() {
+        Some(stored) => match another_account(&stored, new_login) {
+            Some(names) => {
+                let answer = ask_to_replace(&names, registry, settings);
+                if !matches!(answer, Ok(true)) {
+                    if let Some(endpoint) = &endpoints.revocation {
+                        let _ = token::revoke(&http, endpoint, &settings.client_id, &refresh_token);
+                    }
+                    let why = match answer {
+                        Err(_) => "there is no terminal to confirm it on",
+                        _ => "it was not confirmed",
+                    };
+                    let (before, now_as) = names;
+                    bail!(
+                        "{before}'s login is kept for {}: the sign-in as {now_as} was not stored \
+                         ({why}) and was revoked at the identity provider. To switch accounts, run \
+                         `cargo logout --registry {name}` and sign in again",
+                        registry.display_name()
+                    );
+                }
+                Some((stored.subject, stored.account))
             }
-            let why = match answer {
-                Err(_) => "there is no terminal to confirm it on",
-                _ => "it was not confirmed",
-            };
-            bail!(
-                "{before}'s login is kept for {}: the sign-in as {now_as} was not stored ({why}) \
-                 and was revoked at the identity provider. To switch accounts, run `cargo logout \
-                 --registry {name}` and sign in again",
-                registry.display_name()
-            );
-        }
-    }
+            None => None,
+        },
+        None => None,
+    };
     // The login's lock: no `get` is refreshing the login this one replaces
     // while it is replaced.
     let _lock = grant_lock(files.as_ref(), settings, registry, cx.keychain_timeout);
     let previous = grants.load().ok().flatten();
+    // Another account's login that was not asked about (stored meanwhile,
+    // or unreadable before) is neither replaced nor revoked.
+    if let Some(previous) = &previous
+        && another_account(previous, new_login).is_some()
+        && asked_about != Some((previous.subject.clone(), previous.account.clone()))
+    {
+        if let Some(endpoint) = &endpoints.revocation {
+            let _ = token::revoke(&http, endpoint, &settings.client_id, &refresh_token);
+        }
+        bail!(
+            "the login kept for {} changed while this sign-in ran; nothing was stored. Run the \
+             login again",
+            registry.display_name()
+        );
+    }
     let saved = grants.save(
         &Grant {
             refresh_token: refresh_token.clone(),
@@ -251,13 +267,13 @@ pub fn login(
     Ok(())
 }
 
-/// When the new login is another account's than `stored`: the names to
-/// show (the stored one, the new one). Accounts are told apart by `sub`, else
-/// by the account name; a login that names neither cannot be told apart.
+/// When the new login (`sub`, account name) is another account's than
+/// `stored`: the names to show (the stored one, the new one). Accounts are
+/// told apart by `sub`, else by the account name; a login that names
+/// neither cannot be told apart.
 fn another_account(
     stored: &Grant,
-    subject: Option<&str>,
-    account: Option<&str>,
+    (subject, account): (Option<&str>, Option<&str>),
 ) -> Option<(String, String)> {
     let differs = match (stored.subject.as_deref(), subject) {
         (Some(before), Some(now)) => before != now,
@@ -267,8 +283,29 @@ fn another_account(
     };
     differs.then(|| {
         let name = |a: Option<&str>| a.unwrap_or("another account").to_owned();
-        (name(stored.account.as_deref()), name(account))
+        let (before, mut now) = (name(stored.account.as_deref()), name(account));
+        if now == before {
+            // The name is the IdP's to choose; `sub` tells them apart.
+            now.push_str(" (another account with the same name)");
+        }
+        (before, now)
     })
+}
+
+/// Asks on the terminal whether the login of `names.1` replaces the one of
+/// `names.0`; waits at most `login-timeout-secs`.
+fn ask_to_replace(
+    (before, now_as): &(String, String),
+    registry: &Registry<'_>,
+    settings: &SsoSettings,
+) -> std::io::Result<bool> {
+    let question = format!(
+        "The sign-in came back as {now_as}, but the login kept for {} is {before}'s. If you did \
+         not just sign in as {now_as} yourself, someone else may have completed this sign-in. \
+         Replace {before}'s login with {now_as}'s (and revoke {before}'s)?",
+        registry.display_name()
+    );
+    interactive::confirm(&question, Instant::now() + settings.login_timeout)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -359,4 +396,36 @@ fn code_flow(
     })?;
     // The nonce the ID token must carry, when the request sent one.
     Ok((tokens, pkce::asks_openid(params).then_some(pkce.nonce)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_are_told_apart_by_sub_else_by_name() {
+        let grant = |subject: Option<&str>, account: Option<&str>| Grant {
+            refresh_token: crate::secret::Token::new("rt".to_owned()),
+            account: account.map(str::to_owned),
+            subject: subject.map(str::to_owned),
+        };
+        let alice = grant(Some("s-alice"), Some("alice"));
+        assert_eq!(
+            another_account(&alice, (Some("s-alice"), Some("alice"))),
+            None
+        );
+        assert_eq!(
+            another_account(&alice, (Some("s-bob"), Some("bob"))),
+            Some(("alice".into(), "bob".into()))
+        );
+        // The same name for another `sub` is said to be another account.
+        let (_, now) = another_account(&alice, (Some("s-mallory"), Some("alice"))).unwrap();
+        assert!(now.contains("another account with the same name"), "{now}");
+        // Without `sub`, the names; with neither, nothing to compare.
+        assert!(another_account(&grant(None, Some("alice")), (None, Some("bob"))).is_some());
+        assert_eq!(
+            another_account(&grant(None, None), (Some("s-bob"), None)),
+            None
+        );
+    }
 }
