@@ -86,10 +86,6 @@ impl Loopback {
             if Instant::now() >= deadline {
                 bail!(self.timed_out(refused));
             }
-            let pause = |rx: &mpsc::Receiver<Served>| -> Option<Served> {
-                let left = deadline.saturating_duration_since(Instant::now());
-                rx.recv_timeout(left.min(Duration::from_millis(50))).ok()
-            };
             let accepted = if open.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
                 None
             } else {
@@ -110,10 +106,13 @@ impl Loopback {
                 }
             };
             let Some(stream) = accepted else {
-                match pause(&rx) {
-                    Some(Served::Callback(callback)) => return Ok(callback),
-                    Some(Served::Refused) => refused += 1,
-                    Some(Served::Other) | None => {}
+                // Nothing to accept now, or every slot busy: a short wait
+                // for what the connections being served bring.
+                let left = deadline.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(left.min(Duration::from_millis(50))) {
+                    Ok(Served::Callback(callback)) => return Ok(callback),
+                    Ok(Served::Refused) => refused += 1,
+                    Ok(Served::Other) | Err(_) => {}
                 }
                 continue;
             };
