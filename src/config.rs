@@ -214,6 +214,10 @@ pub struct Settings {
     pub sources: Vec<SourceKind>,
     /// Environment variables to read before Cargo's own variable.
     pub env: Vec<String>,
+    /// Every variable any table of the configuration reads a secret from
+    /// (each `env` entry and `client-secret-env`, whichever registry it is
+    /// for): the browser launcher of a sign-in does not get them.
+    pub secret_vars: Vec<String>,
     /// How the token goes into the `Authorization` header.
     pub auth_scheme: AuthScheme,
     /// Deadline of each keychain call made for a `get`.
@@ -340,6 +344,28 @@ impl Config {
             .find_map(|l| Some((l.file.policy.as_ref()?, &l.origin)))
     }
 
+    /// The names of the variables that tables of any layer read secrets
+    /// from: every `env` entry and `client-secret-env`.
+    fn secret_vars(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for layer in &self.layers {
+            for table in std::iter::once(&layer.file.defaults).chain(layer.file.registries.values())
+            {
+                names.extend(table.env.iter().flatten().cloned());
+                if let Some(crate::oidc::settings::ClientSecretSource::Env(var)) = table
+                    .oidc_valid
+                    .as_ref()
+                    .and_then(|o| o.client_secret.as_ref())
+                {
+                    names.push(var.clone());
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// The `index` configured for the registry called `name`, if any.
     pub fn index_for(&self, name: &str) -> Option<&str> {
         self.layers
@@ -417,6 +443,7 @@ impl Config {
         let mut settings = Settings {
             sources,
             env: pick(&matched, |s| s.env.clone()).unwrap_or_default(),
+            secret_vars: self.secret_vars(),
             auth_scheme: pick(&order, |s| s.auth_scheme).unwrap_or(AuthScheme::None),
             keychain_timeout: pick(&order, |s| s.keychain_timeout_ms)
                 .map(Duration::from_millis)

@@ -290,13 +290,15 @@ fn browser_sign_in_with_pkce_and_a_forged_state_is_refused() {
         .assert_success();
     assert_eq!(gw.stats()["rejected"], 0);
 
-    // Signing in again as another account revokes the first login; as the
-    // same account it does not (many IdPs give both sign-ins one grant).
+    // Signing in again as another account (confirmed on the terminal)
+    // revokes the first login; as the same account it does not (many IdPs
+    // give both sign-ins one grant).
     let alice = refresh_token(&keyring, &index, &idp);
     home.env("BROWSER_ARGS", "--login bob");
-    let (ok, as_bob) = home
-        .cargo_on_terminal(home.root(), &["login", "--registry", REGISTRY])
-        .finish(TERMINAL);
+    let mut pty = home.cargo_on_terminal(home.root(), &["login", "--registry", REGISTRY]);
+    pty.wait_for("[y/N]", TERMINAL);
+    pty.type_line("y");
+    let (ok, as_bob) = pty.finish(TERMINAL);
     assert!(ok && as_bob.contains("as bob"), "{as_bob}");
     assert!(
         !idp.introspect_active(&alice),
@@ -599,4 +601,236 @@ fn without_a_keychain_a_login_is_kept_only_in_the_chosen_private_file() {
         &mut home,
         &[&refused, &login, &get.stderr, &logout.stderr],
     );
+}
+
+/// A laptop for sign-in tests that need no registry behind the index: the
+/// IdP started with `idp_env`, a keyring, and a fake index that answers every
+/// request with a `config.json` (all `cargo login` reads of the registry).
+fn sign_in_world(
+    idp_env: &[(&str, String)],
+    extra: &str,
+) -> (Idp, crate::util::fake::Fake, Keyring, CargoHome, String) {
+    use crate::util::fake::{Behavior, Fake};
+    let mut env = vec![("AT_TTL", "300".to_owned())];
+    env.extend_from_slice(idp_env);
+    let idp = Idp::start_with(&env);
+    let index_server = Fake::start(Behavior::Json(200, String::new()));
+    index_server.set(Behavior::Json(
+        200,
+        format!(
+            r#"{{"dl":"{}","api":"{}"}}"#,
+            index_server.url("/dl"),
+            index_server.url("")
+        ),
+    ));
+    let index = format!("sparse+{}", index_server.url("/index/"));
+    let keyring = Keyring::start();
+    let mut home = laptop(&index, &idp, &keyring, extra);
+    home.env("BROWSER", &browser_script().display().to_string());
+    (idp, index_server, keyring, home, index)
+}
+
+/// `cargo login` (the browser flow through `$BROWSER`) on a terminal, with
+/// `user_args` for the headless user: whether it succeeded, and the screen.
+fn browser_login(home: &mut CargoHome, user_args: &str) -> (bool, String) {
+    if user_args.is_empty() {
+        home.env_remove("BROWSER_ARGS");
+    } else {
+        home.env("BROWSER_ARGS", user_args);
+    }
+    home.cargo_on_terminal(home.root(), &["login", "--registry", REGISTRY])
+        .finish(TERMINAL)
+}
+
+#[test]
+#[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
+fn a_browser_sign_in_sends_a_nonce_and_refuses_an_id_token_without_it() {
+    // An IdP that refuses an OpenID request without `nonce` (issue 16 N1).
+    let (idp, _index, keyring, mut home, index) = sign_in_world(
+        &[("REQUIRE_NONCE", "1".into())],
+        "login-timeout-secs = 30\n",
+    );
+    let log = home.root().join("browser.log");
+    home.env("BROWSER_LOG", &log.display().to_string());
+
+    // A sign-in whose ID token carries another nonce (one started elsewhere)
+    // is refused and stores nothing.
+    let start = Instant::now();
+    let (ok, tampered) = browser_login(&mut home, "--tamper-nonce");
+    failed_with(
+        ok,
+        &tampered,
+        "does not carry the `nonce` this sign-in sent",
+        start,
+    );
+    assert!(stored_login(&keyring, &index, &idp).is_none());
+
+    let (ok, login) = browser_login(&mut home, "");
+    assert!(ok, "{login}");
+    assert!(
+        login.contains("Signed in to my-private as alice"),
+        "{login}"
+    );
+    assert!(stored_login(&keyring, &index, &idp).is_some());
+    // Each authorization request carried its own nonce.
+    let opened = std::fs::read_to_string(&log).unwrap();
+    let nonces: Vec<&str> = opened
+        .lines()
+        .map(|url| word_after(url, "nonce=").split('&').next().unwrap())
+        .collect();
+    assert_eq!(nonces.len(), 2, "{opened}");
+    assert!(
+        nonces[0].len() >= 22 && nonces[0] != nonces[1],
+        "{nonces:?}"
+    );
+    no_leaks(&idp, &mut home, &[&tampered, &login, &opened]);
+}
+
+#[test]
+#[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
+fn with_an_idp_that_matches_redirect_uris_exactly_the_timeout_says_to_pin_the_port() {
+    // The IdP knows one redirect URI, port included (issue 16 N6).
+    let port = crate::util::free_port();
+    let registered = format!("http://127.0.0.1:{port}/callback");
+    let (idp, _index, keyring, mut home, index) = sign_in_world(
+        &[("EXACT_REDIRECT", registered.clone())],
+        "login-timeout-secs = 5\n",
+    );
+    let start = Instant::now();
+    let (ok, waited) = browser_login(&mut home, "");
+    failed_with(ok, &waited, "set `redirect-port", start);
+    // The URI this login used, exactly, to register or compare.
+    let used = waited
+        .split(|c: char| c.is_whitespace() || c == '`')
+        .find(|w| w.starts_with("http://127.0.0.1:") && w.ends_with("/callback"))
+        .unwrap_or_else(|| panic!("no redirect URI in:\n{waited}"));
+    assert_ne!(used, registered);
+    assert!(stored_login(&keyring, &index, &idp).is_none());
+
+    // What the message says to do works.
+    home.corp_config(&sso_config(
+        &index,
+        &idp,
+        &format!("login-timeout-secs = 30\nredirect-port = {port}\n"),
+    ));
+    let (ok, pinned) = browser_login(&mut home, "");
+    assert!(ok, "{pinned}");
+    assert!(stored_login(&keyring, &index, &idp).is_some());
+    no_leaks(&idp, &mut home, &[&waited, &pinned]);
+}
+
+#[test]
+#[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
+fn the_browser_launcher_gets_no_token_or_secret_variable_of_any_table() {
+    // Another registry's `env`, another table's `client-secret-env`, the
+    // AWS secrets and Cargo's token variables (issue 16 R14).
+    let (idp, _index, _keyring, mut home, index) = sign_in_world(&[], "login-timeout-secs = 30\n");
+    home.corp_config(&format!(
+        "{}\n[registries.other]\nindex = \"sparse+https://other.example/index/\"\n\
+         env = [\"OTHER_REGISTRY_TOKEN\"]\n\n\
+         [registries.ci-only.oidc]\nissuer = \"https://idp.example\"\n\
+         client-auth = \"client-secret-post\"\nclient-id = \"ci\"\n\
+         client-secret-env = \"CI_CLIENT_SECRET\"\n",
+        sso_config(&index, &idp, "login-timeout-secs = 30\n").replacen(
+            "\n\n",
+            "\nenv = [\"OWN_REGISTRY_TOKEN\"]\n\n",
+            1
+        )
+    ));
+    let secrets = [
+        ("OWN_REGISTRY_TOKEN", "own-f1b2c3d4e5f6a7b8c9d0"),
+        ("OTHER_REGISTRY_TOKEN", "other-9a8b7c6d5e4f3a2b1c0d"),
+        ("CI_CLIENT_SECRET", "clientsecret-0a1b2c3d4e5f6a7b"),
+        ("AWS_SECRET_ACCESS_KEY", "aws-secret-key-6f5e4d3c2b1a0f9e"),
+        ("AWS_SESSION_TOKEN", "aws-session-token-1a2b3c4d5e6f7a8b"),
+        ("AWS_SECURITY_TOKEN", "aws-security-token-8b7a6f5e4d3c2b1a"),
+        ("CARGO_REGISTRY_TOKEN", "cratesio-3c2b1a0f9e8d7c6b5a4f"),
+        (
+            "CARGO_REGISTRIES_OTHER_TOKEN",
+            "cargo-other-5a4b3c2d1e0f9a8b",
+        ),
+    ];
+    for (name, value) in secrets {
+        home.env(name, value).secret(value);
+    }
+    let dump = home.root().join("browser.env");
+    home.env("BROWSER_ENV_LOG", &dump.display().to_string())
+        .env("KEPT_PLAIN_VARIABLE", "kept");
+    let (ok, login) = browser_login(&mut home, "");
+    assert!(ok, "{login}");
+    let seen = std::fs::read_to_string(&dump).unwrap();
+    assert!(seen.contains("KEPT_PLAIN_VARIABLE=kept"), "no env dump");
+    for (name, value) in secrets {
+        assert!(
+            !seen.contains(&format!("{name}=")) && !seen.contains(value),
+            "the browser launcher got {name}"
+        );
+    }
+    std::fs::remove_file(&dump).unwrap();
+    no_leaks(&idp, &mut home, &[&login]);
+}
+
+#[test]
+#[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
+fn a_sign_in_as_another_account_is_kept_only_when_confirmed_and_the_url_stays_out_of_argv() {
+    // Another local user could open the sign-in URL and sign in as
+    // themselves (issue 16 R2): a login as another account than the stored
+    // one is asked about first, and the launcher's argv has no URL.
+    let (idp, _index, keyring, mut home, index) = sign_in_world(&[], "login-timeout-secs = 30\n");
+    let argv_log = home.root().join("browser.argv");
+    home.env("BROWSER_ARGV_LOG", &argv_log.display().to_string());
+    let (ok, as_alice) = browser_login(&mut home, "");
+    assert!(ok, "{as_alice}");
+    let account = |keyring: &Keyring| {
+        stored_login(keyring, &index, &idp).expect("a stored login")["account"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(account(&keyring), "alice");
+
+    // Bob's sign-in is asked about; "no" keeps alice's login, live.
+    home.env("BROWSER_ARGS", "--login bob");
+    let mut pty = home.cargo_on_terminal(home.root(), &["login", "--registry", REGISTRY]);
+    let question = pty.wait_for("[y/N]", TERMINAL);
+    assert!(
+        question.contains("as bob") && question.contains("alice"),
+        "{question}"
+    );
+    pty.type_line("n");
+    let (ok, refused) = pty.finish(TERMINAL);
+    assert!(!ok, "{refused}");
+    assert!(refused.contains("alice's login is kept"), "{refused}");
+    assert_eq!(account(&keyring), "alice");
+    assert!(idp.introspect_active(&refresh_token(&keyring, &index, &idp)));
+
+    // "yes" keeps bob's, and only then is alice's revoked.
+    let alice = refresh_token(&keyring, &index, &idp);
+    let mut pty = home.cargo_on_terminal(home.root(), &["login", "--registry", REGISTRY]);
+    pty.wait_for("[y/N]", TERMINAL);
+    pty.type_line("y");
+    let (ok, as_bob) = pty.finish(TERMINAL);
+    assert!(ok && as_bob.contains("as bob"), "{as_bob}");
+    assert_eq!(account(&keyring), "bob");
+    assert!(
+        !idp.introspect_active(&alice),
+        "alice's login is still active"
+    );
+
+    // The launcher got a private file, never the URL with `state` and the
+    // PKCE challenge; the file is gone after the sign-in.
+    let argv = std::fs::read_to_string(&argv_log).unwrap();
+    assert!(
+        !argv.contains("state=") && !argv.contains("code_challenge="),
+        "the sign-in URL is in the launcher's argv:\n{argv}"
+    );
+    let pages: Vec<&str> = argv.lines().filter(|l| l.ends_with(".html")).collect();
+    assert_eq!(pages.len(), 3, "{argv}");
+    for page in pages {
+        assert!(
+            !std::path::Path::new(page).exists(),
+            "{page} was left behind"
+        );
+    }
+    no_leaks(&idp, &mut home, &[&as_alice, &question, &refused, &as_bob]);
 }

@@ -74,6 +74,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         files: &FileStore::user,
         now: &now,
         token_vars: &[],
+        secret_vars: &[],
     };
     let which = if args.all { Which::All } else { Which::ThisJob };
     let revoked = crates_io::revoke(oidc, which, &cx)?;

@@ -36,4 +36,8 @@ pub struct Context<'a> {
     /// The registry's own token variables (`env = [...]`): an identity
     /// command does not get them.
     pub token_vars: &'a [String],
+    /// Every variable any table of the configuration reads a secret from
+    /// (each `env` entry and `client-secret-env`, of any registry): the
+    /// browser launcher of a sign-in does not get them.
+    pub secret_vars: &'a [String],
 }

@@ -334,6 +334,7 @@ mod tests {
             files: &files,
             now: &now,
             token_vars: &[],
+            secret_vars: &[],
         };
         let s = settings(
             "grant = \"client-credentials\"\nclient-auth = \"client-secret-basic\"\n\

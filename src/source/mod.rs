@@ -52,6 +52,7 @@ impl Request<'_> {
             files: self.files,
             now: self.now,
             token_vars: &self.settings.env,
+            secret_vars: &self.settings.secret_vars,
         }
     }
 

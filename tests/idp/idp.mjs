@@ -43,7 +43,13 @@
 //        codes, device codes, code verifiers, CI tokens): no output may show one
 // Env: PORT, AT_TTL (access token lifetime, s), AT_FORMAT=opaque, DEVICE_TTL (device
 // code lifetime, s, 600), RT_TTL (refresh token lifetime, s, 86400; each rotation
-// starts a new one), SLOW_DOWN_ONCE=1 (the first device_code poll gets `slow_down`).
+// starts a new one), SLOW_DOWN_ONCE=1 (the first device_code poll gets `slow_down`),
+// REQUIRE_NONCE=1 (an authorization request asking for `openid` without `nonce` is
+// answered, as some OpenID providers do, with a redirect carrying
+// error=invalid_request&error_description=nonce required; oidc-provider then puts the
+// request's nonce into the ID token, as it always does), EXACT_REDIRECT=<uri> (the
+// `sso` client's redirect URI is matched exactly, port included, as some IdPs do
+// against RFC 8252 §7.3: any other gets the IdP's 400 error page, no redirect).
 import { Provider, errors } from 'oidc-provider';
 import * as jose from 'jose';
 
@@ -56,6 +62,7 @@ const rs = { scope: 'publish read', audience: AUD, accessTokenTTL: TTL, accessTo
 const stats = { total: 0, byGrant: {} }, secrets = new Set();
 const DEVICE_TTL = +(process.env.DEVICE_TTL || 600), RT_TTL = +(process.env.RT_TTL || 86400);
 let slowDown = process.env.SLOW_DOWN_ONCE === '1';
+const REQUIRE_NONCE = process.env.REQUIRE_NONCE === '1', EXACT_REDIRECT = process.env.EXACT_REDIRECT;
 
 const provider = new Provider(ISS, {
   clients: [
@@ -132,6 +139,19 @@ provider.use(async (ctx, next) => {
   if (ctx.path === '/test/forged-ci-token') { ctx.body = { value: await ciToken(rogue.privateKey, ctx.query) }; keep(ctx.body.value); return; }
   if (ctx.path === '/test/stats') { ctx.body = stats; return; }
   if (ctx.path === '/test/secrets') { ctx.body = [...secrets]; return; }
+  if (EXACT_REDIRECT && ctx.path === '/auth' && ctx.query.client_id === 'sso' && ctx.query.redirect_uri !== EXACT_REDIRECT) {
+    ctx.status = 400; ctx.type = 'html';
+    ctx.body = '<!doctype html><title>Error</title><h1>oops! something went wrong</h1><p>invalid_redirect_uri: '
+      + 'redirect_uri did not match any of the client\'s registered redirect_uris</p>';
+    return;
+  }
+  if (REQUIRE_NONCE && ctx.path === '/auth' && ctx.method === 'GET' && !ctx.query.nonce
+      && /(^| )openid( |$)/.test(ctx.query.scope || '') && /^http:\/\/127\.0\.0\.1:\d+\/callback$/.test(ctx.query.redirect_uri || '')) {
+    const to = new URL(ctx.query.redirect_uri);
+    to.search = new URLSearchParams({ error: 'invalid_request', error_description: 'nonce required',
+      ...(ctx.query.state ? { state: ctx.query.state } : {}), iss: ISS }).toString();
+    return ctx.redirect(to.href);
+  }
   // offline_access without prompt=consent is dropped at /auth (OIDC Core 11): consent is asked instead.
   if (ctx.path === '/auth' && ctx.method === 'GET' && !ctx.query.prompt && /(^| )offline_access( |$)/.test(ctx.query.scope || '')) {
     ctx.query = { ...ctx.query, prompt: 'consent' };

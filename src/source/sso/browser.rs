@@ -1,13 +1,18 @@
 //! The loopback redirect of a browser sign-in (RFC 8252 §7.3): a listener
 //! on 127.0.0.1 (any free port, or `redirect-port`) that waits, bounded,
 //! for the one request the IdP redirects the browser to, checks it, and
-//! shows a small page.
+//! shows a small page. Connections are served side by side (a bounded
+//! number of threads, each with its own read deadline), so that no local
+//! program can hold the redirect back by connecting and saying nothing.
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use zeroize::Zeroizing;
 
 use super::pkce::{Callback, read_callback};
 
@@ -20,6 +25,8 @@ pub const CALLBACK_PATH: &str = "/callback";
 pub struct Loopback {
     listener: TcpListener,
     port: u16,
+    /// Whether the port was chosen (`redirect-port`), not any free one.
+    pinned: bool,
 }
 
 impl Loopback {
@@ -35,9 +42,13 @@ impl Loopback {
                 )
             }
         })?;
-        let port = listener.local_addr()?.port();
+        let listener_port = listener.local_addr()?.port();
         listener.set_nonblocking(true)?;
-        Ok(Loopback { listener, port })
+        Ok(Loopback {
+            listener,
+            port: listener_port,
+            pinned: port != 0,
+        })
     }
 
     /// The redirect URI to send.
@@ -48,55 +59,129 @@ impl Loopback {
     /// Waits until `deadline` for the redirect carrying `state`. Requests
     /// for other paths (a browser's favicon) get a 404; an answer with the
     /// wrong `state` (a stale tab, another local program) gets a 400 and is
-    /// ignored, so that it cannot end the sign-in; each connection is read
-    /// for at most [`CONNECTION_SECS`] and never past the deadline.
+    /// ignored, so that it cannot end the sign-in. Connections are served
+    /// side by side, at most [`MAX_CONNECTIONS`] at once (more wait in the
+    /// listen queue), each read for at most [`CONNECTION_SECS`] and never
+    /// past the deadline: a local program that opens connections and says
+    /// nothing cannot hold the redirect back.
     pub fn wait(
         &self,
         state: &str,
         issuer: Option<&str>,
         deadline: Instant,
     ) -> anyhow::Result<Callback> {
+        let state = Arc::new(Zeroizing::new(state.to_owned()));
+        let issuer: Option<Arc<str>> = issuer.map(Arc::from);
+        let (tx, rx) = mpsc::channel::<Served>();
+        let open = Arc::new(AtomicUsize::new(0));
         let mut refused = 0;
         loop {
-            if Instant::now() >= deadline {
-                bail!(
-                    "no sign-in arrived from the browser in time{}; nothing was stored. Run the \
-                     login again (or use `-- --device` / `-- --paste` where the browser cannot \
-                     reach this machine)",
-                    if refused > 0 {
-                        format!(
-                            " ({refused} answer(s) not carrying this login's `state` were refused)"
-                        )
-                    } else {
-                        String::new()
-                    }
-                );
-            }
-            match self.listener.accept() {
-                Ok((stream, _)) => match serve(stream, state, issuer, deadline) {
+            while let Ok(served) = rx.try_recv() {
+                match served {
                     Served::Callback(callback) => return Ok(callback),
                     Served::Refused => refused += 1,
                     Served::Other => {}
-                },
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock
-                            | std::io::ErrorKind::ConnectionAborted
-                            | std::io::ErrorKind::ConnectionReset
-                            | std::io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    std::thread::sleep(Duration::from_millis(50));
                 }
-                Err(e) => return Err(e).context("waiting for the sign-in redirect failed"),
+            }
+            if Instant::now() >= deadline {
+                bail!(self.timed_out(refused));
+            }
+            let accepted = if open.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
+                None
+            } else {
+                match self.listener.accept() {
+                    Ok((stream, _)) => Some(stream),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock
+                                | std::io::ErrorKind::ConnectionAborted
+                                | std::io::ErrorKind::ConnectionReset
+                                | std::io::ErrorKind::Interrupted
+                        ) =>
+                    {
+                        None
+                    }
+                    Err(e) => return Err(e).context("waiting for the sign-in redirect failed"),
+                }
+            };
+            let Some(stream) = accepted else {
+                // Nothing to accept now, or every slot busy: a short wait
+                // for what the connections being served bring.
+                let left = deadline.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(left.min(Duration::from_millis(50))) {
+                    Ok(Served::Callback(callback)) => return Ok(callback),
+                    Ok(Served::Refused) => refused += 1,
+                    Ok(Served::Other) | Err(_) => {}
+                }
+                continue;
+            };
+            open.fetch_add(1, Ordering::SeqCst);
+            let (tx, open, state, issuer) = (
+                tx.clone(),
+                Arc::clone(&open),
+                Arc::clone(&state),
+                issuer.clone(),
+            );
+            // Each connection on a thread of its own; it ends by its own
+            // read deadline (after the sign-in, its answer is dropped).
+            let spawned = std::thread::Builder::new()
+                .name("sign-in redirect".into())
+                .spawn(move || {
+                    let served = serve(stream, state.as_str(), issuer.as_deref(), deadline);
+                    open.fetch_sub(1, Ordering::SeqCst);
+                    let _ = tx.send(served);
+                });
+            if spawned.is_err() {
+                bail!(
+                    "could not start a thread to answer the sign-in redirect; run the login again"
+                );
             }
         }
     }
 }
 
+impl Loopback {
+    /// Why the wait ended without a sign-in, and what to change. The likely
+    /// cause, when the browser never came back, is an IdP that matches
+    /// loopback redirect URIs exactly (port included, against RFC 8252
+    /// §7.3): the person saw its "redirect URI" error page.
+    fn timed_out(&self, refused: usize) -> String {
+        let uri = self.redirect_uri();
+        let refused = if refused > 0 {
+            format!(" ({refused} answer(s) not carrying this login's `state` were refused)")
+        } else {
+            String::new()
+        };
+        let fix = if self.pinned {
+            format!(
+                "the client must have exactly `{uri}` as a redirect URI at the IdP (`redirect-port \
+                 = {}` in the `sso` table)",
+                self.port
+            )
+        } else {
+            format!(
+                "this login used `{uri}` (a free port, as RFC 8252 allows); such an IdP needs one \
+                 fixed port: set `redirect-port = {}` (or another free port) in the `sso` table \
+                 and register exactly `http://127.0.0.1:<that port>{CALLBACK_PATH}` for the client",
+                self.port
+            )
+        };
+        format!(
+            "no sign-in arrived from the browser in time{refused}; nothing was stored. If the \
+             browser showed the IdP's error about the redirect URI (`redirect_uri` not \
+             registered or mismatched), the IdP matches loopback redirect URIs exactly: {fix}. \
+             Otherwise run the login again (or use `-- --device` / `-- --paste` where the browser \
+             cannot reach this machine)"
+        )
+    }
+}
+
 /// How long one connection is read at most.
 pub const CONNECTION_SECS: u64 = 3;
+
+/// How many connections are served at once at most.
+pub const MAX_CONNECTIONS: usize = 16;
 
 /// What one connection was.
 enum Served {
@@ -246,6 +331,54 @@ mod tests {
     }
 
     #[test]
+    fn idle_connections_do_not_delay_the_redirect() {
+        let lb = Loopback::bind(0).unwrap();
+        let port = lb.port;
+        // Connections that say nothing, each held open for 20 s, opened
+        // before the browser's redirect arrives (issue 16 R12).
+        let idle: Vec<TcpStream> = (0..6)
+            .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+            .collect();
+        let browser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            get(port, "/callback?code=late&state=s1")
+        });
+        let start = Instant::now();
+        let got = lb
+            .wait("s1", None, Instant::now() + Duration::from_secs(30))
+            .unwrap();
+        assert!(matches!(got, Callback::Code(c) if c.as_str() == "late"));
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "the redirect waited {:?} behind idle connections",
+            start.elapsed()
+        );
+        assert!(browser.join().unwrap().starts_with("HTTP/1.1 200"));
+        drop(idle);
+
+        // More idle connections than are served at once: the redirect
+        // waits in the listen queue until the first ones are cut off.
+        let lb = Loopback::bind(0).unwrap();
+        let port = lb.port;
+        let idle: Vec<TcpStream> = (0..MAX_CONNECTIONS + 4)
+            .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+            .collect();
+        let browser = std::thread::spawn(move || get(port, "/callback?code=queued&state=s2"));
+        let start = Instant::now();
+        let got = lb
+            .wait("s2", None, Instant::now() + Duration::from_secs(30))
+            .unwrap();
+        assert!(matches!(got, Callback::Code(c) if c.as_str() == "queued"));
+        assert!(
+            start.elapsed() < Duration::from_secs(CONNECTION_SECS * 2 + 2),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(browser.join().unwrap().starts_with("HTTP/1.1 200"));
+        drop(idle);
+    }
+
+    #[test]
     fn waiting_is_bounded() {
         let lb = Loopback::bind(0).unwrap();
         let start = Instant::now();
@@ -254,5 +387,33 @@ mod tests {
             .unwrap_err();
         assert!(start.elapsed() < Duration::from_secs(3));
         assert!(e.to_string().contains("in time"), "{e}");
+    }
+
+    #[test]
+    fn the_timeout_names_the_redirect_uri_used_and_how_to_pin_it() {
+        let lb = Loopback::bind(0).unwrap();
+        let e = lb
+            .wait("s", None, Instant::now() + Duration::from_millis(100))
+            .unwrap_err()
+            .to_string();
+        let uri = format!("`http://127.0.0.1:{}/callback`", lb.port);
+        assert!(
+            e.contains(&uri) && e.contains("set `redirect-port = "),
+            "{e}"
+        );
+        let free = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let pinned = Loopback::bind(free).unwrap();
+        let e = pinned
+            .wait("s", None, Instant::now() + Duration::from_millis(100))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("exactly `http://127.0.0.1:{free}/callback`")),
+            "{e}"
+        );
     }
 }

@@ -88,6 +88,52 @@ pub fn has_terminal() -> bool {
         .is_ok()
 }
 
+/// Asks `question` on the terminal (never on Cargo's pipes) and reads the
+/// answer, echoed, until `deadline`: `Ok(true)` for yes, `Ok(false)` for
+/// anything else or no answer in time, `Err` when there is no terminal.
+pub fn confirm(question: &str, deadline: Instant) -> std::io::Result<bool> {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    #[cfg(unix)]
+    let (input, mut output) = {
+        let tty = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")?;
+        (tty.try_clone()?, tty)
+    };
+    #[cfg(windows)]
+    let (input, mut output) = (
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("CONIN$")?,
+        std::fs::OpenOptions::new().write(true).open("CONOUT$")?,
+    );
+    #[cfg(not(any(unix, windows)))]
+    return Err(std::io::Error::other("no terminal on this platform"));
+    #[cfg(any(unix, windows))]
+    {
+        write!(output, "{question} [y/N] ")?;
+        output.flush()?;
+        // The read blocks; it runs on a thread so that the wait is bounded
+        // (the thread ends with the process).
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let read = std::io::BufReader::new(input.take(256)).read_line(&mut line);
+            let _ = tx.send(read.map(|_| line));
+        });
+        let wait = deadline.saturating_duration_since(Instant::now());
+        Ok(match rx.recv_timeout(wait) {
+            Ok(line) => matches!(line?.trim().to_ascii_lowercase().as_str(), "y" | "yes"),
+            Err(_) => {
+                let _ = writeln!(output);
+                false
+            }
+        })
+    }
+}
+
 /// Whether a browser can be shown to the person on this machine, and why
 /// (or why not).
 pub fn display(env: &dyn Environment) -> (bool, &'static str) {
@@ -141,14 +187,77 @@ pub fn choose(
     }
 }
 
+/// A private page that sends the browser on to the sign-in URL, so that the
+/// URL (with `state` and the PKCE challenge) is not in the launcher's argv,
+/// which every local user can read: a 0600 file in a fresh 0700 folder of
+/// the user's runtime folder (else the temporary folder), removed with its
+/// folder when dropped (after the sign-in).
+pub struct LaunchPage {
+    dir: std::path::PathBuf,
+    file: std::path::PathBuf,
+}
+
+impl LaunchPage {
+    /// Writes the page for `url`.
+    pub fn write(url: &str) -> std::io::Result<LaunchPage> {
+        use std::io::Write as _;
+        let base = dirs::runtime_dir().unwrap_or_else(std::env::temp_dir);
+        let name = super::pkce::random(12).map_err(std::io::Error::other)?;
+        let dir = base.join(format!("cargo-credential-corp-sign-in-{}", name.as_str()));
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(false);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        // A new folder (never one that exists: no one else's, no symlink).
+        builder.create(&dir)?;
+        let page = LaunchPage {
+            file: dir.join("sign-in.html"),
+            dir,
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let escaped = url
+            .replace('&', "&amp;")
+            .replace('"', "&quot;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        let mut file = options.open(&page.file)?;
+        write!(
+            file,
+            "<!doctype html>\n<html><head><meta charset=\"utf-8\">\
+             <meta name=\"referrer\" content=\"no-referrer\">\n\
+             <meta http-equiv=\"refresh\" content=\"0;url={escaped}\">\n\
+             <title>Signing in</title></head><body style=\"font-family:sans-serif;margin:3em\">\
+             <p><a href=\"{escaped}\">Continue to the sign-in</a></p></body></html>\n"
+        )?;
+        file.flush()?;
+        Ok(page)
+    }
+
+    /// The page's path, to give to the launcher.
+    pub fn path(&self) -> &std::path::Path {
+        &self.file
+    }
+}
+
+impl Drop for LaunchPage {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.file);
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
 /// Opens `url` in the person's browser: each entry of `$BROWSER` (a
 /// `:`-separated list; `%s` stands for the URL) in turn, else the platform's
-/// opener. The URL goes to the browser as one argument (it holds no secret:
-/// only the PKCE challenge and the state). `Ok(())` once a launcher started
+/// opener. The URL goes to the browser as one argument; a sign-in passes
+/// the path of a [`LaunchPage`] rather than its URL. `Ok(())` once a launcher started
 /// and did not fail within a few seconds; it is never killed (it may be the
 /// person's browser) and never waited for longer.
-/// The launcher's environment has no registry token variables (Cargo's and
-/// those in `scrub`).
+/// The launcher's environment has no secret variables: Cargo's token
+/// variables, the AWS secrets, and those in `scrub` (every `env` and
+/// `client-secret-env` name of the configuration); see [`scrubbed`].
 pub fn open_browser(url: &str, env: &dyn Environment, scrub: &[String]) -> Result<(), String> {
     let mut tried = Vec::new();
     let commands: Vec<Vec<String>> = match set(env, "BROWSER") {
@@ -178,11 +287,8 @@ pub fn open_browser(url: &str, env: &dyn Environment, scrub: &[String]) -> Resul
         };
         let mut command = Command::new(program);
         for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy();
-            let cargo_token = key == "CARGO_REGISTRY_TOKEN"
-                || (key.starts_with("CARGO_REGISTRIES_") && key.ends_with("_TOKEN"));
-            if cargo_token || scrub.iter().any(|s| *s == key) {
-                command.env_remove(key.as_ref());
+            if scrubbed(&key.to_string_lossy(), scrub) {
+                command.env_remove(&key);
             }
         }
         let child = command
@@ -223,6 +329,24 @@ pub fn open_browser(url: &str, env: &dyn Environment, scrub: &[String]) -> Resul
     Err(tried.join("; "))
 }
 
+/// AWS variables that hold secrets (the access key id alone is not one).
+const AWS_SECRETS: [&str; 3] = [
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+];
+
+/// Whether the variable `key` is kept from a program started for the
+/// person: Cargo's token variables (`CARGO_REGISTRY_TOKEN`,
+/// `CARGO_REGISTRIES_<NAME>_TOKEN`), the AWS secrets, and the names in
+/// `scrub`.
+pub fn scrubbed(key: &str, scrub: &[String]) -> bool {
+    key == "CARGO_REGISTRY_TOKEN"
+        || (key.starts_with("CARGO_REGISTRIES_") && key.ends_with("_TOKEN"))
+        || AWS_SECRETS.contains(&key)
+        || scrub.iter().any(|s| s == key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +364,52 @@ mod tests {
         ))
         .unwrap();
         raw.validate("t").unwrap()
+    }
+
+    #[test]
+    fn the_launch_page_is_private_leads_to_the_url_and_is_removed() {
+        let url = "https://idp.example/auth?a=1&state=s\"<x>";
+        let page = LaunchPage::write(url).unwrap();
+        let path = page.path().to_path_buf();
+        let html = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            html.contains(
+                "<meta http-equiv=\"refresh\" content=\"0;url=https://idp.example/auth?a=1&amp;state=s&quot;&lt;x&gt;\">"
+            ),
+            "{html}"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode();
+            assert_eq!(mode(&path) & 0o777, 0o600);
+            assert_eq!(mode(path.parent().unwrap()) & 0o777, 0o700);
+        }
+        assert_ne!(
+            path.parent(),
+            LaunchPage::write(url).unwrap().path().parent()
+        );
+        drop(page);
+        assert!(!path.exists() && !path.parent().unwrap().exists());
+    }
+
+    #[test]
+    fn the_launcher_loses_every_secret_variable() {
+        let scrub = ["OTHER_TOKEN".to_owned(), "CI_SECRET".to_owned()];
+        for key in [
+            "CARGO_REGISTRY_TOKEN",
+            "CARGO_REGISTRIES_ANY_NAME_TOKEN",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_SECURITY_TOKEN",
+            "OTHER_TOKEN",
+            "CI_SECRET",
+        ] {
+            assert!(scrubbed(key, &scrub), "{key}");
+        }
+        for key in ["PATH", "DISPLAY", "AWS_REGION", "CARGO_REGISTRIES_X_INDEX"] {
+            assert!(!scrubbed(key, &scrub), "{key}");
+        }
     }
 
     #[test]

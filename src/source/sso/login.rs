@@ -4,13 +4,14 @@
 use std::time::Instant;
 
 use anyhow::{anyhow, bail};
+use zeroize::Zeroizing;
 
 use super::grant::{Grant, Grants};
 use super::settings::{Flow, GrantStore, SsoSettings};
 use super::token::{self, TokenSet};
 use super::{
-    account_name, all_stores, browser, device, endpoints, forget_tokens, grant_lock, id_claims,
-    interactive, label, login_scope, paste, pkce, target_params,
+    account_name, all_stores, browser, device, endpoints, forget_tokens, grant_lock, interactive,
+    label, login_scope, paste, pkce, target_params,
 };
 use crate::diag::{say, warn};
 use crate::keychain::Budgeted;
@@ -73,7 +74,7 @@ pub fn login(
              `sso` table or choose another flow"
         )
     };
-    let tokens = match flow {
+    let (tokens, nonce) = match flow {
         Flow::Device => {
             let endpoint = endpoints.device.as_deref().ok_or_else(|| {
                 missing(
@@ -81,7 +82,7 @@ pub fn login(
                     "device-authorization-endpoint",
                 )
             })?;
-            device::run(
+            let tokens = device::run(
                 &http,
                 &device::Device {
                     endpoint,
@@ -91,7 +92,8 @@ pub fn login(
                     registry: registry.display_name(),
                     deadline,
                 },
-            )?
+            )?;
+            (tokens, None)
         }
         Flow::Browser | Flow::Paste | Flow::Auto => {
             let endpoint = endpoints
@@ -111,6 +113,31 @@ pub fn login(
             )?
         }
     };
+    // An ID token is checked before anything is kept; a refused one leaves
+    // no valid login behind at the IdP either.
+    let claims = match &tokens.id_token {
+        Some(id_token) => match token::check_id_token(
+            id_token,
+            &token::IdTokenCheck {
+                issuer: settings.issuer.as_deref(),
+                client_id: &settings.client_id,
+                nonce: nonce.as_deref().map(|n| n.as_str()),
+                now: (cx.now)(),
+            },
+        ) {
+            Ok(claims) => Some(claims),
+            Err(e) => {
+                if let (Some(endpoint), Some(refresh)) = (&endpoints.revocation, &tokens.refresh) {
+                    let _ = token::revoke(&http, endpoint, &settings.client_id, refresh);
+                }
+                return Err(e.context(format!(
+                    "the sign-in to {} was refused; nothing was stored",
+                    registry.display_name()
+                )));
+            }
+        },
+        None => None,
+    };
     // The access token of the sign-in itself is not used (each `get`
     // refreshes for its own scope), so only the refresh token matters here.
     let Some(refresh_token) = tokens.refresh else {
@@ -121,7 +148,6 @@ pub fn login(
             settings.client_id
         );
     };
-    let claims = tokens.id_token.as_ref().and_then(|t| id_claims(t.expose()));
     let account = claims.as_ref().and_then(account_name);
     let subject = claims
         .as_ref()
@@ -134,10 +160,57 @@ pub fn login(
         crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT,
         files.clone(),
     );
+    // A login as another account than the stored one is kept only once the
+    // person said so on the terminal: anyone who can see the sign-in URL (the
+    // state and the PKCE challenge) could have signed in as themselves with
+    // it. Nothing is stored or revoked before the answer, and the question
+    // is asked before the lock is taken (a person may take a while).
+    let new_login = (subject.as_deref(), account.as_deref());
+    let asked_about = match grants.load().ok().flatten() {
+        Some(stored) => match another_account(&stored, new_login) {
+            Some(names) => {
+                let answer = ask_to_replace(&names, registry, settings);
+                if !matches!(answer, Ok(true)) {
+                    if let Some(endpoint) = &endpoints.revocation {
+                        let _ = token::revoke(&http, endpoint, &settings.client_id, &refresh_token);
+                    }
+                    let why = match answer {
+                        Err(_) => "there is no terminal to confirm it on",
+                        _ => "it was not confirmed",
+                    };
+                    let (before, now_as) = names;
+                    bail!(
+                        "{before}'s login is kept for {}: the sign-in as {now_as} was not stored \
+                         ({why}) and was revoked at the identity provider. To switch accounts, run \
+                         `cargo logout --registry {name}` and sign in again",
+                        registry.display_name()
+                    );
+                }
+                Some((stored.subject, stored.account))
+            }
+            None => None,
+        },
+        None => None,
+    };
     // The login's lock: no `get` is refreshing the login this one replaces
     // while it is replaced.
     let _lock = grant_lock(files.as_ref(), settings, registry, cx.keychain_timeout);
     let previous = grants.load().ok().flatten();
+    // Another account's login that was not asked about (stored meanwhile,
+    // or unreadable before) is neither replaced nor revoked.
+    if let Some(previous) = &previous
+        && another_account(previous, new_login).is_some()
+        && asked_about != Some((previous.subject.clone(), previous.account.clone()))
+    {
+        if let Some(endpoint) = &endpoints.revocation {
+            let _ = token::revoke(&http, endpoint, &settings.client_id, &refresh_token);
+        }
+        bail!(
+            "the login kept for {} changed while this sign-in ran; nothing was stored. Run the \
+             login again",
+            registry.display_name()
+        );
+    }
     let saved = grants.save(
         &Grant {
             refresh_token: refresh_token.clone(),
@@ -195,6 +268,47 @@ pub fn login(
     Ok(())
 }
 
+/// When the new login (`sub`, account name) is another account's than
+/// `stored`: the names to show (the stored one, the new one). Accounts are
+/// told apart by `sub`, else by the account name; a login that names
+/// neither cannot be told apart.
+fn another_account(
+    stored: &Grant,
+    (subject, account): (Option<&str>, Option<&str>),
+) -> Option<(String, String)> {
+    let differs = match (stored.subject.as_deref(), subject) {
+        (Some(before), Some(now)) => before != now,
+        _ => {
+            matches!((stored.account.as_deref(), account), (Some(before), Some(now)) if before != now)
+        }
+    };
+    differs.then(|| {
+        let name = |a: Option<&str>| a.unwrap_or("another account").to_owned();
+        let (before, mut now) = (name(stored.account.as_deref()), name(account));
+        if now == before {
+            // The name is the IdP's to choose; `sub` tells them apart.
+            now.push_str(" (another account with the same name)");
+        }
+        (before, now)
+    })
+}
+
+/// Asks on the terminal whether the login of `names.1` replaces the one of
+/// `names.0`; waits at most `login-timeout-secs`.
+fn ask_to_replace(
+    (before, now_as): &(String, String),
+    registry: &Registry<'_>,
+    settings: &SsoSettings,
+) -> std::io::Result<bool> {
+    let question = format!(
+        "The sign-in came back as {now_as}, but the login kept for {} is {before}'s. If you did \
+         not just sign in as {now_as} yourself, someone else may have completed this sign-in. \
+         Replace {before}'s login with {now_as}'s (and revoke {before}'s)?",
+        registry.display_name()
+    );
+    interactive::confirm(&question, Instant::now() + settings.login_timeout)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn code_flow(
     settings: &SsoSettings,
@@ -206,7 +320,7 @@ fn code_flow(
     params: &[(&str, &str)],
     deadline: Instant,
     cx: &Context<'_>,
-) -> anyhow::Result<TokenSet> {
+) -> anyhow::Result<(TokenSet, Option<Zeroizing<String>>)> {
     let pkce = pkce::Pkce::new()?;
     let issuer = settings.issuer.as_deref();
     let (callback, redirect_uri) = if flow == Flow::Browser {
@@ -218,12 +332,27 @@ fn code_flow(
             "Opening a browser to sign in to {}. If none opens, visit:\n\n  {url}\n",
             registry.display_name()
         ));
-        if let Err(why) = interactive::open_browser(&url, cx.env, cx.token_vars) {
+        // The launcher gets a private page that leads to the URL, not the
+        // URL itself (argv is readable by every local user); where no such
+        // page can be written, the URL.
+        let page = interactive::LaunchPage::write(&url);
+        let target = match &page {
+            Ok(page) => page.path().to_string_lossy().into_owned(),
+            Err(e) => {
+                crate::trace::debug(|| {
+                    format!("no private sign-in page ({e}); the launcher gets the URL")
+                });
+                url.clone()
+            }
+        };
+        if let Err(why) = interactive::open_browser(&target, cx.env, cx.secret_vars) {
             warn(&format!(
                 "could not open a browser ({why}); open the URL above yourself"
             ));
         }
-        (loopback.wait(&pkce.state, issuer, deadline)?, redirect_uri)
+        let callback = loopback.wait(&pkce.state, issuer, deadline);
+        drop(page);
+        (callback?, redirect_uri)
     } else {
         let port = match settings.redirect_port {
             0 => browser::Loopback::bind(0)?
@@ -257,11 +386,47 @@ fn code_flow(
         ("code_verifier", pkce.verifier.as_str()),
     ];
     form.extend(target_params(settings));
-    token::request(
+    let tokens = token::request(
         http,
         token_endpoint,
         &form,
         &[code.as_str(), pkce.verifier.as_str()],
     )?
-    .map_err(|e| anyhow!("the identity provider refused the sign-in code: {e}; nothing was stored"))
+    .map_err(|e| {
+        anyhow!("the identity provider refused the sign-in code: {e}; nothing was stored")
+    })?;
+    // The nonce the ID token must carry, when the request sent one.
+    Ok((tokens, pkce::asks_openid(params).then_some(pkce.nonce)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_are_told_apart_by_sub_else_by_name() {
+        let grant = |subject: Option<&str>, account: Option<&str>| Grant {
+            refresh_token: crate::secret::Token::new("rt".to_owned()),
+            account: account.map(str::to_owned),
+            subject: subject.map(str::to_owned),
+        };
+        let alice = grant(Some("s-alice"), Some("alice"));
+        assert_eq!(
+            another_account(&alice, (Some("s-alice"), Some("alice"))),
+            None
+        );
+        assert_eq!(
+            another_account(&alice, (Some("s-bob"), Some("bob"))),
+            Some(("alice".into(), "bob".into()))
+        );
+        // The same name for another `sub` is said to be another account.
+        let (_, now) = another_account(&alice, (Some("s-mallory"), Some("alice"))).unwrap();
+        assert!(now.contains("another account with the same name"), "{now}");
+        // Without `sub`, the names; with neither, nothing to compare.
+        assert!(another_account(&grant(None, Some("alice")), (None, Some("bob"))).is_some());
+        assert_eq!(
+            another_account(&grant(None, None), (Some("s-bob"), None)),
+            None
+        );
+    }
 }

@@ -280,13 +280,8 @@ fn all_stores<'k>(
 
 /// The claims of an ID token, read without verifying it: only to name the
 /// account in messages and to tell accounts apart, never to trust them.
-fn id_claims(id_token: &str) -> Option<serde_json::Value> {
-    use base64::Engine as _;
-    let payload = id_token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
+fn id_claims(id_token: &crate::secret::Token) -> Option<serde_json::Value> {
+    crate::oauth::jwt::claims_of(id_token).map(|claims| serde_json::Value::Object(claims.0))
 }
 
 /// The account name in ID token claims (`preferred_username`, `email` or
@@ -345,7 +340,11 @@ mod tests {
                 base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims)
             )
         };
-        let account_name = |t: &str| id_claims(t).as_ref().and_then(super::account_name);
+        let account_name = |t: &str| {
+            id_claims(&crate::secret::Token::new(t.to_owned()))
+                .as_ref()
+                .and_then(super::account_name)
+        };
         assert_eq!(
             account_name(&jwt(r#"{"sub":"u1","email":"a@corp.example"}"#)).as_deref(),
             Some("a@corp.example")

@@ -17,8 +17,9 @@ pub fn random(bytes: usize) -> anyhow::Result<Zeroizing<String>> {
     ))
 }
 
-/// One sign-in's secrets: the PKCE verifier (sent only with the code) and
-/// the `state` that the answer must carry back.
+/// One sign-in's secrets: the PKCE verifier (sent only with the code), the
+/// `state` that the answer must carry back, and the OpenID `nonce` that the
+/// ID token must carry back.
 pub struct Pkce {
     /// The code verifier (43 characters from 32 random bytes).
     pub verifier: Zeroizing<String>,
@@ -26,6 +27,9 @@ pub struct Pkce {
     pub challenge: String,
     /// The state.
     pub state: Zeroizing<String>,
+    /// The nonce (OpenID Connect Core 3.1.2.1), sent when the request asks
+    /// for `openid` ([`asks_openid`]).
+    pub nonce: Zeroizing<String>,
 }
 
 impl Pkce {
@@ -37,6 +41,7 @@ impl Pkce {
             verifier,
             challenge,
             state: random(24)?,
+            nonce: random(24)?,
         })
     }
 }
@@ -46,8 +51,18 @@ pub fn challenge(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
+/// Whether the request parameters `extra` ask for `openid` in their scope:
+/// then an ID token comes back, and the request carries a `nonce`.
+pub fn asks_openid(extra: &[(&str, &str)]) -> bool {
+    extra
+        .iter()
+        .any(|(k, v)| *k == "scope" && v.split_whitespace().any(|w| w == "openid"))
+}
+
 /// The URL the person opens: `endpoint` with the authorization request
-/// parameters (`extra`: scope, resource, audience) added to any it has.
+/// parameters (`extra`: scope, resource, audience) added to any it has, and
+/// the `nonce` when the scope asks for `openid` (some OpenID providers
+/// refuse the request without one).
 pub fn authorization_url(
     endpoint: &str,
     client_id: &str,
@@ -65,6 +80,9 @@ pub fn authorization_url(
             .append_pair("code_challenge", &pkce.challenge)
             .append_pair("code_challenge_method", "S256")
             .append_pair("state", &pkce.state);
+        if asks_openid(extra) {
+            q.append_pair("nonce", &pkce.nonce);
+        }
         for (k, v) in extra {
             q.append_pair(k, v);
         }
@@ -136,7 +154,7 @@ pub fn read_callback(
 
 /// Whether two secrets are equal, in a time that does not depend on where
 /// they differ.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -201,5 +219,17 @@ mod tests {
         assert!(u.starts_with("https://idp.example/authorize?tenant=x&response_type=code"));
         assert!(u.contains("code_challenge_method=S256") && u.contains("scope=openid+read"));
         assert!(!u.contains(p.verifier.as_str()));
+        assert!(u.contains(&format!("&nonce={}&", p.nonce.as_str())), "{u}");
+        assert_ne!(p.nonce.as_str(), Pkce::new().unwrap().nonce.as_str());
+        // No `openid`, no ID token: no nonce.
+        let u = authorization_url(
+            "https://i/a",
+            "cli",
+            "http://127.0.0.1:1/callback",
+            &p,
+            &[("scope", "read")],
+        )
+        .unwrap();
+        assert!(!u.contains("nonce="), "{u}");
     }
 }

@@ -266,6 +266,80 @@ pub fn revoke(
     }))
 }
 
+/// What an ID token must show (OpenID Connect Core 3.1.3.7).
+#[derive(Debug, Clone, Copy)]
+pub struct IdTokenCheck<'a> {
+    /// The issuer it must come from (the `issuer` the discovery document was
+    /// checked against); `None` when only endpoints are configured.
+    pub issuer: Option<&'a str>,
+    /// The client it must be for (in `aud`, and `azp` when present).
+    pub client_id: &'a str,
+    /// The `nonce` the authorization request sent; `None` for the device
+    /// flow, whose request has none.
+    pub nonce: Option<&'a str>,
+    /// Now, in Unix seconds.
+    pub now: i64,
+}
+
+/// How far past its `exp` an ID token is still taken (clock skew).
+pub const ID_TOKEN_LEEWAY_SECS: i64 = 60;
+
+/// Checks an ID token that came back from the token endpoint: its `nonce`
+/// (when one was sent), `iss`, `aud` (and `azp`) and `exp`, and returns its
+/// claims. Its signature is not verified: OpenID Connect Core 3.1.3.7 (6)
+/// allows the TLS server validation of the token endpoint, from which it
+/// came directly over HTTPS (loopback aside), to stand in for it. The
+/// claims name the account in messages and tell accounts apart; nothing is
+/// authorized by them. Errors name what to change and never show the token.
+pub fn check_id_token(
+    id_token: &Token,
+    check: &IdTokenCheck<'_>,
+) -> anyhow::Result<serde_json::Value> {
+    let Some(claims) = super::id_claims(id_token) else {
+        bail!(
+            "the identity provider's ID token cannot be read (not a JWT with JSON claims); refused"
+        );
+    };
+    let text = |key: &str| claims.get(key).and_then(serde_json::Value::as_str);
+    if let Some(sent) = check.nonce
+        && !text("nonce")
+            .is_some_and(|got| super::pkce::same_secret(got.as_bytes(), sent.as_bytes()))
+    {
+        bail!(
+            "the ID token does not carry the `nonce` this sign-in sent (the sign-in was started \
+             elsewhere, or an old answer was replayed); it was refused. Run the login again"
+        );
+    }
+    if let Some(issuer) = check.issuer
+        && !text("iss").is_some_and(|iss| crate::registry::same_index(iss, issuer))
+    {
+        bail!(
+            "the ID token was not issued by the configured `issuer` ({issuer}); refused. Check \
+             `issuer` in the `sso` table (it must be exactly the IdP's issuer URL)"
+        );
+    }
+    let for_client = match claims.get("aud") {
+        Some(serde_json::Value::String(aud)) => aud == check.client_id,
+        Some(serde_json::Value::Array(auds)) => auds.iter().any(|a| a == check.client_id),
+        _ => false,
+    };
+    if !for_client || text("azp").is_some_and(|azp| azp != check.client_id) {
+        bail!(
+            "the ID token is not for the client `{}` (its `aud` does not name it); refused. \
+             Check `client-id` in the `sso` table",
+            check.client_id
+        );
+    }
+    match claims.get("exp").and_then(serde_json::Value::as_i64) {
+        Some(exp) if exp + ID_TOKEN_LEEWAY_SECS >= check.now => Ok(claims),
+        Some(_) => bail!(
+            "the identity provider's ID token has expired; refused. If the IdP just issued it, \
+             this machine's clock is wrong: set it right and run the login again"
+        ),
+        None => bail!("the identity provider's ID token has no `exp`; refused"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,5 +355,74 @@ mod tests {
         assert!(shown.contains("HTTP 400"), "{shown}");
         let e = oauth_error(502, b"<html>", "https://idp/token", &[]).unwrap_err();
         assert!(e.to_string().contains("failing"), "{e}");
+    }
+
+    fn id_token(claims: serde_json::Value) -> Token {
+        use base64::Engine as _;
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
+        Token::parse(format!("eyJhbGciOiJSUzI1NiJ9.{payload}.c2ln"), "t")
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn an_id_token_must_carry_the_nonce_issuer_client_and_a_live_exp() {
+        let check = IdTokenCheck {
+            issuer: Some("https://idp.example"),
+            client_id: "cli",
+            nonce: Some("n-123"),
+            now: 1_000_000,
+        };
+        let good = serde_json::json!({
+            "iss": "https://idp.example/", "aud": ["cli", "other"], "azp": "cli",
+            "exp": 1_000_000 - ID_TOKEN_LEEWAY_SECS, "nonce": "n-123", "sub": "alice",
+        });
+        let claims = check_id_token(&id_token(good.clone()), &check).unwrap();
+        assert_eq!(claims["sub"], "alice");
+        for (change, needle) in [
+            (serde_json::json!({"nonce": "n-124"}), "`nonce`"),
+            (serde_json::json!({"nonce": null}), "`nonce`"),
+            (
+                serde_json::json!({"iss": "https://evil.example"}),
+                "`issuer`",
+            ),
+            (serde_json::json!({"iss": null}), "`issuer`"),
+            (serde_json::json!({"aud": "other"}), "`client-id`"),
+            (
+                serde_json::json!({"aud": ["other"], "azp": null}),
+                "`client-id`",
+            ),
+            (serde_json::json!({"azp": "other"}), "`client-id`"),
+            (
+                serde_json::json!({"exp": 1_000_000 - ID_TOKEN_LEEWAY_SECS - 1}),
+                "expired",
+            ),
+            (serde_json::json!({"exp": null}), "no `exp`"),
+        ] {
+            let mut claims = good.clone();
+            for (k, v) in change.as_object().unwrap() {
+                claims[k] = v.clone();
+            }
+            let e = check_id_token(&id_token(claims), &check)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle), "{change}: {e}");
+        }
+        // The device flow sends no nonce; a token without an issuer
+        // configured is not held to one.
+        let mut claims = good;
+        claims["nonce"] = serde_json::Value::Null;
+        claims["iss"] = serde_json::json!("https://other.example");
+        let lax = IdTokenCheck {
+            issuer: None,
+            nonce: None,
+            ..check
+        };
+        assert!(check_id_token(&id_token(claims), &lax).is_ok());
+        let e = check_id_token(
+            &Token::parse("not-a-jwt".into(), "t").unwrap().unwrap(),
+            &check,
+        );
+        assert!(e.unwrap_err().to_string().contains("cannot be read"));
     }
 }
