@@ -29,6 +29,7 @@ pub mod logout;
 pub mod paste;
 pub mod pkce;
 pub mod qr;
+pub mod records;
 pub mod refresh;
 pub mod settings;
 pub mod token;
