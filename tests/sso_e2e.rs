@@ -600,3 +600,101 @@ fn without_a_keychain_a_login_is_kept_only_in_the_chosen_private_file() {
         &[&refused, &login, &get.stderr, &logout.stderr],
     );
 }
+
+/// A login as `cargo login` leaves it, made without cargo or a registry:
+/// the device flow at the IdP (the headless user approves), its refresh
+/// token stored in the keychain item the provider reads. The refresh token.
+fn seeded_login(idp: &Idp, keyring: &Keyring, index_url: &str) -> String {
+    let http = crate::util::http();
+    let form = |pairs: &[(&str, &str)]| {
+        let res = http
+            .post(format!("{}{}", idp.issuer(), pairs[0].1))
+            .form(&pairs[1..])
+            .send()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_str(&res.text().unwrap()).unwrap();
+        json
+    };
+    let device = form(&[
+        ("path", "/device/auth"),
+        ("client_id", "sso"),
+        ("scope", "openid offline_access read publish"),
+    ]);
+    let (uri, code) = (
+        device["verification_uri"]
+            .as_str()
+            .expect("a verification URI"),
+        device["user_code"].as_str().expect("a user code"),
+    );
+    user_agent(&["device", uri, code]).assert_success();
+    let tokens = form(&[
+        ("path", "/token"),
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("client_id", "sso"),
+        ("device_code", device["device_code"].as_str().unwrap()),
+    ]);
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned();
+    let stored = serde_json::json!({
+        "v": 1, "refresh_token": refresh, "account": "alice", "subject": "alice", "stored_at": 0,
+    });
+    let service = format!("cargo-credential-corp-sso:{index_url}|sso@{}", idp.issuer());
+    keyring.store(
+        "seeded login",
+        &[("service", &service), ("username", "cargo-credential-corp")],
+        &stored.to_string(),
+    );
+    refresh
+}
+
+fn pending(idp: &Idp) -> u64 {
+    let body = crate::util::http()
+        .get(format!("{}/test/stats", idp.issuer()))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
+    stats["pending"].as_u64().unwrap_or(0)
+}
+
+const NO_REGISTRY: &str = "sparse+http://127.0.0.1:9/api/v1/crates/";
+
+#[test]
+#[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
+fn a_rotated_refresh_token_is_kept_through_a_keychain_frozen_longer_than_the_budget() {
+    // issue 16 R1: the IdP answers the refresh after 1.5 s; meanwhile the
+    // keychain freezes for 4 s, longer than the get's 2 s keychain budget.
+    let idp = Idp::start_with(&[("AT_TTL", "300".into()), ("TOKEN_DELAY_MS", "1500".into())]);
+    let keyring = Keyring::start();
+    let first = seeded_login(&idp, &keyring, NO_REGISTRY);
+    let mut home = laptop(NO_REGISTRY, &idp, &keyring, "");
+    let out = thread::scope(|s| {
+        let get = s.spawn(|| home.provider_get(NO_REGISTRY, "read"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while pending(&idp) == 0 {
+            assert!(Instant::now() < deadline, "no refresh reached the IdP");
+            thread::sleep(Duration::from_millis(10));
+        }
+        keyring.freeze();
+        thread::sleep(Duration::from_secs(4));
+        keyring.thaw();
+        get.join().unwrap()
+    });
+    assert!(
+        out.reply().starts_with(r#"{"Ok":{"kind":"get","token":"#),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        !out.stderr.contains("could not be stored"),
+        "{}",
+        out.describe()
+    );
+    let kept = refresh_token(&keyring, NO_REGISTRY, &idp);
+    assert!(kept != first, "the rotated refresh token was not stored");
+    assert!(idp.introspect_active(&kept), "the login was revoked");
+    no_leaks(&idp, &mut home, &[&out.stderr]);
+}

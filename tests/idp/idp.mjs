@@ -43,7 +43,9 @@
 //        codes, device codes, code verifiers, CI tokens): no output may show one
 // Env: PORT, AT_TTL (access token lifetime, s), AT_FORMAT=opaque, DEVICE_TTL (device
 // code lifetime, s, 600), RT_TTL (refresh token lifetime, s, 86400; each rotation
-// starts a new one), SLOW_DOWN_ONCE=1 (the first device_code poll gets `slow_down`).
+// starts a new one), SLOW_DOWN_ONCE=1 (the first device_code poll gets `slow_down`),
+// TOKEN_DELAY_MS (each POST /token is answered that much later; /test/stats counts
+// those in flight as `pending`).
 import { Provider, errors } from 'oidc-provider';
 import * as jose from 'jose';
 
@@ -56,6 +58,8 @@ const rs = { scope: 'publish read', audience: AUD, accessTokenTTL: TTL, accessTo
 const stats = { total: 0, byGrant: {} }, secrets = new Set();
 const DEVICE_TTL = +(process.env.DEVICE_TTL || 600), RT_TTL = +(process.env.RT_TTL || 86400);
 let slowDown = process.env.SLOW_DOWN_ONCE === '1';
+const TOKEN_DELAY = +(process.env.TOKEN_DELAY_MS || 0);
+stats.pending = 0;
 
 const provider = new Provider(ISS, {
   clients: [
@@ -136,6 +140,8 @@ provider.use(async (ctx, next) => {
   if (ctx.path === '/auth' && ctx.method === 'GET' && !ctx.query.prompt && /(^| )offline_access( |$)/.test(ctx.query.scope || '')) {
     ctx.query = { ...ctx.query, prompt: 'consent' };
   }
+  const delayed = TOKEN_DELAY && ctx.path === '/token' && ctx.method === 'POST';   // not with SLOW_DOWN_ONCE
+  if (delayed) { stats.pending += 1; await new Promise((r) => setTimeout(r, TOKEN_DELAY)); }
   if (slowDown && ctx.path === '/token' && ctx.method === 'POST' && ctx.is('application/x-www-form-urlencoded')) {
     let body = '';   // read here, handed to oidc-provider as request.body
     for await (const chunk of ctx.req) body += chunk;
@@ -147,6 +153,7 @@ provider.use(async (ctx, next) => {
     }
   }
   await next();
+  if (delayed) stats.pending -= 1;
   const p = ctx.oidc?.params || {}, b = typeof ctx.body === 'object' && ctx.body ? ctx.body : {};
   if (ctx.path.startsWith('/token')) keep(p.code, p.code_verifier, p.refresh_token, p.device_code, p.token, p.subject_token, p.assertion);
   if (ctx.path === '/token' && ctx.method === 'POST' && ctx.status === 200) {
