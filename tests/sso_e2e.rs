@@ -698,3 +698,46 @@ fn a_rotated_refresh_token_is_kept_through_a_keychain_frozen_longer_than_the_bud
     assert!(idp.introspect_active(&kept), "the login was revoked");
     no_leaks(&idp, &mut home, &[&out.stderr]);
 }
+
+#[test]
+#[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
+fn processes_with_different_cache_folders_refresh_one_keychain_login_once() {
+    // issue 16 R3: an IDE's sandbox and a terminal (six here), each with its
+    // own CARGO_CREDENTIAL_CORP_CACHE_DIR, after expiry at once; each
+    // refresh takes the IdP 500 ms, and the refresh token rotates.
+    let idp = Idp::start_with(&[("AT_TTL", "300".into()), ("TOKEN_DELAY_MS", "500".into())]);
+    let keyring = Keyring::start();
+    let first = seeded_login(&idp, &keyring, NO_REGISTRY);
+    let mut homes: Vec<_> = (0..6)
+        .map(|_| laptop(NO_REGISTRY, &idp, &keyring, ""))
+        .collect();
+    let before = grants(&idp, "refresh_token");
+    let outputs: Vec<_> = thread::scope(|s| {
+        let handles: Vec<_> = homes
+            .iter()
+            .map(|home| s.spawn(|| home.provider_get(NO_REGISTRY, "read")))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for out in &outputs {
+        assert!(
+            out.reply().starts_with(r#"{"Ok":{"kind":"get","token":"#),
+            "{}",
+            out.describe()
+        );
+    }
+    assert_eq!(
+        grants(&idp, "refresh_token") - before,
+        1,
+        "not one refresh for one login"
+    );
+    let kept = refresh_token(&keyring, NO_REGISTRY, &idp);
+    assert!(
+        kept != first && idp.introspect_active(&kept),
+        "the login was revoked"
+    );
+    let stderr: Vec<&str> = outputs.iter().map(|o| o.stderr.as_str()).collect();
+    for home in &mut homes {
+        no_leaks(&idp, home, &stderr);
+    }
+}

@@ -348,6 +348,33 @@ fn a_refusal_of_another_login_is_not_a_repeat() {
     assert!(w.stored(&s).as_deref() == Some("rt-second-login-0123456789abcdef"));
 }
 
+#[test]
+fn the_login_lock_is_the_same_from_every_cache_folder() {
+    // issue 16 R3: two processes with different cache folders
+    // (CARGO_CREDENTIAL_CORP_CACHE_DIR) refresh the same keychain login.
+    let server = TokenServer::start(vec![refused()]);
+    let s = settings(&server);
+    let w = World::new(&server);
+    let other = tempfile::tempdir().unwrap();
+    let (a, b) = (w.files(), FileStore::at(other.path().to_path_buf()));
+    let registry = w.registry();
+    let keychain_timeout = Duration::from_millis(1);
+    let held = grant_lock(Some(&a), &s, &registry, keychain_timeout).expect("the lock");
+    let start = std::time::Instant::now();
+    thread::scope(|scope| {
+        scope.spawn(move || {
+            thread::sleep(Duration::from_millis(300));
+            drop(held);
+        });
+        let second = grant_lock(Some(&b), &s, &registry, keychain_timeout);
+        assert!(second.is_some(), "not taken once released");
+        assert!(
+            start.elapsed() >= Duration::from_millis(300),
+            "taken while a process with another cache folder held it"
+        );
+    });
+}
+
 fn files_below(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
