@@ -741,3 +741,63 @@ fn processes_with_different_cache_folders_refresh_one_keychain_login_once() {
         no_leaks(&idp, home, &stderr);
     }
 }
+
+#[test]
+#[ignore = "e2e: needs gnome-keyring; run scripts/test.sh"]
+fn a_refresh_refused_twice_with_invalid_request_ends_the_login_saying_how_to_sign_in() {
+    // issue 16 N5: an IdP that answers a refresh token it no longer knows
+    // with 400 invalid_request, not invalid_grant.
+    let idp = crate::util::fake::Fake::start(crate::util::fake::Behavior::Json(
+        400,
+        r#"{"error":"invalid_request","error_description":"unknown refresh token"}"#.into(),
+    ));
+    let keyring = Keyring::start();
+    let refresh = "rt-unknown-to-the-idp-0123456789abcdef";
+    let issuer = idp.url("/token");
+    let service = format!("cargo-credential-corp-sso:{NO_REGISTRY}|sso@{issuer}");
+    let stored = serde_json::json!({"v": 1, "refresh_token": refresh, "stored_at": 0});
+    keyring.store(
+        "seeded login",
+        &[("service", &service), ("username", "cargo-credential-corp")],
+        &stored.to_string(),
+    );
+    let mut home = CargoHome::new(NO_REGISTRY, Providers::PerRegistry(vec![]));
+    home.bus(keyring.address()).secret(refresh);
+    home.corp_config(&format!(
+        "[registries.{REGISTRY}]\nindex = {NO_REGISTRY:?}\n\n[registries.{REGISTRY}.sso]\n\
+         token-endpoint = {issuer:?}\ndevice-authorization-endpoint = {:?}\n\
+         client-id = \"sso\"\nscope = \"read\"\n",
+        idp.url("/device")
+    ));
+    let login = || keyring.lookup(&[("service", &service), ("username", "cargo-credential-corp")]);
+
+    let first = home.provider_get(NO_REGISTRY, "read");
+    let reply = first.reply();
+    assert!(
+        reply.contains("invalid_request") && reply.contains("`cargo login --registry my-private`"),
+        "{}",
+        first.describe()
+    );
+    assert!(
+        login().is_some(),
+        "the login was removed at the first refusal"
+    );
+
+    let second = home.provider_get(NO_REGISTRY, "read");
+    let reply = second.reply();
+    assert!(
+        reply.contains("has ended") && reply.contains("the stored login was removed"),
+        "{}",
+        second.describe()
+    );
+    assert!(login().is_none(), "the login is still stored");
+    assert_eq!(idp.hits(), 2);
+    // Nothing more is sent: the next get says to sign in.
+    let third = home.provider_get(NO_REGISTRY, "read");
+    assert!(
+        third.reply().contains("not-found") || third.stderr.contains("not signed in"),
+        "{}",
+        third.describe()
+    );
+    assert_eq!(idp.hits(), 2);
+}
