@@ -146,7 +146,9 @@ pub fn get(
                 expires_at: Some(expires_at),
             }))
         }
-        Err(Refresh::Refused(e)) if records.refused(&grant.refresh_token, &e.code) => {
+        Err(Refresh::Refused(e))
+            if !about_what_was_asked(&e.code) && records.refused(&grant.refresh_token, &e.code) =>
+        {
             // The same refusal of the same refresh token as on the run
             // before: not a passing failure, the login has ended.
             let removed = end_login(
@@ -172,11 +174,20 @@ pub fn get(
         }
         Err(Refresh::Refused(e)) => {
             let name = registry.name.unwrap_or("NAME");
-            let e = anyhow!(
-                "the identity provider refused the refresh: {e}. If the login has ended there, \
-                 sign in again with `cargo login --registry {name}` (the next identical refusal \
-                 removes it); else check the `sso` table's `client-id`, `scope` and endpoints"
-            );
+            let e = if about_what_was_asked(&e.code) {
+                anyhow!(
+                    "the identity provider refused the refresh: {e}. Check the `sso` table's \
+                     `scope`, `publish-scope`, `resource` and `audience`; if the login lacks what \
+                     they ask for, sign in again with `cargo login --registry {name}`"
+                )
+            } else {
+                anyhow!(
+                    "the identity provider refused the refresh: {e}. If the login has ended \
+                     there, sign in again with `cargo login --registry {name}` (the next \
+                     identical refusal removes it); else check the `sso` table's `client-id`, \
+                     `scope` and endpoints"
+                )
+            };
             match cached.filter(|c| c.usable((cx.now)())) {
                 Some(still_valid) => {
                     warn(&format!(
@@ -229,6 +240,13 @@ pub fn get(
             ))),
         },
     }
+}
+
+/// Whether a refusal is about the scope or resource asked for rather than
+/// the login: it never ends the login (a publish the login may not do must
+/// not cost the reads it may).
+fn about_what_was_asked(code: &str) -> bool {
+    matches!(code, "invalid_scope" | "invalid_target")
 }
 
 /// Removes the login `grant` (if it is still the one stored) and the

@@ -336,6 +336,23 @@ fn a_refresh_refused_otherwise_than_invalid_grant_names_the_way_out_and_twice_en
 }
 
 #[test]
+fn a_refused_scope_never_ends_the_login() {
+    let server = TokenServer::start(vec![(400, r#"{"error":"invalid_scope"}"#.to_owned())]);
+    let s = settings(&server);
+    let w = World::new(&server);
+    w.sign_in(&s, FIRST);
+    for _ in 0..2 {
+        let err = format!("{:#}", w.get(&s, Duration::from_secs(2)).unwrap_err());
+        assert!(err.contains("`scope`, `publish-scope`"), "{err}");
+        assert!(err.contains("`cargo login --registry r`"), "{err}");
+    }
+    assert!(
+        w.stored(&s).as_deref() == Some(FIRST),
+        "the login was removed"
+    );
+}
+
+#[test]
 fn a_refusal_of_another_login_is_not_a_repeat() {
     let server = TokenServer::start(vec![refused()]);
     let s = settings(&server);
