@@ -801,3 +801,51 @@ fn a_refresh_refused_twice_with_invalid_request_ends_the_login_saying_how_to_sig
     );
     assert_eq!(idp.hits(), 2);
 }
+
+#[test]
+#[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
+fn a_rotated_refresh_token_that_cannot_be_kept_leaves_the_spent_one_unsent() {
+    // issue 16 R1: the keychain stays frozen past the store's and the
+    // delete's own deadlines (5 s each): the spent refresh token is
+    // recorded, the warning says so, and the next run does not send it.
+    let idp = Idp::start_with(&[("AT_TTL", "300".into()), ("TOKEN_DELAY_MS", "1000".into())]);
+    let keyring = Keyring::start();
+    seeded_login(&idp, &keyring, NO_REGISTRY);
+    let mut home = laptop(NO_REGISTRY, &idp, &keyring, "");
+    let before = grants(&idp, "refresh_token");
+    let out = thread::scope(|s| {
+        let get = s.spawn(|| home.provider_get(NO_REGISTRY, "read"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while pending(&idp) == 0 {
+            assert!(Instant::now() < deadline, "no refresh reached the IdP");
+            thread::sleep(Duration::from_millis(10));
+        }
+        keyring.freeze();
+        let out = get.join().unwrap();
+        keyring.thaw();
+        out
+    });
+    assert!(
+        out.reply().starts_with(r#"{"Ok":{"kind":"get","token":"#),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        out.stderr
+            .contains("is recorded in the cache folder as spent: it will not be sent again")
+            && !out.stderr.contains("the login was removed"),
+        "{}",
+        out.describe()
+    );
+    let next = home.provider_get(NO_REGISTRY, "read");
+    assert!(
+        next.reply()
+            .contains("the stored one is spent and was not sent")
+            && next.reply().contains("`cargo login --registry my-private`"),
+        "{}",
+        next.describe()
+    );
+    assert_eq!(grants(&idp, "refresh_token") - before, 1, "sent again");
+    assert!(stored_login(&keyring, NO_REGISTRY, &idp).is_none());
+    no_leaks(&idp, &mut home, &[&out.stderr, &next.stderr]);
+}
