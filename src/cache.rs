@@ -240,6 +240,31 @@ impl FileStore {
         Ok(FileStore::at(dir))
     }
 
+    /// This user's folder for locks that must hold whatever cache folder a
+    /// process uses (`$CARGO_CREDENTIAL_CORP_CACHE_DIR`): on Unix
+    /// `$XDG_RUNTIME_DIR/cargo-credential-corp` when that variable holds an
+    /// absolute path, else `<temp dir>/cargo-credential-corp-<uid>`; on
+    /// other systems `<temp dir>/cargo-credential-corp` (a per-user temp
+    /// dir). Created 0700; `None` when it is a symlink, not a folder, or not
+    /// owned by this user and private (another user may have made it first).
+    pub fn user_locks() -> Option<FileStore> {
+        let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|d| cfg!(unix) && d.is_absolute());
+        let dir = match runtime {
+            Some(d) => d.join("cargo-credential-corp"),
+            None => std::env::temp_dir().join(per_user("cargo-credential-corp")),
+        };
+        FileStore::private_at(dir)
+    }
+
+    /// A store in `dir`, created 0700 if missing; `None` unless it is a
+    /// folder (not a symlink) owned by this user and private.
+    fn private_at(dir: PathBuf) -> Option<FileStore> {
+        files::open_dir(&dir, true).ok()?;
+        Some(FileStore::at(dir))
+    }
+
     /// A store in `dir`.
     pub fn at(dir: PathBuf) -> FileStore {
         FileStore { dir }
@@ -349,6 +374,16 @@ fn not_private(dir: &Path, e: &std::io::Error) -> anyhow::Error {
     } else {
         anyhow::anyhow!("cannot open {}: {e}", dir.display())
     }
+}
+
+#[cfg(unix)]
+fn per_user(name: &str) -> String {
+    format!("{name}-{}", rustix::process::getuid().as_raw())
+}
+
+#[cfg(not(unix))]
+fn per_user(name: &str) -> String {
+    name.to_owned()
 }
 
 #[cfg(unix)]
@@ -491,6 +526,24 @@ mod files {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_user_lock_folder_is_used_only_when_private_and_not_a_symlink() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("fresh");
+        assert!(FileStore::private_at(fresh.clone()).is_some());
+        let mode = fs::metadata(&fresh).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        let open = dir.path().join("open");
+        fs::create_dir(&open).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(FileStore::private_at(open).is_none());
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&fresh, &link).unwrap();
+        assert!(FileStore::private_at(link).is_none());
+    }
 
     fn entry(token: &str, obtained_at: i64, expires_at: i64) -> Entry {
         Entry {

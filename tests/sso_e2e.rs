@@ -834,3 +834,252 @@ fn a_sign_in_as_another_account_is_kept_only_when_confirmed_and_the_url_stays_ou
     }
     no_leaks(&idp, &mut home, &[&as_alice, &question, &refused, &as_bob]);
 }
+
+/// A login as `cargo login` leaves it, made without cargo or a registry:
+/// the device flow at the IdP (the headless user approves), its refresh
+/// token stored in the keychain item the provider reads. The refresh token.
+fn seeded_login(idp: &Idp, keyring: &Keyring, index_url: &str) -> String {
+    let http = crate::util::http();
+    let form = |pairs: &[(&str, &str)]| {
+        let res = http
+            .post(format!("{}{}", idp.issuer(), pairs[0].1))
+            .form(&pairs[1..])
+            .send()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_str(&res.text().unwrap()).unwrap();
+        json
+    };
+    let device = form(&[
+        ("path", "/device/auth"),
+        ("client_id", "sso"),
+        ("scope", "openid offline_access read publish"),
+    ]);
+    let (uri, code) = (
+        device["verification_uri"]
+            .as_str()
+            .expect("a verification URI"),
+        device["user_code"].as_str().expect("a user code"),
+    );
+    user_agent(&["device", uri, code]).assert_success();
+    let tokens = form(&[
+        ("path", "/token"),
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("client_id", "sso"),
+        ("device_code", device["device_code"].as_str().unwrap()),
+    ]);
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned();
+    let stored = serde_json::json!({
+        "v": 1, "refresh_token": refresh, "account": "alice", "subject": "alice", "stored_at": 0,
+    });
+    let service = format!("cargo-credential-corp-sso:{index_url}|sso@{}", idp.issuer());
+    keyring.store(
+        "seeded login",
+        &[("service", &service), ("username", "cargo-credential-corp")],
+        &stored.to_string(),
+    );
+    refresh
+}
+
+fn pending(idp: &Idp) -> u64 {
+    let body = crate::util::http()
+        .get(format!("{}/test/stats", idp.issuer()))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
+    stats["pending"].as_u64().unwrap_or(0)
+}
+
+const NO_REGISTRY: &str = "sparse+http://127.0.0.1:9/api/v1/crates/";
+
+#[test]
+#[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
+fn a_rotated_refresh_token_is_kept_through_a_keychain_frozen_longer_than_the_budget() {
+    // issue 16 R1: the IdP answers the refresh after 1.5 s; meanwhile the
+    // keychain freezes for 4 s, longer than the get's 2 s keychain budget.
+    let idp = Idp::start_with(&[("AT_TTL", "300".into()), ("TOKEN_DELAY_MS", "1500".into())]);
+    let keyring = Keyring::start();
+    let first = seeded_login(&idp, &keyring, NO_REGISTRY);
+    let mut home = laptop(NO_REGISTRY, &idp, &keyring, "");
+    let out = thread::scope(|s| {
+        let get = s.spawn(|| home.provider_get(NO_REGISTRY, "read"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while pending(&idp) == 0 {
+            assert!(Instant::now() < deadline, "no refresh reached the IdP");
+            thread::sleep(Duration::from_millis(10));
+        }
+        keyring.freeze();
+        thread::sleep(Duration::from_secs(4));
+        keyring.thaw();
+        get.join().unwrap()
+    });
+    assert!(
+        out.reply().starts_with(r#"{"Ok":{"kind":"get","token":"#),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        !out.stderr.contains("could not be stored"),
+        "{}",
+        out.describe()
+    );
+    let kept = refresh_token(&keyring, NO_REGISTRY, &idp);
+    assert!(kept != first, "the rotated refresh token was not stored");
+    assert!(idp.introspect_active(&kept), "the login was revoked");
+    no_leaks(&idp, &mut home, &[&out.stderr]);
+}
+
+#[test]
+#[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
+fn processes_with_different_cache_folders_refresh_one_keychain_login_once() {
+    // issue 16 R3: an IDE's sandbox and a terminal (six here), each with its
+    // own CARGO_CREDENTIAL_CORP_CACHE_DIR, after expiry at once; each
+    // refresh takes the IdP 500 ms, and the refresh token rotates.
+    let idp = Idp::start_with(&[("AT_TTL", "300".into()), ("TOKEN_DELAY_MS", "500".into())]);
+    let keyring = Keyring::start();
+    let first = seeded_login(&idp, &keyring, NO_REGISTRY);
+    let mut homes: Vec<_> = (0..6)
+        .map(|_| laptop(NO_REGISTRY, &idp, &keyring, ""))
+        .collect();
+    let before = grants(&idp, "refresh_token");
+    let outputs: Vec<_> = thread::scope(|s| {
+        let handles: Vec<_> = homes
+            .iter()
+            .map(|home| s.spawn(|| home.provider_get(NO_REGISTRY, "read")))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for out in &outputs {
+        assert!(
+            out.reply().starts_with(r#"{"Ok":{"kind":"get","token":"#),
+            "{}",
+            out.describe()
+        );
+    }
+    assert_eq!(
+        grants(&idp, "refresh_token") - before,
+        1,
+        "not one refresh for one login"
+    );
+    let kept = refresh_token(&keyring, NO_REGISTRY, &idp);
+    assert!(
+        kept != first && idp.introspect_active(&kept),
+        "the login was revoked"
+    );
+    let stderr: Vec<&str> = outputs.iter().map(|o| o.stderr.as_str()).collect();
+    for home in &mut homes {
+        no_leaks(&idp, home, &stderr);
+    }
+}
+
+#[test]
+#[ignore = "e2e: needs gnome-keyring; run scripts/test.sh"]
+fn a_refresh_refused_twice_with_invalid_request_ends_the_login_saying_how_to_sign_in() {
+    // issue 16 N5: an IdP that answers a refresh token it no longer knows
+    // with 400 invalid_request, not invalid_grant.
+    let idp = crate::util::fake::Fake::start(crate::util::fake::Behavior::Json(
+        400,
+        r#"{"error":"invalid_request","error_description":"unknown refresh token"}"#.into(),
+    ));
+    let keyring = Keyring::start();
+    let refresh = "rt-unknown-to-the-idp-0123456789abcdef";
+    let issuer = idp.url("/token");
+    let service = format!("cargo-credential-corp-sso:{NO_REGISTRY}|sso@{issuer}");
+    let stored = serde_json::json!({"v": 1, "refresh_token": refresh, "stored_at": 0});
+    keyring.store(
+        "seeded login",
+        &[("service", &service), ("username", "cargo-credential-corp")],
+        &stored.to_string(),
+    );
+    let mut home = CargoHome::new(NO_REGISTRY, Providers::PerRegistry(vec![]));
+    home.bus(keyring.address()).secret(refresh);
+    home.corp_config(&format!(
+        "[registries.{REGISTRY}]\nindex = {NO_REGISTRY:?}\n\n[registries.{REGISTRY}.sso]\n\
+         token-endpoint = {issuer:?}\ndevice-authorization-endpoint = {:?}\n\
+         client-id = \"sso\"\nscope = \"read\"\n",
+        idp.url("/device")
+    ));
+    let login = || keyring.lookup(&[("service", &service), ("username", "cargo-credential-corp")]);
+
+    let first = home.provider_get(NO_REGISTRY, "read");
+    let reply = first.reply();
+    assert!(
+        reply.contains("invalid_request") && reply.contains("`cargo login --registry my-private`"),
+        "{}",
+        first.describe()
+    );
+    assert!(
+        login().is_some(),
+        "the login was removed at the first refusal"
+    );
+
+    let second = home.provider_get(NO_REGISTRY, "read");
+    let reply = second.reply();
+    assert!(
+        reply.contains("has ended") && reply.contains("the stored login was removed"),
+        "{}",
+        second.describe()
+    );
+    assert!(login().is_none(), "the login is still stored");
+    assert_eq!(idp.hits(), 2);
+    // Nothing more is sent: the next get says to sign in.
+    let third = home.provider_get(NO_REGISTRY, "read");
+    assert!(
+        third.reply().contains("not-found") || third.stderr.contains("not signed in"),
+        "{}",
+        third.describe()
+    );
+    assert_eq!(idp.hits(), 2);
+}
+
+#[test]
+#[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
+fn a_rotated_refresh_token_that_cannot_be_kept_leaves_the_spent_one_unsent() {
+    // issue 16 R1: the keychain stays frozen past the store's and the
+    // delete's own deadlines (5 s each): the spent refresh token is
+    // recorded, the warning says so, and the next run does not send it.
+    let idp = Idp::start_with(&[("AT_TTL", "300".into()), ("TOKEN_DELAY_MS", "1000".into())]);
+    let keyring = Keyring::start();
+    seeded_login(&idp, &keyring, NO_REGISTRY);
+    let mut home = laptop(NO_REGISTRY, &idp, &keyring, "");
+    let before = grants(&idp, "refresh_token");
+    let out = thread::scope(|s| {
+        let get = s.spawn(|| home.provider_get(NO_REGISTRY, "read"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while pending(&idp) == 0 {
+            assert!(Instant::now() < deadline, "no refresh reached the IdP");
+            thread::sleep(Duration::from_millis(10));
+        }
+        keyring.freeze();
+        let out = get.join().unwrap();
+        keyring.thaw();
+        out
+    });
+    assert!(
+        out.reply().starts_with(r#"{"Ok":{"kind":"get","token":"#),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        out.stderr
+            .contains("is recorded in the cache folder as spent: it will not be sent again")
+            && !out.stderr.contains("the login was removed"),
+        "{}",
+        out.describe()
+    );
+    let next = home.provider_get(NO_REGISTRY, "read");
+    assert!(
+        next.reply()
+            .contains("the stored one is spent and was not sent")
+            && next.reply().contains("`cargo login --registry my-private`"),
+        "{}",
+        next.describe()
+    );
+    assert_eq!(grants(&idp, "refresh_token") - before, 1, "sent again");
+    assert!(stored_login(&keyring, NO_REGISTRY, &idp).is_none());
+    no_leaks(&idp, &mut home, &[&out.stderr, &next.stderr]);
+}

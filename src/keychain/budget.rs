@@ -99,6 +99,10 @@ impl Keychain for Budgeted<'_> {
     fn remove_item(&self, service: &str, timeout: Duration) -> Result<bool, KeychainError> {
         self.call(timeout, |t| self.inner.remove_item(service, t))
     }
+
+    fn unbudgeted(&self) -> Option<&dyn Keychain> {
+        Some(super::with_own_deadline(self.inner))
+    }
 }
 
 #[cfg(test)]
@@ -187,6 +191,20 @@ pub(crate) mod tests {
         assert!(err.unwrap_err().to_string().contains("not asked again"));
         assert!(start.elapsed() < Duration::from_millis(20));
         assert_eq!(slow.calls.lock().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_call_with_its_own_deadline_is_outside_every_budget() {
+        let slow = Slow::new(Duration::from_millis(50));
+        let inner = Budgeted::new(&slow, Duration::from_millis(10));
+        let outer = Budgeted::new(&inner, Duration::from_millis(10));
+        assert!(outer.read_item("s", Duration::from_secs(5)).is_err());
+        let own = super::super::with_own_deadline(&outer);
+        assert!(own.read_item("s", Duration::from_secs(5)).is_ok());
+        assert_eq!(
+            slow.calls.lock().unwrap().last(),
+            Some(&Duration::from_secs(5))
+        );
     }
 
     #[test]

@@ -60,6 +60,19 @@ pub trait Keychain {
     /// Removes this provider's item named `service`. `Ok(false)` when there
     /// was none.
     fn remove_item(&self, service: &str, timeout: Duration) -> Result<bool, KeychainError>;
+    /// The keychain under this one's shared budget ([`Budgeted`]), if it is
+    /// one: for the few calls that need a deadline of their own.
+    fn unbudgeted(&self) -> Option<&dyn Keychain> {
+        None
+    }
+}
+
+/// `keychain` without the budget of the request it serves: its calls get
+/// the deadline they are given, not what is left of `keychain-timeout-ms`,
+/// and are made even after an earlier call timed out. Only for a write that
+/// must not be lost (a rotated SSO refresh token).
+pub fn with_own_deadline(keychain: &dyn Keychain) -> &dyn Keychain {
+    keychain.unbudgeted().unwrap_or(keychain)
 }
 
 /// A keychain call that failed. Its message never holds a secret.

@@ -49,7 +49,9 @@
 // error=invalid_request&error_description=nonce required; oidc-provider then puts the
 // request's nonce into the ID token, as it always does), EXACT_REDIRECT=<uri> (the
 // `sso` client's redirect URI is matched exactly, port included, as some IdPs do
-// against RFC 8252 §7.3: any other gets the IdP's 400 error page, no redirect).
+// against RFC 8252 §7.3: any other gets the IdP's 400 error page, no redirect),
+// TOKEN_DELAY_MS (each POST /token is answered that much later; /test/stats counts
+// those in flight as `pending`).
 import { Provider, errors } from 'oidc-provider';
 import * as jose from 'jose';
 
@@ -63,6 +65,8 @@ const stats = { total: 0, byGrant: {} }, secrets = new Set();
 const DEVICE_TTL = +(process.env.DEVICE_TTL || 600), RT_TTL = +(process.env.RT_TTL || 86400);
 let slowDown = process.env.SLOW_DOWN_ONCE === '1';
 const REQUIRE_NONCE = process.env.REQUIRE_NONCE === '1', EXACT_REDIRECT = process.env.EXACT_REDIRECT;
+const TOKEN_DELAY = +(process.env.TOKEN_DELAY_MS || 0);
+stats.pending = 0;
 
 const provider = new Provider(ISS, {
   clients: [
@@ -156,6 +160,8 @@ provider.use(async (ctx, next) => {
   if (ctx.path === '/auth' && ctx.method === 'GET' && !ctx.query.prompt && /(^| )offline_access( |$)/.test(ctx.query.scope || '')) {
     ctx.query = { ...ctx.query, prompt: 'consent' };
   }
+  const delayed = TOKEN_DELAY && ctx.path === '/token' && ctx.method === 'POST';   // not with SLOW_DOWN_ONCE
+  if (delayed) { stats.pending += 1; await new Promise((r) => setTimeout(r, TOKEN_DELAY)); }
   if (slowDown && ctx.path === '/token' && ctx.method === 'POST' && ctx.is('application/x-www-form-urlencoded')) {
     let body = '';   // read here, handed to oidc-provider as request.body
     for await (const chunk of ctx.req) body += chunk;
@@ -167,6 +173,7 @@ provider.use(async (ctx, next) => {
     }
   }
   await next();
+  if (delayed) stats.pending -= 1;
   const p = ctx.oidc?.params || {}, b = typeof ctx.body === 'object' && ctx.body ? ctx.body : {};
   if (ctx.path.startsWith('/token')) keep(p.code, p.code_verifier, p.refresh_token, p.device_code, p.token, p.subject_token, p.assertion);
   if (ctx.path === '/token' && ctx.method === 'POST' && ctx.status === 200) {

@@ -81,7 +81,7 @@ impl Idp {
     }
 
     /// Starts the IdP with `env` (the knobs listed in `idp.mjs`: `AT_TTL`,
-    /// `AT_FORMAT`, `DEVICE_TTL`, `RT_TTL`, `SLOW_DOWN_ONCE`).
+    /// `AT_FORMAT`, `DEVICE_TTL`, `RT_TTL`, `SLOW_DOWN_ONCE`, `TOKEN_DELAY_MS`).
     pub fn start_with(env: &[(&str, String)]) -> Idp {
         // A port picked free can be taken before node binds it: try another.
         let mut last = String::new();

@@ -14,6 +14,7 @@ use anyhow::{Context as _, anyhow};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::records::Records;
 use super::settings::{GrantStore, SsoSettings};
 use crate::cache::FileStore;
 use crate::keychain::Keychain;
@@ -47,6 +48,17 @@ struct Stored {
     stored_at: i64,
 }
 
+/// The name of the keychain item that holds `registry`'s login (also what
+/// the login's file, lock and records are named from).
+pub fn item(settings: &SsoSettings, registry: &Registry<'_>) -> String {
+    format!(
+        "{PREFIX}{}|{}@{}",
+        registry.index_url,
+        settings.client_id,
+        settings.idp_id()
+    )
+}
+
 /// The grant store of one registry.
 pub struct Grants<'a> {
     settings: &'a SsoSettings,
@@ -65,12 +77,7 @@ impl<'a> Grants<'a> {
         timeout: Duration,
         files: Option<FileStore>,
     ) -> Self {
-        let item = format!(
-            "{PREFIX}{}|{}@{}",
-            registry.index_url,
-            settings.client_id,
-            settings.idp_id()
-        );
+        let item = item(settings, registry);
         Grants {
             settings,
             keychain,
@@ -93,6 +100,12 @@ impl<'a> Grants<'a> {
                     .unwrap_or_else(|| "the cache folder".to_owned())
             ),
         }
+    }
+
+    /// What the cache folder remembers about this login
+    /// ([`Records`]).
+    pub fn records(&self) -> Records {
+        Records::new(self.files.clone(), &self.item)
     }
 
     fn file_name(&self) -> String {
@@ -139,7 +152,7 @@ impl<'a> Grants<'a> {
         let text = Zeroizing::new(serde_json::to_string(&stored).expect("plain struct"));
         let mut rt = stored.refresh_token;
         zeroize::Zeroize::zeroize(&mut rt);
-        match self.settings.store {
+        let saved = match self.settings.store {
             GrantStore::Keychain => self
                 .keychain
                 .store_item(
@@ -158,11 +171,23 @@ impl<'a> Grants<'a> {
                 self.files()?
                     .write_private(FOLDER, &self.file_name(), text.as_bytes())
             }
+        };
+        if saved.is_ok() {
+            self.records().clear();
         }
+        saved
     }
 
     /// Removes the stored grant. `Ok(true)` when there was one.
     pub fn remove(&self) -> anyhow::Result<bool> {
+        let removed = self.remove_inner();
+        if removed.is_ok() {
+            self.records().clear();
+        }
+        removed
+    }
+
+    fn remove_inner(&self) -> anyhow::Result<bool> {
         match self.settings.store {
             GrantStore::Keychain => match self.keychain.remove_item(&self.item, self.timeout) {
                 Ok(removed) => Ok(removed),

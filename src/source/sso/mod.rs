@@ -31,6 +31,7 @@ pub mod logout;
 pub mod paste;
 pub mod pkce;
 pub mod qr;
+pub mod records;
 pub mod refresh;
 pub mod settings;
 pub mod token;
@@ -213,24 +214,47 @@ fn access_key(settings: &SsoSettings, registry: &Registry<'_>, scope: Option<&st
 /// sign-out while they replace or remove the login. Waits longer than a
 /// holder can take (discovery and refresh under `timeout-ms` each, two
 /// keychain calls); `None` when it could not be had (or no private folder).
+///
+/// It is keyed to where the login is kept, not to the cache folder: two
+/// processes with different cache folders (an IDE's sandbox and a
+/// terminal) refreshing one keychain login take the same lock, in this
+/// user's lock folder ([`FileStore::user_locks`]). Only when that folder
+/// cannot be had is the lock in the cache folder.
 fn grant_lock(
     files: Option<&FileStore>,
     settings: &SsoSettings,
     registry: &Registry<'_>,
     keychain_timeout: Duration,
 ) -> Option<File> {
-    let keychain = keychain_timeout.max(Duration::from_secs(5));
+    let keychain = keychain_timeout.max(refresh::KEEP_DEADLINE);
     let wait = settings.timeout * 2 + keychain * 2 + Duration::from_secs(5);
-    files?.lock(&grant_key(settings, registry), wait)
+    let key = grant_key(settings, registry, files);
+    match FileStore::user_locks() {
+        Some(locks) => locks.lock(&key, wait),
+        None => {
+            crate::trace::debug(|| {
+                "sso: this user's lock folder cannot be used; the login's lock is in the cache \
+                 folder"
+                    .to_owned()
+            });
+            files?.lock(&key, wait)
+        }
+    }
 }
 
-fn grant_key(settings: &SsoSettings, registry: &Registry<'_>) -> String {
-    cache::key(&[
-        "sso-grant",
-        registry.index_url,
-        settings.idp_id(),
-        &settings.client_id,
-    ])
+/// The lock's name: the login's keychain item, and for `store = "file"`
+/// the cache folder that holds the login's file.
+fn grant_key(settings: &SsoSettings, registry: &Registry<'_>, files: Option<&FileStore>) -> String {
+    let item = grant::item(settings, registry);
+    match settings.store {
+        GrantStore::Keychain => cache::key(&["sso-grant", "keychain", &item]),
+        GrantStore::File => {
+            let folder = files
+                .map(|f| f.folder("sso").display().to_string())
+                .unwrap_or_default();
+            cache::key(&["sso-grant", "file", &item, &folder])
+        }
+    }
 }
 
 fn cache_mode(settings: &SsoSettings) -> CacheMode {

@@ -7,10 +7,13 @@
 //! login` takes it too); without the lock a cached token that is still valid
 //! is served, or the `get` fails, but the refresh token is not sent. One
 //! request, never retried. The refresh token an answer carries is stored
-//! before anything else in that answer is checked or used; if it cannot be
-//! stored, the old one is deleted (it is dead at the IdP) rather than sent
-//! again. `invalid_grant` ends the login: it is removed, if it is still the
-//! one that was sent.
+//! before anything else in that answer is checked or used, with a keychain
+//! deadline of its own; if it cannot be stored, the old one is deleted (it
+//! is dead at the IdP) rather than sent again, or, failing that, recorded
+//! as spent ([`super::records`]) and never sent again. `invalid_grant` ends
+//! the login: it is removed, if it is still the one that was sent. Any
+//! other refusal names `cargo login`; the same refusal of the same refresh
+//! token on the next run ends the login too.
 
 use std::time::Duration;
 
@@ -25,7 +28,7 @@ use super::{
 };
 use crate::cache::{Entry, FileStore};
 use crate::diag::warn;
-use crate::keychain::Budgeted;
+use crate::keychain::{Budgeted, Keychain};
 use crate::mint::flight::open_cache;
 use crate::mint::{Context, Obtained};
 use crate::net::http::Http;
@@ -91,6 +94,32 @@ pub fn get(
     let Some(grant) = grants.load()? else {
         return Ok(None);
     };
+    let records = grants.records();
+    if records.is_spent(&grant.refresh_token) {
+        // Sending it could make the IdP revoke the login (see keep_rotated).
+        let removed = end_login(
+            settings,
+            registry,
+            &grants,
+            &grant,
+            &keychain,
+            cx,
+            files.as_ref(),
+        );
+        bail!(
+            "the single sign-on for {} cannot be refreshed: in an earlier run the identity \
+             provider replaced its refresh token and the new one could not be stored, so the \
+             stored one is spent and was not sent{}. Sign in again with `cargo login --registry \
+             {}`",
+            who(registry, grant.account.as_deref()),
+            if removed {
+                "; the stored login was removed"
+            } else {
+                ""
+            },
+            registry.name.unwrap_or("NAME")
+        );
+    }
     let started = (cx.now)();
     match refresh(
         settings,
@@ -102,6 +131,7 @@ pub fn get(
         cx,
     ) {
         Ok(access) => {
+            records.clear_refusal();
             let lifetime = access.expires_in.unwrap_or(ASSUMED_LIFETIME_SECS);
             let expires_at = started + lifetime;
             if let Some(store) = &store {
@@ -119,19 +149,74 @@ pub fn get(
                 expires_at: Some(expires_at),
             }))
         }
+        Err(Refresh::Refused(e))
+            if !about_what_was_asked(&e.code) && records.refused(&grant.refresh_token, &e.code) =>
+        {
+            // The same refusal of the same refresh token as on the run
+            // before: not a passing failure, the login has ended.
+            let removed = end_login(
+                settings,
+                registry,
+                &grants,
+                &grant,
+                &keychain,
+                cx,
+                files.as_ref(),
+            );
+            bail!(
+                "the single sign-on for {} has ended: the identity provider refused its refresh \
+                 again ({e}){}. Sign in again with `cargo login --registry {}`",
+                who(registry, grant.account.as_deref()),
+                if removed {
+                    ", so the stored login was removed"
+                } else {
+                    ""
+                },
+                registry.name.unwrap_or("NAME")
+            )
+        }
+        Err(Refresh::Refused(e)) => {
+            let name = registry.name.unwrap_or("NAME");
+            let e = if about_what_was_asked(&e.code) {
+                anyhow!(
+                    "the identity provider refused the refresh: {e}. Check the `sso` table's \
+                     `scope`, `publish-scope`, `resource` and `audience`; if the login lacks what \
+                     they ask for, sign in again with `cargo login --registry {name}`"
+                )
+            } else {
+                anyhow!(
+                    "the identity provider refused the refresh: {e}. If the login has ended \
+                     there, sign in again with `cargo login --registry {name}` (the next \
+                     identical refusal removes it); else check the `sso` table's `client-id`, \
+                     `scope` and endpoints"
+                )
+            };
+            match cached.filter(|c| c.usable((cx.now)())) {
+                Some(still_valid) => {
+                    warn(&format!(
+                        "refreshing the registry token failed, using the cached one until it \
+                         expires: {e:#}"
+                    ));
+                    Ok(Some(served(&still_valid)))
+                }
+                None => Err(e.context(format!(
+                    "could not refresh the single sign-on for {}",
+                    who(registry, grant.account.as_deref())
+                ))),
+            }
+        }
         Err(Refresh::Ended(why)) => {
             // The login is dead at the IdP: drop it (if it is still the one
             // that was sent) and the tokens it gave.
-            let removed = match grants.load() {
-                Ok(Some(now_stored))
-                    if now_stored.refresh_token.expose() != grant.refresh_token.expose() =>
-                {
-                    false
-                }
-                _ => grants.remove().unwrap_or(false),
-            };
-            let stores = all_stores(settings, &keychain, cx.keychain_timeout, files.as_ref());
-            forget_tokens(settings, registry, &stores);
+            let removed = end_login(
+                settings,
+                registry,
+                &grants,
+                &grant,
+                &keychain,
+                cx,
+                files.as_ref(),
+            );
             bail!(
                 "the single sign-on for {} has ended ({why}){}. Sign in again with `cargo login \
                  --registry {}`",
@@ -160,6 +245,37 @@ pub fn get(
     }
 }
 
+/// Whether a refusal is about the scope or resource asked for rather than
+/// the login: it never ends the login (a publish the login may not do must
+/// not cost the reads it may).
+fn about_what_was_asked(code: &str) -> bool {
+    matches!(code, "invalid_scope" | "invalid_target")
+}
+
+/// Removes the login `grant` (if it is still the one stored) and the
+/// tokens it gave; whether it was removed.
+fn end_login(
+    settings: &SsoSettings,
+    registry: &Registry<'_>,
+    grants: &Grants<'_>,
+    grant: &Grant,
+    keychain: &dyn Keychain,
+    cx: &Context<'_>,
+    files: Option<&FileStore>,
+) -> bool {
+    let removed = match grants.load() {
+        Ok(Some(now_stored))
+            if now_stored.refresh_token.expose() != grant.refresh_token.expose() =>
+        {
+            false
+        }
+        _ => grants.remove().unwrap_or(false),
+    };
+    let stores = all_stores(settings, keychain, cx.keychain_timeout, files);
+    forget_tokens(settings, registry, &stores);
+    removed
+}
+
 fn served(entry: &Entry) -> Obtained {
     Obtained {
         token: entry.token.clone(),
@@ -171,6 +287,10 @@ fn served(entry: &Entry) -> Obtained {
 enum Refresh {
     /// The login is over (`invalid_grant`): sign in again.
     Ended(String),
+    /// Another refusal (4xx) of the refresh: the login may have ended (some
+    /// IdPs answer `invalid_request` to a refresh token they no longer
+    /// know), or the settings are wrong.
+    Refused(token::OAuthError),
     /// Anything else (network, IdP failing): the login may still be good.
     Failed(anyhow::Error),
 }
@@ -214,11 +334,17 @@ fn refresh(
                 e.description.map(|d| format!(" ({d})")).unwrap_or_default()
             )));
         }
-        Err(e) => {
+        // Not a refusal: the IdP is busy or failing.
+        Err(e)
+            if e.status == 429
+                || e.status >= 500
+                || matches!(e.code.as_str(), "temporarily_unavailable" | "slow_down") =>
+        {
             return Err(Refresh::Failed(anyhow!(
-                "the identity provider refused the refresh: {e}"
+                "the identity provider did not refresh: {e}"
             )));
         }
+        Err(e) => return Err(Refresh::Refused(e)),
     };
     // Rotation: the new refresh token is kept before the rest of the answer
     // is checked or the access token used.
@@ -239,10 +365,29 @@ fn refresh(
     tokens.access.map_err(Refresh::Failed)
 }
 
-/// Stores a rotated refresh token with a keychain deadline of its own (not
-/// what is left of the `get`'s budget). If it cannot be stored, the old one
-/// is deleted: it is dead at the IdP, and sending it again would make the
-/// IdP revoke the login.
+/// The keychain deadline for keeping a rotated refresh token (or deleting
+/// the spent one): its own, at least this long, whatever is left of the
+/// `get`'s `keychain-timeout-ms` budget.
+pub const KEEP_DEADLINE: Duration = Duration::from_secs(5);
+
+/// What became of a rotated refresh token that could not be stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kept {
+    /// Not stored; the old (spent) one was deleted.
+    Removed,
+    /// Neither stored nor deleted; the old one is recorded as spent in the
+    /// cache folder, so it is never sent again.
+    MarkedSpent,
+    /// Neither stored nor deleted nor recorded.
+    Lost,
+}
+
+/// Stores a rotated refresh token on the keychain itself, with a deadline
+/// of its own ([`KEEP_DEADLINE`]; not what is left of the `get`'s budget,
+/// and even after an earlier call of the `get` timed out). If it cannot be
+/// stored, the old one is deleted: it is dead at the IdP, and sending it
+/// again would make the IdP revoke the login. If that fails too, the old
+/// one is recorded as spent in the cache folder.
 fn keep_rotated(
     settings: &SsoSettings,
     registry: &Registry<'_>,
@@ -252,21 +397,49 @@ fn keep_rotated(
     now: i64,
     cx: &Context<'_>,
 ) {
-    let timeout = cx.keychain_timeout.max(Duration::from_secs(5));
-    let grants = Grants::new(settings, registry, cx.keychain, timeout, files.cloned());
+    let timeout = cx.keychain_timeout.max(KEEP_DEADLINE);
+    let keychain = crate::keychain::with_own_deadline(cx.keychain);
+    let grants = Grants::new(settings, registry, keychain, timeout, files.cloned());
     let next = Grant {
         refresh_token: rotated,
         account: grant.account.clone(),
         subject: grant.subject.clone(),
     };
-    if let Err(e) = grants.save(&next, now, &label(registry, grant.account.as_deref())) {
-        let _ = grants.remove();
-        warn(&format!(
-            "the identity provider replaced the refresh token of the single sign-on for {}, and \
-             the new one could not be stored ({e:#}); the login was removed. This cargo run goes \
-             on; sign in again with `cargo login --registry {}`",
-            registry.display_name(),
-            registry.name.unwrap_or("NAME")
-        ));
+    let Err(e) = grants.save(&next, now, &label(registry, grant.account.as_deref())) else {
+        return;
+    };
+    let kept = match grants.remove() {
+        Ok(_) => Kept::Removed,
+        Err(_) => match grants.records().mark_spent(&grant.refresh_token) {
+            Ok(()) => Kept::MarkedSpent,
+            Err(_) => Kept::Lost,
+        },
+    };
+    warn(&format!(
+        "the identity provider replaced the refresh token of the single sign-on for {}, and \
+         the new one could not be stored ({e:#}); {}. This cargo run goes on; sign in again \
+         with `cargo login --registry {}`",
+        registry.display_name(),
+        kept_message(kept),
+        registry.name.unwrap_or("NAME")
+    ));
+}
+
+fn kept_message(kept: Kept) -> &'static str {
+    match kept {
+        Kept::Removed => "the login was removed",
+        Kept::MarkedSpent => {
+            "the login could not be removed either, and is recorded in the cache folder as spent: \
+             it will not be sent again"
+        }
+        Kept::Lost => {
+            "the login could neither be removed nor recorded as spent: the next cargo run will \
+             send the spent refresh token and the identity provider may revoke the login, so \
+             sign in again now"
+        }
     }
 }
+
+#[cfg(test)]
+#[path = "refresh_tests.rs"]
+mod tests;
