@@ -186,7 +186,8 @@ impl Runner {
         let Ok(bytes) = stderr.recv_timeout(Duration::from_millis(200)) else {
             return String::new();
         };
-        let mut secrets: Vec<&str> = self.redact.iter().map(Token::expose).collect();
+        let echoes: Vec<_> = self.redact.iter().flat_map(Token::echoes).collect();
+        let mut secrets: Vec<&str> = echoes.iter().map(|s| s.as_str()).collect();
         secrets.extend(printed);
         match clean(&String::from_utf8_lossy(&bytes), &secrets) {
             Some(text) => format!("; its standard error ended with: \"{text}\""),

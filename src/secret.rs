@@ -57,7 +57,7 @@ impl Token {
         if has {
             self
         } else {
-            Token::new(format!("{scheme} {}", self.expose()))
+            Token::new(format!("{scheme} {}", self.0.as_str()))
         }
     }
 }

@@ -75,7 +75,7 @@ pub fn registry(index: &str, token: Option<&Token>, findings: &mut Vec<Finding>)
     let ask = |auth: Option<&Token>| -> anyhow::Result<(u16, Option<String>)> {
         let (url, mut req) = http.get(&url)?;
         if let Some(t) = auth {
-            req = req.header(reqwest::header::AUTHORIZATION, t.expose());
+            req = crate::net::fields::header(req, "authorization", t);
         }
         http.send_for_status(&url, req)
     };

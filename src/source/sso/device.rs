@@ -7,6 +7,7 @@ use anyhow::{anyhow, bail};
 
 use super::token::{self, TokenSet};
 use crate::diag::say;
+use crate::net::fields::Value;
 use crate::net::http::Http;
 
 const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -30,8 +31,8 @@ pub struct Device<'a> {
 
 /// Runs the device flow: the tokens once the person approved.
 pub fn run(http: &Http, d: &Device<'_>) -> anyhow::Result<TokenSet> {
-    let mut form = vec![("client_id", d.client_id)];
-    form.extend_from_slice(d.params);
+    let mut form = vec![("client_id", Value::Plain(d.client_id))];
+    form.extend(d.params.iter().map(|(k, v)| (*k, Value::Plain(v))));
     let auth = token::device_authorization(http, d.endpoint, &form)?
         .map_err(|e| anyhow!("the IdP refused to start a device sign-in: {e}; check `client-id` and that the client may use the device flow"))?;
     say(&format!(
@@ -72,32 +73,29 @@ pub fn run(http: &Http, d: &Device<'_>) -> anyhow::Result<TokenSet> {
         }
         std::thread::sleep(interval);
         let form = [
-            ("grant_type", DEVICE_CODE),
-            ("device_code", auth.device_code.expose()),
-            ("client_id", d.client_id),
+            ("grant_type", Value::Plain(DEVICE_CODE)),
+            ("device_code", Value::Secret(&auth.device_code)),
+            ("client_id", Value::Plain(d.client_id)),
         ];
         // A poll that does not get through (a dropped connection, a timeout)
         // is repeated at the next interval: polling with the device code is
         // safe to repeat. Three in a row end the sign-in.
-        let answer =
-            match token::request(http, d.token_endpoint, &form, &[auth.device_code.expose()]) {
-                Ok(answer) => {
-                    failures = 0;
-                    answer
-                }
-                Err(e) if failures < 2 => {
-                    failures += 1;
-                    crate::diag::warn(&format!(
-                        "polling the identity provider failed, retrying: {e:#}"
-                    ));
-                    continue;
-                }
-                Err(e) => {
-                    return Err(
-                        e.context("the device sign-in could not reach the identity provider")
-                    );
-                }
-            };
+        let answer = match token::request(http, d.token_endpoint, &form) {
+            Ok(answer) => {
+                failures = 0;
+                answer
+            }
+            Err(e) if failures < 2 => {
+                failures += 1;
+                crate::diag::warn(&format!(
+                    "polling the identity provider failed, retrying: {e:#}"
+                ));
+                continue;
+            }
+            Err(e) => {
+                return Err(e.context("the device sign-in could not reach the identity provider"));
+            }
+        };
         match answer {
             Ok(tokens) => return Ok(tokens),
             Err(e) => match e.code.as_str() {

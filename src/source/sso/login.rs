@@ -16,8 +16,10 @@ use super::{
 use crate::diag::{say, warn};
 use crate::keychain::Budgeted;
 use crate::mint::Context;
+use crate::net::fields::Value;
 use crate::net::http::Http;
 use crate::registry::Registry;
+use crate::secret::Token;
 
 /// What `cargo login` runs for a registry with an `sso` table.
 pub fn login(
@@ -240,7 +242,7 @@ pub fn login(
     // sign-in the same grant (one browser session), and revoking the old
     // refresh token would revoke the new one with it.
     if let (Some(previous), Some(endpoint)) = (previous, &endpoints.revocation)
-        && previous.refresh_token.expose() != refresh_token.expose()
+        && previous.refresh_token != refresh_token
         && previous.subject.is_some()
         && subject.is_some()
         && previous.subject != subject
@@ -378,21 +380,19 @@ fn code_flow(
             description.map(|d| format!(" ({d})")).unwrap_or_default()
         ),
     };
+    // The code and the verifier are secrets: redacted from what the IdP says.
+    let code = Token::new(code.to_string());
+    let verifier = Token::new(pkce.verifier.to_string());
     let mut form = vec![
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", redirect_uri.as_str()),
-        ("client_id", settings.client_id.as_str()),
-        ("code_verifier", pkce.verifier.as_str()),
+        ("grant_type", Value::Plain("authorization_code")),
+        ("code", Value::Secret(&code)),
+        ("redirect_uri", Value::Plain(&redirect_uri)),
+        ("client_id", Value::Plain(&settings.client_id)),
+        ("code_verifier", Value::Secret(&verifier)),
     ];
-    form.extend(target_params(settings));
-    let tokens = token::request(
-        http,
-        token_endpoint,
-        &form,
-        &[code.as_str(), pkce.verifier.as_str()],
-    )?
-    .map_err(|e| {
+    let target = target_params(settings);
+    form.extend(target.iter().map(|(k, v)| (*k, Value::Plain(v))));
+    let tokens = token::request(http, token_endpoint, &form)?.map_err(|e| {
         anyhow!("the identity provider refused the sign-in code: {e}; nothing was stored")
     })?;
     // The nonce the ID token must carry, when the request sent one.

@@ -40,7 +40,7 @@ impl Records {
     }
 
     fn digest(token: &Token) -> String {
-        cache::key(&["sso-refresh-token", token.expose()])
+        cache::secret_key(&["sso-refresh-token"], token)
     }
 
     fn name(&self, what: &str) -> String {

@@ -31,6 +31,7 @@ use crate::diag::warn;
 use crate::keychain::{Budgeted, Keychain};
 use crate::mint::flight::open_cache;
 use crate::mint::{Context, Obtained};
+use crate::net::fields::Value;
 use crate::net::http::Http;
 use crate::protocol::OperationClass;
 use crate::registry::Registry;
@@ -264,11 +265,7 @@ fn end_login(
     files: Option<&FileStore>,
 ) -> bool {
     let removed = match grants.load() {
-        Ok(Some(now_stored))
-            if now_stored.refresh_token.expose() != grant.refresh_token.expose() =>
-        {
-            false
-        }
+        Ok(Some(now_stored)) if now_stored.refresh_token != grant.refresh_token => false,
         _ => grants.remove().unwrap_or(false),
     };
     let stores = all_stores(settings, keychain, cx.keychain_timeout, files);
@@ -309,22 +306,17 @@ fn refresh(
         .with_ca_files(&settings.ca_files);
     let endpoints = endpoints(settings, &http, files, now).map_err(Refresh::Failed)?;
     let mut form = vec![
-        ("grant_type", "refresh_token"),
-        ("refresh_token", grant.refresh_token.expose()),
-        ("client_id", settings.client_id.as_str()),
+        ("grant_type", Value::Plain("refresh_token")),
+        ("refresh_token", Value::Secret(&grant.refresh_token)),
+        ("client_id", Value::Plain(&settings.client_id)),
     ];
     if let Some(scope) = scope {
-        form.push(("scope", scope));
+        form.push(("scope", Value::Plain(scope)));
     }
-    form.extend(target_params(settings));
+    let target = target_params(settings);
+    form.extend(target.iter().map(|(k, v)| (*k, Value::Plain(v))));
     // One request, never repeated (see the module documentation).
-    let answer = token::request(
-        &http,
-        &endpoints.token,
-        &form,
-        &[grant.refresh_token.expose()],
-    )
-    .map_err(Refresh::Failed)?;
+    let answer = token::request(&http, &endpoints.token, &form).map_err(Refresh::Failed)?;
     let tokens = match answer {
         Ok(tokens) => tokens,
         Err(e) if e.code == "invalid_grant" => {
@@ -352,13 +344,13 @@ fn refresh(
         format!(
             "sso: refreshed; the IdP {} the refresh token",
             match &tokens.refresh {
-                Some(r) if r.expose() != grant.refresh_token.expose() => "rotated",
+                Some(r) if *r != grant.refresh_token => "rotated",
                 _ => "kept",
             }
         )
     });
     if let Some(rotated) = tokens.refresh
-        && rotated.expose() != grant.refresh_token.expose()
+        && rotated != grant.refresh_token
     {
         keep_rotated(settings, registry, grant, rotated, files, now, cx);
     }

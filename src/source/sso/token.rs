@@ -8,6 +8,7 @@ use anyhow::{anyhow, bail};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use crate::net::fields::{self, Value};
 use crate::net::http::Http;
 use crate::net::url::display_url;
 use crate::oidc::exchange::{self, clean};
@@ -81,10 +82,13 @@ struct Failure {
 fn post_form(
     http: &Http,
     endpoint: &str,
-    form: &[(&str, &str)],
+    form: &[(&str, Value<'_>)],
 ) -> anyhow::Result<(u16, Zeroizing<Vec<u8>>, String)> {
     let (url, req) = http.post(endpoint)?;
-    let resp = http.send(&url, req.header("accept", "application/json").form(form))?;
+    let resp = http.send(
+        &url,
+        fields::form(req.header("accept", "application/json"), form),
+    )?;
     Ok((resp.status, Zeroizing::new(resp.body), display_url(&url)))
 }
 
@@ -112,27 +116,25 @@ fn oauth_error(
     })
 }
 
-fn encoded_forms(secrets: &[&str]) -> Vec<Zeroizing<String>> {
-    let mut all = Vec::new();
-    for raw in secrets {
-        all.push(Zeroizing::new((*raw).to_owned()));
-        all.push(Zeroizing::new(
-            url::form_urlencoded::byte_serialize(raw.as_bytes()).collect(),
-        ));
-    }
-    all
+fn encoded_forms(form: &[(&str, Value<'_>)]) -> Vec<Zeroizing<String>> {
+    form.iter()
+        .filter_map(|(_, value)| match value {
+            Value::Secret(token) => Some(token.echoes()),
+            Value::Plain(_) => None,
+        })
+        .flatten()
+        .collect()
 }
 
 /// A token request (`grant_type` and its parameters in `form`): the tokens
-/// issued, or the IdP's OAuth error.
+/// issued, or the IdP's OAuth error, with the form's secrets redacted.
 pub fn request(
     http: &Http,
     endpoint: &str,
-    form: &[(&str, &str)],
-    secrets: &[&str],
+    form: &[(&str, Value<'_>)],
 ) -> anyhow::Result<Answer<TokenSet>> {
     let (status, body, shown) = post_form(http, endpoint, form)?;
-    let secrets = encoded_forms(secrets);
+    let secrets = encoded_forms(form);
     let secrets: Vec<&str> = secrets.iter().map(|s| s.as_str()).collect();
     if status != 200 {
         return oauth_error(status, &body, &shown, &secrets).map(Err);
@@ -193,7 +195,7 @@ struct RawDevice {
 pub fn device_authorization(
     http: &Http,
     endpoint: &str,
-    form: &[(&str, &str)],
+    form: &[(&str, Value<'_>)],
 ) -> anyhow::Result<Answer<DeviceAuthorization>> {
     let (status, body, shown) = post_form(http, endpoint, form)?;
     if status != 200 {
@@ -250,15 +252,15 @@ pub fn revoke(
     token: &Token,
 ) -> anyhow::Result<Result<(), String>> {
     let form = [
-        ("token", token.expose()),
-        ("token_type_hint", "refresh_token"),
-        ("client_id", client_id),
+        ("token", Value::Secret(token)),
+        ("token_type_hint", Value::Plain("refresh_token")),
+        ("client_id", Value::Plain(client_id)),
     ];
     let (status, body, shown) = post_form(http, endpoint, &form)?;
     if status == 200 {
         return Ok(Ok(()));
     }
-    let secrets = encoded_forms(&[token.expose()]);
+    let secrets = encoded_forms(&form);
     let secrets: Vec<&str> = secrets.iter().map(|s| s.as_str()).collect();
     Ok(Err(match oauth_error(status, &body, &shown, &secrets) {
         Ok(e) => format!("{shown} refused: {e}"),
