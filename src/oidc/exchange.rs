@@ -32,7 +32,7 @@ pub struct Issued {
 /// stored is also accepted when read back.
 pub use crate::cache::MAX_LIFETIME_SECS;
 
-pub use super::discovery::parse_discovery;
+pub use crate::oauth::discovery::parse_discovery;
 
 /// The parameters of one token request.
 pub struct Request<'a> {

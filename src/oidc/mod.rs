@@ -22,7 +22,7 @@ use crate::secret::Token;
 pub mod aws;
 pub mod codeartifact;
 pub mod crates_io;
-pub mod discovery;
+pub mod endpoint;
 pub mod exchange;
 mod family;
 pub mod identity;
@@ -266,19 +266,25 @@ fn obtain(
         client_secret: call.client_secret,
     };
     let (endpoint, source) =
-        discovery::token_endpoint(&http, settings, call.discovery_cache, call.now)?;
+        endpoint::token_endpoint(&http, settings, call.discovery_cache, call.now)?;
     match (call.request)(&http, &endpoint, &request) {
         // The endpoint a cached document named is gone: nothing was
         // consumed by a 404, so discover again and try once more.
-        Err(e) if refused_with(&e, 404) && source == discovery::EndpointOrigin::Cached => {
-            discovery::forget(settings, call.discovery_cache);
+        Err(e)
+            if refused_with(&e, 404)
+                && source == crate::oauth::discovery::EndpointOrigin::Cached =>
+        {
+            endpoint::forget(settings, call.discovery_cache);
             let (endpoint, _) =
-                discovery::token_endpoint(&http, settings, call.discovery_cache, call.now)?;
+                endpoint::token_endpoint(&http, settings, call.discovery_cache, call.now)?;
             (call.request)(&http, &endpoint, &request)
         }
         // A 400 may mean an endpoint that moved: the next run rediscovers.
-        Err(e) if refused_with(&e, 400) && source != discovery::EndpointOrigin::Configured => {
-            discovery::forget(settings, call.discovery_cache);
+        Err(e)
+            if refused_with(&e, 400)
+                && source != crate::oauth::discovery::EndpointOrigin::Configured =>
+        {
+            endpoint::forget(settings, call.discovery_cache);
             Err(e)
         }
         other => other,

@@ -18,7 +18,7 @@ use anyhow::{Context as _, anyhow, bail};
 use crate::cache::CacheMode;
 use crate::cache::{self, FileStore, Store};
 use crate::net::http::Http;
-use crate::oidc::discovery;
+use crate::oauth::discovery;
 use crate::protocol::OperationClass;
 use crate::registry::Registry;
 

@@ -1,8 +1,8 @@
-//! OIDC discovery: the token endpoint from
-//! `<issuer>/.well-known/openid-configuration`, checked (the document must
-//! describe the configured issuer, its endpoint must pass the HTTP policy)
-//! and cached across runs, so that a cold exchange costs one round trip to
-//! the IdP instead of two.
+//! OIDC discovery: an issuer's endpoints (token, authorization, device,
+//! revocation) from `<issuer>/.well-known/openid-configuration`, checked
+//! (the document must describe the configured issuer, its endpoints must
+//! pass the HTTP policy) and cached across runs, so that a cold exchange or
+//! refresh costs one round trip to the IdP instead of two.
 //!
 //! The cache is a private file per issuer in the file store
 //! (`discovery/<key>.json`), reused for the `Cache-Control: max-age` of the
@@ -15,7 +15,6 @@
 use anyhow::{anyhow, bail};
 use serde::{Deserialize, Serialize};
 
-use super::settings::{Endpoint, OidcSettings};
 use crate::cache::FileStore;
 use crate::net::http::Http;
 use crate::net::url::{checked_url, display_url};
@@ -91,21 +90,6 @@ pub enum EndpointOrigin {
     Cached,
 }
 
-/// The token endpoint for `settings`: configured, cached, or discovered now
-/// (and cached in `files` when given).
-pub fn token_endpoint(
-    http: &Http,
-    settings: &OidcSettings,
-    files: Option<&FileStore>,
-    now: i64,
-) -> anyhow::Result<(String, EndpointOrigin)> {
-    let issuer = match &settings.endpoint {
-        Endpoint::Token(url) => return Ok((url.clone(), EndpointOrigin::Configured)),
-        Endpoint::Discover(issuer) => issuer,
-    };
-    metadata(http, issuer, files, now).map(|(m, source)| (m.token_endpoint, source))
-}
-
 /// The discovery document of `issuer`: cached in `files` by an earlier run,
 /// or fetched now (and cached when `files` is given).
 pub fn metadata(
@@ -151,13 +135,6 @@ pub fn metadata(
         let _ = files.write_private(FOLDER, &file_name(issuer), &text);
     }
     Ok((metadata, EndpointOrigin::Fetched))
-}
-
-/// Drops the cached document of `settings`' issuer, if any.
-pub fn forget(settings: &OidcSettings, files: Option<&FileStore>) {
-    if let Endpoint::Discover(issuer) = &settings.endpoint {
-        forget_issuer(issuer, files);
-    }
 }
 
 /// Drops the cached document of `issuer`, if any.
@@ -274,12 +251,6 @@ mod tests {
         }
     }
 
-    fn settings(issuer: &str) -> OidcSettings {
-        let raw: super::super::settings::RawOidc =
-            toml::from_str(&format!("issuer = {issuer:?}\n")).unwrap();
-        raw.validate("t").unwrap()
-    }
-
     fn store(files: &FileStore, issuer: &str, endpoint: &str, fetched_at: i64, max_age: i64) {
         let cached = Cached {
             v: CACHE_FORMAT,
@@ -305,12 +276,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let files = FileStore::at(dir.path().to_path_buf());
         let issuer = "https://idp.example";
-        let s = settings(issuer);
         // The HTTP client is never used while the cache answers: an
         // unroutable timeout would show if it were.
         let http = Http::new(std::time::Duration::from_millis(100)).unwrap();
         store(&files, issuer, "https://idp.example/token", 1000, 300);
-        let got = token_endpoint(&http, &s, Some(&files), 1200).unwrap();
+        let got = metadata(&http, issuer, Some(&files), 1200)
+            .map(|(m, origin)| (m.token_endpoint, origin))
+            .unwrap();
         assert_eq!(
             got,
             (
@@ -327,7 +299,7 @@ mod tests {
         assert_eq!(load(&files, issuer, 1100), None);
         store(&files, issuer, "https://idp.example/token", 1000, i64::MAX);
         assert_eq!(load(&files, issuer, 1000 + MAX_AGE_SECS), None);
-        forget(&s, Some(&files));
+        forget_issuer(issuer, Some(&files));
         assert_eq!(load(&files, issuer, 1000), None);
     }
 }
