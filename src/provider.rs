@@ -25,7 +25,7 @@ use crate::registry::Registry;
 use crate::source::sso::settings::Flow;
 use crate::source::{Found, Lifetime, Login, Lookup, Request, SourceKind, source};
 
-pub use crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT;
+pub use crate::keychain::INTERACTIVE_KEYCHAIN_TIMEOUT;
 
 /// The provider, generic over its environment and keychain seams.
 #[derive(Debug)]

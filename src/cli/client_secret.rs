@@ -68,7 +68,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             &item,
             &format!("OAuth client secret for {}", args.registry),
             &secret,
-            crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT,
+            crate::keychain::INTERACTIVE_KEYCHAIN_TIMEOUT,
         )
         .map_err(|e| anyhow!(e).context("could not store the client secret in the OS keychain"))?;
     eprintln!("stored the client secret in the OS keychain (item `{item}`)");

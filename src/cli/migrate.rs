@@ -21,10 +21,10 @@ use toml_edit::{DocumentMut, Item};
 use super::cargo_config::{self, CargoConfig, Origin, TomlFile, is_this_entry};
 use super::shown::shown;
 use crate::env::{Environment, ProcessEnv};
+use crate::keychain::INTERACTIVE_KEYCHAIN_TIMEOUT;
 use crate::keychain::{Keychain, OsKeychain, service_name};
 use crate::registry::{CRATES_IO, CRATES_IO_INDEXES, env_mangle};
 use crate::secret::Token;
-use crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT;
 
 /// Arguments of `migrate`.
 #[derive(Debug, clap::Args)]

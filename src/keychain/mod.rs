@@ -22,6 +22,10 @@ pub mod os;
 pub use budget::Budgeted;
 pub use os::OsKeychain;
 
+/// Deadline of the keychain calls made by `cargo login` / `cargo logout`: a
+/// person is waiting, perhaps on an unlock prompt.
+pub const INTERACTIVE_KEYCHAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The service name of the item holding the token for `index_url`.
 pub fn service_name(index_url: &str) -> String {
     format!("cargo-registry:{index_url}")

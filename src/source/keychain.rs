@@ -3,7 +3,8 @@
 
 use anyhow::{anyhow, bail};
 
-use super::{Found, INTERACTIVE_KEYCHAIN_TIMEOUT, Login, Lookup, Request, Source};
+use super::{Found, Login, Lookup, Request, Source};
+use crate::keychain::INTERACTIVE_KEYCHAIN_TIMEOUT;
 use crate::secret::Token;
 
 /// The keychain source.

@@ -5,7 +5,6 @@
 //! and `cargo logout` to every source that holds something.
 
 use std::fmt;
-use std::time::Duration;
 
 use cargo_credential::LoginOptions;
 use serde::Deserialize;
@@ -135,10 +134,6 @@ pub struct Login<'a> {
     /// `-- --device`, `--browser` or `--paste`.
     pub flow: Option<sso::settings::Flow>,
 }
-
-/// Deadline of the keychain calls made by `cargo login` / `cargo logout`: a
-/// person is waiting, perhaps on an unlock prompt.
-pub const INTERACTIVE_KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A place a token can come from.
 pub trait Source {

@@ -154,12 +154,12 @@ pub fn login(
     let subject = claims
         .as_ref()
         .and_then(|c| Some(c.get("sub")?.as_str()?.to_owned()));
-    let keychain = Budgeted::new(cx.keychain, crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT);
+    let keychain = Budgeted::new(cx.keychain, crate::keychain::INTERACTIVE_KEYCHAIN_TIMEOUT);
     let grants = Grants::new(
         settings,
         registry,
         &keychain,
-        crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT,
+        crate::keychain::INTERACTIVE_KEYCHAIN_TIMEOUT,
         files.clone(),
     );
     // A login as another account than the stored one is kept only once the
@@ -233,7 +233,7 @@ pub fn login(
     let stores = all_stores(
         settings,
         &keychain,
-        crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT,
+        crate::keychain::INTERACTIVE_KEYCHAIN_TIMEOUT,
         files.as_ref(),
     );
     forget_tokens(settings, registry, &stores);

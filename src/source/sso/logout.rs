@@ -29,7 +29,7 @@ pub fn logout(
     registry: &Registry<'_>,
     cx: &Context<'_>,
 ) -> anyhow::Result<LoggedOut> {
-    let timeout = crate::source::INTERACTIVE_KEYCHAIN_TIMEOUT;
+    let timeout = crate::keychain::INTERACTIVE_KEYCHAIN_TIMEOUT;
     let keychain = Budgeted::new(cx.keychain, timeout);
     let files = (cx.files)().ok();
     let grants = Grants::new(settings, registry, &keychain, timeout, files.clone());
