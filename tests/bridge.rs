@@ -314,3 +314,69 @@ fn exec_needs_a_command() {
     let out = exec_provider().run(&["exec", "--registry", "corp"], "");
     assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
 }
+
+/// Cargo's home as the provider sees it in a [`Provider`] test.
+fn cargo_home_config(p: &Provider, text: &str) {
+    crate::util::write(&p.dir().join("cargo-home").join("config.toml"), text);
+}
+
+/// The leak rule for a run whose provider did not declare the token (its
+/// `token` runs print it on purpose).
+fn assert_no_token(out: &Output) {
+    out.assert_free_of(&[TOKEN.to_owned()]);
+}
+
+#[test]
+fn token_and_exec_take_the_index_from_the_users_own_cargo_config() {
+    // No provider config at all: the index is in $CARGO_HOME/config.toml.
+    let mut p = Provider::new();
+    p.env("CARGO_REGISTRIES_CORP_TOKEN", TOKEN);
+    cargo_home_config(&p, &format!("[registries.corp]\nindex = {INDEX:?}\n"));
+    let out = run_token(&p, &["--registry", "corp"]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(out.stdout, format!("{TOKEN}\n"));
+    let out = exec(&p, "exit 5", "");
+    assert_eq!(out.status.code(), Some(5), "{}", out.stderr);
+    assert_no_token(&out);
+
+    // Or in Cargo's variable, which wins over the file as in Cargo.
+    let mut p = Provider::new();
+    p.env("CARGO_REGISTRIES_CORP_TOKEN", TOKEN)
+        .env("CARGO_REGISTRIES_CORP_INDEX", INDEX);
+    cargo_home_config(
+        &p,
+        "[registries.corp]\nindex = \"sparse+https://other.example/\"\n",
+    );
+    let out = run_token(&p, &["--registry", "corp"]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(out.stdout, format!("{TOKEN}\n"));
+    let out = exec(&p, "exit 6", "");
+    assert_eq!(out.status.code(), Some(6), "{}", out.stderr);
+    assert_no_token(&out);
+}
+
+#[test]
+fn token_and_exec_never_take_the_index_from_a_projects_cargo_config() {
+    let mut p = Provider::new();
+    p.env("CARGO_REGISTRIES_CORP_TOKEN", TOKEN).secret(TOKEN);
+    let project = p.dir().join("project");
+    crate::util::write(
+        &project.join(".cargo").join("config.toml"),
+        "[registries.corp]\nindex = \"sparse+https://evil.example/\"\n",
+    );
+    let out = p.run_in(&project, &["token", "--registry", "corp"], "");
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    out.assert_stderr_contains("no index URL for registry `corp`");
+    assert!(!out.stderr.contains("evil.example"), "{}", out.stderr);
+    let marker = p.dir().join("ran");
+    let script = format!("touch '{}'", marker.display());
+    let out = p.run_in(
+        &project,
+        &["exec", "--registry", "corp", "--", "sh", "-c", &script],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    out.assert_stderr_contains("no index URL for registry `corp`");
+    assert!(!marker.exists());
+}
