@@ -218,7 +218,7 @@ fn exec_gives_the_command_the_token_and_its_streams() {
 }
 
 #[test]
-fn exec_adds_only_the_token_variable() {
+fn exec_adds_only_the_token_and_index_variables() {
     let p = exec_provider();
     let names = "env | cut -d= -f1 | sort";
     let through = exec(&p, names, "");
@@ -240,7 +240,10 @@ fn exec_adds_only_the_token_variable() {
         .difference(&set(&through.stdout))
         .cloned()
         .collect();
-    assert_eq!(added, ["CARGO_REGISTRIES_CORP_TOKEN"]);
+    assert_eq!(
+        added,
+        ["CARGO_REGISTRIES_CORP_INDEX", "CARGO_REGISTRIES_CORP_TOKEN"]
+    );
     assert_eq!(removed, Vec::<String>::new());
 }
 
@@ -379,4 +382,89 @@ fn token_and_exec_never_take_the_index_from_a_projects_cargo_config() {
     assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
     out.assert_stderr_contains("no index URL for registry `corp`");
     assert!(!marker.exists());
+}
+
+/// The `Authorization` headers a fake registry received.
+fn authorizations(registry: &Fake) -> Vec<String> {
+    registry
+        .requests()
+        .iter()
+        .filter_map(|r| {
+            r.lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+                .map(|l| l["authorization:".len()..].trim().to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn exec_keeps_a_projects_cargo_config_from_re_pointing_the_registry() {
+    // The registry the token is for, and one a project's config names
+    // instead; both want a token (401), as an auth-required registry does.
+    let good = Fake::start(Behavior::Raw(401, "authentication required".into()));
+    let evil = Fake::start(Behavior::Raw(401, "authentication required".into()));
+    let good_index = format!("sparse+{}", good.url("/"));
+    let evil_index = format!("sparse+{}", evil.url("/"));
+    let mut home = CargoHome::new(&good_index, Providers::Global(vec!["cargo:token".into()]));
+    home.env("ACME_TOKEN", TOKEN).secret(TOKEN);
+    home.corp_config(&format!(
+        "[registries.{REGISTRY}]\nindex = {good_index:?}\nenv = [\"ACME_TOKEN\"]\n"
+    ));
+    let app = home.new_app("app", "dep", "1");
+    crate::util::write(
+        &app.join(".cargo").join("config.toml"),
+        &format!("[registries.{REGISTRY}]\nindex = {evil_index:?}\n"),
+    );
+    let mut cmd = Command::new(provider_bin());
+    cmd.args([
+        "exec",
+        "--registry",
+        REGISTRY,
+        "--",
+        "cargo",
+        "generate-lockfile",
+    ])
+    .current_dir(&app);
+    home.run_with_env(cmd).assert_failure();
+    assert_eq!(
+        authorizations(&evil).len(),
+        0,
+        "the token went to the index a project's config chose ({} requests there)",
+        evil.requests().len()
+    );
+    let sent = authorizations(&good);
+    assert!(
+        !sent.is_empty() && sent.iter().all(|a| a == TOKEN),
+        "{} requests to the configured index, {} with an Authorization header, not all the token",
+        good.requests().len(),
+        sent.len()
+    );
+}
+
+#[test]
+fn exec_sets_the_registrys_index_beside_its_token() {
+    let p = exec_provider();
+    let out = exec(
+        &p,
+        &format!(r#"test "$CARGO_REGISTRIES_CORP_INDEX" = "{INDEX}" || exit 9"#),
+        "",
+    );
+    out.assert_success();
+    // crates.io has no index variable: only its token.
+    let mut p = Provider::new();
+    p.env("CARGO_REGISTRY_TOKEN", TOKEN).secret(TOKEN);
+    let out = p.run(
+        &[
+            "exec",
+            "--registry",
+            "crates-io",
+            "--",
+            "sh",
+            "-c",
+            "env | cut -d= -f1 | grep -c '^CARGO_REGISTR' ; test -n \"$CARGO_REGISTRY_TOKEN\"",
+        ],
+        "",
+    );
+    out.assert_success();
+    assert_eq!(out.stdout, "1\n");
 }
