@@ -88,8 +88,47 @@ fn token_from_stdout_variables_are_the_defaults() {
     assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
     assert_eq!(out.stdout, "");
     assert!(out.stderr.contains("evil.example"), "{}", out.stderr);
-    // Arguments win over the variables.
+}
+
+#[test]
+fn token_refuses_when_cargo_asks_for_another_index() {
+    // A project's Cargo config can set any registry's credential-provider
+    // to `token --index …` or `token --registry …`: the index Cargo is
+    // asking for must be the one the token belongs to.
+    let evil = "sparse+https://evil.example/";
+    let mut p = Provider::new();
+    p.user_config(&corp("env = [\"ACME_TOKEN\"]\n"))
+        .env("ACME_TOKEN", TOKEN)
+        .env("CARGO_REGISTRY_NAME_OPT", "corp")
+        .env("CARGO_REGISTRY_INDEX_URL", evil);
     let out = run_token(&p, &["--index", INDEX]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    out.assert_stderr_contains("CARGO_REGISTRY_INDEX_URL")
+        .assert_stderr_contains(evil);
+    // A name bound only by the user's own Cargo config, and Cargo's variable.
+    let mut p = Provider::new();
+    p.env("CARGO_REGISTRIES_CORP_TOKEN", TOKEN)
+        .env("CARGO_REGISTRY_INDEX_URL", evil);
+    cargo_home_config(&p, &format!("[registries.corp]\nindex = {INDEX:?}\n"));
+    let out = run_token(&p, &["--registry", "corp"]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    out.assert_stderr_contains(evil);
+    // The same index (compared as everywhere: one trailing `/` aside) is fine.
+    p.env("CARGO_REGISTRY_INDEX_URL", INDEX.trim_end_matches('/'));
+    let out = run_token(&p, &["--registry", "corp"]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(out.stdout, format!("{TOKEN}\n"));
+    let out = run_token(&p, &["--registry", "corp", "--index", INDEX]);
+    assert!(out.status.success(), "{}", out.stderr);
+    // crates.io by either of its index URLs.
+    let mut p = Provider::new();
+    p.env("CARGO_REGISTRY_TOKEN", TOKEN).env(
+        "CARGO_REGISTRY_INDEX_URL",
+        "https://github.com/rust-lang/crates.io-index",
+    );
+    let out = run_token(&p, &["--registry", "crates-io"]);
     assert!(out.status.success(), "{}", out.stderr);
     assert_eq!(out.stdout, format!("{TOKEN}\n"));
 }

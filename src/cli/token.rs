@@ -5,11 +5,11 @@
 //! The token is asked of the provider itself ([`Provider::from_process`]
 //! and [`Credential::perform`] with a `get`), so the same sources, routing
 //! rule, cache and single flight apply as when Cargo asks. The index URL is
-//! `--index`, else (under `cargo:token-from-stdout`)
-//! `CARGO_REGISTRY_INDEX_URL`, else the `index` of the provider config's
-//! `[registries.NAME]` table, else the user's own Cargo settings
-//! (`CARGO_REGISTRIES_<NAME>_INDEX`, `$CARGO_HOME/config.toml`); never a
-//! project's `.cargo/config.toml`.
+//! `--index`, else the `index` of the provider config's `[registries.NAME]`
+//! table, else the user's own Cargo settings (`CARGO_REGISTRIES_<NAME>_INDEX`,
+//! `$CARGO_HOME/config.toml`; never a project's `.cargo/config.toml`), else
+//! (under `cargo:token-from-stdout`) `CARGO_REGISTRY_INDEX_URL`, which must
+//! otherwise name the same index.
 
 use std::io::Write as _;
 
@@ -21,7 +21,7 @@ use cargo_credential::{
 use crate::cli::cargo_config::{self, CargoConfig};
 use crate::config::{Config, ConfigPaths};
 use crate::provider::Provider;
-use crate::registry::{CRATES_IO, CRATES_IO_INDEXES, Registry};
+use crate::registry::{CRATES_IO, CRATES_IO_INDEXES, Registry, is_crates_io_index, same_index};
 use crate::secret::Token;
 use crate::source::env::ProcessEnv;
 
@@ -91,8 +91,12 @@ impl Resolved {
 
 impl Target {
     /// The registry's name and index URL: the arguments, else (when
-    /// `from_cargo_env`) the variables `cargo:token-from-stdout` sets, else
-    /// for the index what the name is bound to (see [`bound_index`]).
+    /// `from_cargo_env`) the variables `cargo:token-from-stdout` sets; for
+    /// the index, `--index`, else what the name is bound to (see
+    /// [`bound_index`]), else Cargo's variable. When Cargo says which index
+    /// it asks for (`CARGO_REGISTRY_INDEX_URL`), it must be that one: a
+    /// project's Cargo config can point any registry's
+    /// `credential-provider` at `token --index …` or `token --registry …`.
     pub fn resolve(&self, from_cargo_env: bool) -> anyhow::Result<Resolved> {
         let var = |key: &str| {
             from_cargo_env
@@ -101,14 +105,34 @@ impl Target {
                 .filter(|v| !v.is_empty())
         };
         let name = self.registry.clone().or_else(|| var(NAME_VAR));
-        let own = match (self.index.clone().or_else(|| var(INDEX_URL_VAR)), &name) {
-            (Some(index), _) => Some(index),
+        let asked = var(INDEX_URL_VAR);
+        let own = match (&self.index, &name) {
+            (Some(index), _) => Some(index.clone()),
             (None, Some(name)) => bound_index(name)?,
             (None, None) => None,
         };
-        let index_url = match own {
-            Some(own) => own,
-            None => {
+        let index_url = match (own, asked) {
+            (Some(own), Some(asked)) => {
+                let both_crates_io = is_crates_io_index(&own) && is_crates_io_index(&asked);
+                if !same_index(&own, &asked) && !both_crates_io {
+                    let what = match (&self.index, &name) {
+                        (Some(_), _) => "--index".to_owned(),
+                        (None, Some(name)) => format!("the index of `{name}`"),
+                        (None, None) => "the index".to_owned(),
+                    };
+                    bail!(
+                        "Cargo asks for a token for index {asked} ({INDEX_URL_VAR}), but {what} \
+                         is {own}; no token is handed to an index it does not belong to. Check \
+                         the `credential-provider` of the registry with index {asked} in \
+                         Cargo's config (a project's .cargo/config.toml may have set it)"
+                    );
+                }
+                // What Cargo asks for (crates.io's git or sparse URL).
+                asked
+            }
+            (Some(own), None) => own,
+            (None, Some(asked)) => asked,
+            (None, None) => {
                 let Some(name) = &name else {
                     bail!(
                         "say which registry: pass --registry NAME (and --index URL if its table \
