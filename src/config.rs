@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 use crate::oidc::settings::{CacheMode, OidcSettings, RawOidc};
 use crate::redact::has_long_word;
-use crate::registry::{Registry, same_index};
+use crate::registry::{CRATES_IO, Registry, env_mangle, same_index};
 use crate::source::SourceKind;
 use crate::source::sso::settings::{RawSso, SsoSettings};
 
@@ -246,10 +246,23 @@ pub struct IndexMismatch {
     configured: String,
     requested: String,
     origin: Origin,
+    /// Set when Cargo asked under another name whose token variable is the
+    /// table's (`my_reg` for the table `my-reg`): the variable.
+    shared_variable: Option<String>,
 }
 
 impl fmt::Display for IndexMismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(variable) = &self.shared_variable {
+            return write!(
+                f,
+                "registry `{}` is configured in {} with index `{}`, and Cargo asked under another \
+                 name with the same token variable, {variable}, for index `{}`; no token is \
+                 handed to an index it does not belong to. Rename one of the two registries in \
+                 Cargo's config (`-` and `_` give the same variable), or fix its `index`",
+                self.name, self.origin, self.configured, self.requested
+            );
+        }
         write!(
             f,
             "registry `{}` is configured in {} with index `{}`, but Cargo asked for a token for \
@@ -511,19 +524,42 @@ fn pick<T>(order: &[&RawSettings], get: impl Fn(&RawSettings) -> Option<T>) -> O
 /// a table found by name whose `index` differs is an error). A table without
 /// `index` matches only by Cargo's name, so a request without a name (a
 /// dependency's `registry-index`, `--index URL`) never matches it.
+///
+/// Cargo's token variable of a name is shared by every name that mangles to
+/// it (`my-reg`, `my_reg`: `CARGO_REGISTRIES_MY_REG_TOKEN`), so a table with
+/// `index` binds it for all of them: a request under another such name for
+/// another index is an error too.
 fn find_table<'a>(
     tables: &'a BTreeMap<String, RawSettings>,
     registry: &Registry<'_>,
     origin: &Origin,
 ) -> Result<Option<(&'a str, &'a RawSettings)>, IndexMismatch> {
+    let mismatch = |name: &str, index: &str, shared_variable| IndexMismatch {
+        name: name.to_owned(),
+        configured: index.to_owned(),
+        requested: registry.index_url.to_owned(),
+        origin: origin.clone(),
+        shared_variable,
+    };
+    if let Some(asked) = registry.name.filter(|n| *n != CRATES_IO) {
+        let variable = env_mangle(asked);
+        for (name, table) in tables {
+            if let Some(index) = &table.index
+                && name != asked
+                && name != CRATES_IO
+                && env_mangle(name) == variable
+                && !same_index(index, registry.index_url)
+            {
+                let shared = format!("CARGO_REGISTRIES_{variable}_TOKEN");
+                return Err(mismatch(name, index, Some(shared)));
+            }
+        }
+    }
     if let Some((name, table)) = registry.name.and_then(|n| tables.get_key_value(n)) {
         return match &table.index {
-            Some(index) if !same_index(index, registry.index_url) => Err(IndexMismatch {
-                name: name.clone(),
-                configured: index.clone(),
-                requested: registry.index_url.to_owned(),
-                origin: origin.clone(),
-            }),
+            Some(index) if !same_index(index, registry.index_url) => {
+                Err(mismatch(name, index, None))
+            }
             _ => Ok(Some((name, table))),
         };
     }
@@ -1304,6 +1340,38 @@ mod tests {
             format!("{err:#}").contains("`sso` in [defaults]"),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn a_table_with_index_binds_every_name_sharing_its_variable() {
+        let c = Config::from_texts(&[(
+            "u.toml",
+            "[registries.my-reg]\nindex = \"sparse+https://r.example/api/v1/crates/\"\n\
+             [registries.crates_io]\nindex = \"sparse+https://c.example/\"\n",
+        )])
+        .unwrap();
+        let err = c
+            .settings_for(&reg(Some("my_reg"), "sparse+https://evil.example/"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`my-reg`") && err.contains("CARGO_REGISTRIES_MY_REG_TOKEN"),
+            "{err}"
+        );
+        assert!(
+            c.settings_for(&reg(Some("my.reg"), "sparse+https://evil.example/"))
+                .is_err()
+        );
+        // Its own index under either name; other names; crates.io's own
+        // variable is not shared with a `crates_io` table.
+        for r in [
+            reg(Some("my_reg"), IDX),
+            reg(Some("my-reg"), IDX),
+            reg(Some("my_reg2"), "sparse+https://evil.example/"),
+            reg(Some("crates-io"), "sparse+https://index.crates.io/"),
+        ] {
+            assert!(c.settings_for(&r).is_ok(), "{r:?}");
+        }
     }
 
     #[test]
