@@ -43,6 +43,21 @@ pub enum AuthScheme {
     None,
     /// The token is sent as `Bearer <token>` (Azure Artifacts, some gateways).
     Bearer,
+    /// The token is the password of HTTP Basic authentication:
+    /// `Basic base64(<basic-user>:<token>)` (Azure Artifacts' personal
+    /// access tokens).
+    Basic,
+}
+
+impl AuthScheme {
+    /// The word the config uses for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthScheme::None => "none",
+            AuthScheme::Bearer => "bearer",
+            AuthScheme::Basic => "basic",
+        }
+    }
 }
 
 /// Which registries the provider answers for.
@@ -112,6 +127,8 @@ struct RawSettings {
     sources: Option<Vec<SourceKind>>,
     env: Option<Vec<String>>,
     auth_scheme: Option<AuthScheme>,
+    /// The user part of `auth-scheme = "basic"`.
+    basic_user: Option<String>,
     keychain_timeout_ms: Option<u64>,
     /// A PEM file of CAs to trust besides the OS store (identity endpoints).
     ca_file: Option<PathBuf>,
@@ -215,6 +232,8 @@ pub struct Settings {
     pub env: Vec<String>,
     /// How the token goes into the `Authorization` header.
     pub auth_scheme: AuthScheme,
+    /// The user part of `auth-scheme = "basic"` (default empty).
+    pub basic_user: String,
     /// Deadline of each keychain call made for a `get`.
     pub keychain_timeout: Duration,
     /// The short-lived token exchange, when configured.
@@ -430,6 +449,7 @@ impl Config {
             sources,
             env: pick(&matched, |s| s.env.clone()).unwrap_or_default(),
             auth_scheme: pick(&order, |s| s.auth_scheme).unwrap_or(AuthScheme::None),
+            basic_user: pick(&order, |s| s.basic_user.clone()).unwrap_or_default(),
             keychain_timeout: pick(&order, |s| s.keychain_timeout_ms)
                 .map(Duration::from_millis)
                 .unwrap_or(DEFAULT_KEYCHAIN_TIMEOUT),
@@ -889,7 +909,7 @@ fn parse_args(args: &[&str]) -> anyhow::Result<RawFile> {
         anyhow::anyhow!(
             "the arguments of cargo-credential-corp in Cargo's `credential-provider` or \
              `global-credential-providers` setting hold {what}{flag}; accepted: --source \
-             env|keychain|oidc|sso, --auth-scheme none|bearer, --keychain-timeout-ms MS, --serve \
+             env|keychain|oidc|sso, --auth-scheme none|bearer|basic, --keychain-timeout-ms MS, --serve \
              all|listed"
         )
     })?;
@@ -909,6 +929,7 @@ fn parse_args(args: &[&str]) -> anyhow::Result<RawFile> {
             sources: (!parsed.sources.is_empty()).then_some(parsed.sources),
             env: None,
             auth_scheme: parsed.auth_scheme,
+            basic_user: None,
             keychain_timeout_ms: parsed.keychain_timeout_ms,
             ca_file: None,
             oidc: None,
@@ -1092,6 +1113,19 @@ fn validate_settings(s: &mut RawSettings, table: &str) -> anyhow::Result<()> {
             }
             .into());
         }
+    }
+    if let Some(user) = &s.basic_user
+        && (user.contains(':') || user.chars().any(char::is_control))
+    {
+        // RFC 7617: the user-id ends at the first `:`.
+        return Err(KeyError {
+            table: table.to_owned(),
+            key: "basic-user",
+            why: "holds a `:` or a control character; it is the user name of HTTP Basic \
+                  authentication (the token is the password), and cannot hold either"
+                .to_owned(),
+        }
+        .into());
     }
     if let Some(ms) = s.keychain_timeout_ms
         && !(1..=600_000).contains(&ms)

@@ -271,3 +271,94 @@ fn logout_without_a_keychain_is_an_error_not_a_silent_success() {
     );
     assert!(other_error(&p.request(&req)).contains("could not remove the token"));
 }
+
+/// The token in a `get` reply.
+fn reply_token(out: &crate::util::Output) -> Option<String> {
+    let reply: serde_json::Value = serde_json::from_str(out.reply()).unwrap();
+    reply["Ok"]["token"].as_str().map(str::to_owned)
+}
+
+#[test]
+fn basic_sends_the_token_as_a_password_with_the_configured_user() {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut p = with_env_token();
+    // The encoded value is a secret too.
+    p.secret(&b64(&format!(":{TOKEN}")))
+        .secret(&b64(&format!("azure:{TOKEN}")))
+        .user_config(&format!(
+            "[registries.my-private]\nindex = {IDX:?}\nauth-scheme = \"basic\"\n"
+        ));
+    let read = get("my-private", r#""operation":"read""#);
+    let out = p.request(&read);
+    let expected = format!("Basic {}", b64(&format!(":{TOKEN}")));
+    assert!(
+        reply_token(&out).as_deref() == Some(expected.as_str()),
+        "not `Basic base64(:<token>)`"
+    );
+    assert_eq!(out.stderr, "");
+    p.user_config(&format!(
+        "[registries.my-private]\nindex = {IDX:?}\nauth-scheme = \"basic\"\nbasic-user = \"azure\"\n"
+    ));
+    let out = p.request(&read);
+    let expected = format!("Basic {}", b64(&format!("azure:{TOKEN}")));
+    assert!(
+        reply_token(&out).as_deref() == Some(expected.as_str()),
+        "not `Basic base64(azure:<token>)`"
+    );
+    // From the provider's arguments too.
+    p.user_config(&format!("[registries.my-private]\nindex = {IDX:?}\n"));
+    let req = format!(
+        r#"{{"v":1,"registry":{},"kind":"get","operation":"read","args":["--auth-scheme","basic"]}}"#,
+        registry("my-private")
+    );
+    let expected = format!("Basic {}", b64(&format!(":{TOKEN}")));
+    assert!(reply_token(&p.request(&req)).as_deref() == Some(expected.as_str()));
+}
+
+#[test]
+fn a_token_that_already_carries_a_scheme_gets_a_warning_without_its_value() {
+    for (scheme, stored, sent) in [
+        (
+            "basic",
+            "Basic dXNlcjpwYXQtWDk4Nw==",
+            "Basic dXNlcjpwYXQtWDk4Nw==",
+        ),
+        (
+            "bearer",
+            "Basic dXNlcjpwYXQtWDk4Nw==",
+            "Bearer Basic dXNlcjpwYXQtWDk4Nw==",
+        ),
+        ("bearer", "Bearer pat-Q8w7e6r5t4", "Bearer pat-Q8w7e6r5t4"),
+    ] {
+        let mut p = Provider::new();
+        p.env("CARGO_REGISTRIES_MY_PRIVATE_TOKEN", stored)
+            .secret(stored.split_once(' ').unwrap().1)
+            .user_config(&format!(
+                "[registries.my-private]\nindex = {IDX:?}\nauth-scheme = {scheme:?}\n"
+            ));
+        let out = p.request(&get("my-private", r#""operation":"read""#));
+        assert!(
+            reply_token(&out).as_deref() == Some(sent),
+            "{scheme}: not the expected header value"
+        );
+        out.assert_stderr_contains("already starts with")
+            .assert_stderr_contains("(source \"env\")")
+            .assert_stderr_contains(&format!("auth-scheme = \"{scheme}\""));
+    }
+}
+
+#[test]
+fn basic_user_must_be_a_user_name() {
+    let mut p = with_env_token();
+    p.user_config(&format!(
+        "[registries.my-private]\nindex = {IDX:?}\nauth-scheme = \"basic\"\nbasic-user = \"a:b\"\n"
+    ));
+    let out = p.request(&get("my-private", r#""operation":"read""#));
+    let msg = other_error(&out);
+    assert!(
+        msg.contains("basic-user") && msg.contains("line 4"),
+        "{msg}"
+    );
+    assert!(!msg.contains("a:b"), "{msg}");
+}

@@ -100,6 +100,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let scheme = match settings.auth_scheme {
         AuthScheme::None => "none (token sent as is)",
         AuthScheme::Bearer => "bearer (`Bearer <token>`)",
+        AuthScheme::Basic => "basic (`Basic base64(<basic-user>:<token>)`)",
     };
     println!("  auth-scheme: {scheme}");
     for ca_file in &settings.ca_files {

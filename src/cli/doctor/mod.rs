@@ -406,6 +406,7 @@ fn sources(
     let scheme = match settings.auth_scheme {
         AuthScheme::None => "none",
         AuthScheme::Bearer => "bearer",
+        AuthScheme::Basic => "basic",
     };
     let mut found = None;
     for kind in &settings.sources {
@@ -435,6 +436,7 @@ fn sources(
                 let token = match settings.auth_scheme {
                     AuthScheme::None => f.token,
                     AuthScheme::Bearer => f.token.with_scheme("Bearer"),
+                    AuthScheme::Basic => crate::provider::authorization(f.token, settings),
                 };
                 found = Some((
                     TokenInfo {
