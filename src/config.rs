@@ -676,8 +676,26 @@ fn parse_file(text: &str, path: &Path) -> anyhow::Result<RawFile> {
             .span()
             .map(|span| format!(" at {}", position(text, span.start)))
             .unwrap_or_default();
+        // A value of the wrong type or kind: which key holds it.
+        let value_error = [
+            "invalid type: ",
+            "invalid value: ",
+            "unknown variant `",
+            "invalid length ",
+        ]
+        .iter()
+        .any(|p| e.message().starts_with(p));
+        let key = e
+            .span()
+            .filter(|_| value_error)
+            .and_then(|span| key_at(text, span.start))
+            .map(|(table, key)| match table.as_str() {
+                "" => format!("`{key}` at the top level: "),
+                _ => format!("`{key}` in [{table}]: "),
+            })
+            .unwrap_or_default();
         anyhow::anyhow!(
-            "invalid config file {}{at}: {}",
+            "invalid config file {}{at}: {key}{}",
             path.display(),
             scrub_message(e.message())
         )
@@ -751,6 +769,40 @@ fn locate_key(text: &str, table: &str, key: &str) -> Option<(usize, usize)> {
         }
     }
     None
+}
+
+/// The table and key whose value is at byte `offset`: the `key =` before it
+/// on its line, else on the nearest line above that starts with one (a
+/// value over several lines), within the same table. Only a key shaped like
+/// ours (never a value) is returned.
+fn key_at(text: &str, offset: usize) -> Option<(String, String)> {
+    let before = text.get(..offset)?;
+    let norm = |h: &str| -> String {
+        h.chars()
+            .filter(|c| !matches!(c, ' ' | '"' | '\''))
+            .collect()
+    };
+    let mut table = String::new();
+    let mut key = None;
+    let lines: Vec<&str> = before.split('\n').collect();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        if let Some(header) = trimmed.strip_prefix('[')
+            && i + 1 < lines.len()
+        {
+            table = norm(header.split(']').next().unwrap_or(""));
+            key = None;
+            continue;
+        }
+        // `key =` with a bare key: not a string inside a value over several lines.
+        if let Some((name, _)) = trimmed.split_once('=') {
+            let name = name.trim_end();
+            if key_like(name) {
+                key = Some(name.to_owned());
+            }
+        }
+    }
+    Some((table, key?))
 }
 
 /// A TOML or serde message with any quoted value removed: serde quotes the
@@ -939,7 +991,16 @@ fn parse_args(args: &[&str]) -> anyhow::Result<RawFile> {
         },
         registries: BTreeMap::new(),
     };
-    validate(&mut file).context("invalid arguments in Cargo's credential-provider setting")?;
+    validate(&mut file).map_err(|e| match e.downcast_ref::<KeyError>() {
+        // What [defaults] would be called in a file is a flag here.
+        Some(k) => anyhow::anyhow!(
+            "the arguments of cargo-credential-corp in Cargo's `credential-provider` or \
+             `global-credential-providers` setting: `--{}` {}",
+            if k.key == "sources" { "source" } else { k.key },
+            k.why
+        ),
+        None => e.context("invalid arguments in Cargo's credential-provider setting"),
+    })?;
     Ok(file)
 }
 
@@ -1090,13 +1151,22 @@ fn validate_settings(s: &mut RawSettings, table: &str) -> anyhow::Result<()> {
     }
     if let Some(sources) = &s.sources {
         if sources.is_empty() {
-            bail!(
-                "`sources` in [{table}] is empty: list at least one of \"env\", \"keychain\", \"oidc\", \"sso\""
-            );
+            return Err(KeyError {
+                table: table.to_owned(),
+                key: "sources",
+                why: "is empty: list at least one of \"env\", \"keychain\", \"oidc\", \"sso\""
+                    .to_owned(),
+            }
+            .into());
         }
         for (i, kind) in sources.iter().enumerate() {
             if sources[..i].contains(kind) {
-                bail!("`sources` in [{table}] names {kind} twice");
+                return Err(KeyError {
+                    table: table.to_owned(),
+                    key: "sources",
+                    why: format!("names {kind} twice"),
+                }
+                .into());
             }
         }
     }
@@ -1130,7 +1200,12 @@ fn validate_settings(s: &mut RawSettings, table: &str) -> anyhow::Result<()> {
     if let Some(ms) = s.keychain_timeout_ms
         && !(1..=600_000).contains(&ms)
     {
-        bail!("`keychain-timeout-ms` in [{table}] is {ms}; use 1 to 600000");
+        return Err(KeyError {
+            table: table.to_owned(),
+            key: "keychain-timeout-ms",
+            why: "is out of range; use 1 to 600000 (milliseconds)".to_owned(),
+        }
+        .into());
     }
     if let Some(ca_file) = &s.ca_file
         && !ca_file.is_absolute()
@@ -1374,6 +1449,21 @@ mod tests {
             format!("{err:#}").contains("`sso` in [defaults]"),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn the_key_of_a_bad_value_is_found_never_a_value() {
+        let text = "serve = 3\n[registries.\"a\"]\nenv = [\n  \"x=y\",\n  4,\n]\n[b]\nk = 1";
+        let at = |needle: &str| text.find(needle).unwrap();
+        assert_eq!(key_at(text, at("3")), Some((String::new(), "serve".into())));
+        assert_eq!(
+            key_at(text, at("4")),
+            Some(("registries.a".into(), "env".into()))
+        );
+        assert_eq!(key_at(text, at("1")), Some(("b".into(), "k".into())));
+        // A header with no key after it, and a key that looks like a value.
+        assert_eq!(key_at(text, at("[b]") + 4), None);
+        assert_eq!(key_at("\"Tok3n-Xy99\" = 1", 15), None);
     }
 
     #[test]

@@ -362,3 +362,69 @@ fn basic_user_must_be_a_user_name() {
     );
     assert!(!msg.contains("a:b"), "{msg}");
 }
+
+#[test]
+fn config_errors_name_the_key_and_where_it_is_never_the_value() {
+    let read = get("my-private", r#""operation":"read""#);
+    let table = format!("[registries.my-private]\nindex = {IDX:?}\n");
+    for (text, key, at, value) in [
+        // A wrong type: the key too, not only the position.
+        (
+            format!("{table}keychain-timeout-ms = \"fast-Xk92\"\n"),
+            "`keychain-timeout-ms` in [registries.my-private]",
+            "line 3, column 23",
+            "fast-Xk92",
+        ),
+        (
+            format!("{table}env = [\n  \"A_TOKEN\",\n  7319,\n]\n"),
+            "`env` in [registries.my-private]",
+            "line 5, column 3",
+            "7319",
+        ),
+        // Out of range: where, and not the number.
+        (
+            format!("{table}keychain-timeout-ms = 700001\n"),
+            "`keychain-timeout-ms` in [registries.my-private]",
+            "line 3, column 1",
+            "700001",
+        ),
+        (
+            format!(
+                "{table}[registries.my-private.oidc]\ntoken-endpoint = \"https://i.example/t\"\n\
+                 client-id = \"c\"\nidentity = \"env\"\nidentity-env = \"J\"\ntimeout-ms = 120001\n"
+            ),
+            "`timeout-ms` in [registries.my-private.oidc]",
+            "line 8, column 1",
+            "120001",
+        ),
+    ] {
+        let mut p = with_env_token();
+        p.user_config(&text);
+        let msg = other_error(&p.request(&read));
+        assert!(
+            msg.contains("user.toml") && msg.contains(key) && msg.contains(at),
+            "{key} {at}: {msg}"
+        );
+        assert!(!msg.contains(value), "{msg}");
+    }
+}
+
+#[test]
+fn a_bad_value_in_the_providers_arguments_is_reported_as_an_argument() {
+    let p = with_env_token();
+    for (args, flag) in [
+        (r#"["--keychain-timeout-ms","0"]"#, "--keychain-timeout-ms"),
+        (r#"["--source","env","--source","env"]"#, "--source"),
+    ] {
+        let req = format!(
+            r#"{{"v":1,"registry":{},"kind":"get","operation":"read","args":{args}}}"#,
+            registry("my-private")
+        );
+        let msg = other_error(&p.request(&req));
+        assert!(
+            msg.contains(flag) && msg.contains("credential-provider"),
+            "{args}: {msg}"
+        );
+        assert!(!msg.contains("[defaults]"), "{args}: {msg}");
+    }
+}

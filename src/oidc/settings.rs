@@ -414,7 +414,12 @@ impl RawOidc {
         let aws = self.aws_settings(grant, identity, table)?;
         let timeout_ms = self.timeout_ms.unwrap_or(10_000);
         if !(100..=120_000).contains(&timeout_ms) {
-            bail!("`timeout-ms` in [{table}] is {timeout_ms}; use 100 to 120000");
+            return Err(KeyError {
+                table: table.to_owned(),
+                key: "timeout-ms",
+                why: "is out of range; use 100 to 120000 (milliseconds)".to_owned(),
+            }
+            .into());
         }
         Ok(OidcSettings {
             endpoint,
