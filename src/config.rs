@@ -107,6 +107,38 @@ pub struct Policy {
     pub file_store: Option<bool>,
 }
 
+impl Policy {
+    /// Each setting as the stricter of `self` and `other` sets it: "listed"
+    /// over "all", the sources both allow, "never" over "auto", no file
+    /// store over one.
+    fn stricter(&self, other: &Policy) -> Policy {
+        use crate::source::sso::settings::Interactive;
+        Policy {
+            serve: if self.serve == Some(Serve::Listed) || other.serve == Some(Serve::Listed) {
+                Some(Serve::Listed)
+            } else {
+                self.serve.or(other.serve)
+            },
+            allowed_sources: match (&self.allowed_sources, &other.allowed_sources) {
+                (Some(a), Some(b)) => Some(a.iter().filter(|s| b.contains(s)).copied().collect()),
+                (a, b) => a.clone().or_else(|| b.clone()),
+            },
+            interactive: if self.interactive == Some(Interactive::Never)
+                || other.interactive == Some(Interactive::Never)
+            {
+                Some(Interactive::Never)
+            } else {
+                self.interactive.or(other.interactive)
+            },
+            file_store: if self.file_store == Some(false) || other.file_store == Some(false) {
+                Some(false)
+            } else {
+                self.file_store.or(other.file_store)
+            },
+        }
+    }
+}
+
 /// One file's (or the arguments') settings, as written.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -181,6 +213,11 @@ pub struct ConfigPaths {
     pub user: Option<PathBuf>,
     /// The system-wide file.
     pub system: Option<PathBuf>,
+    /// The platform's system-wide file, when [`Self::system`] is another
+    /// (`CARGO_CREDENTIAL_CORP_SYSTEM_CONFIG`): its `[policy]` still applies
+    /// (the stricter of the two wins), so that a variable cannot undo what
+    /// the machine's administrator locked. Its other settings do not.
+    pub platform: Option<PathBuf>,
 }
 
 impl ConfigPaths {
@@ -192,11 +229,16 @@ impl ConfigPaths {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
         };
+        let system = var(SYSTEM_CONFIG_ENV);
+        let platform = system_config_path();
         ConfigPaths {
             user: var(USER_CONFIG_ENV).or_else(|| {
                 dirs::config_dir().map(|d| d.join("cargo-credential-corp").join("config.toml"))
             }),
-            system: var(SYSTEM_CONFIG_ENV).or_else(system_config_path),
+            platform: platform
+                .clone()
+                .filter(|p| system.as_ref().is_some_and(|s| s != p)),
+            system: system.or(platform),
         }
     }
 }
@@ -304,7 +346,10 @@ impl Config {
             system: false,
         }];
         crate::trace::debug(|| format!("config: {} provider argument(s) from Cargo", args.len()));
-        for path in [&paths.user, &paths.system].into_iter().flatten() {
+        for path in [&paths.user, &paths.system, &paths.platform]
+            .into_iter()
+            .flatten()
+        {
             let text = read_optional(path)?;
             crate::trace::debug(|| {
                 format!(
@@ -318,8 +363,16 @@ impl Config {
                 )
             });
             if let Some(text) = text {
-                let system = Some(path) == paths.system.as_ref();
-                let file = parse_file(&text, path)?;
+                let platform = Some(path) == paths.platform.as_ref();
+                let system = platform || Some(path) == paths.system.as_ref();
+                let mut file = parse_file(&text, path)?;
+                if platform {
+                    // Only its policy: the settings are the other file's.
+                    file = RawFile {
+                        policy: file.policy,
+                        ..RawFile::default()
+                    };
+                }
                 if file.policy.is_some() && !system {
                     bail!(
                         "invalid config file {}: [policy] is read only from the system-wide file \
@@ -363,12 +416,22 @@ impl Config {
         })
     }
 
-    /// The system-wide policy, and the file it is in.
-    pub fn policy(&self) -> Option<(&Policy, &Origin)> {
-        self.layers
+    /// The system-wide policy, and the file(s) it is in: the stricter of
+    /// the platform's file and `CARGO_CREDENTIAL_CORP_SYSTEM_CONFIG`'s,
+    /// setting by setting, when both hold one.
+    pub fn policy(&self) -> Option<(Policy, String)> {
+        let mut found = self
+            .layers
             .iter()
             .filter(|l| l.system)
-            .find_map(|l| Some((l.file.policy.as_ref()?, &l.origin)))
+            .filter_map(|l| Some((l.file.policy.as_ref()?, &l.origin)));
+        let (first, origin) = found.next()?;
+        let (mut policy, mut origins) = (first.clone(), origin.to_string());
+        for (other, origin) in found {
+            policy = policy.stricter(other);
+            origins = format!("{origins} and {origin}");
+        }
+        Some((policy, origins))
     }
 
     /// The `index` configured for the registry called `name`, if any.
@@ -388,6 +451,7 @@ impl Config {
     pub fn settings_for(&self, registry: &Registry<'_>) -> Result<Option<Settings>, IndexMismatch> {
         let policy = self.policy();
         let serve = policy
+            .as_ref()
             .and_then(|(p, _)| p.serve)
             .or_else(|| self.layers.iter().find_map(|l| l.file.serve))
             .unwrap_or(Serve::All);
@@ -482,7 +546,7 @@ impl Config {
                 .map(|(n, _, o)| ((*n).to_owned(), (*o).clone())),
             locked: Vec::new(),
         };
-        if let Some((policy, origin)) = policy {
+        if let Some((policy, origin)) = &policy {
             settings.apply(policy, origin);
         }
         Ok(Some(settings))
@@ -492,7 +556,7 @@ impl Config {
 impl Settings {
     /// Applies the system-wide policy (from `origin`), noting what it changed
     /// in [`Settings::locked`].
-    fn apply(&mut self, policy: &Policy, origin: &Origin) {
+    fn apply(&mut self, policy: &Policy, origin: &str) {
         if let Some(allowed) = &policy.allowed_sources {
             let before = self.sources.len();
             self.sources.retain(|s| allowed.contains(s));
@@ -1399,9 +1463,62 @@ mod tests {
         let paths = ConfigPaths {
             user: Some(user_path),
             system: None,
+            platform: None,
         };
         let err = Config::load(&paths, &[]).unwrap_err();
         assert!(format!("{err:#}").contains("[policy] is read only from the system-wide file"));
+    }
+
+    #[test]
+    fn the_platform_files_policy_applies_whatever_the_variable_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let platform = dir.path().join("platform.toml");
+        std::fs::write(
+            &platform,
+            "[policy]\nserve = \"listed\"\nallowed-sources = [\"env\", \"keychain\"]\n\
+             [registries.corp]\nindex = \"sparse+https://r.example/api/v1/crates/\"\n",
+        )
+        .unwrap();
+        let other = reg(Some("other"), "sparse+https://o/");
+        // The variable pointing at a missing file does not drop the policy
+        // (nor does it bring the platform file's other settings).
+        let paths = ConfigPaths {
+            user: None,
+            system: Some(dir.path().join("missing.toml")),
+            platform: Some(platform.clone()),
+        };
+        let c = Config::load(&paths, &[]).unwrap();
+        assert!(c.settings_for(&other).unwrap().is_none());
+        assert!(c.index_for("corp").is_none());
+        // With a file of its own, the stricter of the two policies wins.
+        let system = dir.path().join("system.toml");
+        std::fs::write(
+            &system,
+            "[policy]\nserve = \"all\"\nallowed-sources = [\"env\", \"oidc\"]\nfile-store = false\n\
+             [registries.other]\nindex = \"sparse+https://o/\"\nsources = [\"env\", \"keychain\", \"oidc\"]\n",
+        )
+        .unwrap();
+        let paths = ConfigPaths {
+            user: None,
+            system: Some(system),
+            platform: Some(platform),
+        };
+        let c = Config::load(&paths, &[]).unwrap();
+        let s = c.settings_for(&other).unwrap().unwrap();
+        assert_eq!(s.sources, [SourceKind::Env]);
+        assert!(
+            s.locked.iter().any(|l| l.contains("platform.toml")),
+            "{:?}",
+            s.locked
+        );
+        let (policy, _) = c.policy().unwrap();
+        assert_eq!(policy.serve, Some(Serve::Listed));
+        assert_eq!(policy.file_store, Some(false));
+        assert!(
+            c.settings_for(&reg(Some("x"), "sparse+https://x/"))
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
@@ -1677,6 +1794,7 @@ mod tests {
         let paths = ConfigPaths {
             user: Some(fifo),
             system: None,
+            platform: None,
         };
         let start = std::time::Instant::now();
         let msg = format!("{:#}", Config::load(&paths, &[]).unwrap_err());
@@ -1722,6 +1840,7 @@ mod tests {
         let paths = ConfigPaths {
             user: Some(user.clone()),
             system: None,
+            platform: None,
         };
         for mode in [0o664, 0o666, 0o646] {
             std::fs::set_permissions(&user, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -1778,6 +1897,7 @@ mod tests {
         let paths = ConfigPaths {
             user: Some(user.clone()),
             system: Some(dir.path().join("missing.toml")),
+            platform: None,
         };
         let c = Config::load(&paths, &[]).unwrap();
         assert_eq!(c.files().collect::<Vec<_>>(), [user.as_path()]);

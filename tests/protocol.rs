@@ -428,3 +428,17 @@ fn a_bad_value_in_the_providers_arguments_is_reported_as_an_argument() {
         assert!(!msg.contains("[defaults]"), "{args}: {msg}");
     }
 }
+
+#[test]
+#[cfg(target_os = "linux")]
+fn the_platforms_system_file_is_read_even_when_the_variable_names_another() {
+    // The harness points CARGO_CREDENTIAL_CORP_SYSTEM_CONFIG at its own
+    // file; the platform's file is still read, for its [policy]. (Writing
+    // /etc in a test is not acceptable: the trace shows that it is looked
+    // at; config::tests shows that its policy then applies.)
+    let mut p = with_env_token();
+    p.env("CARGO_CREDENTIAL_CORP_LOG", "debug");
+    let out = p.request(&get("my-private", r#""operation":"read""#));
+    assert_eq!(out.reply(), TOKEN_REPLY);
+    out.assert_stderr_contains("config: /etc/cargo-credential-corp/config.toml not present");
+}
