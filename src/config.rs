@@ -346,6 +346,7 @@ impl Config {
             system: false,
         }];
         crate::trace::debug(|| format!("config: {} provider argument(s) from Cargo", args.len()));
+        let mut texts = vec![None];
         for path in [&paths.user, &paths.system, &paths.platform]
             .into_iter()
             .flatten()
@@ -386,8 +387,11 @@ impl Config {
                     file,
                     system,
                 });
+                texts.push(Some(text));
             }
         }
+        let texts: Vec<Option<&str>> = texts.iter().map(Option::as_deref).collect();
+        check_sso_bindings(&layers, &texts)?;
         Ok(Config { layers })
     }
 
@@ -404,7 +408,9 @@ impl Config {
                     system: name.starts_with("system"),
                 })
             })
-            .collect::<anyhow::Result<_>>()?;
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let texts: Vec<Option<&str>> = texts.iter().map(|(_, text)| Some(*text)).collect();
+        check_sso_bindings(&layers, &texts)?;
         Ok(Config { layers })
     }
 
@@ -532,8 +538,11 @@ impl Config {
                 .collect(),
             oidc_listed: listed(SourceKind::Oidc),
             sso_listed: listed(SourceKind::Sso),
+            // Unbound only when no matched table has `index` (one that has
+            // it is checked on every request).
             unbound: tables
                 .iter()
+                .filter(|_| tables.iter().all(|(_, t, _)| t.index.is_none()))
                 .find(|(_, t, _)| {
                     // crates.io trusted publishing checks crates.io's index
                     // on every request itself.
@@ -765,15 +774,55 @@ fn parse_file(text: &str, path: &Path) -> anyhow::Result<RawFile> {
         )
     })?;
     validate(&mut file).map_err(|e| match e.downcast_ref::<KeyError>() {
-        Some(k) => {
-            let at = locate_key(text, &k.table, k.key)
-                .map(|(line, column)| format!(" at line {line}, column {column}"))
-                .unwrap_or_default();
-            anyhow::anyhow!("invalid config file {}{at}: {k}", path.display())
-        }
+        Some(k) => located(k, text, path),
         None => e.context(format!("invalid config file {}", path.display())),
     })?;
     Ok(file)
+}
+
+/// `k` in the file `path` (whose text is `text`), at the key's line and column.
+fn located(k: &KeyError, text: &str, path: &Path) -> anyhow::Error {
+    let at = locate_key(text, &k.table, k.key)
+        .map(|(line, column)| format!(" at line {line}, column {column}"))
+        .unwrap_or_default();
+    anyhow::anyhow!("invalid config file {}{at}: {k}", path.display())
+}
+
+/// An `sso` table needs its registry's index: in its own table, or in the
+/// system-wide file's table of the same name (then the login is served for
+/// that index only, as the system table's `index` is checked on every
+/// request). A name alone would let a project's .cargo/config.toml point the
+/// registry, and so the developer's login, at another index. `texts` are
+/// the layers' texts (`None` for the provider's arguments).
+fn check_sso_bindings(layers: &[Layer], texts: &[Option<&str>]) -> anyhow::Result<()> {
+    let bound = |name: &str| {
+        layers.iter().filter(|l| l.system).any(|l| {
+            l.file
+                .registries
+                .get(name)
+                .is_some_and(|t| t.index.is_some())
+        })
+    };
+    for (layer, text) in layers.iter().zip(texts) {
+        for (name, table) in &layer.file.registries {
+            if table.sso.is_none() || table.index.is_some() || bound(name) {
+                continue;
+            }
+            let k = KeyError {
+                table: format!("registries.{name}"),
+                key: "sso",
+                why: "needs `index` in the same table (the registry's index URL), or in the \
+                      system-wide file's table of that name: a login is bound to one index, \
+                      never to whatever a project's Cargo config calls this name"
+                    .to_owned(),
+            };
+            return Err(match (&layer.origin, text) {
+                (Origin::File(path), Some(text)) => located(&k, text, path),
+                _ => anyhow::anyhow!("invalid configuration in {}: {k}", layer.origin),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `line L, column C` (1-based, columns in characters) of byte `offset`.
@@ -1106,19 +1155,6 @@ fn validate(file: &mut RawFile) -> anyhow::Result<()> {
                 "a [registries] table name looks like a token, not a registry name (not shown); \
                  use the registry's name from Cargo's config"
             );
-        }
-        if table.sso.is_some() && table.index.is_none() {
-            // A name alone would let a project's .cargo/config.toml point the
-            // registry (and so the developer's login) at another index.
-            return Err(KeyError {
-                table: format!("registries.{name}"),
-                key: "sso",
-                why: "needs `index` in the same table (the registry's index URL): a login is \
-                      bound to one index, never to whatever a project's Cargo config calls \
-                      this name"
-                    .to_owned(),
-            }
-            .into());
         }
         if let Some(index) = &table.index {
             if index.trim().is_empty() {
