@@ -71,6 +71,22 @@ pub enum Serve {
     Listed,
 }
 
+/// A config value (`Grant::JfrogArtifactory`, `IdentityKind::GithubActions`)
+/// as the config file writes it (`jfrog-artifactory`, `github-actions`),
+/// for messages: the kebab-case that `#[serde(rename_all = "kebab-case")]`
+/// derives from the variant's name, never the Rust type name.
+pub fn config_word(value: &impl fmt::Debug) -> String {
+    let name = format!("{value:?}");
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
 /// Where a layer of configuration came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -1602,6 +1618,32 @@ mod tests {
             format!("{err:#}").contains("`sso` in [defaults]"),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn config_words_are_what_the_file_says() {
+        use crate::oidc::settings::{ClientAuth, Grant, IdentityKind};
+        assert_eq!(config_word(&Grant::JfrogArtifactory), "jfrog-artifactory");
+        assert_eq!(
+            config_word(&Grant::CratesIoTrustedPublishing),
+            "crates-io-trusted-publishing"
+        );
+        assert_eq!(config_word(&IdentityKind::GithubActions), "github-actions");
+        assert_eq!(config_word(&IdentityKind::AwsImds), "aws-imds");
+        assert_eq!(
+            config_word(&ClientAuth::ClientSecretBasic),
+            "client-secret-basic"
+        );
+        assert_eq!(config_word(&AuthScheme::Basic), "basic");
+        // Each word is read back as the same value.
+        for grant in [
+            Grant::AwsCodeartifact,
+            Grant::TokenExchange,
+            Grant::Cloudsmith,
+        ] {
+            let word = format!("\"{}\"", config_word(&grant));
+            assert_eq!(serde_json::from_str::<Grant>(&word).unwrap(), grant);
+        }
     }
 
     #[test]

@@ -442,3 +442,36 @@ fn the_platforms_system_file_is_read_even_when_the_variable_names_another() {
     assert_eq!(out.reply(), TOKEN_REPLY);
     out.assert_stderr_contains("config: /etc/cargo-credential-corp/config.toml not present");
 }
+
+#[test]
+fn messages_use_the_configs_own_words_not_rust_type_names() {
+    let table = format!(
+        "[registries.my-private]\nindex = {IDX:?}\nsources = [\"oidc\", \"sso\"]\n\
+         [registries.my-private.sso]\nissuer = \"https://idp.example\"\nclient-id = \"cargo\"\n\
+         [registries.my-private.oidc]\ngrant = \"jfrog-artifactory\"\nidentity = \"github-actions\"\n\
+         token-endpoint = \"https://r.example/access/api/v1/oidc/token\"\n"
+    );
+    // A config error about the grant.
+    let mut p = Provider::new();
+    p.user_config(&table);
+    let msg = other_error(&p.request(&get("my-private", r#""operation":"read""#)));
+    assert!(
+        msg.contains("grant \"jfrog-artifactory\" needs `provider-name`"),
+        "{msg}"
+    );
+    // `config`'s report of the tables.
+    p.user_config(&format!("{table}provider-name = \"ci\"\n"));
+    let out = p.run(&["config", "--registry", "my-private"], "");
+    out.assert_success();
+    for word in [
+        "jfrog-artifactory grant",
+        "identity github-actions",
+        "cache auto",
+        "login kept in keychain",
+    ] {
+        assert!(out.stdout.contains(word), "{word}:\n{}", out.stdout);
+    }
+    for rust in ["JfrogArtifactory", "GithubActions", "Auto", "Keychain"] {
+        assert!(!out.stdout.contains(rust), "{rust}:\n{}", out.stdout);
+    }
+}

@@ -3,7 +3,7 @@
 
 use anyhow::bail;
 
-use crate::config::{AuthScheme, Config, ConfigPaths};
+use crate::config::{AuthScheme, Config, ConfigPaths, config_word};
 use crate::registry::Registry;
 use crate::source::{SourceKind, env};
 
@@ -59,10 +59,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             ),
             SourceKind::Oidc => match &settings.oidc {
                 Some(oidc) => println!(
-                    "  oidc: {:?} grant, identity {:?}, cache {:?}{}",
-                    oidc.grant,
-                    oidc.identity,
-                    oidc.cache,
+                    "  oidc: {} grant, identity {}, cache {}{}",
+                    config_word(&oidc.grant),
+                    config_word(&oidc.identity),
+                    config_word(&oidc.cache),
                     if oidc.operation_dependent() {
                         ", separate publish scope"
                     } else {
@@ -75,11 +75,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             },
             SourceKind::Sso => match &settings.sso {
                 Some(sso) => println!(
-                    "  sso: client `{}` at {}, flow {:?}, login kept in {:?}{}",
+                    "  sso: client `{}` at {}, flow {}, login kept in {}{}",
                     sso.client_id,
                     sso.idp_id(),
-                    sso.flow,
-                    sso.store,
+                    config_word(&sso.flow),
+                    config_word(&sso.store),
                     if sso.operation_dependent() {
                         ", separate publish scope"
                     } else {

@@ -56,9 +56,12 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
     }
     let mut form: Vec<(&str, &str)> = Vec::new();
     let subject = || {
-        r.subject
-            .map(Token::expose)
-            .ok_or_else(|| anyhow!("the {:?} grant needs a CI identity token", s.grant))
+        r.subject.map(Token::expose).ok_or_else(|| {
+            anyhow!(
+                "grant \"{}\" needs a CI identity token",
+                crate::config::config_word(&s.grant)
+            )
+        })
     };
     match s.grant {
         Grant::TokenExchange => {
@@ -144,10 +147,12 @@ fn request_json(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<
         service_slug: &'a str,
     }
     let s = r.settings;
-    let subject = r
-        .subject
-        .map(Token::expose)
-        .ok_or_else(|| anyhow!("the {:?} exchange needs a CI identity token", s.grant))?;
+    let subject = r.subject.map(Token::expose).ok_or_else(|| {
+        anyhow!(
+            "grant \"{}\" needs a CI identity token",
+            crate::config::config_word(&s.grant)
+        )
+    })?;
     let body = zeroize::Zeroizing::new(match s.grant {
         Grant::JfrogArtifactory => serde_json::to_vec(&Artifactory {
             grant_type: TOKEN_EXCHANGE,

@@ -361,9 +361,9 @@ impl RawOidc {
             && client_secret.is_none()
         {
             bail!(
-                "[{table}] uses client-auth {:?} but names no secret: set `client-secret-env = \
+                "[{table}] uses client-auth \"{}\" but names no secret: set `client-secret-env = \
                  \"VAR\"` or `client-secret-keychain = true` (a secret never goes in a config file)",
-                client_auth
+                crate::config::config_word(&client_auth)
             );
         }
         if (client_auth != ClientAuth::None || grant == Grant::ClientCredentials)
@@ -384,11 +384,15 @@ impl RawOidc {
         };
         if let Some((key, value)) = preset_key {
             if value.is_none() {
-                bail!("[{table}]: grant {grant:?} needs `{key}`");
+                bail!(
+                    "[{table}]: grant \"{}\" needs `{key}`",
+                    crate::config::config_word(&grant)
+                );
             }
             if self.token_endpoint.is_none() {
                 bail!(
-                    "[{table}]: grant {grant:?} needs `token-endpoint` (the registry's exchange URL)"
+                    "[{table}]: grant \"{}\" needs `token-endpoint` (the registry's exchange URL)",
+                    crate::config::config_word(&grant)
                 );
             }
         }
