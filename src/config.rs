@@ -24,7 +24,7 @@ use serde::Deserialize;
 use crate::cache::CacheMode;
 use crate::oidc::settings::{OidcSettings, RawOidc};
 use crate::redact::has_long_word;
-use crate::registry::{Registry, same_index};
+use crate::registry::{CRATES_IO, Registry, env_mangle, same_index};
 use crate::source::SourceKind;
 use crate::source::sso::settings::{RawSso, SsoSettings};
 
@@ -44,6 +44,21 @@ pub enum AuthScheme {
     None,
     /// The token is sent as `Bearer <token>` (Azure Artifacts, some gateways).
     Bearer,
+    /// The token is the password of HTTP Basic authentication:
+    /// `Basic base64(<basic-user>:<token>)` (Azure Artifacts' personal
+    /// access tokens).
+    Basic,
+}
+
+impl AuthScheme {
+    /// The word the config uses for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthScheme::None => "none",
+            AuthScheme::Bearer => "bearer",
+            AuthScheme::Basic => "basic",
+        }
+    }
 }
 
 /// Which registries the provider answers for.
@@ -55,6 +70,22 @@ pub enum Serve {
     /// Only registries named in a `[registries.NAME]` table; others get
     /// `url-not-supported`, so Cargo moves on to the next provider.
     Listed,
+}
+
+/// A config value (`Grant::JfrogArtifactory`, `IdentityKind::GithubActions`)
+/// as the config file writes it (`jfrog-artifactory`, `github-actions`),
+/// for messages: the kebab-case that `#[serde(rename_all = "kebab-case")]`
+/// derives from the variant's name, never the Rust type name.
+pub fn config_word(value: &impl fmt::Debug) -> String {
+    let name = format!("{value:?}");
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 /// Where a layer of configuration came from.
@@ -93,6 +124,38 @@ pub struct Policy {
     pub file_store: Option<bool>,
 }
 
+impl Policy {
+    /// Each setting as the stricter of `self` and `other` sets it: "listed"
+    /// over "all", the sources both allow, "never" over "auto", no file
+    /// store over one.
+    fn stricter(&self, other: &Policy) -> Policy {
+        use crate::source::sso::settings::Interactive;
+        Policy {
+            serve: if self.serve == Some(Serve::Listed) || other.serve == Some(Serve::Listed) {
+                Some(Serve::Listed)
+            } else {
+                self.serve.or(other.serve)
+            },
+            allowed_sources: match (&self.allowed_sources, &other.allowed_sources) {
+                (Some(a), Some(b)) => Some(a.iter().filter(|s| b.contains(s)).copied().collect()),
+                (a, b) => a.clone().or_else(|| b.clone()),
+            },
+            interactive: if self.interactive == Some(Interactive::Never)
+                || other.interactive == Some(Interactive::Never)
+            {
+                Some(Interactive::Never)
+            } else {
+                self.interactive.or(other.interactive)
+            },
+            file_store: if self.file_store == Some(false) || other.file_store == Some(false) {
+                Some(false)
+            } else {
+                self.file_store.or(other.file_store)
+            },
+        }
+    }
+}
+
 /// One file's (or the arguments') settings, as written.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -113,6 +176,8 @@ struct RawSettings {
     sources: Option<Vec<SourceKind>>,
     env: Option<Vec<String>>,
     auth_scheme: Option<AuthScheme>,
+    /// The user part of `auth-scheme = "basic"`.
+    basic_user: Option<String>,
     keychain_timeout_ms: Option<u64>,
     /// A PEM file of CAs to trust besides the OS store (identity endpoints).
     ca_file: Option<PathBuf>,
@@ -165,6 +230,11 @@ pub struct ConfigPaths {
     pub user: Option<PathBuf>,
     /// The system-wide file.
     pub system: Option<PathBuf>,
+    /// The platform's system-wide file, when [`Self::system`] is another
+    /// (`CARGO_CREDENTIAL_CORP_SYSTEM_CONFIG`): its `[policy]` still applies
+    /// (the stricter of the two wins), so that a variable cannot undo what
+    /// the machine's administrator locked. Its other settings do not.
+    pub platform: Option<PathBuf>,
 }
 
 impl ConfigPaths {
@@ -176,11 +246,16 @@ impl ConfigPaths {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
         };
+        let system = var(SYSTEM_CONFIG_ENV);
+        let platform = system_config_path();
         ConfigPaths {
             user: var(USER_CONFIG_ENV).or_else(|| {
                 dirs::config_dir().map(|d| d.join("cargo-credential-corp").join("config.toml"))
             }),
-            system: var(SYSTEM_CONFIG_ENV).or_else(system_config_path),
+            platform: platform
+                .clone()
+                .filter(|p| system.as_ref().is_some_and(|s| s != p)),
+            system: system.or(platform),
         }
     }
 }
@@ -220,6 +295,8 @@ pub struct Settings {
     pub secret_vars: Vec<String>,
     /// How the token goes into the `Authorization` header.
     pub auth_scheme: AuthScheme,
+    /// The user part of `auth-scheme = "basic"` (default empty).
+    pub basic_user: String,
     /// Deadline of each keychain call made for a `get`.
     pub keychain_timeout: Duration,
     /// The short-lived token exchange, when configured.
@@ -251,10 +328,23 @@ pub struct IndexMismatch {
     configured: String,
     requested: String,
     origin: Origin,
+    /// Set when Cargo asked under another name whose token variable is the
+    /// table's (`my_reg` for the table `my-reg`): the variable.
+    shared_variable: Option<String>,
 }
 
 impl fmt::Display for IndexMismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(variable) = &self.shared_variable {
+            return write!(
+                f,
+                "registry `{}` is configured in {} with index `{}`, and Cargo asked under another \
+                 name with the same token variable, {variable}, for index `{}`; no token is \
+                 handed to an index it does not belong to. Rename one of the two registries in \
+                 Cargo's config (`-` and `_` give the same variable), or fix its `index`",
+                self.name, self.origin, self.configured, self.requested
+            );
+        }
         write!(
             f,
             "registry `{}` is configured in {} with index `{}`, but Cargo asked for a token for \
@@ -277,7 +367,11 @@ impl Config {
             system: false,
         }];
         crate::trace::debug(|| format!("config: {} provider argument(s) from Cargo", args.len()));
-        for path in [&paths.user, &paths.system].into_iter().flatten() {
+        let mut texts = vec![None];
+        for path in [&paths.user, &paths.system, &paths.platform]
+            .into_iter()
+            .flatten()
+        {
             let text = read_optional(path)?;
             crate::trace::debug(|| {
                 format!(
@@ -291,8 +385,16 @@ impl Config {
                 )
             });
             if let Some(text) = text {
-                let system = Some(path) == paths.system.as_ref();
-                let file = parse_file(&text, path)?;
+                let platform = Some(path) == paths.platform.as_ref();
+                let system = platform || Some(path) == paths.system.as_ref();
+                let mut file = parse_file(&text, path)?;
+                if platform {
+                    // Only its policy: the settings are the other file's.
+                    file = RawFile {
+                        policy: file.policy,
+                        ..RawFile::default()
+                    };
+                }
                 if file.policy.is_some() && !system {
                     bail!(
                         "invalid config file {}: [policy] is read only from the system-wide file \
@@ -306,8 +408,11 @@ impl Config {
                     file,
                     system,
                 });
+                texts.push(Some(text));
             }
         }
+        let texts: Vec<Option<&str>> = texts.iter().map(Option::as_deref).collect();
+        check_sso_bindings(&layers, &texts)?;
         Ok(Config { layers })
     }
 
@@ -324,7 +429,9 @@ impl Config {
                     system: name.starts_with("system"),
                 })
             })
-            .collect::<anyhow::Result<_>>()?;
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let texts: Vec<Option<&str>> = texts.iter().map(|(_, text)| Some(*text)).collect();
+        check_sso_bindings(&layers, &texts)?;
         Ok(Config { layers })
     }
 
@@ -336,12 +443,22 @@ impl Config {
         })
     }
 
-    /// The system-wide policy, and the file it is in.
-    pub fn policy(&self) -> Option<(&Policy, &Origin)> {
-        self.layers
+    /// The system-wide policy, and the file(s) it is in: the stricter of
+    /// the platform's file and `CARGO_CREDENTIAL_CORP_SYSTEM_CONFIG`'s,
+    /// setting by setting, when both hold one.
+    pub fn policy(&self) -> Option<(Policy, String)> {
+        let mut found = self
+            .layers
             .iter()
             .filter(|l| l.system)
-            .find_map(|l| Some((l.file.policy.as_ref()?, &l.origin)))
+            .filter_map(|l| Some((l.file.policy.as_ref()?, &l.origin)));
+        let (first, origin) = found.next()?;
+        let (mut policy, mut origins) = (first.clone(), origin.to_string());
+        for (other, origin) in found {
+            policy = policy.stricter(other);
+            origins = format!("{origins} and {origin}");
+        }
+        Some((policy, origins))
     }
 
     /// The names of the variables that tables of any layer read secrets
@@ -383,6 +500,7 @@ impl Config {
     pub fn settings_for(&self, registry: &Registry<'_>) -> Result<Option<Settings>, IndexMismatch> {
         let policy = self.policy();
         let serve = policy
+            .as_ref()
             .and_then(|(p, _)| p.serve)
             .or_else(|| self.layers.iter().find_map(|l| l.file.serve))
             .unwrap_or(Serve::All);
@@ -445,6 +563,7 @@ impl Config {
             env: pick(&matched, |s| s.env.clone()).unwrap_or_default(),
             secret_vars: self.secret_vars(),
             auth_scheme: pick(&order, |s| s.auth_scheme).unwrap_or(AuthScheme::None),
+            basic_user: pick(&order, |s| s.basic_user.clone()).unwrap_or_default(),
             keychain_timeout: pick(&order, |s| s.keychain_timeout_ms)
                 .map(Duration::from_millis)
                 .unwrap_or(DEFAULT_KEYCHAIN_TIMEOUT),
@@ -463,8 +582,11 @@ impl Config {
                 .collect(),
             oidc_listed: listed(SourceKind::Oidc),
             sso_listed: listed(SourceKind::Sso),
+            // Unbound only when no matched table has `index` (one that has
+            // it is checked on every request).
             unbound: tables
                 .iter()
+                .filter(|_| tables.iter().all(|(_, t, _)| t.index.is_none()))
                 .find(|(_, t, _)| {
                     // crates.io trusted publishing checks crates.io's index
                     // on every request itself.
@@ -477,7 +599,7 @@ impl Config {
                 .map(|(n, _, o)| ((*n).to_owned(), (*o).clone())),
             locked: Vec::new(),
         };
-        if let Some((policy, origin)) = policy {
+        if let Some((policy, origin)) = &policy {
             settings.apply(policy, origin);
         }
         Ok(Some(settings))
@@ -487,7 +609,7 @@ impl Config {
 impl Settings {
     /// Applies the system-wide policy (from `origin`), noting what it changed
     /// in [`Settings::locked`].
-    fn apply(&mut self, policy: &Policy, origin: &Origin) {
+    fn apply(&mut self, policy: &Policy, origin: &str) {
         if let Some(allowed) = &policy.allowed_sources {
             let before = self.sources.len();
             self.sources.retain(|s| allowed.contains(s));
@@ -539,19 +661,42 @@ fn pick<T>(order: &[&RawSettings], get: impl Fn(&RawSettings) -> Option<T>) -> O
 /// a table found by name whose `index` differs is an error). A table without
 /// `index` matches only by Cargo's name, so a request without a name (a
 /// dependency's `registry-index`, `--index URL`) never matches it.
+///
+/// Cargo's token variable of a name is shared by every name that mangles to
+/// it (`my-reg`, `my_reg`: `CARGO_REGISTRIES_MY_REG_TOKEN`), so a table with
+/// `index` binds it for all of them: a request under another such name for
+/// another index is an error too.
 fn find_table<'a>(
     tables: &'a BTreeMap<String, RawSettings>,
     registry: &Registry<'_>,
     origin: &Origin,
 ) -> Result<Option<(&'a str, &'a RawSettings)>, IndexMismatch> {
+    let mismatch = |name: &str, index: &str, shared_variable| IndexMismatch {
+        name: name.to_owned(),
+        configured: index.to_owned(),
+        requested: registry.index_url.to_owned(),
+        origin: origin.clone(),
+        shared_variable,
+    };
+    if let Some(asked) = registry.name.filter(|n| *n != CRATES_IO) {
+        let variable = env_mangle(asked);
+        for (name, table) in tables {
+            if let Some(index) = &table.index
+                && name != asked
+                && name != CRATES_IO
+                && env_mangle(name) == variable
+                && !same_index(index, registry.index_url)
+            {
+                let shared = format!("CARGO_REGISTRIES_{variable}_TOKEN");
+                return Err(mismatch(name, index, Some(shared)));
+            }
+        }
+    }
     if let Some((name, table)) = registry.name.and_then(|n| tables.get_key_value(n)) {
         return match &table.index {
-            Some(index) if !same_index(index, registry.index_url) => Err(IndexMismatch {
-                name: name.clone(),
-                configured: index.clone(),
-                requested: registry.index_url.to_owned(),
-                origin: origin.clone(),
-            }),
+            Some(index) if !same_index(index, registry.index_url) => {
+                Err(mismatch(name, index, None))
+            }
             _ => Ok(Some((name, table))),
         };
     }
@@ -649,22 +794,80 @@ fn parse_file(text: &str, path: &Path) -> anyhow::Result<RawFile> {
             .span()
             .map(|span| format!(" at {}", position(text, span.start)))
             .unwrap_or_default();
+        // A value of the wrong type or kind: which key holds it.
+        let value_error = [
+            "invalid type: ",
+            "invalid value: ",
+            "unknown variant `",
+            "invalid length ",
+        ]
+        .iter()
+        .any(|p| e.message().starts_with(p));
+        let key = e
+            .span()
+            .filter(|_| value_error)
+            .and_then(|span| key_at(text, span.start))
+            .map(|(table, key)| match table.as_str() {
+                "" => format!("`{key}` at the top level: "),
+                _ => format!("`{key}` in [{table}]: "),
+            })
+            .unwrap_or_default();
         anyhow::anyhow!(
-            "invalid config file {}{at}: {}",
+            "invalid config file {}{at}: {key}{}",
             path.display(),
             scrub_message(e.message())
         )
     })?;
     validate(&mut file).map_err(|e| match e.downcast_ref::<KeyError>() {
-        Some(k) => {
-            let at = locate_key(text, &k.table, k.key)
-                .map(|(line, column)| format!(" at line {line}, column {column}"))
-                .unwrap_or_default();
-            anyhow::anyhow!("invalid config file {}{at}: {k}", path.display())
-        }
+        Some(k) => located(k, text, path),
         None => e.context(format!("invalid config file {}", path.display())),
     })?;
     Ok(file)
+}
+
+/// `k` in the file `path` (whose text is `text`), at the key's line and column.
+fn located(k: &KeyError, text: &str, path: &Path) -> anyhow::Error {
+    let at = locate_key(text, &k.table, k.key)
+        .map(|(line, column)| format!(" at line {line}, column {column}"))
+        .unwrap_or_default();
+    anyhow::anyhow!("invalid config file {}{at}: {k}", path.display())
+}
+
+/// An `sso` table needs its registry's index: in its own table, or in the
+/// system-wide file's table of the same name (then the login is served for
+/// that index only, as the system table's `index` is checked on every
+/// request). A name alone would let a project's .cargo/config.toml point the
+/// registry, and so the developer's login, at another index. `texts` are
+/// the layers' texts (`None` for the provider's arguments).
+fn check_sso_bindings(layers: &[Layer], texts: &[Option<&str>]) -> anyhow::Result<()> {
+    let bound = |name: &str| {
+        layers.iter().filter(|l| l.system).any(|l| {
+            l.file
+                .registries
+                .get(name)
+                .is_some_and(|t| t.index.is_some())
+        })
+    };
+    for (layer, text) in layers.iter().zip(texts) {
+        for (name, table) in &layer.file.registries {
+            if table.sso.is_none() || table.index.is_some() || bound(name) {
+                continue;
+            }
+            let k = KeyError {
+                table: format!("registries.{name}"),
+                key: "sso",
+                why: "needs `index` in the same table (the registry's index URL), or in the \
+                      system-wide file's table of that name: a login is bound to one index, \
+                      never to whatever a project's Cargo config calls this name"
+                    .to_owned(),
+            };
+            return Err(match (&layer.origin, text) {
+                (Origin::File(path), Some(text)) => located(&k, text, path),
+                _ => anyhow::anyhow!("invalid configuration in {}: {k}", layer.origin),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `line L, column C` (1-based, columns in characters) of byte `offset`.
@@ -724,6 +927,40 @@ fn locate_key(text: &str, table: &str, key: &str) -> Option<(usize, usize)> {
         }
     }
     None
+}
+
+/// The table and key whose value is at byte `offset`: the `key =` before it
+/// on its line, else on the nearest line above that starts with one (a
+/// value over several lines), within the same table. Only a key shaped like
+/// ours (never a value) is returned.
+fn key_at(text: &str, offset: usize) -> Option<(String, String)> {
+    let before = text.get(..offset)?;
+    let norm = |h: &str| -> String {
+        h.chars()
+            .filter(|c| !matches!(c, ' ' | '"' | '\''))
+            .collect()
+    };
+    let mut table = String::new();
+    let mut key = None;
+    let lines: Vec<&str> = before.split('\n').collect();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        if let Some(header) = trimmed.strip_prefix('[')
+            && i + 1 < lines.len()
+        {
+            table = norm(header.split(']').next().unwrap_or(""));
+            key = None;
+            continue;
+        }
+        // `key =` with a bare key: not a string inside a value over several lines.
+        if let Some((name, _)) = trimmed.split_once('=') {
+            let name = name.trim_end();
+            if key_like(name) {
+                key = Some(name.to_owned());
+            }
+        }
+    }
+    Some((table, key?))
 }
 
 /// A TOML or serde message with any quoted value removed: serde quotes the
@@ -882,7 +1119,7 @@ fn parse_args(args: &[&str]) -> anyhow::Result<RawFile> {
         anyhow::anyhow!(
             "the arguments of cargo-credential-corp in Cargo's `credential-provider` or \
              `global-credential-providers` setting hold {what}{flag}; accepted: --source \
-             env|keychain|oidc|sso, --auth-scheme none|bearer, --keychain-timeout-ms MS, --serve \
+             env|keychain|oidc|sso, --auth-scheme none|bearer|basic, --keychain-timeout-ms MS, --serve \
              all|listed"
         )
     })?;
@@ -902,6 +1139,7 @@ fn parse_args(args: &[&str]) -> anyhow::Result<RawFile> {
             sources: (!parsed.sources.is_empty()).then_some(parsed.sources),
             env: None,
             auth_scheme: parsed.auth_scheme,
+            basic_user: None,
             keychain_timeout_ms: parsed.keychain_timeout_ms,
             ca_file: None,
             oidc: None,
@@ -911,7 +1149,16 @@ fn parse_args(args: &[&str]) -> anyhow::Result<RawFile> {
         },
         registries: BTreeMap::new(),
     };
-    validate(&mut file).context("invalid arguments in Cargo's credential-provider setting")?;
+    validate(&mut file).map_err(|e| match e.downcast_ref::<KeyError>() {
+        // What [defaults] would be called in a file is a flag here.
+        Some(k) => anyhow::anyhow!(
+            "the arguments of cargo-credential-corp in Cargo's `credential-provider` or \
+             `global-credential-providers` setting: `--{}` {}",
+            if k.key == "sources" { "source" } else { k.key },
+            k.why
+        ),
+        None => e.context("invalid arguments in Cargo's credential-provider setting"),
+    })?;
     Ok(file)
 }
 
@@ -953,19 +1200,6 @@ fn validate(file: &mut RawFile) -> anyhow::Result<()> {
                 "a [registries] table name looks like a token, not a registry name (not shown); \
                  use the registry's name from Cargo's config"
             );
-        }
-        if table.sso.is_some() && table.index.is_none() {
-            // A name alone would let a project's .cargo/config.toml point the
-            // registry (and so the developer's login) at another index.
-            return Err(KeyError {
-                table: format!("registries.{name}"),
-                key: "sso",
-                why: "needs `index` in the same table (the registry's index URL): a login is \
-                      bound to one index, never to whatever a project's Cargo config calls \
-                      this name"
-                    .to_owned(),
-            }
-            .into());
         }
         if let Some(index) = &table.index {
             if index.trim().is_empty() {
@@ -1062,13 +1296,22 @@ fn validate_settings(s: &mut RawSettings, table: &str) -> anyhow::Result<()> {
     }
     if let Some(sources) = &s.sources {
         if sources.is_empty() {
-            bail!(
-                "`sources` in [{table}] is empty: list at least one of \"env\", \"keychain\", \"oidc\", \"sso\""
-            );
+            return Err(KeyError {
+                table: table.to_owned(),
+                key: "sources",
+                why: "is empty: list at least one of \"env\", \"keychain\", \"oidc\", \"sso\""
+                    .to_owned(),
+            }
+            .into());
         }
         for (i, kind) in sources.iter().enumerate() {
             if sources[..i].contains(kind) {
-                bail!("`sources` in [{table}] names {kind} twice");
+                return Err(KeyError {
+                    table: table.to_owned(),
+                    key: "sources",
+                    why: format!("names {kind} twice"),
+                }
+                .into());
             }
         }
     }
@@ -1086,10 +1329,28 @@ fn validate_settings(s: &mut RawSettings, table: &str) -> anyhow::Result<()> {
             .into());
         }
     }
+    if let Some(user) = &s.basic_user
+        && (user.contains(':') || user.chars().any(char::is_control))
+    {
+        // RFC 7617: the user-id ends at the first `:`.
+        return Err(KeyError {
+            table: table.to_owned(),
+            key: "basic-user",
+            why: "holds a `:` or a control character; it is the user name of HTTP Basic \
+                  authentication (the token is the password), and cannot hold either"
+                .to_owned(),
+        }
+        .into());
+    }
     if let Some(ms) = s.keychain_timeout_ms
         && !(1..=600_000).contains(&ms)
     {
-        bail!("`keychain-timeout-ms` in [{table}] is {ms}; use 1 to 600000");
+        return Err(KeyError {
+            table: table.to_owned(),
+            key: "keychain-timeout-ms",
+            why: "is out of range; use 1 to 600000 (milliseconds)".to_owned(),
+        }
+        .into());
     }
     if let Some(ca_file) = &s.ca_file
         && !ca_file.is_absolute()
@@ -1283,9 +1544,62 @@ mod tests {
         let paths = ConfigPaths {
             user: Some(user_path),
             system: None,
+            platform: None,
         };
         let err = Config::load(&paths, &[]).unwrap_err();
         assert!(format!("{err:#}").contains("[policy] is read only from the system-wide file"));
+    }
+
+    #[test]
+    fn the_platform_files_policy_applies_whatever_the_variable_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let platform = dir.path().join("platform.toml");
+        std::fs::write(
+            &platform,
+            "[policy]\nserve = \"listed\"\nallowed-sources = [\"env\", \"keychain\"]\n\
+             [registries.corp]\nindex = \"sparse+https://r.example/api/v1/crates/\"\n",
+        )
+        .unwrap();
+        let other = reg(Some("other"), "sparse+https://o/");
+        // The variable pointing at a missing file does not drop the policy
+        // (nor does it bring the platform file's other settings).
+        let paths = ConfigPaths {
+            user: None,
+            system: Some(dir.path().join("missing.toml")),
+            platform: Some(platform.clone()),
+        };
+        let c = Config::load(&paths, &[]).unwrap();
+        assert!(c.settings_for(&other).unwrap().is_none());
+        assert!(c.index_for("corp").is_none());
+        // With a file of its own, the stricter of the two policies wins.
+        let system = dir.path().join("system.toml");
+        std::fs::write(
+            &system,
+            "[policy]\nserve = \"all\"\nallowed-sources = [\"env\", \"oidc\"]\nfile-store = false\n\
+             [registries.other]\nindex = \"sparse+https://o/\"\nsources = [\"env\", \"keychain\", \"oidc\"]\n",
+        )
+        .unwrap();
+        let paths = ConfigPaths {
+            user: None,
+            system: Some(system),
+            platform: Some(platform),
+        };
+        let c = Config::load(&paths, &[]).unwrap();
+        let s = c.settings_for(&other).unwrap().unwrap();
+        assert_eq!(s.sources, [SourceKind::Env]);
+        assert!(
+            s.locked.iter().any(|l| l.contains("platform.toml")),
+            "{:?}",
+            s.locked
+        );
+        let (policy, _) = c.policy().unwrap();
+        assert_eq!(policy.serve, Some(Serve::Listed));
+        assert_eq!(policy.file_store, Some(false));
+        assert!(
+            c.settings_for(&reg(Some("x"), "sparse+https://x/"))
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
@@ -1333,6 +1647,79 @@ mod tests {
             format!("{err:#}").contains("`sso` in [defaults]"),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn config_words_are_what_the_file_says() {
+        use crate::oidc::settings::{ClientAuth, Grant, IdentityKind};
+        assert_eq!(config_word(&Grant::JfrogArtifactory), "jfrog-artifactory");
+        assert_eq!(
+            config_word(&Grant::CratesIoTrustedPublishing),
+            "crates-io-trusted-publishing"
+        );
+        assert_eq!(config_word(&IdentityKind::GithubActions), "github-actions");
+        assert_eq!(config_word(&IdentityKind::AwsImds), "aws-imds");
+        assert_eq!(
+            config_word(&ClientAuth::ClientSecretBasic),
+            "client-secret-basic"
+        );
+        assert_eq!(config_word(&AuthScheme::Basic), "basic");
+        // Each word is read back as the same value.
+        for grant in [
+            Grant::AwsCodeartifact,
+            Grant::TokenExchange,
+            Grant::Cloudsmith,
+        ] {
+            let word = format!("\"{}\"", config_word(&grant));
+            assert_eq!(serde_json::from_str::<Grant>(&word).unwrap(), grant);
+        }
+    }
+
+    #[test]
+    fn the_key_of_a_bad_value_is_found_never_a_value() {
+        let text = "serve = 3\n[registries.\"a\"]\nenv = [\n  \"x=y\",\n  4,\n]\n[b]\nk = 1";
+        let at = |needle: &str| text.find(needle).unwrap();
+        assert_eq!(key_at(text, at("3")), Some((String::new(), "serve".into())));
+        assert_eq!(
+            key_at(text, at("4")),
+            Some(("registries.a".into(), "env".into()))
+        );
+        assert_eq!(key_at(text, at("1")), Some(("b".into(), "k".into())));
+        // A header with no key after it, and a key that looks like a value.
+        assert_eq!(key_at(text, at("[b]") + 4), None);
+        assert_eq!(key_at("\"Tok3n-Xy99\" = 1", 15), None);
+    }
+
+    #[test]
+    fn a_table_with_index_binds_every_name_sharing_its_variable() {
+        let c = Config::from_texts(&[(
+            "u.toml",
+            "[registries.my-reg]\nindex = \"sparse+https://r.example/api/v1/crates/\"\n\
+             [registries.crates_io]\nindex = \"sparse+https://c.example/\"\n",
+        )])
+        .unwrap();
+        let err = c
+            .settings_for(&reg(Some("my_reg"), "sparse+https://evil.example/"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`my-reg`") && err.contains("CARGO_REGISTRIES_MY_REG_TOKEN"),
+            "{err}"
+        );
+        assert!(
+            c.settings_for(&reg(Some("my.reg"), "sparse+https://evil.example/"))
+                .is_err()
+        );
+        // Its own index under either name; other names; crates.io's own
+        // variable is not shared with a `crates_io` table.
+        for r in [
+            reg(Some("my_reg"), IDX),
+            reg(Some("my-reg"), IDX),
+            reg(Some("my_reg2"), "sparse+https://evil.example/"),
+            reg(Some("crates-io"), "sparse+https://index.crates.io/"),
+        ] {
+            assert!(c.settings_for(&r).is_ok(), "{r:?}");
+        }
     }
 
     #[test]
@@ -1514,6 +1901,7 @@ mod tests {
         let paths = ConfigPaths {
             user: Some(fifo),
             system: None,
+            platform: None,
         };
         let start = std::time::Instant::now();
         let msg = format!("{:#}", Config::load(&paths, &[]).unwrap_err());
@@ -1559,6 +1947,7 @@ mod tests {
         let paths = ConfigPaths {
             user: Some(user.clone()),
             system: None,
+            platform: None,
         };
         for mode in [0o664, 0o666, 0o646] {
             std::fs::set_permissions(&user, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -1590,6 +1979,7 @@ mod tests {
         let paths = ConfigPaths {
             user: None,
             system: Some(system.clone()),
+            platform: None,
         };
         // Anyone in the group could replace the file.
         for mode in [0o775, 0o777, 0o757] {
@@ -1645,6 +2035,7 @@ mod tests {
         let paths = ConfigPaths {
             user: Some(user.clone()),
             system: Some(dir.path().join("missing.toml")),
+            platform: None,
         };
         let c = Config::load(&paths, &[]).unwrap();
         assert_eq!(c.files().collect::<Vec<_>>(), [user.as_path()]);

@@ -22,6 +22,7 @@ use crate::env::{Environment, ProcessEnv};
 use crate::keychain::{Budgeted, Keychain, KeychainError, OsKeychain};
 use crate::protocol::OperationClass;
 use crate::registry::Registry;
+use crate::secret::Token;
 use crate::source::sso::settings::Flow;
 use crate::source::{Found, Lifetime, Login, Lookup, Request, SourceKind, source};
 
@@ -120,15 +121,15 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
                 format!("source {kind}: {what} in {}", timer.ms())
             });
             match lookup? {
-                Lookup::Found(found) => return Ok(answer(found, settings)),
+                Lookup::Found(found) => return Ok(answer(found, settings, registry, *kind)),
                 Lookup::Fallback(found) => {
-                    fallback.get_or_insert(found);
+                    fallback.get_or_insert((found, *kind));
                 }
                 Lookup::Missing { note } => notes.extend(note),
             }
         }
-        if let Some(found) = fallback {
-            return Ok(answer(found, settings));
+        if let Some((found, kind)) = fallback {
+            return Ok(answer(found, settings, registry, kind));
         }
         for note in notes {
             warn(&note);
@@ -244,11 +245,29 @@ impl<E: Environment, K: Keychain> Credential for Provider<E, K> {
     }
 }
 
-fn answer(found: Found, settings: &Settings) -> CredentialResponse {
-    let token = match settings.auth_scheme {
-        AuthScheme::None => found.token,
-        AuthScheme::Bearer => found.token.with_scheme("Bearer"),
-    };
+fn answer(
+    found: Found,
+    settings: &Settings,
+    registry: &Registry<'_>,
+    kind: SourceKind,
+) -> CredentialResponse {
+    if settings.auth_scheme != AuthScheme::None
+        && let Some(carried) = carried_scheme(&found.token)
+    {
+        let scheme = settings.auth_scheme.as_str();
+        let done = if carried.eq_ignore_ascii_case(scheme) {
+            "it was sent as it is".to_owned()
+        } else {
+            "so it was sent with two schemes, which the registry will refuse".to_owned()
+        };
+        warn(&format!(
+            "the token for {} (source {kind}) already starts with `{carried} `, and \
+             auth-scheme = \"{scheme}\" adds a scheme itself: {done}. Store the token without \
+             its scheme, or set auth-scheme = \"none\"",
+            registry.display_name()
+        ));
+    }
+    let token = authorization(found.token, settings);
     let cache = match found.lifetime {
         Lifetime::Session => CacheControl::Session,
         Lifetime::Until(t) => match time::OffsetDateTime::from_unix_timestamp(t) {
@@ -262,6 +281,46 @@ fn answer(found: Found, settings: &Settings) -> CredentialResponse {
         cache,
         operation_independent: found.operation_independent,
     }
+}
+
+/// The token as it goes into the `Authorization` header, with the
+/// configured `auth-scheme`: as it is, `Bearer <token>` (unless it already
+/// starts with `Bearer `), or `Basic base64(<basic-user>:<token>)` (unless it
+/// already starts with `Basic `).
+pub fn authorization(token: Token, settings: &Settings) -> Token {
+    match settings.auth_scheme {
+        AuthScheme::None => token,
+        AuthScheme::Bearer => token.with_scheme("Bearer"),
+        AuthScheme::Basic if carried_scheme(&token) == Some("Basic") => token,
+        AuthScheme::Basic => basic(&token, &settings.basic_user),
+    }
+}
+
+/// The HTTP authentication scheme a token already starts with (`Bearer `,
+/// `Basic `, in any case), in its usual spelling.
+fn carried_scheme(token: &Token) -> Option<&'static str> {
+    let bytes = token.expose().as_bytes();
+    ["Bearer", "Basic"].into_iter().find(|scheme| {
+        bytes.len() > scheme.len()
+            && bytes[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes())
+            && bytes[scheme.len()] == b' '
+    })
+}
+
+/// `Basic base64(user:token)` (RFC 7617), built in buffers sized up front
+/// so that no copy of the token is left behind by a reallocation; the
+/// plain `user:token` is zeroized on drop, the result is a [`Token`].
+pub fn basic(token: &Token, user: &str) -> Token {
+    use base64::Engine as _;
+    let secret = token.expose();
+    let mut plain = zeroize::Zeroizing::new(String::with_capacity(user.len() + 1 + secret.len()));
+    plain.push_str(user);
+    plain.push(':');
+    plain.push_str(secret);
+    let mut header = String::with_capacity("Basic ".len() + plain.len().div_ceil(3) * 4);
+    header.push_str("Basic ");
+    base64::engine::general_purpose::STANDARD.encode_string(plain.as_bytes(), &mut header);
+    Token::new(header)
 }
 
 fn unix_now() -> i64 {
@@ -298,4 +357,73 @@ fn login_flow<'a>(args: &[&'a str]) -> Result<(Option<Flow>, Vec<&'a str>), Erro
         flow = Some(chosen);
     }
     Ok((flow, rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(auth_scheme: AuthScheme, basic_user: &str) -> Settings {
+        let mut s = Config::default()
+            .settings_for(&Registry {
+                index_url: "sparse+https://r.example/",
+                name: Some("r"),
+            })
+            .unwrap()
+            .unwrap();
+        s.auth_scheme = auth_scheme;
+        s.basic_user = basic_user.to_owned();
+        s
+    }
+
+    fn header(token: &str, scheme: AuthScheme, user: &str) -> String {
+        authorization(Token::new(token.into()), &settings(scheme, user))
+            .expose()
+            .to_owned()
+    }
+
+    #[test]
+    fn basic_follows_rfc_7617_and_4648() {
+        // RFC 7617's example.
+        assert_eq!(
+            header("open sesame", AuthScheme::Basic, "Aladdin"),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        // RFC 4648's test vectors, as `user:token` with padding of 0, 1, 2.
+        for (user, token, encoded) in [
+            ("", "", "Og=="),
+            ("f", "", "Zjo="),
+            ("fo", "o", "Zm86bw=="),
+            ("", "foobar", "OmZvb2Jhcg=="),
+            ("foo", "bar", "Zm9vOmJhcg=="),
+            ("fooba", "r", "Zm9vYmE6cg=="),
+        ] {
+            assert_eq!(
+                header(token, AuthScheme::Basic, user),
+                format!("Basic {encoded}"),
+                "{user}:{token}"
+            );
+        }
+        // Multi-byte characters are sent as UTF-8.
+        assert_eq!(header("€", AuthScheme::Basic, ""), "Basic OuKCrA==");
+    }
+
+    #[test]
+    fn a_token_carrying_the_scheme_is_not_given_it_twice() {
+        assert_eq!(header("Basic abc", AuthScheme::Basic, "u"), "Basic abc");
+        assert_eq!(header("basic abc", AuthScheme::Basic, "u"), "basic abc");
+        assert_eq!(header("Bearer abc", AuthScheme::Bearer, ""), "Bearer abc");
+        assert_eq!(header("abc", AuthScheme::Bearer, ""), "Bearer abc");
+        assert_eq!(header("Basic abc", AuthScheme::None, ""), "Basic abc");
+        assert_eq!(
+            header("Basicabc", AuthScheme::Basic, ""),
+            "Basic OkJhc2ljYWJj"
+        );
+        assert_eq!(carried_scheme(&Token::new("Basic".into())), None);
+        assert_eq!(
+            carried_scheme(&Token::new("bEaReR x".into())),
+            Some("Bearer")
+        );
+        assert_eq!(carried_scheme(&Token::new("Bear x".into())), None);
+    }
 }

@@ -88,8 +88,47 @@ fn token_from_stdout_variables_are_the_defaults() {
     assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
     assert_eq!(out.stdout, "");
     assert!(out.stderr.contains("evil.example"), "{}", out.stderr);
-    // Arguments win over the variables.
+}
+
+#[test]
+fn token_refuses_when_cargo_asks_for_another_index() {
+    // A project's Cargo config can set any registry's credential-provider
+    // to `token --index …` or `token --registry …`: the index Cargo is
+    // asking for must be the one the token belongs to.
+    let evil = "sparse+https://evil.example/";
+    let mut p = Provider::new();
+    p.user_config(&corp("env = [\"ACME_TOKEN\"]\n"))
+        .env("ACME_TOKEN", TOKEN)
+        .env("CARGO_REGISTRY_NAME_OPT", "corp")
+        .env("CARGO_REGISTRY_INDEX_URL", evil);
     let out = run_token(&p, &["--index", INDEX]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    out.assert_stderr_contains("CARGO_REGISTRY_INDEX_URL")
+        .assert_stderr_contains(evil);
+    // A name bound only by the user's own Cargo config, and Cargo's variable.
+    let mut p = Provider::new();
+    p.env("CARGO_REGISTRIES_CORP_TOKEN", TOKEN)
+        .env("CARGO_REGISTRY_INDEX_URL", evil);
+    cargo_home_config(&p, &format!("[registries.corp]\nindex = {INDEX:?}\n"));
+    let out = run_token(&p, &["--registry", "corp"]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    out.assert_stderr_contains(evil);
+    // The same index (compared as everywhere: one trailing `/` aside) is fine.
+    p.env("CARGO_REGISTRY_INDEX_URL", INDEX.trim_end_matches('/'));
+    let out = run_token(&p, &["--registry", "corp"]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(out.stdout, format!("{TOKEN}\n"));
+    let out = run_token(&p, &["--registry", "corp", "--index", INDEX]);
+    assert!(out.status.success(), "{}", out.stderr);
+    // crates.io by either of its index URLs.
+    let mut p = Provider::new();
+    p.env("CARGO_REGISTRY_TOKEN", TOKEN).env(
+        "CARGO_REGISTRY_INDEX_URL",
+        "https://github.com/rust-lang/crates.io-index",
+    );
+    let out = run_token(&p, &["--registry", "crates-io"]);
     assert!(out.status.success(), "{}", out.stderr);
     assert_eq!(out.stdout, format!("{TOKEN}\n"));
 }
@@ -218,7 +257,7 @@ fn exec_gives_the_command_the_token_and_its_streams() {
 }
 
 #[test]
-fn exec_adds_only_the_token_variable() {
+fn exec_adds_only_the_token_and_index_variables() {
     let p = exec_provider();
     let names = "env | cut -d= -f1 | sort";
     let through = exec(&p, names, "");
@@ -240,7 +279,10 @@ fn exec_adds_only_the_token_variable() {
         .difference(&set(&through.stdout))
         .cloned()
         .collect();
-    assert_eq!(added, ["CARGO_REGISTRIES_CORP_TOKEN"]);
+    assert_eq!(
+        added,
+        ["CARGO_REGISTRIES_CORP_INDEX", "CARGO_REGISTRIES_CORP_TOKEN"]
+    );
     assert_eq!(removed, Vec::<String>::new());
 }
 
@@ -313,4 +355,155 @@ fn exec_without_a_token_does_not_run_the_command() {
 fn exec_needs_a_command() {
     let out = exec_provider().run(&["exec", "--registry", "corp"], "");
     assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
+}
+
+/// Cargo's home as the provider sees it in a [`Provider`] test.
+fn cargo_home_config(p: &Provider, text: &str) {
+    crate::util::write(&p.dir().join("cargo-home").join("config.toml"), text);
+}
+
+/// The leak rule for a run whose provider did not declare the token (its
+/// `token` runs print it on purpose).
+fn assert_no_token(out: &Output) {
+    out.assert_free_of(&[TOKEN.to_owned()]);
+}
+
+#[test]
+fn token_and_exec_take_the_index_from_the_users_own_cargo_config() {
+    // No provider config at all: the index is in $CARGO_HOME/config.toml.
+    let mut p = Provider::new();
+    p.env("CARGO_REGISTRIES_CORP_TOKEN", TOKEN);
+    cargo_home_config(&p, &format!("[registries.corp]\nindex = {INDEX:?}\n"));
+    let out = run_token(&p, &["--registry", "corp"]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(out.stdout, format!("{TOKEN}\n"));
+    let out = exec(&p, "exit 5", "");
+    assert_eq!(out.status.code(), Some(5), "{}", out.stderr);
+    assert_no_token(&out);
+
+    // Or in Cargo's variable, which wins over the file as in Cargo.
+    let mut p = Provider::new();
+    p.env("CARGO_REGISTRIES_CORP_TOKEN", TOKEN)
+        .env("CARGO_REGISTRIES_CORP_INDEX", INDEX);
+    cargo_home_config(
+        &p,
+        "[registries.corp]\nindex = \"sparse+https://other.example/\"\n",
+    );
+    let out = run_token(&p, &["--registry", "corp"]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(out.stdout, format!("{TOKEN}\n"));
+    let out = exec(&p, "exit 6", "");
+    assert_eq!(out.status.code(), Some(6), "{}", out.stderr);
+    assert_no_token(&out);
+}
+
+#[test]
+fn token_and_exec_never_take_the_index_from_a_projects_cargo_config() {
+    let mut p = Provider::new();
+    p.env("CARGO_REGISTRIES_CORP_TOKEN", TOKEN).secret(TOKEN);
+    let project = p.dir().join("project");
+    crate::util::write(
+        &project.join(".cargo").join("config.toml"),
+        "[registries.corp]\nindex = \"sparse+https://evil.example/\"\n",
+    );
+    let out = p.run_in(&project, &["token", "--registry", "corp"], "");
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    out.assert_stderr_contains("no index URL for registry `corp`");
+    assert!(!out.stderr.contains("evil.example"), "{}", out.stderr);
+    let marker = p.dir().join("ran");
+    let script = format!("touch '{}'", marker.display());
+    let out = p.run_in(
+        &project,
+        &["exec", "--registry", "corp", "--", "sh", "-c", &script],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    out.assert_stderr_contains("no index URL for registry `corp`");
+    assert!(!marker.exists());
+}
+
+/// The `Authorization` headers a fake registry received.
+fn authorizations(registry: &Fake) -> Vec<String> {
+    registry
+        .requests()
+        .iter()
+        .filter_map(|r| {
+            r.lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+                .map(|l| l["authorization:".len()..].trim().to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn exec_keeps_a_projects_cargo_config_from_re_pointing_the_registry() {
+    // The registry the token is for, and one a project's config names
+    // instead; both want a token (401), as an auth-required registry does.
+    let good = Fake::start(Behavior::Raw(401, "authentication required".into()));
+    let evil = Fake::start(Behavior::Raw(401, "authentication required".into()));
+    let good_index = format!("sparse+{}", good.url("/"));
+    let evil_index = format!("sparse+{}", evil.url("/"));
+    let mut home = CargoHome::new(&good_index, Providers::Global(vec!["cargo:token".into()]));
+    home.env("ACME_TOKEN", TOKEN).secret(TOKEN);
+    home.corp_config(&format!(
+        "[registries.{REGISTRY}]\nindex = {good_index:?}\nenv = [\"ACME_TOKEN\"]\n"
+    ));
+    let app = home.new_app("app", "dep", "1");
+    crate::util::write(
+        &app.join(".cargo").join("config.toml"),
+        &format!("[registries.{REGISTRY}]\nindex = {evil_index:?}\n"),
+    );
+    let mut cmd = Command::new(provider_bin());
+    cmd.args([
+        "exec",
+        "--registry",
+        REGISTRY,
+        "--",
+        "cargo",
+        "generate-lockfile",
+    ])
+    .current_dir(&app);
+    home.run_with_env(cmd).assert_failure();
+    assert_eq!(
+        authorizations(&evil).len(),
+        0,
+        "the token went to the index a project's config chose ({} requests there)",
+        evil.requests().len()
+    );
+    let sent = authorizations(&good);
+    assert!(
+        !sent.is_empty() && sent.iter().all(|a| a == TOKEN),
+        "{} requests to the configured index, {} with an Authorization header, not all the token",
+        good.requests().len(),
+        sent.len()
+    );
+}
+
+#[test]
+fn exec_sets_the_registrys_index_beside_its_token() {
+    let p = exec_provider();
+    let out = exec(
+        &p,
+        &format!(r#"test "$CARGO_REGISTRIES_CORP_INDEX" = "{INDEX}" || exit 9"#),
+        "",
+    );
+    out.assert_success();
+    // crates.io has no index variable: only its token.
+    let mut p = Provider::new();
+    p.env("CARGO_REGISTRY_TOKEN", TOKEN).secret(TOKEN);
+    let out = p.run(
+        &[
+            "exec",
+            "--registry",
+            "crates-io",
+            "--",
+            "sh",
+            "-c",
+            "env | cut -d= -f1 | grep -c '^CARGO_REGISTR' ; test -n \"$CARGO_REGISTRY_TOKEN\"",
+        ],
+        "",
+    );
+    out.assert_success();
+    assert_eq!(out.stdout, "1\n");
 }

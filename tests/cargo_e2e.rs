@@ -6,6 +6,7 @@
 //! provider's stderr ends up too).
 
 use crate::util::cargo::{CargoHome, Providers, REGISTRY};
+use crate::util::idp::Gateway;
 use crate::util::kellnr::Kellnr;
 use crate::util::keyring::Keyring;
 
@@ -179,4 +180,46 @@ fn global_providers_fall_through_both_ways() {
         .assert_success();
     home.cargo(&app, &["build"], None).assert_success();
     assert!(home.credential_files().is_empty());
+}
+
+#[test]
+#[ignore = "e2e: needs kellnr and the test IdP's Node.js packages; run scripts/test.sh"]
+fn auth_scheme_basic_publishes_and_fetches_through_a_basic_only_front() {
+    use base64::Engine as _;
+    // An Azure Artifacts personal access token, sent as Basic base64(user:PAT).
+    let pat = "azure-pat-Lm38vQ0e2ebasic";
+    let gw = Gateway::start_basic("azure-user", pat);
+    let index = gw.index_url();
+    let mut home = CargoHome::new(&index, Providers::PerRegistry(vec![]));
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("azure-user:{pat}"));
+    home.env("CARGO_REGISTRIES_MY_PRIVATE_TOKEN", pat)
+        .secret(pat)
+        .secret(&encoded)
+        .secret(gw.kellnr.token());
+    home.corp_config(&format!(
+        "[registries.{REGISTRY}]\nindex = {index:?}\nauth-scheme = \"basic\"\nbasic-user = \"azure-user\"\n"
+    ));
+    let lib = home.new_lib("basic-lib", "0.1.0");
+    home.cargo(&lib, &["publish", "--registry", REGISTRY], None)
+        .assert_success();
+    let app = home.new_app("basic-app", "basic-lib", "0.1");
+    home.cargo(&app, &["generate-lockfile"], None)
+        .assert_success();
+    home.cargo(&app, &["build"], None).assert_success();
+    let stats = gw.stats();
+    assert_eq!(stats["rejected"], 0, "{stats}");
+    assert!(stats["accepted"].as_u64().unwrap() >= 3, "{stats}");
+
+    // The same PAT as a bearer token is refused by such a front.
+    home.corp_config(&format!(
+        "[registries.{REGISTRY}]\nindex = {index:?}\nauth-scheme = \"bearer\"\n"
+    ));
+    std::fs::remove_file(app.join("Cargo.lock")).unwrap();
+    home.cargo(&app, &["generate-lockfile"], None)
+        .assert_failure();
+    let stats = gw.stats();
+    assert!(
+        stats["rejections"]["not-basic"].as_u64() >= Some(1),
+        "{stats}"
+    );
 }

@@ -271,3 +271,207 @@ fn logout_without_a_keychain_is_an_error_not_a_silent_success() {
     );
     assert!(other_error(&p.request(&req)).contains("could not remove the token"));
 }
+
+/// The token in a `get` reply.
+fn reply_token(out: &crate::util::Output) -> Option<String> {
+    let reply: serde_json::Value = serde_json::from_str(out.reply()).unwrap();
+    reply["Ok"]["token"].as_str().map(str::to_owned)
+}
+
+#[test]
+fn basic_sends_the_token_as_a_password_with_the_configured_user() {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut p = with_env_token();
+    // The encoded value is a secret too.
+    p.secret(&b64(&format!(":{TOKEN}")))
+        .secret(&b64(&format!("azure:{TOKEN}")))
+        .user_config(&format!(
+            "[registries.my-private]\nindex = {IDX:?}\nauth-scheme = \"basic\"\n"
+        ));
+    let read = get("my-private", r#""operation":"read""#);
+    let out = p.request(&read);
+    let expected = format!("Basic {}", b64(&format!(":{TOKEN}")));
+    assert!(
+        reply_token(&out).as_deref() == Some(expected.as_str()),
+        "not `Basic base64(:<token>)`"
+    );
+    assert_eq!(out.stderr, "");
+    p.user_config(&format!(
+        "[registries.my-private]\nindex = {IDX:?}\nauth-scheme = \"basic\"\nbasic-user = \"azure\"\n"
+    ));
+    let out = p.request(&read);
+    let expected = format!("Basic {}", b64(&format!("azure:{TOKEN}")));
+    assert!(
+        reply_token(&out).as_deref() == Some(expected.as_str()),
+        "not `Basic base64(azure:<token>)`"
+    );
+    // From the provider's arguments too.
+    p.user_config(&format!("[registries.my-private]\nindex = {IDX:?}\n"));
+    let req = format!(
+        r#"{{"v":1,"registry":{},"kind":"get","operation":"read","args":["--auth-scheme","basic"]}}"#,
+        registry("my-private")
+    );
+    let expected = format!("Basic {}", b64(&format!(":{TOKEN}")));
+    assert!(reply_token(&p.request(&req)).as_deref() == Some(expected.as_str()));
+}
+
+#[test]
+fn a_token_that_already_carries_a_scheme_gets_a_warning_without_its_value() {
+    for (scheme, stored, sent) in [
+        (
+            "basic",
+            "Basic dXNlcjpwYXQtWDk4Nw==",
+            "Basic dXNlcjpwYXQtWDk4Nw==",
+        ),
+        (
+            "bearer",
+            "Basic dXNlcjpwYXQtWDk4Nw==",
+            "Bearer Basic dXNlcjpwYXQtWDk4Nw==",
+        ),
+        ("bearer", "Bearer pat-Q8w7e6r5t4", "Bearer pat-Q8w7e6r5t4"),
+    ] {
+        let mut p = Provider::new();
+        p.env("CARGO_REGISTRIES_MY_PRIVATE_TOKEN", stored)
+            .secret(stored.split_once(' ').unwrap().1)
+            .user_config(&format!(
+                "[registries.my-private]\nindex = {IDX:?}\nauth-scheme = {scheme:?}\n"
+            ));
+        let out = p.request(&get("my-private", r#""operation":"read""#));
+        assert!(
+            reply_token(&out).as_deref() == Some(sent),
+            "{scheme}: not the expected header value"
+        );
+        out.assert_stderr_contains("already starts with")
+            .assert_stderr_contains("(source \"env\")")
+            .assert_stderr_contains(&format!("auth-scheme = \"{scheme}\""));
+    }
+}
+
+#[test]
+fn basic_user_must_be_a_user_name() {
+    let mut p = with_env_token();
+    p.user_config(&format!(
+        "[registries.my-private]\nindex = {IDX:?}\nauth-scheme = \"basic\"\nbasic-user = \"a:b\"\n"
+    ));
+    let out = p.request(&get("my-private", r#""operation":"read""#));
+    let msg = other_error(&out);
+    assert!(
+        msg.contains("basic-user") && msg.contains("line 4"),
+        "{msg}"
+    );
+    assert!(!msg.contains("a:b"), "{msg}");
+}
+
+#[test]
+fn config_errors_name_the_key_and_where_it_is_never_the_value() {
+    let read = get("my-private", r#""operation":"read""#);
+    let table = format!("[registries.my-private]\nindex = {IDX:?}\n");
+    for (text, key, at, value) in [
+        // A wrong type: the key too, not only the position.
+        (
+            format!("{table}keychain-timeout-ms = \"fast-Xk92\"\n"),
+            "`keychain-timeout-ms` in [registries.my-private]",
+            "line 3, column 23",
+            "fast-Xk92",
+        ),
+        (
+            format!("{table}env = [\n  \"A_TOKEN\",\n  7319,\n]\n"),
+            "`env` in [registries.my-private]",
+            "line 5, column 3",
+            "7319",
+        ),
+        // Out of range: where, and not the number.
+        (
+            format!("{table}keychain-timeout-ms = 700001\n"),
+            "`keychain-timeout-ms` in [registries.my-private]",
+            "line 3, column 1",
+            "700001",
+        ),
+        (
+            format!(
+                "{table}[registries.my-private.oidc]\ntoken-endpoint = \"https://i.example/t\"\n\
+                 client-id = \"c\"\nidentity = \"env\"\nidentity-env = \"J\"\ntimeout-ms = 120001\n"
+            ),
+            "`timeout-ms` in [registries.my-private.oidc]",
+            "line 8, column 1",
+            "120001",
+        ),
+    ] {
+        let mut p = with_env_token();
+        p.user_config(&text);
+        let msg = other_error(&p.request(&read));
+        assert!(
+            msg.contains("user.toml") && msg.contains(key) && msg.contains(at),
+            "{key} {at}: {msg}"
+        );
+        assert!(!msg.contains(value), "{msg}");
+    }
+}
+
+#[test]
+fn a_bad_value_in_the_providers_arguments_is_reported_as_an_argument() {
+    let p = with_env_token();
+    for (args, flag) in [
+        (r#"["--keychain-timeout-ms","0"]"#, "--keychain-timeout-ms"),
+        (r#"["--source","env","--source","env"]"#, "--source"),
+    ] {
+        let req = format!(
+            r#"{{"v":1,"registry":{},"kind":"get","operation":"read","args":{args}}}"#,
+            registry("my-private")
+        );
+        let msg = other_error(&p.request(&req));
+        assert!(
+            msg.contains(flag) && msg.contains("credential-provider"),
+            "{args}: {msg}"
+        );
+        assert!(!msg.contains("[defaults]"), "{args}: {msg}");
+    }
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn the_platforms_system_file_is_read_even_when_the_variable_names_another() {
+    // The harness points CARGO_CREDENTIAL_CORP_SYSTEM_CONFIG at its own
+    // file; the platform's file is still read, for its [policy]. (Writing
+    // /etc in a test is not acceptable: the trace shows that it is looked
+    // at; config::tests shows that its policy then applies.)
+    let mut p = with_env_token();
+    p.env("CARGO_CREDENTIAL_CORP_LOG", "debug");
+    let out = p.request(&get("my-private", r#""operation":"read""#));
+    assert_eq!(out.reply(), TOKEN_REPLY);
+    out.assert_stderr_contains("config: /etc/cargo-credential-corp/config.toml not present");
+}
+
+#[test]
+fn messages_use_the_configs_own_words_not_rust_type_names() {
+    let table = format!(
+        "[registries.my-private]\nindex = {IDX:?}\nsources = [\"oidc\", \"sso\"]\n\
+         [registries.my-private.sso]\nissuer = \"https://idp.example\"\nclient-id = \"cargo\"\n\
+         [registries.my-private.oidc]\ngrant = \"jfrog-artifactory\"\nidentity = \"github-actions\"\n\
+         token-endpoint = \"https://r.example/access/api/v1/oidc/token\"\n"
+    );
+    // A config error about the grant.
+    let mut p = Provider::new();
+    p.user_config(&table);
+    let msg = other_error(&p.request(&get("my-private", r#""operation":"read""#)));
+    assert!(
+        msg.contains("grant \"jfrog-artifactory\" needs `provider-name`"),
+        "{msg}"
+    );
+    // `config`'s report of the tables.
+    p.user_config(&format!("{table}provider-name = \"ci\"\n"));
+    let out = p.run(&["config", "--registry", "my-private"], "");
+    out.assert_success();
+    for word in [
+        "jfrog-artifactory grant",
+        "identity github-actions",
+        "cache auto",
+        "login kept in keychain",
+    ] {
+        assert!(out.stdout.contains(word), "{word}:\n{}", out.stdout);
+    }
+    for rust in ["JfrogArtifactory", "GithubActions", "Auto", "Keychain"] {
+        assert!(!out.stdout.contains(rust), "{rust}:\n{}", out.stdout);
+    }
+}

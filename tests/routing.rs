@@ -232,3 +232,69 @@ fn a_token_table_without_index_is_served_by_name_with_a_warning() {
     let out = p.request(&request(None, "sparse+https://wherever.example/"));
     assert_eq!(out.reply(), r#"{"Err":{"kind":"not-found"}}"#);
 }
+
+#[test]
+fn cargos_variable_is_bound_to_every_table_whose_name_mangles_to_it() {
+    // CARGO_REGISTRIES_MY_REG_TOKEN belongs to `my-reg`, bound to its index;
+    // a project's Cargo config naming `my_reg` (same variable) elsewhere
+    // must not get it.
+    let mut p = Provider::new();
+    p.env("CARGO_REGISTRIES_MY_REG_TOKEN", ACME)
+        .secret(ACME)
+        .user_config(&format!(
+            "[registries.my-reg]\nindex = {CONFIGURED_INDEX:?}\n"
+        ));
+    let evil = "sparse+https://evil.example/";
+    let out = p.request(&request(Some("my_reg"), evil));
+    let reply = out.reply();
+    assert!(!reply.contains(ACME), "the token was handed to {evil}");
+    assert!(
+        reply.contains(r#""kind":"other""#)
+            && reply.contains("my-reg")
+            && reply.contains("CARGO_REGISTRIES_MY_REG_TOKEN")
+            && reply.contains(evil),
+        "{reply}"
+    );
+    // Its own index, by either name, gets the token.
+    for name in ["my-reg", "my_reg"] {
+        let out = p.request(&request(Some(name), CONFIGURED_INDEX));
+        assert_eq!(token_in(&out).as_deref(), Some(ACME), "{name}");
+    }
+    // A name that mangles to another variable is not concerned.
+    let out = p.request(&request(Some("my_reg2"), evil));
+    assert_eq!(out.reply(), r#"{"Err":{"kind":"not-found"}}"#);
+}
+
+#[test]
+fn an_sso_table_without_index_is_served_only_when_the_system_file_binds_its_name() {
+    let sso = "[registries.corp.sso]\nissuer = \"https://idp.example\"\nclient-id = \"cargo\"\n";
+    let mut p = Provider::new();
+    p.env("CARGO_REGISTRIES_CORP_TOKEN", ACME)
+        .secret(ACME)
+        .user_config(sso)
+        .system_config(&format!(
+            "[registries.corp]\nindex = {CONFIGURED_INDEX:?}\n"
+        ));
+    let out = p.request(&request(Some("corp"), CONFIGURED_INDEX));
+    assert_eq!(token_in(&out).as_deref(), Some(ACME), "{}", out.describe());
+    // Bound: no "add `index`" warning, and another index is refused.
+    assert!(!out.stderr.contains("no `index`"), "{}", out.stderr);
+    let evil = "sparse+https://evil.example/";
+    let out = p.request(&request(Some("corp"), evil));
+    let reply = out.reply();
+    assert!(!reply.contains(ACME), "the token was handed to {evil}");
+    assert!(
+        reply.contains(r#""kind":"other""#) && reply.contains(evil),
+        "{reply}"
+    );
+    // Not bound: the config error that says to add `index`.
+    let mut p = Provider::new();
+    p.user_config(sso)
+        .system_config("[registries.other]\nindex = \"sparse+https://o.example/\"\n");
+    let out = p.request(&request(Some("corp"), CONFIGURED_INDEX));
+    let reply = out.reply();
+    assert!(
+        reply.contains(r#""kind":"other""#) && reply.contains("needs `index`"),
+        "{reply}"
+    );
+}

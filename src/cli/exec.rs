@@ -1,7 +1,10 @@
 //! `cargo-credential-corp exec`: runs a command with the registry's token in
 //! Cargo's own variable (`CARGO_REGISTRIES_<NAME>_TOKEN`, or
 //! `CARGO_REGISTRY_TOKEN` for crates.io), for tools that read that variable
-//! but cannot run a credential provider.
+//! but cannot run a credential provider. Beside it, the registry's index in
+//! `CARGO_REGISTRIES_<NAME>_INDEX`: Cargo's variables outrank its config
+//! files, so a project's `.cargo/config.toml` cannot re-point NAME at
+//! another index and receive the token there.
 //!
 //! The token is fetched as by `token` (the same sources, routing rule and
 //! cache) and handed to the command's environment on purpose; it never
@@ -19,7 +22,8 @@ use super::token::Target;
 /// Arguments of `exec`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "COMMAND gets the token (as Cargo would send it) in \
-    CARGO_REGISTRIES_<NAME>_TOKEN (CARGO_REGISTRY_TOKEN for crates-io) and nothing else; its \
+    CARGO_REGISTRIES_<NAME>_TOKEN and the registry's index in CARGO_REGISTRIES_<NAME>_INDEX \
+    (only CARGO_REGISTRY_TOKEN for crates-io), and nothing else; its \
     standard streams are this process's, and its exit status is passed through. The token is \
     in COMMAND's environment on purpose: use exec only for the command that needs it.")]
 pub struct Args {
@@ -55,6 +59,12 @@ fn run_command(args: &Args) -> anyhow::Result<ExitCode> {
     let token = args.target.fetch(&resolved)?;
     let mut command = Command::new(program);
     command.args(rest).env(&variable, token.expose());
+    // Cargo's variable for the index outranks every config file: a
+    // project's .cargo/config.toml cannot point NAME (and so this token)
+    // at another registry in the command's cargo.
+    if let Some(index_variable) = index_variable_for(&variable) {
+        command.env(index_variable, &resolved.index_url);
+    }
     let spawned = command.spawn();
     drop(command); // its copy of the environment, with the token
     drop(token);
@@ -104,6 +114,16 @@ fn variable_for(registry: &crate::registry::Registry<'_>) -> anyhow::Result<Stri
     Ok(variable)
 }
 
+/// Cargo's variable for the index of the registry whose token variable is
+/// `token_variable` (`CARGO_REGISTRIES_<NAME>_INDEX`); none for crates.io,
+/// whose index is not a registry setting.
+fn index_variable_for(token_variable: &str) -> Option<String> {
+    let name = token_variable
+        .strip_prefix("CARGO_REGISTRIES_")?
+        .strip_suffix("_TOKEN")?;
+    Some(format!("CARGO_REGISTRIES_{name}_INDEX"))
+}
+
 /// The child's exit status as ours: its code, or `128 + n` for signal `n`.
 fn exit_code(status: ExitStatus) -> u8 {
     if let Some(code) = status.code() {
@@ -144,8 +164,13 @@ mod tests {
         };
         let v = variable_for(&reg("my-private", "sparse+https://r.example/")).unwrap();
         assert_eq!(v, "CARGO_REGISTRIES_MY_PRIVATE_TOKEN");
+        assert_eq!(
+            index_variable_for(&v).as_deref(),
+            Some("CARGO_REGISTRIES_MY_PRIVATE_INDEX")
+        );
         let v = variable_for(&reg("crates-io", "sparse+https://index.crates.io/")).unwrap();
         assert_eq!(v, "CARGO_REGISTRY_TOKEN");
+        assert_eq!(index_variable_for(&v), None);
         assert!(variable_for(&reg("crates-io", "sparse+https://evil.example/")).is_err());
         assert!(variable_for(&reg("a=b", "sparse+https://r.example/")).is_err());
         let nameless = crate::registry::Registry {

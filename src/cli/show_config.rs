@@ -4,7 +4,7 @@
 use anyhow::bail;
 
 use super::shown::shown;
-use crate::config::{AuthScheme, Config, ConfigPaths, Serve};
+use crate::config::{AuthScheme, Config, ConfigPaths, Serve, config_word};
 use crate::registry::Registry;
 use crate::source::{SourceKind, env};
 
@@ -97,10 +97,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             ),
             SourceKind::Oidc => match &settings.oidc {
                 Some(oidc) => say!(
-                    "  oidc: {:?} grant, identity {:?}, cache {:?}{}",
-                    oidc.grant,
-                    oidc.identity,
-                    oidc.cache,
+                    "  oidc: {} grant, identity {}, cache {}{}",
+                    config_word(&oidc.grant),
+                    config_word(&oidc.identity),
+                    config_word(&oidc.cache),
                     if oidc.operation_dependent() {
                         ", separate publish scope"
                     } else {
@@ -113,11 +113,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             },
             SourceKind::Sso => match &settings.sso {
                 Some(sso) => say!(
-                    "  sso: client `{}` at {}, flow {:?}, login kept in {:?}{}",
+                    "  sso: client `{}` at {}, flow {}, login kept in {}{}",
                     sso.client_id,
                     sso.idp_id(),
-                    sso.flow,
-                    sso.store,
+                    config_word(&sso.flow),
+                    config_word(&sso.store),
                     if sso.operation_dependent() {
                         ", separate publish scope"
                     } else {
@@ -138,6 +138,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let scheme = match settings.auth_scheme {
         AuthScheme::None => "none (token sent as is)",
         AuthScheme::Bearer => "bearer (`Bearer <token>`)",
+        AuthScheme::Basic => "basic (`Basic base64(<basic-user>:<token>)`)",
     };
     say!("  auth-scheme: {scheme}");
     for ca_file in &settings.ca_files {

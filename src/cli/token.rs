@@ -5,9 +5,11 @@
 //! The token is asked of the provider itself ([`Provider::from_process`]
 //! and [`Credential::perform`] with a `get`), so the same sources, routing
 //! rule, cache and single flight apply as when Cargo asks. The index URL is
-//! never taken from Cargo's config: it is `--index`, else (under
-//! `cargo:token-from-stdout`) `CARGO_REGISTRY_INDEX_URL`, else the `index`
-//! of the provider config's `[registries.NAME]` table.
+//! `--index`, else the `index` of the provider config's `[registries.NAME]`
+//! table, else the user's own Cargo settings (`CARGO_REGISTRIES_<NAME>_INDEX`,
+//! `$CARGO_HOME/config.toml`; never a project's `.cargo/config.toml`), else
+//! (under `cargo:token-from-stdout`) `CARGO_REGISTRY_INDEX_URL`, which must
+//! otherwise name the same index.
 
 use std::io::Write as _;
 
@@ -16,9 +18,11 @@ use cargo_credential::{
     Action, Credential as _, CredentialResponse, Error, Operation, RegistryInfo,
 };
 
+use crate::cli::cargo_config::{self, CargoConfig};
 use crate::config::{Config, ConfigPaths};
+use crate::env::ProcessEnv;
 use crate::provider::Provider;
-use crate::registry::{CRATES_IO, CRATES_IO_INDEXES, Registry};
+use crate::registry::{CRATES_IO, CRATES_IO_INDEXES, Registry, is_crates_io_index, same_index};
 use crate::secret::Token;
 
 /// The index URL `cargo:token-from-stdout` passes to the program it runs.
@@ -48,7 +52,8 @@ pub struct Target {
     registry: Option<String>,
     /// The registry's index URL (e.g. `sparse+https://…/`); default: the
     /// `index` of the provider config's `[registries.NAME]` table (crates.io's
-    /// own index for `crates-io`). Cargo's config is not read.
+    /// own index for `crates-io`), else `CARGO_REGISTRIES_<NAME>_INDEX`, else
+    /// `$CARGO_HOME/config.toml` (a project's `.cargo/config.toml` is not read).
     #[arg(long)]
     index: Option<String>,
     /// What the token is for: `publish` also covers yank, unyank and owners.
@@ -86,8 +91,12 @@ impl Resolved {
 
 impl Target {
     /// The registry's name and index URL: the arguments, else (when
-    /// `from_cargo_env`) the variables `cargo:token-from-stdout` sets, else
-    /// for the index the provider config's `[registries.NAME]` table.
+    /// `from_cargo_env`) the variables `cargo:token-from-stdout` sets; for
+    /// the index, `--index`, else what the name is bound to (see
+    /// [`bound_index`]), else Cargo's variable. When Cargo says which index
+    /// it asks for (`CARGO_REGISTRY_INDEX_URL`), it must be that one: a
+    /// project's Cargo config can point any registry's
+    /// `credential-provider` at `token --index …` or `token --registry …`.
     pub fn resolve(&self, from_cargo_env: bool) -> anyhow::Result<Resolved> {
         let var = |key: &str| {
             from_cargo_env
@@ -96,25 +105,47 @@ impl Target {
                 .filter(|v| !v.is_empty())
         };
         let name = self.registry.clone().or_else(|| var(NAME_VAR));
-        let index_url = match self.index.clone().or_else(|| var(INDEX_URL_VAR)) {
-            Some(index) => index,
-            None => {
+        let asked = var(INDEX_URL_VAR);
+        let own = match (&self.index, &name) {
+            (Some(index), _) => Some(index.clone()),
+            (None, Some(name)) => bound_index(name)?,
+            (None, None) => None,
+        };
+        let index_url = match (own, asked) {
+            (Some(own), Some(asked)) => {
+                let both_crates_io = is_crates_io_index(&own) && is_crates_io_index(&asked);
+                if !same_index(&own, &asked) && !both_crates_io {
+                    let what = match (&self.index, &name) {
+                        (Some(_), _) => "--index".to_owned(),
+                        (None, Some(name)) => format!("the index of `{name}`"),
+                        (None, None) => "the index".to_owned(),
+                    };
+                    bail!(
+                        "Cargo asks for a token for index {asked} ({INDEX_URL_VAR}), but {what} \
+                         is {own}; no token is handed to an index it does not belong to. Check \
+                         the `credential-provider` of the registry with index {asked} in \
+                         Cargo's config (a project's .cargo/config.toml may have set it)"
+                    );
+                }
+                // What Cargo asks for (crates.io's git or sparse URL).
+                asked
+            }
+            (Some(own), None) => own,
+            (None, Some(asked)) => asked,
+            (None, None) => {
                 let Some(name) = &name else {
                     bail!(
                         "say which registry: pass --registry NAME (and --index URL if its table \
                          has no `index`)"
                     );
                 };
-                let config = Config::load(&ConfigPaths::from_env(), &[])?;
-                let crates_io = (name == CRATES_IO).then_some(CRATES_IO_INDEXES[0]);
-                let index = config.index_for(name).or(crates_io);
-                index.map(str::to_owned).ok_or_else(|| {
-                    anyhow!(
-                        "no index URL for registry `{name}`: pass --index URL, or set `index` in \
-                         [registries.{name}] of the provider's config (Cargo's own config is not \
-                         read for this)"
-                    )
-                })?
+                bail!(
+                    "no index URL for registry `{name}`: pass --index URL, or set `index` in \
+                     [registries.{name}] of the provider's config or of your own Cargo config \
+                     ($CARGO_HOME/config.toml; a project's .cargo/config.toml is not read for \
+                     this){}",
+                    cargo_config_problems()
+                )
             }
         };
         Ok(Resolved { name, index_url })
@@ -165,6 +196,40 @@ impl Target {
             );
         }
         Ok(token)
+    }
+}
+
+/// The index URL the registry `name` is bound to by configuration the user
+/// trusts: the `index` of the provider config's `[registries.NAME]` table,
+/// crates.io's own index for `crates-io`, else Cargo's
+/// `CARGO_REGISTRIES_<NAME>_INDEX`, else `[registries.NAME] index` in
+/// `$CARGO_HOME/config.toml`. Never a project's `.cargo/config.toml`: it may
+/// come from a cloned repository.
+fn bound_index(name: &str) -> anyhow::Result<Option<String>> {
+    let config = Config::load(&ConfigPaths::from_env(), &[])?;
+    if let Some(index) = config.index_for(name) {
+        return Ok(Some(index.to_owned()));
+    }
+    if name == CRATES_IO {
+        return Ok(Some(CRATES_IO_INDEXES[0].to_owned()));
+    }
+    let Ok(home) = cargo_config::cargo_home() else {
+        return Ok(None);
+    };
+    let cargo = CargoConfig::read_trusted(&home, &ProcessEnv, &[name]);
+    Ok(cargo.indexes.get(name).cloned())
+}
+
+/// What was wrong with the user's own Cargo config, for a message.
+fn cargo_config_problems() -> String {
+    let Ok(home) = cargo_config::cargo_home() else {
+        return String::new();
+    };
+    let problems = CargoConfig::read_trusted(&home, &ProcessEnv, &[]).problems;
+    if problems.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", problems.join("; "))
     }
 }
 

@@ -205,8 +205,9 @@ fn locate(
         kind => {
             let role = role.ok_or_else(|| {
                 anyhow!(
-                    "identity {kind:?} with grant \"aws-codeartifact\" needs the role to assume: \
-                     `aws-role-arn = \"arn:aws:iam::<account>:role/<name>\"` (or AWS_ROLE_ARN)"
+                    "identity \"{}\" with grant \"aws-codeartifact\" needs the role to assume: \
+                     `aws-role-arn = \"arn:aws:iam::<account>:role/<name>\"` (or AWS_ROLE_ARN)",
+                    crate::config::config_word(&kind)
                 )
             })?;
             Ok(identity::locate(settings, cx.env)?.map(|id| Source::WebIdentity(id, role)))
@@ -227,9 +228,12 @@ fn mint(
         Source::Ready(c, _) => c,
         Source::WebIdentity(id, role) => {
             let kind = id.kind;
-            let jwt = id
-                .fetch(http, runner)
-                .with_context(|| format!("getting the CI identity token ({kind:?})"))?;
+            let jwt = id.fetch(http, runner).with_context(|| {
+                format!(
+                    "getting the CI identity token (identity \"{}\")",
+                    crate::config::config_word(&kind)
+                )
+            })?;
             // The session as long as the token asked for (at least STS's
             // 900 s, at most the 1 h every role allows): whether
             // CodeArtifact lets a token outlive the session that signed for

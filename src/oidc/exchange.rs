@@ -40,9 +40,12 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
     }
     let mut form: Vec<(&str, Value<'_>)> = Vec::new();
     let subject = || {
-        r.subject
-            .map(Value::Secret)
-            .ok_or_else(|| anyhow!("the {:?} grant needs a CI identity token", s.grant))
+        r.subject.map(Value::Secret).ok_or_else(|| {
+            anyhow!(
+                "grant \"{}\" needs a CI identity token",
+                crate::config::config_word(&s.grant)
+            )
+        })
     };
     match s.grant {
         Grant::TokenExchange => {
@@ -113,10 +116,12 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
 /// The JSON exchanges registries expose themselves (Artifactory, Cloudsmith).
 fn request_json(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<Issued> {
     let s = r.settings;
-    let subject = r
-        .subject
-        .map(Value::Secret)
-        .ok_or_else(|| anyhow!("the {:?} exchange needs a CI identity token", s.grant))?;
+    let subject = r.subject.map(Value::Secret).ok_or_else(|| {
+        anyhow!(
+            "grant \"{}\" needs a CI identity token",
+            crate::config::config_word(&s.grant)
+        )
+    })?;
     let body = match s.grant {
         Grant::JfrogArtifactory => fields::json(&[
             ("grant_type", Value::Plain(TOKEN_EXCHANGE)),

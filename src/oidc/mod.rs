@@ -255,8 +255,12 @@ fn obtain(
     let subject = identity
         .map(|i| {
             let kind = i.kind;
-            i.fetch(&http, call.runner)
-                .with_context(|| format!("getting the CI identity token ({kind:?})"))
+            i.fetch(&http, call.runner).with_context(|| {
+                format!(
+                    "getting the CI identity token (identity \"{}\")",
+                    crate::config::config_word(&kind)
+                )
+            })
         })
         .transpose()?;
     let request = exchange::Request {

@@ -348,9 +348,9 @@ impl RawOidc {
             && client_secret.is_none()
         {
             bail!(
-                "[{table}] uses client-auth {:?} but names no secret: set `client-secret-env = \
+                "[{table}] uses client-auth \"{}\" but names no secret: set `client-secret-env = \
                  \"VAR\"` or `client-secret-keychain = true` (a secret never goes in a config file)",
-                client_auth
+                crate::config::config_word(&client_auth)
             );
         }
         if (client_auth != ClientAuth::None || grant == Grant::ClientCredentials)
@@ -371,11 +371,15 @@ impl RawOidc {
         };
         if let Some((key, value)) = preset_key {
             if value.is_none() {
-                bail!("[{table}]: grant {grant:?} needs `{key}`");
+                bail!(
+                    "[{table}]: grant \"{}\" needs `{key}`",
+                    crate::config::config_word(&grant)
+                );
             }
             if self.token_endpoint.is_none() {
                 bail!(
-                    "[{table}]: grant {grant:?} needs `token-endpoint` (the registry's exchange URL)"
+                    "[{table}]: grant \"{}\" needs `token-endpoint` (the registry's exchange URL)",
+                    crate::config::config_word(&grant)
                 );
             }
         }
@@ -401,7 +405,12 @@ impl RawOidc {
         let aws = self.aws_settings(grant, identity, table)?;
         let timeout_ms = self.timeout_ms.unwrap_or(10_000);
         if !(100..=120_000).contains(&timeout_ms) {
-            bail!("`timeout-ms` in [{table}] is {timeout_ms}; use 100 to 120000");
+            return Err(KeyError {
+                table: table.to_owned(),
+                key: "timeout-ms",
+                why: "is out of range; use 100 to 120000 (milliseconds)".to_owned(),
+            }
+            .into());
         }
         Ok(OidcSettings {
             endpoint,

@@ -19,14 +19,20 @@
 //             to read; a write without one is refused (reason `missing-token`).
 //             A request WITH an Authorization header is verified as above,
 //             read or write (a revoked token gets 401).
+//   BASIC_USER, BASIC_PASSWORD  a front like Azure Artifacts': only
+//             `Authorization: Basic base64(BASIC_USER:BASIC_PASSWORD)` is
+//             accepted (reason `not-basic` for another scheme, `wrong-basic`
+//             for other credentials). ISSUER/AUDIENCE are then unused.
 // GET /gateway/stats -> {accepted, rejected, rejections: {reason: n}, open_reads}.
 import http from 'node:http';
 import * as jose from 'jose';
 
-const { PORT, UPSTREAM_PORT, ISSUER, UPSTREAM_TOKEN, ROLE, VERIFY_URL } = process.env;
+const { PORT, UPSTREAM_PORT, ISSUER, UPSTREAM_TOKEN, ROLE, VERIFY_URL, BASIC_PASSWORD } = process.env;
+const BASIC = BASIC_PASSWORD === undefined ? null
+  : 'Basic ' + Buffer.from(`${process.env.BASIC_USER || ''}:${BASIC_PASSWORD}`).toString('base64');
 const OPEN_READS = process.env.OPEN_READS === '1';
 const AUDIENCE = process.env.AUDIENCE || 'https://registry.test';
-const jwks = VERIFY_URL ? null : jose.createRemoteJWKSet(new URL(process.env.JWKS_URL || `${ISSUER}/jwks`));
+const jwks = VERIFY_URL || BASIC ? null : jose.createRemoteJWKSet(new URL(process.env.JWKS_URL || `${ISSUER}/jwks`));
 const stats = { accepted: 0, rejected: 0, rejections: {}, open_reads: 0 };
 const isWrite = (req) => req.method !== 'GET' && req.method !== 'HEAD';
 
@@ -77,6 +83,12 @@ http.createServer(async (req, res) => {
     return forward(req, res, UPSTREAM_TOKEN);
   }
   if (!auth) return forward(req, res, undefined);
+  if (BASIC) {
+    if (!/^Basic /i.test(auth)) return reject(res, 'not-basic');
+    if (auth !== BASIC) return reject(res, 'wrong-basic');
+    stats.accepted += 1;
+    return forward(req, res, UPSTREAM_TOKEN);
+  }
   if (VERIFY_URL) {
     let status;
     try { status = (await fetch(VERIFY_URL, { headers: { authorization: auth } })).status; }

@@ -452,6 +452,15 @@ impl Gateway {
         ])
     }
 
+    /// Starts kellnr and a front like Azure Artifacts': it accepts only
+    /// `Authorization: Basic base64(user:password)`.
+    pub fn start_basic(user: &str, password: &str) -> Gateway {
+        Gateway::start_env(&[
+            ("BASIC_USER", user.to_owned()),
+            ("BASIC_PASSWORD", password.to_owned()),
+        ])
+    }
+
     fn start_env(env: &[(&str, String)]) -> Gateway {
         // Held until kellnr is up, so kellnr cannot be given the same port.
         let reserved = reserve_port();

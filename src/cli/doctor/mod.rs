@@ -438,6 +438,7 @@ fn sources(
     let scheme = match settings.auth_scheme {
         AuthScheme::None => "none",
         AuthScheme::Bearer => "bearer",
+        AuthScheme::Basic => "basic",
     };
     let mut found = None;
     for kind in &settings.sources {
@@ -469,6 +470,7 @@ fn sources(
                 let token = match settings.auth_scheme {
                     AuthScheme::None => f.token,
                     AuthScheme::Bearer => f.token.with_scheme("Bearer"),
+                    AuthScheme::Basic => crate::provider::authorization(f.token, settings),
                 };
                 found = Some((
                     TokenInfo {

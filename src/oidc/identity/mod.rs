@@ -181,9 +181,12 @@ impl Identity {
         };
         let kind = self.kind;
         let http = Http::new(runner.timeout())?;
-        let token = self
-            .fetch(&http, runner)
-            .with_context(|| format!("getting the CI identity token ({kind:?})"))?;
+        let token = self.fetch(&http, runner).with_context(|| {
+            format!(
+                "getting the CI identity token (identity \"{}\")",
+                crate::config::config_word(&kind)
+            )
+        })?;
         Ok(Identity {
             kind,
             fingerprint: cache::key(&[tag, &identity_digest(&token)]),
