@@ -327,7 +327,8 @@ pub struct IndexMismatch {
     name: String,
     configured: String,
     requested: String,
-    origin: Origin,
+    /// Boxed: an error kept small (a path is large on some platforms).
+    origin: Box<Origin>,
     /// Set when Cargo asked under another name whose token variable is the
     /// table's (`my_reg` for the table `my-reg`): the variable.
     shared_variable: Option<String>,
@@ -675,7 +676,7 @@ fn find_table<'a>(
         name: name.to_owned(),
         configured: index.to_owned(),
         requested: registry.index_url.to_owned(),
-        origin: origin.clone(),
+        origin: Box::new(origin.clone()),
         shared_variable,
     };
     if let Some(asked) = registry.name.filter(|n| *n != CRATES_IO) {
