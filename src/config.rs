@@ -72,22 +72,6 @@ pub enum Serve {
     Listed,
 }
 
-/// A config value (`Grant::JfrogArtifactory`, `IdentityKind::GithubActions`)
-/// as the config file writes it (`jfrog-artifactory`, `github-actions`),
-/// for messages: the kebab-case that `#[serde(rename_all = "kebab-case")]`
-/// derives from the variant's name, never the Rust type name.
-pub fn config_word(value: &impl fmt::Debug) -> String {
-    let name = format!("{value:?}");
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('-');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
-}
-
 /// Where a layer of configuration came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -1652,6 +1636,7 @@ mod tests {
 
     #[test]
     fn config_words_are_what_the_file_says() {
+        use crate::diag::config_word;
         use crate::oidc::settings::{ClientAuth, Grant, IdentityKind};
         assert_eq!(config_word(&Grant::JfrogArtifactory), "jfrog-artifactory");
         assert_eq!(

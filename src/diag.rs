@@ -15,3 +15,19 @@ pub fn warn(message: &str) {
 pub fn say(message: &str) {
     eprintln!("{message}");
 }
+
+/// A config value (`Grant::JfrogArtifactory`, `IdentityKind::GithubActions`)
+/// as the config file writes it (`jfrog-artifactory`, `github-actions`),
+/// for messages: the kebab-case that `#[serde(rename_all = "kebab-case")]`
+/// derives from the variant's name, never the Rust type name.
+pub fn config_word(value: &impl std::fmt::Debug) -> String {
+    let name = format!("{value:?}");
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}

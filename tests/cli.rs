@@ -79,12 +79,7 @@ fn config_shows_config_values_escaped() {
     p.user_config("[registries.mine]\nindex = \"sparse+https://r.example/\\u202e\\u200b\"\n");
     let out = p.run(&["config", "--registry", "mine"], "");
     out.assert_success();
-    let bad: Vec<char> = out
-        .stdout
-        .chars()
-        .filter(|c| crate::doctor::terminal_hostile(*c))
-        .collect();
-    assert!(bad.is_empty(), "{bad:?} in\n{}", out.stdout);
+    crate::doctor::assert_tame(&out.stdout);
     out.assert_stdout_contains("(sparse+https://r.example/\\u{202e}\\u{200b})");
 }
 

@@ -379,6 +379,12 @@ pub fn terminal_hostile(c: char) -> bool {
         )
 }
 
+/// Fails, showing them, when `text` holds [`terminal_hostile`] characters.
+pub fn assert_tame(text: &str) {
+    let bad: Vec<char> = text.chars().filter(|c| terminal_hostile(*c)).collect();
+    assert!(bad.is_empty(), "{bad:?} in\n{text}");
+}
+
 #[test]
 fn values_from_a_projects_cargo_config_are_shown_escaped() {
     // A hostile project: escapes that retitle and clear the terminal, a C1
@@ -393,23 +399,13 @@ fn values_from_a_projects_cargo_config_are_shown_escaped() {
     );
     let (p, _home) = doctor_home(INDEX, &cargo, None);
     let out = p.run(&["doctor"], "");
-    let bad: Vec<char> = out
-        .stdout
-        .chars()
-        .filter(|c| terminal_hostile(*c))
-        .collect();
-    assert!(bad.is_empty(), "{bad:?} in\n{}", out.stdout);
+    assert_tame(&out.stdout);
     out.assert_stdout_contains("ev\\u{1b}[2Jil\\u{2066}");
     out.assert_stdout_contains("\\u{202e}\\u{200b}\\u{85}\\u{9b}2J\\u{7f}/");
     out.assert_stdout_contains("cargo:token\\u{1b}[1A[ok]");
     // JSON: the same values for a reader, nothing a terminal acts on.
     let out = p.run(&["doctor", "--json"], "");
-    let bad: Vec<char> = out
-        .stdout
-        .chars()
-        .filter(|c| terminal_hostile(*c))
-        .collect();
-    assert!(bad.is_empty(), "{bad:?} in\n{}", out.stdout);
+    assert_tame(&out.stdout);
     let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let evil = json["registries"]
         .as_array()

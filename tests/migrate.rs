@@ -260,11 +260,6 @@ fn registry_names_are_shown_escaped() {
     );
     let out = c.run(&["migrate", "--dry-run"]);
     out.assert_success();
-    let bad: Vec<char> = out
-        .stdout
-        .chars()
-        .filter(|c| crate::doctor::terminal_hostile(*c))
-        .collect();
-    assert!(bad.is_empty(), "{bad:?} in\n{}", out.stdout);
+    crate::doctor::assert_tame(&out.stdout);
     out.assert_stdout_contains("ev\\u{1b}[2Jil\\u{202e}");
 }

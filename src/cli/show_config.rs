@@ -4,7 +4,8 @@
 use anyhow::bail;
 
 use super::shown::shown;
-use crate::config::{AuthScheme, Config, ConfigPaths, Serve, config_word};
+use crate::config::{AuthScheme, Config, ConfigPaths, Serve};
+use crate::diag::config_word;
 use crate::registry::Registry;
 use crate::source::{SourceKind, env};
 

@@ -3,107 +3,110 @@
 //! proxy that refused (which proxy, set where), or a connection that failed;
 //! never with the proxy's credentials.
 
+use std::time::Duration;
+
 use anyhow::anyhow;
 use reqwest::Url;
 
-use super::http::Http;
 use super::network::Network;
 use super::tls::CertificateRefused;
 use super::url::{Route, display_url, is_loopback, route};
 
-impl Http {
-    /// The error for a request that got no answer. Never holds the
-    /// proxy's credentials.
-    pub(super) fn send_error(&self, url: &Url, e: &reqwest::Error) -> anyhow::Error {
-        let network = self.network.get();
-        let message = self.describe_send_error(url, e, network);
-        // Belt and braces: whatever the layers below said, the proxy's
-        // credentials are not repeated.
-        let secrets = network.map(|n| n.proxy.secrets()).unwrap_or_default();
-        let mut message = message;
-        for secret in secrets.iter().filter(|s| s.len() >= 4) {
-            message = message.replace(secret.as_str(), crate::redact::REDACTED);
-        }
-        anyhow!(message)
+/// The error for a request that got no answer. Never holds the
+/// proxy's credentials.
+pub(super) fn send_error(
+    url: &Url,
+    e: &reqwest::Error,
+    network: Option<&Network>,
+    timeout: Duration,
+) -> anyhow::Error {
+    let message = describe_send_error(url, e, network, timeout);
+    // Belt and braces: whatever the layers below said, the proxy's
+    // credentials are not repeated.
+    let secrets = network.map(|n| n.proxy.secrets()).unwrap_or_default();
+    let mut message = message;
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        message = message.replace(secret.as_str(), crate::redact::REDACTED);
     }
+    anyhow!(message)
+}
 
-    fn describe_send_error(
-        &self,
-        url: &Url,
-        e: &reqwest::Error,
-        network: Option<&Network>,
-    ) -> String {
-        let endpoint = display_url(url);
-        let proxied = route(url) == Route::Proxied;
-        let proxy_hint = match network.filter(|_| proxied) {
-            Some(n) => format!(" and {}", n.proxy.describe()),
-            None if proxied => {
-                " and the proxy settings (HTTPS_PROXY / ALL_PROXY / NO_PROXY)".to_owned()
-            }
-            None => String::new(),
-        };
-        if e.is_timeout() {
-            format!(
-                "{endpoint} did not answer within {} ms (`timeout-ms`); check that it is \
-                 reachable from here{proxy_hint}",
-                self.timeout.as_millis()
-            )
-        } else if let Some(failure) = tls_failure(e).filter(|_| url.scheme() == "https") {
-            let trusted = network.map_or_else(|| "the OS trust store".to_owned(), Network::trusted);
-            match failure {
-                TlsFailure::Certificate(refused) => {
-                    certificate_error(&endpoint, url, &refused, &trusted)
-                }
-                TlsFailure::Other(cause) => format!(
-                    "the TLS connection to {endpoint} failed ({cause}); check that it serves \
-                     https on this port and that its certificate is issued by a CA this \
-                     machine trusts (now: {trusted}). {CA_ADVICE}"
-                ),
-            }
-        } else if e.is_connect() {
-            let cause = innermost_cause(e);
-            if proxied && cause.contains("proxy authorization required") {
-                let proxy = network.map_or_else(|| "the proxy".to_owned(), |n| n.proxy.describe());
-                let fix = if network.is_some_and(|n| n.proxy.has_credentials()) {
-                    "check the user and password in it"
-                } else {
-                    "put the user and password in Cargo's http.proxy or CARGO_HTTP_PROXY as \
-                     `http://USER:PASSWORD@host:port` (percent-encode special characters)"
-                };
-                return format!(
-                    "cannot connect to {endpoint}: {proxy} refused the request (HTTP 407 Proxy \
-                     Authentication Required): {fix}"
-                );
-            }
-            if proxied && cause.contains("tunnel error: unsuccessful") {
-                let proxy = network.map_or_else(|| "the proxy".to_owned(), |n| n.proxy.describe());
-                let target = format!(
-                    "{}:{}",
-                    url.host_str().unwrap_or("?"),
-                    url.port_or_known_default().unwrap_or(443)
-                );
-                let credentials = if network.is_some_and(|n| n.proxy.has_credentials()) {
-                    "the user and password given for it, and "
-                } else {
-                    ""
-                };
-                return format!(
-                    "cannot connect to {endpoint}: {proxy} refused to open a tunnel to {target} \
-                     (it did not answer the CONNECT with 200); check {credentials}that it lets \
-                     this host and port through"
-                );
-            }
-            format!(
-                "cannot connect to {endpoint} ({cause}); check the URL, that the service is up{}",
-                if proxy_hint.is_empty() {
-                    String::new()
-                } else {
-                    format!(",{proxy_hint}")
-                }
-            )
-        } else {
-            format!("request to {endpoint} failed: {}", without_url(e))
+fn describe_send_error(
+    url: &Url,
+    e: &reqwest::Error,
+    network: Option<&Network>,
+    timeout: Duration,
+) -> String {
+    let endpoint = display_url(url);
+    let proxied = route(url) == Route::Proxied;
+    let proxy_hint = match network.filter(|_| proxied) {
+        Some(n) => format!(" and {}", n.proxy.describe()),
+        None if proxied => {
+            " and the proxy settings (HTTPS_PROXY / ALL_PROXY / NO_PROXY)".to_owned()
         }
+        None => String::new(),
+    };
+    if e.is_timeout() {
+        format!(
+            "{endpoint} did not answer within {} ms (`timeout-ms`); check that it is \
+             reachable from here{proxy_hint}",
+            timeout.as_millis()
+        )
+    } else if let Some(failure) = tls_failure(e).filter(|_| url.scheme() == "https") {
+        let trusted = network.map_or_else(|| "the OS trust store".to_owned(), Network::trusted);
+        match failure {
+            TlsFailure::Certificate(refused) => {
+                certificate_error(&endpoint, url, &refused, &trusted)
+            }
+            TlsFailure::Other(cause) => format!(
+                "the TLS connection to {endpoint} failed ({cause}); check that it serves \
+                 https on this port and that its certificate is issued by a CA this \
+                 machine trusts (now: {trusted}). {CA_ADVICE}"
+            ),
+        }
+    } else if e.is_connect() {
+        let cause = innermost_cause(e);
+        if proxied && cause.contains("proxy authorization required") {
+            let proxy = network.map_or_else(|| "the proxy".to_owned(), |n| n.proxy.describe());
+            let fix = if network.is_some_and(|n| n.proxy.has_credentials()) {
+                "check the user and password in it"
+            } else {
+                "put the user and password in Cargo's http.proxy or CARGO_HTTP_PROXY as \
+                 `http://USER:PASSWORD@host:port` (percent-encode special characters)"
+            };
+            return format!(
+                "cannot connect to {endpoint}: {proxy} refused the request (HTTP 407 Proxy \
+                 Authentication Required): {fix}"
+            );
+        }
+        if proxied && cause.contains("tunnel error: unsuccessful") {
+            let proxy = network.map_or_else(|| "the proxy".to_owned(), |n| n.proxy.describe());
+            let target = format!(
+                "{}:{}",
+                url.host_str().unwrap_or("?"),
+                url.port_or_known_default().unwrap_or(443)
+            );
+            let credentials = if network.is_some_and(|n| n.proxy.has_credentials()) {
+                "the user and password given for it, and "
+            } else {
+                ""
+            };
+            return format!(
+                "cannot connect to {endpoint}: {proxy} refused to open a tunnel to {target} \
+                 (it did not answer the CONNECT with 200); check {credentials}that it lets \
+                 this host and port through"
+            );
+        }
+        format!(
+            "cannot connect to {endpoint} ({cause}); check the URL, that the service is up{}",
+            if proxy_hint.is_empty() {
+                String::new()
+            } else {
+                format!(",{proxy_hint}")
+            }
+        )
+    } else {
+        format!("request to {endpoint} failed: {}", without_url(e))
     }
 }
 

@@ -38,7 +38,7 @@ use anyhow::{Context as _, anyhow, bail};
 use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::{StatusCode, Url, redirect};
 
-use super::failure::{causes, is_timeout};
+use super::failure::{causes, is_timeout, send_error};
 use super::network::{Network, Proxy};
 use super::url::{Route, checked_url, display_str, display_url, route};
 
@@ -48,12 +48,12 @@ pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 /// An HTTP client bound to the policy above.
 #[derive(Debug, Clone)]
 pub struct Http {
-    pub(super) timeout: Duration,
+    timeout: Duration,
     /// `ca-file` settings: CA files trusted besides the OS store.
     ca_files: Vec<PathBuf>,
     /// The proxy and trust settings, read when the first HTTPS client is
     /// built.
-    pub(super) network: OnceLock<Network>,
+    network: OnceLock<Network>,
     /// For `https` endpoints that are not loopback: the configured proxy.
     proxied: OnceLock<Client>,
     /// For loopback `https`: never through a proxy.
@@ -236,7 +236,7 @@ impl Http {
         let response = request
             .timeout(self.timeout)
             .send()
-            .map_err(|e| self.send_error(url, &e))?;
+            .map_err(|e| send_error(url, &e, self.network.get(), self.timeout))?;
         let challenge = response
             .headers()
             .get(reqwest::header::WWW_AUTHENTICATE)
@@ -277,7 +277,7 @@ impl Http {
         let mut response = request
             .timeout(self.timeout)
             .send()
-            .map_err(|e| self.send_error(url, &e))?;
+            .map_err(|e| send_error(url, &e, self.network.get(), self.timeout))?;
         let status = response.status();
         let reuse = max_age(
             response

@@ -207,7 +207,7 @@ fn locate(
                 anyhow!(
                     "identity \"{}\" with grant \"aws-codeartifact\" needs the role to assume: \
                      `aws-role-arn = \"arn:aws:iam::<account>:role/<name>\"` (or AWS_ROLE_ARN)",
-                    crate::config::config_word(&kind)
+                    crate::diag::config_word(&kind)
                 )
             })?;
             Ok(identity::locate(settings, cx.env)?.map(|id| Source::WebIdentity(id, role)))
@@ -231,7 +231,7 @@ fn mint(
             let jwt = id.fetch(http, runner).with_context(|| {
                 format!(
                     "getting the CI identity token (identity \"{}\")",
-                    crate::config::config_word(&kind)
+                    crate::diag::config_word(&kind)
                 )
             })?;
             // The session as long as the token asked for (at least STS's

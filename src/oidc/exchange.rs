@@ -43,7 +43,7 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
         r.subject.map(Value::Secret).ok_or_else(|| {
             anyhow!(
                 "grant \"{}\" needs a CI identity token",
-                crate::config::config_word(&s.grant)
+                crate::diag::config_word(&s.grant)
             )
         })
     };
@@ -119,7 +119,7 @@ fn request_json(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<
     let subject = r.subject.map(Value::Secret).ok_or_else(|| {
         anyhow!(
             "grant \"{}\" needs a CI identity token",
-            crate::config::config_word(&s.grant)
+            crate::diag::config_word(&s.grant)
         )
     })?;
     let body = match s.grant {

@@ -258,7 +258,7 @@ fn obtain(
             i.fetch(&http, call.runner).with_context(|| {
                 format!(
                     "getting the CI identity token (identity \"{}\")",
-                    crate::config::config_word(&kind)
+                    crate::diag::config_word(&kind)
                 )
             })
         })

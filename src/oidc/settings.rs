@@ -350,7 +350,7 @@ impl RawOidc {
             bail!(
                 "[{table}] uses client-auth \"{}\" but names no secret: set `client-secret-env = \
                  \"VAR\"` or `client-secret-keychain = true` (a secret never goes in a config file)",
-                crate::config::config_word(&client_auth)
+                crate::diag::config_word(&client_auth)
             );
         }
         if (client_auth != ClientAuth::None || grant == Grant::ClientCredentials)
@@ -373,13 +373,13 @@ impl RawOidc {
             if value.is_none() {
                 bail!(
                     "[{table}]: grant \"{}\" needs `{key}`",
-                    crate::config::config_word(&grant)
+                    crate::diag::config_word(&grant)
                 );
             }
             if self.token_endpoint.is_none() {
                 bail!(
                     "[{table}]: grant \"{}\" needs `token-endpoint` (the registry's exchange URL)",
-                    crate::config::config_word(&grant)
+                    crate::diag::config_word(&grant)
                 );
             }
         }

@@ -189,7 +189,7 @@ fn accepted(kind: IdentityKind) -> anyhow::Result<()> {
             "this job's CI identity (identity \"{}\") is not supported by crates.io trusted \
              publishing: crates.io accepts ID tokens from GitHub Actions and GitLab CI only. \
              Publish from one of those, or use a crates.io API token (CARGO_REGISTRY_TOKEN)",
-            crate::config::config_word(&other)
+            crate::diag::config_word(&other)
         ),
     }
 }

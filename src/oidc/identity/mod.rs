@@ -184,7 +184,7 @@ impl Identity {
         let token = self.fetch(&http, runner).with_context(|| {
             format!(
                 "getting the CI identity token (identity \"{}\")",
-                crate::config::config_word(&kind)
+                crate::diag::config_word(&kind)
             )
         })?;
         Ok(Identity {
