@@ -36,7 +36,7 @@ t = post("/token", {"grant_type": "urn:ietf:params:oauth:grant-type:device_code"
 index = "sparse+http://127.0.0.1:1/bench-sso/"
 os.makedirs(f"{work}/cache/sso", mode=0o700, exist_ok=True)
 os.chmod(f"{work}/cache", 0o700)
-# The file the provider keeps the login in (src/source/sso/grant.rs): named by
+# The file the provider keeps the login in (src/sso/grant.rs): named by
 # cache::key of the item name (SHA-256 over length-prefixed parts, 20 bytes).
 item = f"cargo-credential-corp-sso:{index}|sso@{issuer}".encode()
 key = hashlib.sha256(len(item).to_bytes(8, "little") + item).digest()[:20].hex()

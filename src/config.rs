@@ -25,8 +25,8 @@ use crate::cache::CacheMode;
 use crate::oidc::settings::{OidcSettings, RawOidc};
 use crate::redact::has_long_word;
 use crate::registry::{CRATES_IO, Registry, env_mangle, same_index};
-use crate::source::SourceKind;
-use crate::source::sso::settings::{RawSso, SsoSettings};
+use crate::schema::{KeyError, valid_var_name};
+use crate::sso::settings::{RawSso, SsoSettings};
 
 /// Environment variable naming the user's config file.
 pub const USER_CONFIG_ENV: &str = "CARGO_CREDENTIAL_CORP_CONFIG";
@@ -35,6 +35,33 @@ pub const SYSTEM_CONFIG_ENV: &str = "CARGO_CREDENTIAL_CORP_SYSTEM_CONFIG";
 
 /// How long a keychain call may take when Cargo asks for a token.
 pub const DEFAULT_KEYCHAIN_TIMEOUT: Duration = Duration::from_millis(2000);
+
+/// A place a token can come from, as named in `sources = [...]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// Environment variables: the configured names, then Cargo's own
+    /// `CARGO_REGISTRY_TOKEN` / `CARGO_REGISTRIES_<NAME>_TOKEN`.
+    Env,
+    /// The OS keychain (Secret Service, macOS Keychain, Windows Credential Manager).
+    Keychain,
+    /// A short-lived token from the `[registries.NAME.oidc]` exchange.
+    Oidc,
+    /// A short-lived token from the developer's single sign-on
+    /// (`[registries.NAME.sso]`, a refresh token from `cargo login`).
+    Sso,
+}
+
+impl fmt::Display for SourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SourceKind::Env => "\"env\"",
+            SourceKind::Keychain => "\"keychain\"",
+            SourceKind::Oidc => "\"oidc\"",
+            SourceKind::Sso => "\"sso\"",
+        })
+    }
+}
 
 /// How a token is written into the `Authorization` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -102,7 +129,7 @@ pub struct Policy {
     /// registry's `sources`.
     pub allowed_sources: Option<Vec<SourceKind>>,
     /// `"never"`: no SSO sign-in starts on this machine.
-    pub interactive: Option<crate::source::sso::settings::Interactive>,
+    pub interactive: Option<crate::sso::settings::Interactive>,
     /// `false`: no token or login in a file (SSO `store = "file"` and OIDC
     /// `cache = "file"`/`"auto"` fall back to the keychain only).
     pub file_store: Option<bool>,
@@ -113,7 +140,7 @@ impl Policy {
     /// over "all", the sources both allow, "never" over "auto", no file
     /// store over one.
     fn stricter(&self, other: &Policy) -> Policy {
-        use crate::source::sso::settings::Interactive;
+        use crate::sso::settings::Interactive;
         Policy {
             serve: if self.serve == Some(Serve::Listed) || other.serve == Some(Serve::Listed) {
                 Some(Serve::Listed)
@@ -610,7 +637,7 @@ impl Settings {
             }
         }
         if let Some(sso) = &mut self.sso {
-            use crate::source::sso::settings::{GrantStore, Interactive};
+            use crate::sso::settings::{GrantStore, Interactive};
             if policy.interactive == Some(Interactive::Never) {
                 sso.interactive = Interactive::Never;
                 self.locked.push(format!(
@@ -863,26 +890,6 @@ fn position(text: &str, offset: usize) -> String {
     format!("line {line}, column {column}")
 }
 
-/// A config error about one key: shown with the file, line and column of the
-/// key, never with its value.
-#[derive(Debug)]
-pub(crate) struct KeyError {
-    /// The table, as in `registries.corp.oidc`.
-    pub(crate) table: String,
-    /// The key.
-    pub(crate) key: &'static str,
-    /// What is wrong, and what to do; never the value.
-    pub(crate) why: String,
-}
-
-impl fmt::Display for KeyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}` in [{}] {}", self.key, self.table, self.why)
-    }
-}
-
-impl std::error::Error for KeyError {}
-
 /// Where `key` is set in `[table]` (1-based line and column), found by
 /// reading the text: table headers and `key =` lines; dotted or inline
 /// forms are not located.
@@ -1041,34 +1048,6 @@ fn key_like(s: &str) -> bool {
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
         && s.chars().filter(char::is_ascii_digit).count() <= 2
-}
-
-/// Whether `name` is a portable environment variable name (ASCII letters,
-/// digits and `_`, not starting with a digit, at most 255 characters) and
-/// does not look like a token pasted where a name belongs (a well-known
-/// token prefix, or a long mix of upper case, lower case and digits).
-pub fn valid_var_name(name: &str) -> bool {
-    let portable = !name.is_empty()
-        && name.len() <= 255
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    let token_prefix = [
-        "ghp_",
-        "gho_",
-        "ghs_",
-        "ghu_",
-        "github_pat_",
-        "eyJ",
-        "cio",
-        "AKIA",
-    ]
-    .iter()
-    .any(|p| name.starts_with(p));
-    let random = name.len() >= 16
-        && name.chars().any(|c| c.is_ascii_lowercase())
-        && name.chars().any(|c| c.is_ascii_uppercase())
-        && name.chars().any(|c| c.is_ascii_digit());
-    portable && !token_prefix && !random && !has_long_word(name)
 }
 
 fn parse_args(args: &[&str]) -> anyhow::Result<RawFile> {
@@ -1506,14 +1485,8 @@ mod tests {
         let s = c.settings_for(&reg(Some("corp"), IDX)).unwrap().unwrap();
         assert_eq!(s.sources, [SourceKind::Env, SourceKind::Sso]);
         let sso = s.sso.as_ref().unwrap();
-        assert_eq!(
-            sso.interactive,
-            crate::source::sso::settings::Interactive::Never
-        );
-        assert_eq!(
-            sso.store,
-            crate::source::sso::settings::GrantStore::Keychain
-        );
+        assert_eq!(sso.interactive, crate::sso::settings::Interactive::Never);
+        assert_eq!(sso.store, crate::sso::settings::GrantStore::Keychain);
         assert_eq!(s.locked.len(), 3, "{:?}", s.locked);
         assert!(s.locked[0].contains("system.toml"), "{:?}", s.locked);
         // serve = "listed" wins over the user's "all".

@@ -23,8 +23,8 @@ use crate::keychain::{Budgeted, Keychain, KeychainError, OsKeychain};
 use crate::protocol::OperationClass;
 use crate::registry::Registry;
 use crate::secret::Token;
-use crate::source::sso::settings::Flow;
 use crate::source::{Found, Lifetime, Login, Lookup, Request, SourceKind, source};
+use crate::sso::settings::Flow;
 
 pub use crate::keychain::INTERACTIVE_KEYCHAIN_TIMEOUT;
 

@@ -1,5 +1,5 @@
 //! What the two wings that mint short-lived tokens (the CI exchanges in
-//! [`crate::oidc`], the developer sign-in in [`crate::source::sso`]) share:
+//! [`crate::oidc`], the developer sign-in in [`crate::sso`]) share:
 //! the outside world they mint in ([`Context`]), what they give Cargo
 //! ([`Obtained`]), and the one single-flight loop around a mint ([`flight`]).
 

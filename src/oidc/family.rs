@@ -1,7 +1,8 @@
-//! The one place where the grant is chosen: each family of grants is one
-//! [`Family`], and [`of`] says which family serves a table's `grant`.
+//! A family of grants: each is one [`Family`]; [`super::family_of`], the
+//! one place where the grant is chosen, says which family serves a table's
+//! `grant`.
 //!
-//! - [`OAuth`]: a POST to a token endpoint, as a form (RFC 8693 token
+//! - [`super::OAuth`]: a POST to a token endpoint, as a form (RFC 8693 token
 //!   exchange, RFC 7523 JWT bearer, client credentials, Entra's workload
 //!   identity) or as a registry's own JSON (JFrog Artifactory, Cloudsmith);
 //! - crates.io trusted publishing ([`super::crates_io`]): publish-class
@@ -9,7 +10,7 @@
 //! - AWS CodeArtifact ([`super::codeartifact`]): SigV4-signed, from AWS
 //!   credentials.
 
-use super::settings::{Grant, OidcSettings};
+use super::settings::OidcSettings;
 use crate::mint::{Context, Obtained};
 use crate::protocol::OperationClass;
 use crate::registry::Registry;
@@ -42,41 +43,5 @@ pub(crate) trait Family: Sync {
     /// not hide a real one from a later source).
     fn is_placeholder(&self, _token: &Token) -> bool {
         false
-    }
-}
-
-/// The family that serves `grant`.
-pub(crate) fn of(grant: Grant) -> &'static dyn Family {
-    match grant {
-        Grant::TokenExchange
-        | Grant::JwtBearer
-        | Grant::ClientCredentials
-        | Grant::AzureWorkloadIdentity
-        | Grant::JfrogArtifactory
-        | Grant::Cloudsmith => &OAuth,
-        Grant::CratesIoTrustedPublishing => &super::crates_io::TrustedPublishing,
-        Grant::AwsCodeartifact => &super::codeartifact::CodeArtifact,
-    }
-}
-
-/// The grants that POST to a token endpoint (see the module's text).
-pub(crate) struct OAuth;
-
-impl Family for OAuth {
-    fn get(
-        &self,
-        settings: &OidcSettings,
-        registry: &Registry<'_>,
-        class: OperationClass,
-        cx: &Context<'_>,
-    ) -> anyhow::Result<Option<Obtained>> {
-        super::get_with(
-            settings,
-            registry,
-            class,
-            cx,
-            super::exchange::request,
-            &mut |_| {},
-        )
     }
 }

@@ -28,7 +28,8 @@ mod family;
 pub mod identity;
 pub mod settings;
 
-use settings::{ClientSecretSource, OidcSettings};
+use family::Family;
+use settings::{ClientSecretSource, Grant, OidcSettings};
 
 /// A short-lived token for `registry`, or `Ok(None)` when this environment
 /// has no identity to exchange (so the next source is tried).
@@ -38,7 +39,7 @@ pub fn get(
     class: OperationClass,
     cx: &Context<'_>,
 ) -> anyhow::Result<Option<Obtained>> {
-    family::of(settings.grant).get(settings, registry, class, cx)
+    family_of(settings.grant).get(settings, registry, class, cx)
 }
 
 /// `cargo logout`: `Some` when the grant's tokens are revoked (whether any
@@ -48,14 +49,50 @@ pub fn logout(
     registry: &Registry<'_>,
     cx: &Context<'_>,
 ) -> Option<anyhow::Result<bool>> {
-    family::of(settings.grant).logout(settings, registry, cx)
+    family_of(settings.grant).logout(settings, registry, cx)
 }
 
 /// Whether `token`, as [`get`] gave it for `settings`, stands in for a
 /// token that is not needed (crates.io's read placeholder): it must not
 /// hide a real token from a later source.
 pub fn is_placeholder(settings: &OidcSettings, token: &Token) -> bool {
-    family::of(settings.grant).is_placeholder(token)
+    family_of(settings.grant).is_placeholder(token)
+}
+
+/// The family that serves `grant`.
+fn family_of(grant: Grant) -> &'static dyn Family {
+    match grant {
+        Grant::TokenExchange
+        | Grant::JwtBearer
+        | Grant::ClientCredentials
+        | Grant::AzureWorkloadIdentity
+        | Grant::JfrogArtifactory
+        | Grant::Cloudsmith => &OAuth,
+        Grant::CratesIoTrustedPublishing => &crates_io::TrustedPublishing,
+        Grant::AwsCodeartifact => &codeartifact::CodeArtifact,
+    }
+}
+
+/// The grants that POST to a token endpoint (see the module's text).
+struct OAuth;
+
+impl Family for OAuth {
+    fn get(
+        &self,
+        settings: &OidcSettings,
+        registry: &Registry<'_>,
+        class: OperationClass,
+        cx: &Context<'_>,
+    ) -> anyhow::Result<Option<Obtained>> {
+        get_with(
+            settings,
+            registry,
+            class,
+            cx,
+            exchange::request,
+            &mut |_| {},
+        )
+    }
 }
 
 /// The token request of a grant that POSTs to a token endpoint.

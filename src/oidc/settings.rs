@@ -7,7 +7,7 @@ use anyhow::bail;
 use serde::Deserialize;
 
 use crate::cache::CacheMode;
-use crate::config::KeyError;
+use crate::schema::{KeyError, check_urls, valid_var_name};
 
 mod presets;
 
@@ -262,30 +262,6 @@ impl OidcSettings {
     }
 }
 
-/// Checks each URL `(key, value)` of `[table]` against the HTTP policy. An
-/// error names the key, never the value (a secret may have been pasted
-/// where a URL belongs).
-pub(crate) fn check_urls(
-    table: &str,
-    urls: &[(&'static str, &Option<String>)],
-) -> anyhow::Result<()> {
-    for (key, url) in urls {
-        if let Some(url) = url
-            && crate::net::url::checked_url(url).is_err()
-        {
-            return Err(KeyError {
-                table: table.to_owned(),
-                key,
-                why: "is refused: it must be an https URL (plain http only to a loopback \
-                      address such as 127.0.0.1), without user or password"
-                    .to_owned(),
-            }
-            .into());
-        }
-    }
-    Ok(())
-}
-
 impl RawOidc {
     /// Validates the table; `table` names it for messages.
     pub fn validate(&self, table: &str) -> anyhow::Result<OidcSettings> {
@@ -316,7 +292,7 @@ impl RawOidc {
             ("identity-env", &self.identity_env),
         ] {
             if let Some(name) = name
-                && !crate::config::valid_var_name(name)
+                && !valid_var_name(name)
             {
                 return Err(KeyError {
                     table: table.to_owned(),

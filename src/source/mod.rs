@@ -4,13 +4,11 @@
 //! first source that signs in or stores (an SSO login, else the keychain),
 //! and `cargo logout` to every source that holds something.
 
-use std::fmt;
-
 use cargo_credential::LoginOptions;
-use serde::Deserialize;
 
 use crate::cache::FileStore;
 use crate::config::Settings;
+pub use crate::config::SourceKind;
 use crate::env::Environment;
 use crate::keychain::Keychain;
 use crate::protocol::OperationClass;
@@ -132,7 +130,7 @@ pub struct Login<'a> {
     /// Cargo's options (a token given on the command line or piped in).
     pub options: &'a LoginOptions<'a>,
     /// `-- --device`, `--browser` or `--paste`.
-    pub flow: Option<sso::settings::Flow>,
+    pub flow: Option<crate::sso::settings::Flow>,
 }
 
 /// A place a token can come from.
@@ -160,32 +158,5 @@ pub fn source(kind: SourceKind) -> &'static dyn Source {
         SourceKind::Keychain => &keychain::KeychainSource,
         SourceKind::Oidc => &oidc::Oidc,
         SourceKind::Sso => &sso::Sso,
-    }
-}
-
-/// A place a token can come from, as named in `sources = [...]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum SourceKind {
-    /// Environment variables: the configured names, then Cargo's own
-    /// `CARGO_REGISTRY_TOKEN` / `CARGO_REGISTRIES_<NAME>_TOKEN`.
-    Env,
-    /// The OS keychain (Secret Service, macOS Keychain, Windows Credential Manager).
-    Keychain,
-    /// A short-lived token from the `[registries.NAME.oidc]` exchange.
-    Oidc,
-    /// A short-lived token from the developer's single sign-on
-    /// (`[registries.NAME.sso]`, a refresh token from `cargo login`).
-    Sso,
-}
-
-impl fmt::Display for SourceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SourceKind::Env => "\"env\"",
-            SourceKind::Keychain => "\"keychain\"",
-            SourceKind::Oidc => "\"oidc\"",
-            SourceKind::Sso => "\"sso\"",
-        })
     }
 }

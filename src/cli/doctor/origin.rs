@@ -6,8 +6,8 @@ use crate::cache::FileStore;
 use crate::keychain::{Keychain, OsKeychain, USER, service_name};
 use crate::oidc::identity;
 use crate::oidc::settings::{Grant, IdentityKind, OidcSettings};
-use crate::source::sso::grant::Grants;
 use crate::source::{Request, SourceKind, env};
+use crate::sso::grant::Grants;
 
 /// Where the token `kind` just answered `request` with comes from. Asks
 /// again where needed (the variable's name, which keychain item, the stored

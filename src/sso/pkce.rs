@@ -140,7 +140,7 @@ pub fn read_callback(
         bail!("the sign-in answer comes from another issuer than the configured one; refused");
     }
     if let Some(error) = error {
-        let clean = |t: &str| crate::oidc::exchange::clean(t, &[]);
+        let clean = |t: &str| crate::oauth::token::clean(t, &[]);
         return Ok(Callback::Denied(
             clean(&error),
             description.as_deref().map(clean),

@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::bail;
 use serde::Deserialize;
 
-use crate::config::KeyError;
+use crate::schema::KeyError;
 
 /// How `cargo login` signs the developer in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -138,7 +138,7 @@ impl RawSso {
             key,
             why: why.to_owned(),
         };
-        crate::oidc::settings::check_urls(
+        crate::schema::check_urls(
             table,
             &[
                 ("issuer", &self.issuer),

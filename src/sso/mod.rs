@@ -13,7 +13,7 @@
 use std::fs::File;
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{Context as _, anyhow};
 
 use crate::cache::CacheMode;
 use crate::cache::{self, FileStore, Store};
@@ -40,74 +40,6 @@ pub use login::login;
 pub use logout::{LoggedOut, logout};
 pub use refresh::get;
 use settings::{GrantStore, SsoSettings};
-
-/// The SSO source.
-#[derive(Debug, Clone, Copy)]
-pub struct Sso;
-
-impl super::Source for Sso {
-    fn get(&self, request: &super::Request<'_>) -> anyhow::Result<super::Lookup> {
-        let registry = request.registry;
-        let Some(sso) = &request.settings.sso else {
-            if !request.settings.sso_listed {
-                // `"sso"` among the default sources and no `sso` table here.
-                return Ok(super::Lookup::NONE);
-            }
-            bail!(
-                "the sources for {} list \"sso\" but no [registries.NAME.sso] table applies \
-                 ({}); add one (see docs/sso.md)",
-                registry.display_name(),
-                request.where_configured()
-            );
-        };
-        Ok(
-            match get(sso, registry, request.operation, &request.context())? {
-                Some(o) => super::Lookup::Found(super::Found {
-                    token: o.token,
-                    lifetime: super::Lifetime::short(o.expires_at),
-                    operation_independent: !sso.operation_dependent(),
-                }),
-                // Not said in CI, where nobody signs in (a CI job uses `oidc`).
-                None => super::Lookup::Missing {
-                    note: (!interactive::in_ci(request.env)).then(|| {
-                        format!(
-                            "not signed in to {} yet: `cargo login --registry {}` signs in (single \
-                         sign-on)",
-                            registry.display_name(),
-                            registry.name.unwrap_or("NAME")
-                        )
-                    }),
-                },
-            },
-        )
-    }
-
-    fn login(
-        &self,
-        request: &super::Request<'_>,
-        login: &super::Login<'_>,
-    ) -> Option<anyhow::Result<()>> {
-        let sso = request.settings.sso.as_ref()?;
-        // A token given explicitly goes to the keychain as usual.
-        if login.options.token.is_some() && login.flow.is_none() {
-            return None;
-        }
-        Some(self::login(
-            sso,
-            request.registry,
-            login.flow,
-            &request.context(),
-        ))
-    }
-
-    fn logout(&self, request: &super::Request<'_>) -> Option<anyhow::Result<bool>> {
-        let sso = request.settings.sso.as_ref()?;
-        Some(
-            logout(sso, request.registry, &request.context())
-                .map(|outcome| outcome != LoggedOut::NotSignedIn),
-        )
-    }
-}
 
 /// The IdP's endpoints: configured, else from discovery.
 #[derive(Debug)]

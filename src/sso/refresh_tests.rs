@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::*;
 use crate::keychain::{Keychain, KeychainError};
 use crate::secret::Token;
-use crate::source::sso::settings::RawSso;
+use crate::sso::settings::RawSso;
 
 /// Keychain items in memory. Reads answer at once; writes (store, remove)
 /// take `write_ms` (cut off at their deadline with a timeout error, as

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use crate::net::fields::{self, Value};
 use crate::net::http::Http;
 use crate::net::url::display_url;
-use crate::oidc::exchange::{self, clean};
+use crate::oauth::token::{clean, parse_answer};
 use crate::secret::Token;
 
 /// An access token and its lifetime in seconds, when known.
@@ -150,7 +150,7 @@ pub fn request(
     let id_token = extra
         .id_token
         .and_then(|v| Token::parse(v, "the ID token").ok().flatten());
-    let access = exchange::parse_with(status, &body, &shown, &secrets).map(|issued| Access {
+    let access = parse_answer(status, &body, &shown, &secrets, hint).map(|issued| Access {
         token: issued.token,
         expires_in: issued.expires_in,
     });
@@ -159,6 +159,18 @@ pub fn request(
         id_token,
         access,
     }))
+}
+
+/// What to check for an OAuth `error` of a sign-in's token request.
+fn hint(error: &str) -> &'static str {
+    match error {
+        "invalid_client" | "unauthorized_client" => {
+            "check the `sso` table's `client-id`, and that the IdP lets this client use this grant"
+        }
+        "invalid_scope" => "check the `sso` table's `scope`",
+        "invalid_target" => "check the `sso` table's `resource` / `audience`",
+        _ => "see the identity provider's documentation for this error",
+    }
 }
 
 /// An RFC 8628 device authorization answer.

@@ -1,0 +1,72 @@
+//! The `sso` source: a short-lived token from the developer's single
+//! sign-on in `[registries.NAME.sso]` (the sign-in itself is in
+//! [`crate::sso`]).
+
+use anyhow::bail;
+
+use super::{Found, Lifetime, Login, Lookup, Request, Source};
+use crate::sso;
+
+/// The SSO source.
+#[derive(Debug, Clone, Copy)]
+pub struct Sso;
+
+impl Source for Sso {
+    fn get(&self, request: &Request<'_>) -> anyhow::Result<Lookup> {
+        let registry = request.registry;
+        let Some(sso) = &request.settings.sso else {
+            if !request.settings.sso_listed {
+                // `"sso"` among the default sources and no `sso` table here.
+                return Ok(Lookup::NONE);
+            }
+            bail!(
+                "the sources for {} list \"sso\" but no [registries.NAME.sso] table applies \
+                 ({}); add one (see docs/sso.md)",
+                registry.display_name(),
+                request.where_configured()
+            );
+        };
+        Ok(
+            match sso::get(sso, registry, request.operation, &request.context())? {
+                Some(o) => Lookup::Found(Found {
+                    token: o.token,
+                    lifetime: Lifetime::short(o.expires_at),
+                    operation_independent: !sso.operation_dependent(),
+                }),
+                // Not said in CI, where nobody signs in (a CI job uses `oidc`).
+                None => Lookup::Missing {
+                    note: (!sso::interactive::in_ci(request.env)).then(|| {
+                        format!(
+                            "not signed in to {} yet: `cargo login --registry {}` signs in (single \
+                         sign-on)",
+                            registry.display_name(),
+                            registry.name.unwrap_or("NAME")
+                        )
+                    }),
+                },
+            },
+        )
+    }
+
+    fn login(&self, request: &Request<'_>, login: &Login<'_>) -> Option<anyhow::Result<()>> {
+        let sso = request.settings.sso.as_ref()?;
+        // A token given explicitly goes to the keychain as usual.
+        if login.options.token.is_some() && login.flow.is_none() {
+            return None;
+        }
+        Some(sso::login(
+            sso,
+            request.registry,
+            login.flow,
+            &request.context(),
+        ))
+    }
+
+    fn logout(&self, request: &Request<'_>) -> Option<anyhow::Result<bool>> {
+        let sso = request.settings.sso.as_ref()?;
+        Some(
+            sso::logout(sso, request.registry, &request.context())
+                .map(|outcome| outcome != sso::LoggedOut::NotSignedIn),
+        )
+    }
+}
