@@ -15,29 +15,41 @@ pub fn cargo_home() -> Option<PathBuf> {
         .or_else(|| dirs::home_dir().map(|h| h.join(".cargo")))
 }
 
-/// Cargo's config files that exist, highest precedence first: `.cargo/`
-/// in `cwd` and each folder above it, then Cargo's home (each once, also
-/// when the home is one of those folders under another path). In a folder,
-/// the legacy `config` wins over `config.toml`, as in Cargo.
-pub fn config_files(cwd: Option<&Path>, home: Option<&Path>) -> Vec<PathBuf> {
-    let in_dir = |dir: &Path| -> Option<PathBuf> {
-        let legacy = dir.join("config");
-        if legacy.is_file() {
-            return Some(legacy);
-        }
-        let toml = dir.join("config.toml");
-        toml.is_file().then_some(toml)
-    };
-    let mut files = Vec::new();
+/// The file Cargo reads as `name.toml` in `dir`: the legacy `name` (no
+/// extension) when it exists, even next to a `name.toml` (Cargo then warns
+/// "both … exist. Using `name`"), else `name.toml`; as Cargo's
+/// `get_file_path` does.
+pub fn in_dir(dir: &Path, name: &str) -> PathBuf {
+    let legacy = dir.join(name);
+    if legacy.is_file() {
+        legacy
+    } else {
+        dir.join(format!("{name}.toml"))
+    }
+}
+
+/// Every config file Cargo reads, highest precedence first, whether it
+/// exists or not: `.cargo/config.toml` in `cwd` and each folder above it,
+/// then Cargo's home (each once, also when the home is one of those
+/// folders under another path).
+pub fn config_chain(cwd: Option<&Path>, home: Option<&Path>) -> Vec<PathBuf> {
+    let mut chain = Vec::new();
     let mut home_seen = false;
     for dir in cwd.into_iter().flat_map(Path::ancestors) {
         let dot = dir.join(".cargo");
         home_seen |= home.is_some_and(|home| same_path(&dot, home));
-        files.extend(in_dir(&dot));
+        chain.push(in_dir(&dot, "config"));
     }
     if !home_seen && let Some(home) = home {
-        files.extend(in_dir(home));
+        chain.push(in_dir(home, "config"));
     }
+    chain
+}
+
+/// The files of [`config_chain`] that exist.
+pub fn config_files(cwd: Option<&Path>, home: Option<&Path>) -> Vec<PathBuf> {
+    let mut files = config_chain(cwd, home);
+    files.retain(|f| f.is_file());
     files
 }
 

@@ -558,7 +558,7 @@ mod tests {
 
     fn edit(text: &str, change: Change<'_>) -> anyhow::Result<(String, Vec<String>)> {
         let path = Path::new("config.toml");
-        let mut doc = cargo_config::parse(text, path)?;
+        let mut doc = cargo_config::edit::parse(text, path)?;
         let notes = apply(&mut doc, change, path)?;
         Ok((doc.to_string(), notes))
     }
