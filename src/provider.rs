@@ -12,7 +12,7 @@
 use anyhow::anyhow;
 use cargo_credential::{
     Action, CacheControl, Credential, CredentialResponse, Error, LoginOptions, Operation,
-    RegistryInfo, Secret,
+    RegistryInfo,
 };
 
 use crate::cache::FileStore;
@@ -252,7 +252,7 @@ fn answer(
     kind: SourceKind,
 ) -> CredentialResponse {
     if settings.auth_scheme != AuthScheme::None
-        && let Some(carried) = carried_scheme(&found.token)
+        && let Some(carried) = found.token.scheme()
     {
         let scheme = settings.auth_scheme.as_str();
         let done = if carried.eq_ignore_ascii_case(scheme) {
@@ -277,7 +277,7 @@ fn answer(
         Lifetime::Unknown => CacheControl::Never,
     };
     CredentialResponse::Get {
-        token: Secret::from(token.expose().to_owned()),
+        token: token.into(),
         cache,
         operation_independent: found.operation_independent,
     }
@@ -291,36 +291,9 @@ pub fn authorization(token: Token, settings: &Settings) -> Token {
     match settings.auth_scheme {
         AuthScheme::None => token,
         AuthScheme::Bearer => token.with_scheme("Bearer"),
-        AuthScheme::Basic if carried_scheme(&token) == Some("Basic") => token,
-        AuthScheme::Basic => basic(&token, &settings.basic_user),
+        AuthScheme::Basic if token.scheme() == Some("Basic") => token,
+        AuthScheme::Basic => token.basic(&settings.basic_user),
     }
-}
-
-/// The HTTP authentication scheme a token already starts with (`Bearer `,
-/// `Basic `, in any case), in its usual spelling.
-fn carried_scheme(token: &Token) -> Option<&'static str> {
-    let bytes = token.expose().as_bytes();
-    ["Bearer", "Basic"].into_iter().find(|scheme| {
-        bytes.len() > scheme.len()
-            && bytes[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes())
-            && bytes[scheme.len()] == b' '
-    })
-}
-
-/// `Basic base64(user:token)` (RFC 7617), built in buffers sized up front
-/// so that no copy of the token is left behind by a reallocation; the
-/// plain `user:token` is zeroized on drop, the result is a [`Token`].
-pub fn basic(token: &Token, user: &str) -> Token {
-    use base64::Engine as _;
-    let secret = token.expose();
-    let mut plain = zeroize::Zeroizing::new(String::with_capacity(user.len() + 1 + secret.len()));
-    plain.push_str(user);
-    plain.push(':');
-    plain.push_str(secret);
-    let mut header = String::with_capacity("Basic ".len() + plain.len().div_ceil(3) * 4);
-    header.push_str("Basic ");
-    base64::engine::general_purpose::STANDARD.encode_string(plain.as_bytes(), &mut header);
-    Token::new(header)
 }
 
 fn unix_now() -> i64 {
@@ -419,11 +392,8 @@ mod tests {
             header("Basicabc", AuthScheme::Basic, ""),
             "Basic OkJhc2ljYWJj"
         );
-        assert_eq!(carried_scheme(&Token::new("Basic".into())), None);
-        assert_eq!(
-            carried_scheme(&Token::new("bEaReR x".into())),
-            Some("Bearer")
-        );
-        assert_eq!(carried_scheme(&Token::new("Bear x".into())), None);
+        assert_eq!(Token::new("Basic".into()).scheme(), None);
+        assert_eq!(Token::new("bEaReR x".into()).scheme(), Some("Bearer"));
+        assert_eq!(Token::new("Bear x".into()).scheme(), None);
     }
 }

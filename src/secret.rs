@@ -48,17 +48,52 @@ impl Token {
     /// The token with an authorization scheme in front (`Bearer …`), unless it
     /// already starts with that scheme.
     pub fn with_scheme(self, scheme: &str) -> Token {
-        // Bytes, not `str` slices: a token's multi-byte character at any
-        // offset must not make this panic (a panic message could quote it).
-        let bytes = self.0.as_bytes();
-        let has = bytes.len() > scheme.len()
-            && bytes[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes())
-            && bytes[scheme.len()] == b' ';
-        if has {
+        if starts_with_scheme(&self.0, scheme) {
             self
         } else {
             Token::new(format!("{scheme} {}", self.0.as_str()))
         }
+    }
+
+    /// The HTTP authentication scheme the token already starts with
+    /// (`Bearer `, `Basic `, in any case), in its usual spelling.
+    pub fn scheme(&self) -> Option<&'static str> {
+        ["Bearer", "Basic"]
+            .into_iter()
+            .find(|scheme| starts_with_scheme(&self.0, scheme))
+    }
+
+    /// `Basic base64(user:token)` (RFC 7617), built in buffers sized up
+    /// front so that no copy of the token is left behind by a reallocation;
+    /// the plain `user:token` is zeroized on drop.
+    pub fn basic(&self, user: &str) -> Token {
+        use base64::Engine as _;
+        let secret = self.0.as_str();
+        let mut plain = Zeroizing::new(String::with_capacity(user.len() + 1 + secret.len()));
+        plain.push_str(user);
+        plain.push(':');
+        plain.push_str(secret);
+        let mut header = String::with_capacity("Basic ".len() + plain.len().div_ceil(3) * 4);
+        header.push_str("Basic ");
+        base64::engine::general_purpose::STANDARD.encode_string(plain.as_bytes(), &mut header);
+        Token::new(header)
+    }
+}
+
+/// Whether `value` starts with `scheme` (any case) and a space. Bytes, not
+/// `str` slices: a token's multi-byte character at any offset must not make
+/// this panic (a panic message could quote it).
+fn starts_with_scheme(value: &str, scheme: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes.len() > scheme.len()
+        && bytes[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes())
+        && bytes[scheme.len()] == b' '
+}
+
+/// The token as Cargo's protocol carries it in a `get` reply.
+impl From<Token> for cargo_credential::Secret<String> {
+    fn from(token: Token) -> Self {
+        cargo_credential::Secret::from(token.0.as_str().to_owned())
     }
 }
 

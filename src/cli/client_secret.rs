@@ -15,7 +15,7 @@ use crate::secret::Token;
 
 /// Arguments of `client-secret`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct ClientSecretArgs {
     /// The registry's name in the provider's config.
     #[arg(long)]
     registry: String,
@@ -23,7 +23,7 @@ pub struct Args {
 
 /// Reads the secret from standard input (or asks on the terminal) and stores it.
 #[allow(clippy::print_stderr)]
-pub fn run(args: &Args) -> anyhow::Result<()> {
+pub fn run(args: &ClientSecretArgs) -> anyhow::Result<()> {
     let config = Config::load(&ConfigPaths::from_env(), &[])?;
     let index_url = config.index_for(&args.registry).ok_or_else(|| {
         anyhow!(

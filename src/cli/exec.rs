@@ -17,7 +17,7 @@ use std::process::{Command, ExitCode, ExitStatus};
 
 use anyhow::anyhow;
 
-use super::token::Target;
+use super::token::TokenTarget;
 
 /// Arguments of `exec`.
 #[derive(Debug, clap::Args)]
@@ -26,9 +26,9 @@ use super::token::Target;
     (only CARGO_REGISTRY_TOKEN for crates-io), and nothing else; its \
     standard streams are this process's, and its exit status is passed through. The token is \
     in COMMAND's environment on purpose: use exec only for the command that needs it.")]
-pub struct Args {
+pub struct ExecArgs {
     #[command(flatten)]
-    target: Target,
+    target: TokenTarget,
     /// The command to run, and its arguments (after `--`).
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<OsString>,
@@ -38,7 +38,7 @@ pub struct Args {
 /// signal `n` as `128 + n` on Unix). Without a token the command is not run
 /// and the status is 1; a command that cannot be started gives 127 (not
 /// found) or 126, as shells do.
-pub fn run(args: &Args) -> ExitCode {
+pub fn run(args: &ExecArgs) -> ExitCode {
     match run_command(args) {
         Ok(code) => code,
         Err(e) => {
@@ -48,7 +48,7 @@ pub fn run(args: &Args) -> ExitCode {
     }
 }
 
-fn run_command(args: &Args) -> anyhow::Result<ExitCode> {
+fn run_command(args: &ExecArgs) -> anyhow::Result<ExitCode> {
     let Some((program, rest)) = args.command.split_first() else {
         anyhow::bail!("no command to run: give it after `--`");
     };

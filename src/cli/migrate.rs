@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use toml_edit::{DocumentMut, Item};
 
-use super::cargo_config::{self, CargoConfig, Origin, TomlFile, is_this_entry};
+use super::cargo_config::{self, CargoConfig, CargoOrigin, TomlFile, is_this_entry};
 use super::shown::shown;
 use crate::env::{Environment, ProcessEnv};
 use crate::keychain::INTERACTIVE_KEYCHAIN_TIMEOUT;
@@ -28,7 +28,7 @@ use crate::secret::Token;
 
 /// Arguments of `migrate`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct MigrateArgs {
     /// Print what would move; change nothing (the keychain is not touched).
     #[arg(long)]
     dry_run: bool,
@@ -36,7 +36,7 @@ pub struct Args {
 
 /// Migrates `$CARGO_HOME/credentials.toml` into the OS keychain and prints
 /// the report to stdout.
-pub fn run(args: &Args) -> anyhow::Result<()> {
+pub fn run(args: &MigrateArgs) -> anyhow::Result<()> {
     let paths = Paths {
         credentials: cargo_config::credentials_file()?,
         home: cargo_config::cargo_home()?,
@@ -67,7 +67,7 @@ struct Found {
     /// The registry's name, as Cargo calls it.
     name: String,
     /// Where its index URL came from (`None` for crates.io's own).
-    from: Option<Origin>,
+    from: Option<CargoOrigin>,
     /// What happens to it.
     state: State,
 }
@@ -351,7 +351,7 @@ fn find_tokens(
             (Ok(crates_io_index(trusted)), None)
         } else if let Some(index) = trusted.indexes.get(&name) {
             (Ok(index.clone()), trusted.index_origins.get(&name).cloned())
-        } else if let Some(Origin::File(project)) = cargo.index_origins.get(&name) {
+        } else if let Some(CargoOrigin::File(project)) = cargo.index_origins.get(&name) {
             (
                 Err(format!(
                     "only {} (a project's Cargo config) names its index, and a project's config \

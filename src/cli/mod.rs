@@ -43,22 +43,22 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Show the config files read and the settings that apply to a registry.
-    Config(show_config::Args),
+    Config(show_config::ShowConfigArgs),
     /// Store an OAuth client secret in the OS keychain (read from stdin).
-    ClientSecret(client_secret::Args),
+    ClientSecret(client_secret::ClientSecretArgs),
     /// Tell Cargo to use this provider: edits Cargo's config.toml, shows the diff.
-    Setup(setup::Args),
+    Setup(setup::SetupArgs),
     /// Move the tokens in Cargo's credentials.toml into the OS keychain.
-    Migrate(migrate::Args),
+    Migrate(migrate::MigrateArgs),
     /// Print a registry token on stdout, for tools that cannot run a
     /// credential provider (and for `cargo:token-from-stdout`).
-    Token(token::Args),
+    Token(token::TokenArgs),
     /// Run a command with the registry's token in CARGO_REGISTRIES_<NAME>_TOKEN.
-    Exec(exec::Args),
+    Exec(exec::ExecArgs),
     /// Explain why Cargo does (not) get a token for each registry.
-    Doctor(doctor::Args),
+    Doctor(doctor::DoctorArgs),
     /// Revoke the crates.io trusted publishing tokens minted here (a CI job's last step).
-    Revoke(revoke::Args),
+    Revoke(revoke::RevokeArgs),
 }
 
 /// Runs the command line with `args` (the program name first).

@@ -21,7 +21,7 @@ use crate::registry::{CRATES_IO, CRATES_IO_INDEXES, Registry};
     identity are revoked (another job on the same runner keeps its own); elsewhere, every \
     recorded token. `cargo logout --registry crates-io` does the same."
 )]
-pub struct Args {
+pub struct RevokeArgs {
     /// The registry whose `oidc` table has `grant = "crates-io-trusted-publishing"`.
     #[arg(long, default_value = CRATES_IO)]
     registry: String,
@@ -32,7 +32,7 @@ pub struct Args {
 
 /// Revokes the recorded tokens; says how many on standard error.
 #[allow(clippy::print_stderr)]
-pub fn run(args: &Args) -> anyhow::Result<()> {
+pub fn run(args: &RevokeArgs) -> anyhow::Result<()> {
     let config = Config::load(&ConfigPaths::from_env(), &[])?;
     let crates_io = (args.registry == CRATES_IO).then_some(CRATES_IO_INDEXES[0]);
     let index_url = config

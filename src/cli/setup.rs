@@ -22,7 +22,7 @@ use crate::registry::{CRATES_IO, env_mangle, same_index};
 
 /// Arguments of `setup`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct SetupArgs {
     /// Set the provider for this registry only (its name in Cargo's config);
     /// needs --index.
     #[arg(long, value_name = "NAME", requires = "index")]
@@ -60,7 +60,7 @@ enum Change<'a> {
 
 /// Edits the config file (unless `--dry-run`) and prints the diff to stdout,
 /// warnings to stderr.
-pub fn run(args: &Args) -> anyhow::Result<()> {
+pub fn run(args: &SetupArgs) -> anyhow::Result<()> {
     let change = match (&args.registry, &args.index) {
         (Some(name), Some(index)) => {
             check_name(name)?;

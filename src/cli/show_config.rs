@@ -11,7 +11,7 @@ use crate::source::{SourceKind, env};
 
 /// Arguments of `config`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct ShowConfigArgs {
     /// The registry to show the settings of.
     #[command(flatten)]
     target: super::target::Target,
@@ -51,7 +51,7 @@ macro_rules! say {
 
 /// Prints the configuration report to stdout.
 #[allow(clippy::print_stdout)]
-pub fn run(args: &Args) -> anyhow::Result<()> {
+pub fn run(args: &ShowConfigArgs) -> anyhow::Result<()> {
     let paths = ConfigPaths::from_env();
     let provider_args: Vec<&str> = args
         .provider_args

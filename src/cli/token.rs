@@ -39,14 +39,14 @@ pub const NAME_VAR: &str = "CARGO_REGISTRY_NAME_OPT";
     CARGO_REGISTRY_NAME_OPT and CARGO_REGISTRY_INDEX_URL:\n\n    credential-provider = \
     [\"cargo:token-from-stdout\", \"cargo-credential-corp\", \"token\", \"--registry\", \"NAME\"]"
 )]
-pub struct Args {
+pub struct TokenArgs {
     #[command(flatten)]
-    target: Target,
+    target: TokenTarget,
 }
 
 /// Which registry a token is wanted for, and for what.
 #[derive(Debug, clap::Args)]
-pub struct Target {
+pub struct TokenTarget {
     /// The registry's name in Cargo's config (e.g. `my-private`).
     #[arg(long)]
     registry: Option<String>,
@@ -89,7 +89,7 @@ impl Resolved {
     }
 }
 
-impl Target {
+impl TokenTarget {
     /// The registry's name and index URL: the arguments, else (when
     /// `from_cargo_env`) the variables `cargo:token-from-stdout` sets; for
     /// the index, `--index`, else what the name is bound to (see
@@ -261,7 +261,7 @@ fn not_found(registry: &Registry<'_>) -> anyhow::Error {
 }
 
 /// Prints the token, one line on standard output.
-pub fn run(args: &Args) -> anyhow::Result<()> {
+pub fn run(args: &TokenArgs) -> anyhow::Result<()> {
     let resolved = args.target.resolve(true)?;
     let token = args.target.fetch(&resolved)?;
     let mut out = std::io::stdout().lock();

@@ -15,7 +15,7 @@ use super::{Context, Obtained};
 
 /// How a wing's settings use the cache.
 #[derive(Debug, Clone, Copy)]
-pub struct Policy {
+pub struct CachePolicy {
     /// Where tokens are kept across runs.
     pub mode: CacheMode,
     /// How long before expiry a cached token is minted anew.
@@ -42,7 +42,7 @@ pub(crate) struct Minted<'a> {
 /// expiry) and `on_mint` told. When the exchange fails, a cached token that
 /// has not expired is served instead, with a warning naming `what`.
 pub(crate) fn run(
-    policy: Policy,
+    policy: CachePolicy,
     key: &str,
     keychain: &dyn Keychain,
     cx: &Context<'_>,

@@ -21,7 +21,7 @@ pub(crate) use crate::oauth::token::clean;
 pub use crate::oauth::token::{Issued, MAX_LIFETIME_SECS, Refused, jwt_lifetime};
 
 /// The parameters of one token request.
-pub struct Request<'a> {
+pub struct ExchangeRequest<'a> {
     /// The settings (grant, client, audience, resource).
     pub settings: &'a OidcSettings,
     /// The scope for this operation class.
@@ -33,7 +33,7 @@ pub struct Request<'a> {
 }
 
 /// Asks `endpoint` for a token.
-pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<Issued> {
+pub fn request(http: &Http, endpoint: &str, r: &ExchangeRequest<'_>) -> anyhow::Result<Issued> {
     let s = r.settings;
     if matches!(s.grant, Grant::JfrogArtifactory | Grant::Cloudsmith) {
         return request_json(http, endpoint, r);
@@ -114,7 +114,7 @@ pub fn request(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<I
 }
 
 /// The JSON exchanges registries expose themselves (Artifactory, Cloudsmith).
-fn request_json(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<Issued> {
+fn request_json(http: &Http, endpoint: &str, r: &ExchangeRequest<'_>) -> anyhow::Result<Issued> {
     let s = r.settings;
     let subject = r.subject.map(Value::Secret).ok_or_else(|| {
         anyhow!(
@@ -149,7 +149,7 @@ fn request_json(http: &Http, endpoint: &str, r: &Request<'_>) -> anyhow::Result<
     parse_with(resp.status, &resp.body, &display_url(&url), &secrets)
 }
 
-impl Request<'_> {
+impl ExchangeRequest<'_> {
     /// The secrets this request sends, to redact from what the IdP answers:
     /// each as sent and as it would be echoed (form-encoded, JSON-escaped).
     pub(crate) fn secrets(&self) -> Vec<zeroize::Zeroizing<String>> {
@@ -342,7 +342,7 @@ mod tests {
             r#"{{"error":"invalid_client","error_description":"{} client_secret=Tr0ub4dor%263+horse%21 Zx9Qw8Er7Ty6Ui5Op4As3Df2"}}"#,
             "word ".repeat(76)
         );
-        let r = Request {
+        let r = ExchangeRequest {
             settings: &test_settings(),
             scope: None,
             subject: None,

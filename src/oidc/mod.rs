@@ -13,7 +13,7 @@ use anyhow::{Context as _, anyhow};
 
 use crate::cache::{self, CacheMode, FileStore};
 use crate::keychain::{Budgeted, Keychain};
-use crate::mint::flight::{self, Minted, Policy};
+use crate::mint::flight::{self, CachePolicy, Minted};
 use crate::mint::{Context, Obtained};
 use crate::protocol::OperationClass;
 use crate::registry::Registry;
@@ -96,8 +96,11 @@ impl Family for OAuth {
 }
 
 /// The token request of a grant that POSTs to a token endpoint.
-pub(crate) type RequestFn =
-    fn(&crate::net::http::Http, &str, &exchange::Request<'_>) -> anyhow::Result<exchange::Issued>;
+pub(crate) type RequestFn = fn(
+    &crate::net::http::Http,
+    &str,
+    &exchange::ExchangeRequest<'_>,
+) -> anyhow::Result<exchange::Issued>;
 
 /// A token from a token endpoint: the CI identity, the client secret, the
 /// cached exchange, with `request` as the grant's request; `on_mint` is
@@ -177,8 +180,8 @@ pub(crate) fn get_with(
 
 /// How the exchanges use the cache: as the table says, waiting for another
 /// process's exchange up to three of its deadlines.
-pub(crate) fn policy(settings: &OidcSettings) -> Policy {
-    Policy {
+pub(crate) fn policy(settings: &OidcSettings) -> CachePolicy {
+    CachePolicy {
         mode: settings.cache,
         refresh_ahead: settings.refresh_ahead,
         lock_wait: settings.timeout * 3,
@@ -300,7 +303,7 @@ fn obtain(
             })
         })
         .transpose()?;
-    let request = exchange::Request {
+    let request = exchange::ExchangeRequest {
         settings,
         scope: call.scope,
         subject: subject.as_ref(),

@@ -27,7 +27,7 @@ const FORMAT: u32 = 1;
 
 /// A stored grant.
 #[derive(Debug)]
-pub struct Grant {
+pub struct StoredLogin {
     /// The refresh token.
     pub refresh_token: Token,
     /// Who signed in (from the ID token), for messages.
@@ -119,7 +119,7 @@ impl<'a> Grants<'a> {
     }
 
     /// The stored grant, if any. A record that cannot be read is `None`.
-    pub fn load(&self) -> anyhow::Result<Option<Grant>> {
+    pub fn load(&self) -> anyhow::Result<Option<StoredLogin>> {
         let text: Option<Zeroizing<String>> = match self.settings.store {
             GrantStore::Keychain => match self.keychain.read_item(&self.item, self.timeout) {
                 Ok(item) => item.map(|t| Zeroizing::new(t.expose().to_owned())),
@@ -141,7 +141,7 @@ impl<'a> Grants<'a> {
     }
 
     /// Stores `grant`, replacing the one before.
-    pub fn save(&self, grant: &Grant, now: i64, label: &str) -> anyhow::Result<()> {
+    pub fn save(&self, grant: &StoredLogin, now: i64, label: &str) -> anyhow::Result<()> {
         let stored = Stored {
             v: FORMAT,
             refresh_token: grant.refresh_token.expose().to_owned(),
@@ -207,7 +207,7 @@ impl<'a> Grants<'a> {
     }
 }
 
-fn decode(text: &str) -> Option<Grant> {
+fn decode(text: &str) -> Option<StoredLogin> {
     let stored: Stored = serde_json::from_str(text).ok()?;
     if stored.v != FORMAT {
         let mut rt = stored.refresh_token;
@@ -215,7 +215,7 @@ fn decode(text: &str) -> Option<Grant> {
         return None;
     }
     let refresh_token = Token::parse(stored.refresh_token, "the stored SSO login").ok()??;
-    Some(Grant {
+    Some(StoredLogin {
         refresh_token,
         account: stored.account,
         subject: stored.subject,

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail};
 use zeroize::Zeroizing;
 
-use super::grant::{Grant, Grants};
+use super::grant::{Grants, StoredLogin};
 use super::settings::{Flow, GrantStore, SsoSettings};
 use super::token::{self, TokenSet};
 use super::{
@@ -214,7 +214,7 @@ pub fn login(
         );
     }
     let saved = grants.save(
-        &Grant {
+        &StoredLogin {
             refresh_token: refresh_token.clone(),
             account: account.clone(),
             subject: subject.clone(),
@@ -275,7 +275,7 @@ pub fn login(
 /// told apart by `sub`, else by the account name; a login that names
 /// neither cannot be told apart.
 fn another_account(
-    stored: &Grant,
+    stored: &StoredLogin,
     (subject, account): (Option<&str>, Option<&str>),
 ) -> Option<(String, String)> {
     let differs = match (stored.subject.as_deref(), subject) {
@@ -405,7 +405,7 @@ mod tests {
 
     #[test]
     fn accounts_are_told_apart_by_sub_else_by_name() {
-        let grant = |subject: Option<&str>, account: Option<&str>| Grant {
+        let grant = |subject: Option<&str>, account: Option<&str>| StoredLogin {
             refresh_token: crate::secret::Token::new("rt".to_owned()),
             account: account.map(str::to_owned),
             subject: subject.map(str::to_owned),

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 
-use super::grant::{Grant, Grants};
+use super::grant::{Grants, StoredLogin};
 use super::settings::SsoSettings;
 use super::token::{self, Access};
 use super::{
@@ -259,7 +259,7 @@ fn end_login(
     settings: &SsoSettings,
     registry: &Registry<'_>,
     grants: &Grants<'_>,
-    grant: &Grant,
+    grant: &StoredLogin,
     keychain: &dyn Keychain,
     cx: &Context<'_>,
     files: Option<&FileStore>,
@@ -296,7 +296,7 @@ fn refresh(
     settings: &SsoSettings,
     registry: &Registry<'_>,
     scope: Option<&str>,
-    grant: &Grant,
+    grant: &StoredLogin,
     files: Option<&FileStore>,
     now: i64,
     cx: &Context<'_>,
@@ -383,7 +383,7 @@ enum Kept {
 fn keep_rotated(
     settings: &SsoSettings,
     registry: &Registry<'_>,
-    grant: &Grant,
+    grant: &StoredLogin,
     rotated: crate::secret::Token,
     files: Option<&FileStore>,
     now: i64,
@@ -392,7 +392,7 @@ fn keep_rotated(
     let timeout = cx.keychain_timeout.max(KEEP_DEADLINE);
     let keychain = crate::keychain::with_own_deadline(cx.keychain);
     let grants = Grants::new(settings, registry, keychain, timeout, files.cloned());
-    let next = Grant {
+    let next = StoredLogin {
         refresh_token: rotated,
         account: grant.account.clone(),
         subject: grant.subject.clone(),

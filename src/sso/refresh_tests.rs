@@ -224,7 +224,7 @@ impl World {
     }
 
     fn sign_in(&self, s: &SsoSettings, refresh_token: &str) {
-        let grant = Grant {
+        let grant = StoredLogin {
             refresh_token: Token::new(refresh_token.to_owned()),
             account: Some("alice".into()),
             subject: Some("alice".into()),

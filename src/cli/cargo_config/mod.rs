@@ -18,7 +18,7 @@ pub mod read;
 pub use diff::diff;
 pub use edit::{TomlFile, remove_key};
 pub use paths::*;
-pub use read::{CargoConfig, Origin, is_this_entry};
+pub use read::{CargoConfig, CargoOrigin, is_this_entry};
 
 #[cfg(test)]
 mod tests;

@@ -12,18 +12,18 @@ use crate::registry::{CRATES_IO, env_mangle};
 
 /// Where a setting Cargo uses came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
+pub enum CargoOrigin {
     /// A config file.
     File(PathBuf),
     /// An environment variable (its name).
     Env(String),
 }
 
-impl std::fmt::Display for Origin {
+impl std::fmt::Display for CargoOrigin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Origin::File(path) => write!(f, "{}", path.display()),
-            Origin::Env(var) => f.write_str(var),
+            CargoOrigin::File(path) => write!(f, "{}", path.display()),
+            CargoOrigin::Env(var) => f.write_str(var),
         }
     }
 }
@@ -40,7 +40,7 @@ pub struct CargoConfig {
     /// `[registries.NAME] index`, by name (highest precedence wins).
     pub indexes: BTreeMap<String, String>,
     /// Where each of [`indexes`](Self::indexes) came from.
-    pub index_origins: BTreeMap<String, Origin>,
+    pub index_origins: BTreeMap<String, CargoOrigin>,
     /// `[registries.crates-io] protocol`, if set.
     pub crates_io_protocol: Option<String>,
     /// `[registries.NAME] credential-provider` (and `[registry]` for
@@ -207,7 +207,7 @@ impl CargoConfig {
                     } else {
                         self.indexes.insert(name.clone(), index.to_owned());
                         self.index_origins
-                            .insert(name.clone(), Origin::File(path.to_owned()));
+                            .insert(name.clone(), CargoOrigin::File(path.to_owned()));
                     }
                 }
                 if let Some(p) = r.get("credential-provider").and_then(words) {
@@ -240,7 +240,8 @@ impl CargoConfig {
                     self.problems.push(format!("{var} {why}"));
                 } else {
                     self.indexes.insert(name.clone(), index);
-                    self.index_origins.insert(name.clone(), Origin::Env(var));
+                    self.index_origins
+                        .insert(name.clone(), CargoOrigin::Env(var));
                 }
             }
             if let Some(p) = env_var(env, &format!("CARGO_REGISTRIES_{key}_CREDENTIAL_PROVIDER")) {

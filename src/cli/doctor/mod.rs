@@ -10,7 +10,6 @@
 use std::path::Path;
 
 use anyhow::Context as _;
-use serde::Serialize;
 
 use crate::cache::FileStore;
 use crate::config::{AuthScheme, Config, ConfigPaths};
@@ -22,10 +21,13 @@ use crate::source::{Lifetime, Lookup, Request, SourceKind, source};
 
 mod origin;
 mod probe;
+mod report;
+
+pub use report::{Finding, RegistryReport, Report, Severity, TokenInfo};
+use report::{finding, human};
 
 use super::cargo_config::{CargoConfig, is_this_entry};
 use super::shown;
-use super::shown::shown;
 
 /// The version of the `--json` schema.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -35,7 +37,7 @@ const CRATES_IO_INDEX: &str = "sparse+https://index.crates.io/";
 
 /// Arguments of `doctor`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct DoctorArgs {
     /// Only this registry (every registry Cargo knows when neither is given).
     #[command(flatten)]
     target: super::target::Target,
@@ -48,95 +50,10 @@ pub struct Args {
     probe: bool,
 }
 
-/// How serious a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Level {
-    /// All is well.
-    Ok,
-    /// Worth knowing.
-    Info,
-    /// Works, but something should change.
-    Warning,
-    /// Cargo gets no token (or the wrong one) because of this.
-    Error,
-}
-
-/// One finding.
-#[derive(Debug, Serialize)]
-pub struct Finding {
-    /// A stable kebab-case code.
-    pub code: &'static str,
-    /// How serious it is.
-    pub level: Level,
-    /// What was found (never a secret).
-    pub message: String,
-    /// What to change, when something should.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<String>,
-}
-
-/// The token this provider would hand Cargo, described.
-#[derive(Debug, Serialize)]
-pub struct TokenInfo {
-    /// The source that has it.
-    pub source: String,
-    /// Where in that source: the variable, the keychain item, the single
-    /// sign-on account, the CI identity (never the token).
-    pub from: String,
-    /// How it is sent: `none` (as is) or `bearer`.
-    pub scheme: &'static str,
-    /// `session` (long-lived), `until` (short-lived, see `expires_at`) or
-    /// `unknown`.
-    pub lifetime: &'static str,
-    /// When it expires (Unix seconds), for a short-lived token.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<i64>,
-}
-
-/// One registry's report.
-#[derive(Debug, Serialize)]
-pub struct RegistryReport {
-    /// Its name in Cargo's config, if it has one.
-    pub name: Option<String>,
-    /// Its index URL.
-    pub index: String,
-    /// The providers Cargo tries, in the order it tries them.
-    pub providers: Vec<String>,
-    /// Whether this provider is among them.
-    pub uses_this_provider: bool,
-    /// The token this provider would hand out, if any.
-    pub token: Option<TokenInfo>,
-    /// What was found, in order.
-    pub findings: Vec<Finding>,
-}
-
-/// The whole report.
-#[derive(Debug, Serialize)]
-pub struct Report {
-    /// The schema version ([`SCHEMA_VERSION`]).
-    pub version: u32,
-    /// Cargo config files read, highest precedence first.
-    pub cargo_config_files: Vec<String>,
-    /// The provider's config files read.
-    pub provider_config_files: Vec<String>,
-    /// One entry per registry.
-    pub registries: Vec<RegistryReport>,
-}
-
-fn finding(code: &'static str, level: Level, message: String, fix: Option<String>) -> Finding {
-    Finding {
-        code,
-        level,
-        message,
-        fix,
-    }
-}
-
 /// Runs the doctor: prints the report, and fails when a registry this
 /// provider serves gets no token.
 #[allow(clippy::print_stdout)]
-pub fn run(args: &Args) -> anyhow::Result<bool> {
+pub fn run(args: &DoctorArgs) -> anyhow::Result<bool> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let report = diagnose(args, &cwd)?;
     if args.json {
@@ -156,7 +73,7 @@ pub fn run(args: &Args) -> anyhow::Result<bool> {
 }
 
 /// Builds the report for the registries `args` selects.
-pub fn diagnose(args: &Args, cwd: &Path) -> anyhow::Result<Report> {
+pub fn diagnose(args: &DoctorArgs, cwd: &Path) -> anyhow::Result<Report> {
     // A registry asked about by name: its CARGO_REGISTRIES_<NAME>_* variables
     // count even when no file names it, as in Cargo.
     let names: Vec<&str> = args.target.registry.as_deref().into_iter().collect();
@@ -235,7 +152,7 @@ fn check_registry(
     for problem in &cargo.problems {
         findings.push(finding(
             "cargo-config-invalid",
-            Level::Error,
+            Severity::Error,
             problem.clone(),
             Some("fix the file (or its permissions): Cargo refuses it too".to_owned()),
         ));
@@ -251,7 +168,7 @@ fn check_registry(
     match (position, own) {
         (None, true) => findings.push(finding(
             "shadowed-by-registry-provider",
-            Level::Error,
+            Severity::Error,
             format!(
                 "`{shown}` has its own credential-provider ({}), which Cargo uses alone: this \
                  provider is never asked",
@@ -264,7 +181,7 @@ fn check_registry(
         )),
         (None, false) => findings.push(finding(
             "not-in-chain",
-            Level::Error,
+            Severity::Error,
             format!(
                 "Cargo tries {} for `{shown}`; this provider is not among them",
                 providers.join(", then ")
@@ -277,13 +194,13 @@ fn check_registry(
         )),
         (Some(0), _) => findings.push(finding(
             "chain-ok",
-            Level::Ok,
+            Severity::Ok,
             format!("Cargo asks this provider first for `{shown}`"),
             None,
         )),
         (Some(n), _) => findings.push(finding(
             "chain-later",
-            Level::Info,
+            Severity::Info,
             format!(
                 "Cargo asks {} first for `{shown}`; this provider is asked only if {} finds \
                  nothing (Cargo stops at any other error)",
@@ -305,7 +222,7 @@ fn check_registry(
                 .any(|e| e.first().is_some_and(|p| p == "cargo:token"));
             findings.push(finding(
                 "plaintext-token",
-                Level::Warning,
+                Severity::Warning,
                 format!(
                     "{} holds a plaintext token for `{shown}`{}",
                     file.display(),
@@ -330,7 +247,7 @@ fn check_registry(
     {
         findings.push(finding(
             "token-variable-unused",
-            Level::Warning,
+            Severity::Warning,
             format!(
                 "{var} is set, but Cargo reads it only through `cargo:token`, which is not \
                  among the providers for `{shown}`"
@@ -349,7 +266,7 @@ fn check_registry(
         Err(e) => {
             findings.push(finding(
                 "provider-config-invalid",
-                Level::Error,
+                Severity::Error,
                 format!("{e:#}"),
                 Some("fix the file named above".to_owned()),
             ));
@@ -359,7 +276,7 @@ fn check_registry(
             if let Some(locked) = super::show_config::serve_locked(&config) {
                 findings.push(finding(
                     "policy-locked",
-                    Level::Info,
+                    Severity::Info,
                     locked,
                     Some("set by the platform team; ask them to change it".to_owned()),
                 ));
@@ -368,7 +285,7 @@ fn check_registry(
             Err(mismatch) => {
                 findings.push(finding(
                     "index-mismatch",
-                    Level::Error,
+                    Severity::Error,
                     mismatch.to_string(),
                     Some("make the two index URLs the same".to_owned()),
                 ));
@@ -377,7 +294,7 @@ fn check_registry(
             Ok(None) => {
                 findings.push(finding(
                     "not-served",
-                    Level::Info,
+                    Severity::Info,
                     format!(
                         "`serve = \"listed\"` and no [registries.NAME] table matches `{shown}`: \
                          the provider answers url-not-supported"
@@ -394,7 +311,7 @@ fn check_registry(
                 for locked in &settings.locked {
                     findings.push(finding(
                         "policy-locked",
-                        Level::Info,
+                        Severity::Info,
                         locked.clone(),
                         Some("set by the platform team; ask them to change it".to_owned()),
                     ));
@@ -457,7 +374,7 @@ fn sources(
                 let from = origin::origin(*kind, &request);
                 findings.push(finding(
                     "token-found",
-                    Level::Ok,
+                    Severity::Ok,
                     format!(
                         "source {what} has a token for `{shown}` from {from} (sent with scheme \
                          {scheme}{})",
@@ -485,7 +402,7 @@ fn sources(
             }
             (Ok(Lookup::Found(_)), true) => findings.push(finding(
                 "token-also-in",
-                Level::Info,
+                Severity::Info,
                 format!(
                     "source {what} has a token too, from {} (not used: an earlier source \
                      answers)",
@@ -498,7 +415,7 @@ fn sources(
             }
             (Err(e), _) => findings.push(finding(
                 source_code(*kind),
-                Level::Error,
+                Severity::Error,
                 format!("source {what} failed: {e:#}"),
                 Some("see the message; docs/troubleshooting.md has each case".to_owned()),
             )),
@@ -507,7 +424,7 @@ fn sources(
     if found.is_none() {
         findings.push(finding(
             "no-token",
-            Level::Error,
+            Severity::Error,
             format!("no source has a token for `{shown}`: Cargo gets not-found from this provider"),
             None,
         ));
@@ -546,7 +463,7 @@ fn missing(
             let names = crate::source::env::candidate_names(registry, &settings.env);
             finding(
                 "env-unset",
-                Level::Info,
+                Severity::Info,
                 if names.is_empty() {
                     "no variable applies (the request has no registry name)".to_owned()
                 } else {
@@ -558,20 +475,20 @@ fn missing(
         SourceKind::Keychain => match note {
             Some(note) => finding(
                 "keychain-failed",
-                Level::Warning,
+                Severity::Warning,
                 note,
                 Some("unlock the keychain, or check that its daemon runs".to_owned()),
             ),
             None => finding(
                 "keychain-empty",
-                Level::Info,
+                Severity::Info,
                 "no token in the OS keychain for this index URL (or no keychain here)".to_owned(),
                 Some(format!("`cargo login --registry {name}` stores one")),
             ),
         },
         SourceKind::Oidc if settings.oidc.is_none() => finding(
             "oidc-not-configured",
-            Level::Info,
+            Severity::Info,
             "\"oidc\" is among the default sources, but no [registries.NAME.oidc] table applies"
                 .to_owned(),
             None,
@@ -583,7 +500,7 @@ fn missing(
         {
             finding(
                 "oidc-publish-only",
-                Level::Info,
+                Severity::Info,
                 "crates.io trusted publishing mints a token for publish, yank, unyank and owners \
                  only, in a GitHub Actions or GitLab CI job; a read needs none"
                     .to_owned(),
@@ -592,7 +509,7 @@ fn missing(
         }
         SourceKind::Oidc => finding(
             "oidc-no-identity",
-            Level::Info,
+            Severity::Info,
             "no CI identity in this environment (not a CI job, or its OIDC token is not \
              available: on GitHub Actions the job needs `permissions: id-token: write`)"
                 .to_owned(),
@@ -600,66 +517,16 @@ fn missing(
         ),
         SourceKind::Sso if settings.sso.is_none() => finding(
             "sso-not-configured",
-            Level::Info,
+            Severity::Info,
             "\"sso\" is among the default sources, but no [registries.NAME.sso] table applies"
                 .to_owned(),
             None,
         ),
         SourceKind::Sso => finding(
             "sso-not-signed-in",
-            Level::Warning,
+            Severity::Warning,
             "no single sign-on login for this registry yet".to_owned(),
             Some(format!("`cargo login --registry {name}`")),
         ),
     }
-}
-
-/// The report for a person; every value shown escaped (a project's Cargo
-/// config may hold terminal escapes).
-fn human(report: &Report) -> String {
-    let mut out = String::new();
-    let files = |list: &[String]| {
-        if list.is_empty() {
-            "(none)".to_owned()
-        } else {
-            shown(&list.join(", ")).into_owned()
-        }
-    };
-    out.push_str(&format!(
-        "Cargo config: {}\nprovider config: {}\n",
-        files(&report.cargo_config_files),
-        files(&report.provider_config_files)
-    ));
-    for r in &report.registries {
-        out.push_str(&format!(
-            "\n{} ({})\n  providers, in Cargo's order: {}\n",
-            shown(r.name.as_deref().unwrap_or("(no name)")),
-            shown(&r.index),
-            shown(&r.providers.join(" → "))
-        ));
-        for f in &r.findings {
-            let mark = match f.level {
-                Level::Ok => "ok",
-                Level::Info => "info",
-                Level::Warning => "warning",
-                Level::Error => "error",
-            };
-            out.push_str(&format!("  [{mark}] {}: {}\n", f.code, shown(&f.message)));
-            if let Some(fix) = &f.fix {
-                out.push_str(&format!("         fix: {}\n", shown(fix)));
-            }
-        }
-        match &r.token {
-            Some(t) => out.push_str(&format!(
-                "  → a token from {} (scheme {}, lifetime {}): {}\n",
-                t.source,
-                t.scheme,
-                t.lifetime,
-                shown(&t.from)
-            )),
-            None if r.uses_this_provider => out.push_str("  → no token from this provider\n"),
-            None => {}
-        }
-    }
-    out
 }

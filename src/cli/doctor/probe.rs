@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Finding, Level, finding};
+use super::report::{Finding, Severity, finding};
 use crate::net::http::Http;
 use crate::secret::Token;
 
@@ -53,7 +53,7 @@ pub fn registry(index: &str, token: Option<&Token>, findings: &mut Vec<Finding>)
     let Some(base) = index.strip_prefix("sparse+") else {
         findings.push(finding(
             "probe-not-sparse",
-            Level::Info,
+            Severity::Info,
             "a git index is not probed (only sparse indexes)".to_owned(),
             None,
         ));
@@ -65,7 +65,7 @@ pub fn registry(index: &str, token: Option<&Token>, findings: &mut Vec<Finding>)
         Err(e) => {
             findings.push(finding(
                 "probe-failed",
-                Level::Error,
+                Severity::Error,
                 format!("{e:#}"),
                 None,
             ));
@@ -83,7 +83,7 @@ pub fn registry(index: &str, token: Option<&Token>, findings: &mut Vec<Finding>)
         Err(e) => {
             findings.push(finding(
                 "registry-unreachable",
-                Level::Error,
+                Severity::Error,
                 format!("{e:#}"),
                 Some("check the index URL and the network".to_owned()),
             ));
@@ -101,7 +101,7 @@ pub fn registry(index: &str, token: Option<&Token>, findings: &mut Vec<Finding>)
             if auth_required {
                 findings.push(finding(
                     "registry-auth-required",
-                    Level::Ok,
+                    Severity::Ok,
                     format!(
                         "{url} answers 200 with `\"auth-required\": true`: Cargo sends the \
                          token with every request"
@@ -112,7 +112,7 @@ pub fn registry(index: &str, token: Option<&Token>, findings: &mut Vec<Finding>)
             } else {
                 findings.push(finding(
                     "registry-no-auth",
-                    Level::Info,
+                    Severity::Info,
                     format!(
                         "{url} answers 200 without a token: the registry does not require auth \
                          for reads"
@@ -125,7 +125,7 @@ pub fn registry(index: &str, token: Option<&Token>, findings: &mut Vec<Finding>)
         Ok((401, Some(challenge))) if challenge.to_ascii_lowercase().contains("cargo") => {
             findings.push(finding(
                 "registry-auth-ok",
-                Level::Ok,
+                Severity::Ok,
                 format!("{url} answers 401 with `WWW-Authenticate: {challenge}`, as Cargo expects"),
                 None,
             ));
@@ -134,7 +134,7 @@ pub fn registry(index: &str, token: Option<&Token>, findings: &mut Vec<Finding>)
         Ok((401, challenge)) => {
             findings.push(finding(
                 "registry-401-without-cargo-challenge",
-                Level::Warning,
+                Severity::Warning,
                 format!(
                     "{url} answers 401 {}; Cargo still asks for a token, but no login URL is shown",
                     challenge
@@ -151,7 +151,7 @@ pub fn registry(index: &str, token: Option<&Token>, findings: &mut Vec<Finding>)
         Ok((status, _)) => {
             findings.push(finding(
                 "registry-bad-auth-status",
-                Level::Error,
+                Severity::Error,
                 format!(
                     "{url} answers HTTP {status} without a token; Cargo needs 401 to know that \
                      the registry requires auth, so it never asks for a token"
@@ -169,7 +169,7 @@ pub fn registry(index: &str, token: Option<&Token>, findings: &mut Vec<Finding>)
     if !sends_token(&checked, tokenless) {
         findings.push(finding(
             "probe-token-not-sent",
-            Level::Info,
+            Severity::Info,
             format!(
                 "the token was not sent to {url}: Cargo sends one only after a 401 or when \
                  config.json says `\"auth-required\": true`, and never to crates.io's index"
@@ -181,13 +181,13 @@ pub fn registry(index: &str, token: Option<&Token>, findings: &mut Vec<Finding>)
     match ask(Some(token)) {
         Ok((200, _)) => findings.push(finding(
             "token-accepted",
-            Level::Ok,
+            Severity::Ok,
             format!("{url} accepts the token"),
             None,
         )),
         Ok((status, _)) => findings.push(finding(
             "token-rejected",
-            Level::Error,
+            Severity::Error,
             format!("{url} answers HTTP {status} to the token this provider hands out"),
             Some(
                 "the token is wrong, expired or lacks a scope; check `auth-scheme` (some \
@@ -197,7 +197,7 @@ pub fn registry(index: &str, token: Option<&Token>, findings: &mut Vec<Finding>)
         )),
         Err(e) => findings.push(finding(
             "registry-unreachable",
-            Level::Error,
+            Severity::Error,
             format!("{e:#}"),
             None,
         )),

@@ -101,7 +101,7 @@ impl super::family::Family for TrustedPublishing {
 fn token_request(
     http: &Http,
     endpoint: &str,
-    r: &super::exchange::Request<'_>,
+    r: &super::exchange::ExchangeRequest<'_>,
 ) -> anyhow::Result<super::exchange::Issued> {
     request(http, endpoint, r.settings, r.subject, &r.secrets())
 }

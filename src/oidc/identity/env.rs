@@ -8,9 +8,9 @@ use crate::env::Environment;
 use crate::oidc::settings::{IdentityKind, OidcSettings};
 
 /// `identity = "env"`.
-pub(super) struct Env;
+pub(super) struct EnvIdentity;
 
-impl CiSystem for Env {
+impl CiSystem for EnvIdentity {
     fn kind(&self) -> IdentityKind {
         IdentityKind::Env
     }

@@ -76,7 +76,7 @@ static SYSTEMS: &[&dyn CiSystem] = &[
     &buildkite::Buildkite,
     &bitbucket::Bitbucket,
     &file::File,
-    &env::Env,
+    &env::EnvIdentity,
     &command::Command,
     &gcp::Gcp,
 ];
