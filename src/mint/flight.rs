@@ -5,6 +5,7 @@
 //! cached token that has not expired is still served, with a warning; an
 //! expired one never is.
 
+use std::fs::File;
 use std::time::Duration;
 
 use crate::cache::{self, CacheMode, Entry, FileStore, Store};
@@ -34,20 +35,60 @@ pub(crate) struct Minted<'a> {
     pub superseded: Option<&'a Entry>,
 }
 
-/// The cross-run cache and single flight around one exchange: a fresh
-/// cached token for `key` is served at once; otherwise, under the
-/// single-flight lock for `key`, the cache is looked at again (another
-/// process may just have exchanged), then `exchange(started, files)` runs
-/// and gives the token and its expiry; the token is stored (when it has an
-/// expiry) and `on_mint` told. When the exchange fails, a cached token that
-/// has not expired is served instead, with a warning naming `what`.
+/// The lock a mint runs under.
+pub(crate) enum Guard<'a> {
+    /// The cache key's own lock, waited for up to the policy's `lock_wait`.
+    /// A mint runs without it when it cannot be had: only a second request
+    /// is at stake.
+    Key,
+    /// A lock the mint must hold (an SSO login's: its refresh token may
+    /// rotate, and sending a rotated one can make the IdP revoke the login).
+    /// Without it no mint runs: a cached token that has not expired is
+    /// served, else `busy()` is the error.
+    Required {
+        /// Takes the lock (with the private file store, when there is one).
+        take: &'a dyn Fn(Option<&FileStore>) -> Option<File>,
+        /// The error when the lock cannot be had and nothing cached serves.
+        busy: &'a dyn Fn() -> anyhow::Error,
+    },
+}
+
+/// Why a mint gave no token.
+pub(crate) enum MintError {
+    /// A passing failure: a cached token that has not expired is served
+    /// instead, with a warning.
+    Passing(anyhow::Error),
+    /// The mint cannot succeed again (an ended login, whose cached tokens
+    /// are gone with it): this error stands, whatever the cache held.
+    Final(anyhow::Error),
+}
+
+impl From<anyhow::Error> for MintError {
+    fn from(e: anyhow::Error) -> Self {
+        MintError::Passing(e)
+    }
+}
+
+/// A mint: the token and its expiry (Unix seconds; `None`: unknown, so not
+/// cached), or `None` when there is nothing to mint from (nobody signed in).
+pub(crate) type MintResult = Result<Option<(Token, Option<i64>)>, MintError>;
+
+/// The cross-run cache and single flight around one mint, the one loop both
+/// minting wings use: a fresh cached token for `key` is served at once;
+/// otherwise, under the lock that `guard` names, the cache is looked at
+/// again (another process may just have minted), then `mint(started,
+/// files)` runs; its token is stored (when it has an expiry) and `on_mint`
+/// told. When the mint fails in passing, a cached token that has not expired
+/// is served instead, with a warning naming `what`; an expired one never is.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run(
     policy: CachePolicy,
     key: &str,
     keychain: &dyn Keychain,
     cx: &Context<'_>,
     what: &str,
-    exchange: impl FnOnce(i64, Option<&FileStore>) -> anyhow::Result<(Token, Option<i64>)>,
+    guard: Guard<'_>,
+    mint: impl FnOnce(i64, Option<&FileStore>) -> MintResult,
     on_mint: &mut dyn FnMut(Minted<'_>),
 ) -> anyhow::Result<Option<Obtained>> {
     let (store, cached) = open_cache(policy.mode, keychain, cx, key);
@@ -57,12 +98,23 @@ pub(crate) fn run(
     {
         return Ok(Some(served(hit)));
     }
-    // Single flight: wait for a process that is already exchanging, then
-    // look again: it may have stored a fresh token meanwhile.
+    // Single flight: wait for a process that is already minting, then look
+    // again: it may have stored a fresh token meanwhile.
     let files = (cx.files)().ok();
-    let _lock = match (&store, &files) {
-        (Some(_), Some(files)) => files.lock(key, policy.lock_wait),
-        _ => None,
+    let _lock = match guard {
+        Guard::Key => match (&store, &files) {
+            (Some(_), Some(files)) => files.lock(key, policy.lock_wait),
+            _ => None,
+        },
+        Guard::Required { take, busy } => match take(files.as_ref()) {
+            Some(lock) => Some(lock),
+            None => {
+                return match cached.filter(|c| c.usable((cx.now)())) {
+                    Some(still_valid) => Ok(Some(served(&still_valid))),
+                    None => Err(busy()),
+                };
+            }
+        },
     };
     let cached = match cache::look_again(
         store.as_ref(),
@@ -75,8 +127,9 @@ pub(crate) fn run(
         Err(best) => best,
     };
     let started = (cx.now)();
-    match exchange(started, files.as_ref()) {
-        Ok((token, expires_at)) => {
+    match mint(started, files.as_ref()) {
+        Ok(None) => Ok(None),
+        Ok(Some((token, expires_at))) => {
             let mut stored = None;
             if let (Some(store), Some(expires_at)) = (&store, expires_at) {
                 let entry = Entry {
@@ -98,7 +151,8 @@ pub(crate) fn run(
             });
             Ok(Some(Obtained { token, expires_at }))
         }
-        Err(e) => match cached.filter(|c| c.usable((cx.now)())) {
+        Err(MintError::Final(e)) => Err(e),
+        Err(MintError::Passing(e)) => match cached.filter(|c| c.usable((cx.now)())) {
             Some(still_valid) => {
                 crate::diag::warn(&format!(
                     "refreshing the {what} failed, using the cached one until it expires: {e:#}"

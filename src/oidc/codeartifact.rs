@@ -114,7 +114,8 @@ pub(crate) fn get(
         &keychain,
         cx,
         "CodeArtifact token",
-        exchange,
+        crate::mint::flight::Guard::Key,
+        |started, files| Ok(Some(exchange(started, files)?)),
         &mut |_| {},
     )
 }

@@ -13,7 +13,7 @@ use anyhow::{Context as _, anyhow};
 
 use crate::cache::{self, CacheMode, FileStore};
 use crate::keychain::{Budgeted, Keychain};
-use crate::mint::flight::{self, CachePolicy, Minted};
+use crate::mint::flight::{self, CachePolicy, Guard, Minted};
 use crate::mint::{Context, Obtained};
 use crate::protocol::OperationClass;
 use crate::registry::Registry;
@@ -173,7 +173,8 @@ pub(crate) fn get_with(
         &keychain,
         cx,
         "registry token",
-        call,
+        Guard::Key,
+        |started, files| Ok(Some(call(started, files)?)),
         on_mint,
     )
 }

@@ -17,7 +17,7 @@
 
 use std::time::Duration;
 
-use anyhow::{anyhow, bail};
+use anyhow::anyhow;
 
 use super::grant::{Grants, StoredLogin};
 use super::settings::SsoSettings;
@@ -26,10 +26,10 @@ use super::{
     access_key, all_stores, cache_mode, endpoints, forget_tokens, grant_lock, label, scope_for,
     target_params, who,
 };
-use crate::cache::{Entry, FileStore};
+use crate::cache::FileStore;
 use crate::diag::warn;
 use crate::keychain::{Budgeted, Keychain};
-use crate::mint::flight::open_cache;
+use crate::mint::flight::{self, CachePolicy, Guard, MintError, MintResult};
 use crate::mint::{Context, Obtained};
 use crate::net::fields::Value;
 use crate::net::http::Http;
@@ -43,6 +43,8 @@ pub const ASSUMED_LIFETIME_SECS: i64 = 120;
 
 /// A short-lived token for `registry` from the stored sign-in, or
 /// `Ok(None)` when nobody has signed in here yet (the next source is tried).
+/// The cache and single flight are [`flight::run`]'s, under the login's
+/// own lock.
 pub fn get(
     settings: &SsoSettings,
     registry: &Registry<'_>,
@@ -52,132 +54,94 @@ pub fn get(
     let keychain = Budgeted::new(cx.keychain, cx.keychain_timeout);
     let scope = scope_for(settings, class);
     let key = access_key(settings, registry, scope);
-    let (store, cached) = open_cache(cache_mode(settings), &keychain, cx, &key);
-    let now = (cx.now)();
-    if let Some(hit) = cached
-        .as_ref()
-        .filter(|e| e.fresh(now, settings.refresh_ahead))
-    {
-        return Ok(Some(served(hit)));
-    }
-    let files = (cx.files)().ok();
-    let Some(_lock) = grant_lock(files.as_ref(), settings, registry, cx.keychain_timeout) else {
-        // Another process holds the login (refreshing, or signing in) past
-        // every deadline it has, or there is no private place for the lock:
-        // never send the refresh token unguarded.
-        if let Some(still_valid) = cached.filter(|c| c.usable((cx.now)())) {
-            return Ok(Some(served(&still_valid)));
-        }
-        bail!(
+    let policy = CachePolicy {
+        mode: cache_mode(settings),
+        refresh_ahead: settings.refresh_ahead,
+        // Unused: the login's lock has its own wait (grant_lock).
+        lock_wait: Duration::ZERO,
+    };
+    // Another process holds the login (refreshing, or signing in) past
+    // every deadline it has, or there is no private place for the lock:
+    // the refresh token is never sent unguarded.
+    let take =
+        |files: Option<&FileStore>| grant_lock(files, settings, registry, cx.keychain_timeout);
+    let busy = || {
+        anyhow!(
             "the single sign-on for {} is in use by another cargo process (or its lock file in \
              the cache folder cannot be used); retry in a moment",
             registry.display_name()
-        );
+        )
     };
-    // Another process may have refreshed while this one waited.
-    let cached = match crate::cache::look_again(
-        store.as_ref(),
+    flight::run(
+        policy,
         &key,
-        (cx.now)(),
-        settings.refresh_ahead,
-        cached,
-    ) {
-        Ok(hit) => return Ok(Some(served(&hit))),
-        Err(best) => best,
-    };
+        &keychain,
+        cx,
+        "registry token",
+        Guard::Required {
+            take: &take,
+            busy: &busy,
+        },
+        |started, files| mint(settings, registry, scope, &keychain, cx, files, started),
+        &mut |_| {},
+    )
+}
+
+/// One refresh of the stored login, under its lock: the access token and
+/// its expiry, `None` when nobody has signed in, or why not.
+fn mint(
+    settings: &SsoSettings,
+    registry: &Registry<'_>,
+    scope: Option<&str>,
+    keychain: &dyn Keychain,
+    cx: &Context<'_>,
+    files: Option<&FileStore>,
+    started: i64,
+) -> MintResult {
     let grants = Grants::new(
         settings,
         registry,
-        &keychain,
+        keychain,
         cx.keychain_timeout,
-        files.clone(),
+        files.cloned(),
     );
     let Some(grant) = grants.load()? else {
         return Ok(None);
     };
     let records = grants.records();
+    let name = registry.name.unwrap_or("NAME");
+    let whom = who(registry, grant.account.as_deref());
+    let removed = |removed: bool, said: &'static str| if removed { said } else { "" };
     if records.is_spent(&grant.refresh_token) {
         // Sending it could make the IdP revoke the login (see keep_rotated).
-        let removed = end_login(
-            settings,
-            registry,
-            &grants,
-            &grant,
-            &keychain,
-            cx,
-            files.as_ref(),
-        );
-        bail!(
-            "the single sign-on for {} cannot be refreshed: in an earlier run the identity \
+        let ended = end_login(settings, registry, &grants, &grant, keychain, cx, files);
+        return Err(MintError::Final(anyhow!(
+            "the single sign-on for {whom} cannot be refreshed: in an earlier run the identity \
              provider replaced its refresh token and the new one could not be stored, so the \
              stored one is spent and was not sent{}. Sign in again with `cargo login --registry \
-             {}`",
-            who(registry, grant.account.as_deref()),
-            if removed {
-                "; the stored login was removed"
-            } else {
-                ""
-            },
-            registry.name.unwrap_or("NAME")
-        );
+             {name}`",
+            removed(ended, "; the stored login was removed"),
+        )));
     }
-    let started = (cx.now)();
-    match refresh(
-        settings,
-        registry,
-        scope,
-        &grant,
-        files.as_ref(),
-        started,
-        cx,
-    ) {
+    match refresh(settings, registry, scope, &grant, files, started, cx) {
         Ok(access) => {
             records.clear_refusal();
             let lifetime = access.expires_in.unwrap_or(ASSUMED_LIFETIME_SECS);
-            let expires_at = started + lifetime;
-            if let Some(store) = &store {
-                let entry = Entry {
-                    token: access.token.clone(),
-                    obtained_at: started,
-                    expires_at,
-                };
-                if let Err(e) = store.save(&key, &entry) {
-                    warn(&format!("could not cache the registry token: {e:#}"));
-                }
-            }
-            Ok(Some(Obtained {
-                token: access.token,
-                expires_at: Some(expires_at),
-            }))
+            Ok(Some((access.token, Some(started + lifetime))))
         }
         Err(Refresh::Refused(e))
             if !about_what_was_asked(&e.code) && records.refused(&grant.refresh_token, &e.code) =>
         {
             // The same refusal of the same refresh token as on the run
             // before: not a passing failure, the login has ended.
-            let removed = end_login(
-                settings,
-                registry,
-                &grants,
-                &grant,
-                &keychain,
-                cx,
-                files.as_ref(),
-            );
-            bail!(
-                "the single sign-on for {} has ended: the identity provider refused its refresh \
-                 again ({e}){}. Sign in again with `cargo login --registry {}`",
-                who(registry, grant.account.as_deref()),
-                if removed {
-                    ", so the stored login was removed"
-                } else {
-                    ""
-                },
-                registry.name.unwrap_or("NAME")
-            )
+            let ended = end_login(settings, registry, &grants, &grant, keychain, cx, files);
+            Err(MintError::Final(anyhow!(
+                "the single sign-on for {whom} has ended: the identity provider refused its \
+                 refresh again ({e}){}. Sign in again with `cargo login --registry {name}`",
+                removed(ended, ", so the stored login was removed"),
+            )))
         }
         Err(Refresh::Refused(e)) => {
-            let name = registry.name.unwrap_or("NAME");
             let e = if about_what_was_asked(&e.code) {
                 anyhow!(
                     "the identity provider refused the refresh: {e}. Check the `sso` table's \
@@ -192,57 +156,23 @@ pub fn get(
                      `scope` and endpoints"
                 )
             };
-            match cached.filter(|c| c.usable((cx.now)())) {
-                Some(still_valid) => {
-                    warn(&format!(
-                        "refreshing the registry token failed, using the cached one until it \
-                         expires: {e:#}"
-                    ));
-                    Ok(Some(served(&still_valid)))
-                }
-                None => Err(e.context(format!(
-                    "could not refresh the single sign-on for {}",
-                    who(registry, grant.account.as_deref())
-                ))),
-            }
+            Err(MintError::Passing(e.context(format!(
+                "could not refresh the single sign-on for {whom}"
+            ))))
         }
         Err(Refresh::Ended(why)) => {
             // The login is dead at the IdP: drop it (if it is still the one
             // that was sent) and the tokens it gave.
-            let removed = end_login(
-                settings,
-                registry,
-                &grants,
-                &grant,
-                &keychain,
-                cx,
-                files.as_ref(),
-            );
-            bail!(
-                "the single sign-on for {} has ended ({why}){}. Sign in again with `cargo login \
-                 --registry {}`",
-                who(registry, grant.account.as_deref()),
-                if removed {
-                    "; the stored login was removed"
-                } else {
-                    ""
-                },
-                registry.name.unwrap_or("NAME")
-            )
+            let ended = end_login(settings, registry, &grants, &grant, keychain, cx, files);
+            Err(MintError::Final(anyhow!(
+                "the single sign-on for {whom} has ended ({why}){}. Sign in again with `cargo \
+                 login --registry {name}`",
+                removed(ended, "; the stored login was removed"),
+            )))
         }
-        Err(Refresh::Failed(e)) => match cached.filter(|c| c.usable((cx.now)())) {
-            Some(still_valid) => {
-                warn(&format!(
-                    "refreshing the registry token failed, using the cached one until it \
-                     expires: {e:#}"
-                ));
-                Ok(Some(served(&still_valid)))
-            }
-            None => Err(e.context(format!(
-                "could not refresh the single sign-on for {}",
-                who(registry, grant.account.as_deref())
-            ))),
-        },
+        Err(Refresh::Failed(e)) => Err(MintError::Passing(
+            e.context(format!("could not refresh the single sign-on for {whom}")),
+        )),
     }
 }
 
@@ -271,13 +201,6 @@ fn end_login(
     let stores = all_stores(settings, keychain, cx.keychain_timeout, files);
     forget_tokens(settings, registry, &stores);
     removed
-}
-
-fn served(entry: &Entry) -> Obtained {
-    Obtained {
-        token: entry.token.clone(),
-        expires_at: Some(entry.expires_at),
-    }
 }
 
 /// Why a refresh gave no token.
