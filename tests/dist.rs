@@ -722,8 +722,14 @@ fn one_release_key_version_repository_and_target_list_everywhere() {
 #[test]
 fn the_crate_package_holds_the_sources_and_nothing_else() {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.args(["package", "--list", "--allow-dirty", "--locked"])
-        .current_dir(root());
+    cmd.args([
+        "package",
+        "--list",
+        "--allow-dirty",
+        "--locked",
+        "--offline",
+    ])
+    .current_dir(root());
     let out = run(cmd, 120, &[]);
     out.assert_success();
     let listed: BTreeSet<&str> = out.stdout.lines().collect();
