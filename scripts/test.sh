@@ -2,8 +2,9 @@
 # The whole test suite, on a fresh machine or a warm one:
 #   1. installs the Debian packages the tests use (when root): gnome-keyring,
 #      libsecret-tools, dbus, tinyproxy, openssl (the tests' company CA),
-#      `script`/`setsid` (the SSO sign-ins run on a pseudo-terminal), and
-#      nodejs when Node.js is missing,
+#      `script`/`setsid` (the SSO sign-ins run on a pseudo-terminal),
+#      minisign, zip and unzip (the release archives and install.sh, in
+#      tests/dist.rs), and nodejs when Node.js is missing,
 #   2. installs the test IdP's npm packages (npm ci, from the committed lockfile),
 #   3. makes a Python venv with moto and botocore (tests/aws/requirements.txt)
 #      and builds the kellnr registry once per machine (both cached outside the repo),
@@ -32,6 +33,9 @@ declare -A packages=(
   [script]=bsdutils
   [setsid]=util-linux
   [x86_64-w64-mingw32-gcc]=gcc-mingw-w64-x86-64-posix
+  [minisign]=minisign
+  [zip]=zip
+  [unzip]=unzip
 )
 missing=()
 for program in "${!packages[@]}"; do

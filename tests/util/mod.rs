@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod ca;
 pub mod cargo;
+pub mod composite;
 pub mod fake;
 pub mod idp;
 pub mod kellnr;
@@ -14,6 +15,7 @@ pub mod keyring;
 pub mod leak;
 pub mod process;
 pub mod pty;
+pub mod release;
 pub mod tinyproxy;
 
 use std::collections::HashMap;
