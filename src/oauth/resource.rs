@@ -133,6 +133,19 @@ pub fn discover(http: &Http, index: &str, named: Option<&str>) -> anyhow::Result
     )
 }
 
+/// [`discover`] at the well-known URLs, with `None` when every one answered
+/// 404 (the registry publishes no metadata: not an error, there is nothing
+/// to discover); any other failure is an error.
+pub fn probe(http: &Http, index: &str) -> anyhow::Result<Option<ResourceMetadata>> {
+    let parsed = index_url(index)?;
+    for (url, expected) in well_known_urls(&parsed) {
+        if let Some(body) = fetch(http, &url)? {
+            return check(&body, &display_url(&url), Some(&expected), &parsed).map(Some);
+        }
+    }
+    Ok(None)
+}
+
 /// GETs `url`: the body of a 200, `None` for a 404, else an error.
 fn fetch(http: &Http, url: &Url) -> anyhow::Result<Option<Vec<u8>>> {
     let (url, req) = http.get(url.as_str())?;
