@@ -157,3 +157,92 @@ fn broken_metadata_behind_the_real_proxy_is_refused_saying_what_is_wrong() {
     let server = discovery::authorization_server(&http(), &idp.issuer()).unwrap();
     assert_eq!(server.registration_endpoint, None);
 }
+
+/// The whole zero-config path with real cargo: a Cargo home that names the
+/// registry and nothing else (no provider table at all), `cargo login` on a
+/// terminal asks before trusting the IdP the registry names, registers a
+/// client, signs in with the device flow; then publish and build go through
+/// the verifying proxy, and logout signs out.
+#[test]
+#[ignore = "needs Apache httpd + mod_auth_openidc, kellnr, the test IdP and gnome-keyring: run scripts/test.sh"]
+fn zero_config_login_with_dynamic_registration_then_publish_build_and_logout() {
+    use crate::util::cargo::{CargoHome, Providers, REGISTRY};
+    use crate::util::idp::user_agent;
+    use crate::util::keyring::Keyring;
+    use std::time::Duration;
+    const TERMINAL: Duration = Duration::from_secs(90);
+
+    let (idp, apache) = start(true, &Options::default());
+    let keyring = Keyring::start();
+    let index = apache.index_url();
+    let mut home = CargoHome::new(&index, Providers::PerRegistry(vec![]));
+    home.bus(keyring.address()).secret("eyJ");
+    home.secret(apache.kellnr.token());
+
+    let word_after = |screen: &str, before: &str| -> String {
+        let at = screen
+            .find(before)
+            .unwrap_or_else(|| panic!("no {before:?} on the terminal:\n{screen}"));
+        screen[at + before.len()..]
+            .split(char::is_whitespace)
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let mut pty = home.cargo_on_terminal(
+        home.root(),
+        &["login", "--registry", REGISTRY, "--", "--device"],
+    );
+    let asked = pty.wait_for("[y/N]", TERMINAL);
+    assert!(asked.contains("signs in at 127.0.0.1:"), "{asked}");
+    pty.type_line("y");
+    let screen = pty.wait_for("and enter the code ", TERMINAL);
+    let uri = word_after(&screen, ", open ");
+    let code = word_after(&screen, "enter the code ");
+    user_agent(&["device", &uri, &code]).assert_success();
+    let (ok, login) = pty.finish(TERMINAL);
+    assert!(ok, "cargo login failed:\n{login}\n{}", apache.log());
+
+    let lib = home.new_lib("zc-lib", "0.1.0");
+    let publish = home.cargo(&lib, &["publish", "--registry", REGISTRY], None);
+    publish.assert_success();
+    let app = home.new_app("zc-app", "zc-lib", "0.1");
+    home.cargo(&app, &["generate-lockfile"], None)
+        .assert_success();
+    let build = home.cargo(&app, &["build"], None);
+    build.assert_success();
+    assert!(
+        build.stderr.contains("Downloaded zc-lib v0.1.0"),
+        "{}",
+        build.describe()
+    );
+
+    let logout = home.cargo(home.root(), &["logout", "--registry", REGISTRY], None);
+    logout.assert_success();
+    std::fs::remove_file(app.join("Cargo.lock")).unwrap();
+    let after = home.cargo(&app, &["generate-lockfile"], None);
+    after.assert_failure();
+    assert!(
+        after
+            .stderr
+            .contains(&format!("{REGISTRY} signs in at 127.0.0.1:")),
+        "{}",
+        after.describe()
+    );
+
+    let secrets = idp.secrets_issued();
+    for (i, text) in [
+        &login,
+        &publish.stderr,
+        &build.stderr,
+        &logout.stderr,
+        &after.stderr,
+    ]
+    .iter()
+    .enumerate()
+    {
+        crate::util::leak::check_text(&format!("output #{i}"), text.as_bytes(), &secrets);
+    }
+    let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    home.secrets(&refs);
+}

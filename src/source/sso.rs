@@ -111,8 +111,10 @@ fn discovered_get(request: &Request<'_>) -> anyhow::Result<Lookup> {
     let settings = binding.settings(&request.settings.discovery);
     Ok(
         match sso::get(&settings, registry, request.operation, &request.context())? {
+            // An RFC 9728 resource takes the token as RFC 6750 says:
+            // `Authorization: Bearer <token>`.
             Some(o) => Lookup::Found(Found {
-                token: o.token,
+                token: o.token.with_scheme("Bearer"),
                 lifetime: Lifetime::short(o.expires_at),
                 operation_independent: !settings.operation_dependent(),
             }),

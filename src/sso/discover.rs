@@ -287,7 +287,9 @@ fn sign_in(
                 &issuer,
                 server.code_flow,
                 server.device_flow,
-                scope.as_deref(),
+                // No `scope`: a server may then limit the client to it,
+                // and the sign-in also asks for `openid offline_access`.
+                None,
             )
             .with_context(|| format!("cannot sign in to {shown}"))?;
             (r.client_id.clone(), How::Registration, Some(r))
