@@ -4,7 +4,9 @@
 #      libsecret-tools, dbus, tinyproxy, openssl (the tests' company CA),
 #      `script`/`setsid` (the SSO sign-ins run on a pseudo-terminal),
 #      minisign, zip and unzip (the release archives and install.sh, in
-#      tests/dist.rs), and nodejs when Node.js is missing,
+#      tests/dist.rs), apache2 with libapache2-mod-auth-openidc (the
+#      token-verifying proxy that advertises its IdP, RFC 9728), and nodejs
+#      when Node.js is missing,
 #   2. installs the test IdP's npm packages (npm ci, from the committed lockfile),
 #   3. makes a Python venv with moto and botocore (tests/aws/requirements.txt)
 #      and builds the kellnr registry once per machine (both cached outside the repo),
@@ -40,6 +42,14 @@ declare -A packages=(
 missing=()
 for program in "${!packages[@]}"; do
   command -v "$program" >/dev/null 2>&1 || missing+=("${packages[$program]}")
+done
+# file -> Debian package (not programs on PATH)
+declare -A files=(
+  [/usr/sbin/apache2]=apache2
+  [/usr/lib/apache2/modules/mod_auth_openidc.so]=libapache2-mod-auth-openidc
+)
+for file in "${!files[@]}"; do
+  [ -e "$file" ] || missing+=("${files[$file]}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -106,7 +106,7 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         });
         let mut notes = Vec::new();
         let mut fallback = None;
-        for kind in &settings.sources {
+        for kind in &with_discovery(settings) {
             let timer = crate::trace::Timer::start();
             let lookup = source(*kind).get(&request);
             crate::trace::debug(|| {
@@ -148,7 +148,7 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
     ) -> Result<CredentialResponse, Error> {
         let request = self.request(registry, settings, OperationClass::Read, &self.keychain);
         let login = Login { options, flow };
-        for kind in &settings.sources {
+        for kind in &with_discovery(settings) {
             if let Some(result) = source(*kind).login(&request, &login) {
                 result?;
                 return Ok(CredentialResponse::Login);
@@ -294,6 +294,21 @@ pub fn authorization(token: Token, settings: &Settings) -> Token {
         AuthScheme::Basic if token.scheme() == Some("Basic") => token,
         AuthScheme::Basic => token.basic(&settings.basic_user),
     }
+}
+
+/// The sources to walk: `settings.sources`, with "sso" after "env" when
+/// zero-config sign-in applies (a login remembered by discovery beats a
+/// token pasted into the keychain, as an `sso` table's does).
+fn with_discovery(settings: &Settings) -> Vec<SourceKind> {
+    let mut sources = settings.sources.clone();
+    if settings.discovery.enabled && !sources.contains(&SourceKind::Sso) {
+        let at = sources
+            .iter()
+            .position(|s| *s == SourceKind::Env)
+            .map_or(0, |i| i + 1);
+        sources.insert(at, SourceKind::Sso);
+    }
+    sources
 }
 
 fn unix_now() -> i64 {

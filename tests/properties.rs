@@ -764,3 +764,83 @@ fn regression_token_shaped_error_text_is_not_shown() {
     );
     assert!(!shows_marker(&msg), "{msg}");
 }
+
+// ---------------------------------------------------------------------------
+// WWW-Authenticate (RFC 9110 §11.6.1)
+
+use cargo_credential_corp::oauth::challenge;
+
+/// A token (RFC 9110 tchar).
+fn http_token() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9!#$%&'*+.^_`|~-]{1,10}"
+}
+
+/// A parameter value: anything printable, with quotes and backslashes.
+fn param_value() -> impl Strategy<Value = String> {
+    "[ -~\t]{0,20}"
+}
+
+fn quote(v: &str) -> String {
+    let mut out = String::from("\"");
+    for c in v.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Any text: no panic, the caps hold, an error never quotes the header.
+    #[test]
+    fn challenge_parsing_never_panics_and_never_quotes(text in "\\PC{0,200}", planted in planted_in_quotes()) {
+        for value in [text.as_str(), &format!("Bearer a={planted}, {text}")] {
+            match challenge::parse(value) {
+                Ok(all) => {
+                    prop_assert!(all.len() <= challenge::MAX_CHALLENGES);
+                    prop_assert!(all.iter().all(|c| c.params.len() <= challenge::MAX_PARAMS));
+                }
+                Err(e) => prop_assert!(!shows_marker(&e.to_string()), "{e}"),
+            }
+        }
+    }
+
+    /// Challenges written out (quoted or as tokens, in any case, with
+    /// whitespace and empty list elements) read back as they were.
+    #[test]
+    fn challenges_written_out_read_back(
+        challenges in prop::collection::vec(
+            (http_token(), prop::collection::btree_map("[a-z][a-z0-9_]{0,8}", (param_value(), any::<bool>()), 0..5)),
+            1..5),
+        spaces in prop::collection::vec("[ \t]{0,2}", 8),
+        upper in any::<bool>(),
+    ) {
+        let mut text = String::new();
+        for (i, (scheme, params)) in challenges.iter().enumerate() {
+            if i > 0 {
+                text.push_str(&format!(",{} ,{}", spaces[i % 8], spaces[(i + 1) % 8]));
+            }
+            text.push_str(scheme);
+            for (j, (name, (value, as_token))) in params.iter().enumerate() {
+                text.push_str(if j == 0 { " " } else { ", " });
+                let name = if upper { name.to_ascii_uppercase() } else { name.clone() };
+                let is_token = !value.is_empty()
+                    && value.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+.^_`|~-".contains(c));
+                let v = if *as_token && is_token { value.clone() } else { quote(value) };
+                text.push_str(&format!("{name}{}={}{v}", spaces[j % 8], spaces[(j + 3) % 8]));
+            }
+        }
+        let got = challenge::parse(&text).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+        prop_assert_eq!(got.len(), challenges.len(), "{}", text);
+        for (c, (scheme, params)) in got.iter().zip(&challenges) {
+            prop_assert_eq!(&c.scheme, scheme);
+            let want: Vec<(String, String)> =
+                params.iter().map(|(n, (v, _))| (n.clone(), v.clone())).collect();
+            prop_assert_eq!(&c.params, &want, "{}", text);
+        }
+    }
+}

@@ -18,6 +18,7 @@ mod ci_identities;
 mod cli;
 mod codeartifact;
 mod discovery_cache;
+mod discovery_e2e;
 mod dist;
 mod doctor;
 mod hostile;

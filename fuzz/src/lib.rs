@@ -13,8 +13,8 @@ use cargo_credential::{
     Action, CacheControl, Credential, CredentialResponse, Error, RegistryInfo, Secret,
 };
 use cargo_credential_corp::config::Config;
-use cargo_credential_corp::oidc::exchange;
 use cargo_credential_corp::net::http::Response;
+use cargo_credential_corp::oidc::exchange;
 use cargo_credential_corp::oidc::identity;
 use cargo_credential_corp::registry::Registry;
 
@@ -472,4 +472,178 @@ pub fn jwt_claims(data: &[u8]) {
         (exp.saturating_sub(after)..=exp.saturating_sub(before)).contains(&n),
         "exp {exp}, lifetime {n}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// challenge
+
+/// Bytes → `challenge::parse_all` over the `\n`-separated header values,
+/// then `resource_metadata`.
+///
+/// Invariants: nothing panics; the caps hold (challenges, parameters per
+/// challenge, no parameter named twice); parameter names are lower-case
+/// tokens; an error message never shows the marker (the header is never
+/// quoted); a `resource_metadata` found is the value of a Bearer
+/// challenge's parameter.
+pub fn challenge(data: &[u8]) {
+    use cargo_credential_corp::oauth::challenge;
+    let input = plant(data);
+    let Ok(text) = std::str::from_utf8(&input) else {
+        return;
+    };
+    let values: Vec<&str> = text.split('\n').collect();
+    match challenge::parse_all(&values) {
+        Ok(all) => {
+            assert!(all.len() <= challenge::MAX_CHALLENGES);
+            for c in &all {
+                assert!(!c.scheme.is_empty());
+                assert!(c.params.len() <= challenge::MAX_PARAMS);
+                assert!(c.token68.is_none() || c.params.is_empty());
+                for (i, (name, _)) in c.params.iter().enumerate() {
+                    assert_eq!(name, &name.to_ascii_lowercase());
+                    assert!(
+                        !c.params[..i].iter().any(|(n, _)| n == name),
+                        "{name} twice"
+                    );
+                }
+            }
+            match challenge::resource_metadata(&all) {
+                Ok(Some(url)) => assert!(
+                    all.iter()
+                        .any(|c| c.is("bearer")
+                            && c.param("resource_metadata") == Some(url.as_str()))
+                ),
+                Ok(None) => {}
+                Err(e) => assert!(!shows_marker(&e.to_string())),
+            }
+        }
+        Err(e) => assert!(
+            !shows_marker(&e.to_string()),
+            "the error quotes the header: {e}"
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// resource_metadata
+
+/// Bytes → `resource::check` for an index on `https://r.example`, with and
+/// without an expected resource (the first byte picks).
+///
+/// Invariants: nothing panics; an accepted document's resource contains the
+/// index (same origin, path under it) and equals the expected one (a
+/// trailing `/` aside) when given; its authorization servers pass the HTTP
+/// policy and are at most the cap; its scopes are scope tokens; an error
+/// shows the marker only where it is in the advertised resource or an
+/// authorization server's URL (which messages name), never from elsewhere.
+pub fn resource_metadata(data: &[u8]) {
+    use cargo_credential_corp::oauth::resource;
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let body = plant(rest);
+    let index = url::Url::parse("https://r.example/api/v1/crates/").expect("a URL");
+    let expected = (selector & 1 == 1).then_some("https://r.example/api/v1/crates");
+    match resource::check(&body, "https://r.example/m", expected, &index) {
+        Ok(m) => {
+            let r = url::Url::parse(&m.resource).expect("accepted: a URL");
+            assert!(resource::under(&index, &r));
+            if let Some(e) = expected {
+                assert_eq!(m.resource.trim_end_matches('/'), e);
+            }
+            assert!(!m.authorization_servers.is_empty());
+            assert!(m.authorization_servers.len() <= resource::MAX_AUTHORIZATION_SERVERS);
+            for s in &m.authorization_servers {
+                let u = url::Url::parse(s).expect("accepted: a URL");
+                assert!(u.scheme() == "https" || u.scheme() == "http");
+                assert!(u.query().is_none() && u.fragment().is_none());
+            }
+            assert!(m.scopes.iter().all(|s| resource::is_scope_token(s)));
+        }
+        Err(e) => {
+            let msg = format!("{e:#} {e:?}");
+            if shows_marker(&msg) {
+                // serde_json's `Value` refuses some numbers (`1e999`) that a
+                // struct ignores: nothing to compare with then.
+                let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
+                    return;
+                };
+                let named = value
+                    .get("resource")
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+                    + &value
+                        .get("authorization_servers")
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
+                assert!(
+                    shows_marker(&named),
+                    "the error shows a planted secret: {msg}"
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// as_metadata
+
+/// Bytes → `discovery::parse_authorization_server` for `https://l.example`.
+///
+/// Invariants: nothing panics; an accepted document states exactly the
+/// issuer named; every endpoint kept passes the HTTP policy; it offers a
+/// usable flow whose endpoint is kept; an error shows the marker only where
+/// it is in an advertised endpoint URL (which messages name).
+pub fn as_metadata(data: &[u8]) {
+    use cargo_credential_corp::oauth::discovery;
+    let body = plant(data);
+    let issuer = "https://l.example";
+    match discovery::parse_authorization_server(&body, issuer, "https://l.example/m") {
+        Ok(s) => {
+            let value: serde_json::Value = serde_json::from_slice(&body).expect("accepted: JSON");
+            assert_eq!(value["issuer"].as_str(), Some(issuer));
+            let m = &s.metadata;
+            for u in [
+                Some(&m.token_endpoint),
+                m.authorization_endpoint.as_ref(),
+                m.device_authorization_endpoint.as_ref(),
+                m.revocation_endpoint.as_ref(),
+                s.registration_endpoint.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                assert!(
+                    cargo_credential_corp::net::url::checked_url(u).is_ok(),
+                    "{u}"
+                );
+            }
+            assert!(s.code_flow || s.device_flow);
+            assert_eq!(s.code_flow, m.authorization_endpoint.is_some());
+            assert_eq!(s.device_flow, m.device_authorization_endpoint.is_some());
+        }
+        Err(e) => {
+            let msg = format!("{e:#} {e:?}");
+            if shows_marker(&msg) {
+                // serde_json's `Value` refuses some numbers (`1e999`) that a
+                // struct ignores: nothing to compare with then.
+                let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
+                    return;
+                };
+                let endpoints = value
+                    .as_object()
+                    .map(|o| {
+                        o.iter()
+                            .filter(|(k, _)| k.ends_with("_endpoint"))
+                            .map(|(_, v)| v.to_string())
+                            .collect::<String>()
+                    })
+                    .unwrap_or_default();
+                assert!(
+                    shows_marker(&endpoints),
+                    "the error shows a planted secret: {msg}"
+                );
+            }
+        }
+    }
 }

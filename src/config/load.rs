@@ -360,6 +360,7 @@ pub(super) fn parse_args(args: &[&str]) -> anyhow::Result<RawFile> {
     let mut file = RawFile {
         serve: parsed.serve,
         policy: None,
+        issuers: Default::default(),
         defaults: RawSettings {
             index: None,
             sources: (!parsed.sources.is_empty()).then_some(parsed.sources),

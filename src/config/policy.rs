@@ -22,6 +22,9 @@ pub struct Policy {
     /// `false`: no token or login in a file (SSO `store = "file"` and OIDC
     /// `cache = "file"`/`"auto"` fall back to the keychain only).
     pub file_store: Option<bool>,
+    /// Issuers a registry may name for zero-config sign-in without the
+    /// person confirming them at `cargo login`.
+    pub trusted_issuers: Option<Vec<String>>,
 }
 
 impl Policy {
@@ -52,6 +55,11 @@ impl Policy {
             } else {
                 self.file_store.or(other.file_store)
             },
+            // Only what both trust.
+            trusted_issuers: match (&self.trusted_issuers, &other.trusted_issuers) {
+                (Some(a), Some(b)) => Some(a.iter().filter(|i| b.contains(i)).cloned().collect()),
+                (a, b) => a.clone().or_else(|| b.clone()),
+            },
         }
     }
 }
@@ -73,6 +81,17 @@ impl Settings {
                         .join(", ")
                 ));
             }
+        }
+        self.discovery.trusted = policy.trusted_issuers.clone().unwrap_or_default();
+        if policy
+            .allowed_sources
+            .as_ref()
+            .is_some_and(|a| !a.contains(&SourceKind::Sso))
+        {
+            self.discovery.enabled = false;
+        }
+        if policy.interactive == Some(crate::sso::settings::Interactive::Never) {
+            self.discovery.never = true;
         }
         if let Some(sso) = &mut self.sso {
             use crate::sso::settings::{GrantStore, Interactive};

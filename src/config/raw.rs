@@ -21,6 +21,19 @@ pub(super) struct RawFile {
     pub(super) defaults: RawSettings,
     #[serde(default)]
     pub(super) registries: BTreeMap<String, RawSettings>,
+    /// `[issuers."https://…"]`: the client to use at an identity provider
+    /// that registries name (zero-config sign-in).
+    #[serde(default)]
+    pub(super) issuers: BTreeMap<String, RawIssuer>,
+}
+
+/// An `[issuers."https://…"]` table, as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawIssuer {
+    pub(super) client_id: Option<String>,
+    pub(super) flow: Option<crate::sso::settings::Flow>,
+    pub(super) scope: Option<String>,
 }
 
 /// Settings of `[defaults]` or of one `[registries.NAME]` table.

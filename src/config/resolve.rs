@@ -126,10 +126,17 @@ pub(super) fn settings_for(
             o.ca_files.clone_from(&ca_files);
             o
         }),
-        sso: sso.map(|mut s| {
+        sso: sso.clone().map(|mut s| {
             s.ca_files.clone_from(&ca_files);
             s
         }),
+        discovery: crate::sso::discover::Discovery {
+            enabled: registry.name.is_some_and(|n| n != CRATES_IO) && sso.is_none() && !own_sources,
+            issuers: issuer_tables(layers),
+            trusted: Vec::new(),
+            never: false,
+            ca_files: ca_files.clone(),
+        },
         ca_files,
         matched: tables
             .iter()
@@ -216,4 +223,28 @@ pub(super) fn find_table<'a>(
         let index = table.index.as_deref()?;
         same_index(index, registry.index_url).then_some((name.as_str(), table))
     }))
+}
+
+/// Every `[issuers."…"]` table: the system-wide file's wins over the
+/// user's for the same issuer.
+fn issuer_tables(layers: &[Layer]) -> Vec<crate::sso::discover::IssuerTable> {
+    let mut out: Vec<crate::sso::discover::IssuerTable> = Vec::new();
+    let system_first = layers
+        .iter()
+        .filter(|l| l.system)
+        .chain(layers.iter().filter(|l| !l.system));
+    for layer in system_first {
+        for (issuer, t) in &layer.file.issuers {
+            if out.iter().any(|o| &o.issuer == issuer) {
+                continue;
+            }
+            out.push(crate::sso::discover::IssuerTable {
+                issuer: issuer.clone(),
+                client_id: t.client_id.clone().unwrap_or_default(),
+                flow: t.flow,
+                scope: t.scope.clone(),
+            });
+        }
+    }
+    out
 }

@@ -116,6 +116,9 @@ pub struct Settings {
     pub oidc: Option<OidcSettings>,
     /// Single sign-on for developers, when configured.
     pub sso: Option<SsoSettings>,
+    /// What zero-config sign-in may use (issuer tables, trusted issuers),
+    /// for a registry Cargo names that no `sso` table covers.
+    pub discovery: crate::sso::discover::Discovery,
     /// CA files trusted besides the OS store for identity endpoints: every
     /// `ca-file` of the matched tables and of `[defaults]` (also copied into
     /// `oidc` and `sso`).

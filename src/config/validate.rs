@@ -36,6 +36,23 @@ pub(super) fn validate(file: &mut RawFile) -> anyhow::Result<()> {
         return Err(routing("sso").into());
     }
     validate_settings(&mut file.defaults, "defaults")?;
+    for (issuer, table) in &file.issuers {
+        let name = format!("issuers.\"{}\"", crate::diag::config_word(issuer));
+        crate::net::url::checked_url(issuer)
+            .map_err(|e| anyhow::anyhow!("[issuers] table name is not a usable issuer URL: {e}"))?;
+        match &table.client_id {
+            Some(c) if !c.is_empty() && c.chars().all(|c| c.is_ascii_graphic()) => {}
+            Some(_) => {
+                return Err(KeyError {
+                    table: name,
+                    key: "client-id",
+                    why: "is empty or has a space or control character".to_owned(),
+                }
+                .into());
+            }
+            None => bail!("[{name}] needs `client-id` (the IdP's public client for developers)"),
+        }
+    }
     for (name, table) in &mut file.registries {
         if name.is_empty() {
             bail!("a [registries] table has an empty name");

@@ -220,6 +220,184 @@ pub fn parse_metadata(body: &[u8], issuer: &str, shown: &str) -> anyhow::Result<
     })
 }
 
+/// RFC 8414's well-known suffix.
+pub const OAUTH_WELL_KNOWN: &str = "/.well-known/oauth-authorization-server";
+/// OpenID Connect Discovery's well-known suffix.
+pub const OPENID_WELL_KNOWN: &str = "/.well-known/openid-configuration";
+/// The grant type URN of RFC 8628.
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// An authorization server a registry named (RFC 9728), as its own metadata
+/// describes it: found with [`authorization_server`], its `issuer` exactly
+/// the URL named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationServer {
+    /// The issuer, exactly as named and as the document states it.
+    pub issuer: String,
+    /// Its endpoints (each past the HTTP policy).
+    pub metadata: Metadata,
+    /// RFC 7591 registration endpoint (past the HTTP policy), if offered.
+    pub registration_endpoint: Option<String>,
+    /// `scopes_supported`, if given.
+    pub scopes: Vec<String>,
+    /// Whether the code flow with PKCE (S256) can be used.
+    pub code_flow: bool,
+    /// Whether the device flow can be used.
+    pub device_flow: bool,
+    /// Where the document was fetched.
+    pub fetched_from: String,
+}
+
+/// The metadata URLs of `issuer`, in the order tried: RFC 8414 (path
+/// inserted after the host), then OpenID discovery (path appended).
+pub fn authorization_server_urls(issuer: &str) -> anyhow::Result<Vec<reqwest::Url>> {
+    let url = checked_url(issuer)?;
+    if url.query().is_some() || url.fragment().is_some() {
+        bail!(
+            "the issuer {} has a query or fragment (RFC 8414 §2); refused",
+            display_url(&url)
+        );
+    }
+    let path = url.path().trim_end_matches('/').to_owned();
+    let mut oauth = url.clone();
+    oauth.set_path(&format!("{OAUTH_WELL_KNOWN}{path}"));
+    let mut openid = url;
+    openid.set_path(&format!("{path}{OPENID_WELL_KNOWN}"));
+    Ok(vec![oauth, openid])
+}
+
+/// Fetches and checks the metadata of the authorization server `issuer`
+/// (RFC 8414, then OpenID discovery on a 404). Not cached: this runs at
+/// `cargo login`, whose binding keeps the endpoints.
+pub fn authorization_server(http: &Http, issuer: &str) -> anyhow::Result<AuthorizationServer> {
+    let mut tried = Vec::new();
+    for url in authorization_server_urls(issuer)? {
+        let (url, req) = http.get(url.as_str())?;
+        let resp = http.send(
+            &url,
+            req.header(reqwest::header::ACCEPT, "application/json"),
+        )?;
+        let shown = display_url(&url);
+        match resp.status {
+            200 => return parse_authorization_server(&resp.body, issuer, &shown),
+            404 => tried.push(shown),
+            status => bail!("the authorization server metadata at {shown} answered HTTP {status}"),
+        }
+    }
+    bail!(
+        "the authorization server {issuer} publishes no metadata: {} answered HTTP 404",
+        tried.join(" and ")
+    )
+}
+
+#[derive(Deserialize)]
+struct RawServer {
+    issuer: Option<serde_json::Value>,
+    #[serde(default)]
+    token_endpoint: Option<serde_json::Value>,
+    #[serde(default)]
+    authorization_endpoint: Option<serde_json::Value>,
+    #[serde(default)]
+    device_authorization_endpoint: Option<serde_json::Value>,
+    #[serde(default)]
+    revocation_endpoint: Option<serde_json::Value>,
+    #[serde(default)]
+    registration_endpoint: Option<serde_json::Value>,
+    #[serde(default)]
+    scopes_supported: Option<serde_json::Value>,
+    #[serde(default)]
+    grant_types_supported: Option<serde_json::Value>,
+    #[serde(default)]
+    code_challenge_methods_supported: Option<serde_json::Value>,
+}
+
+/// Reads an authorization server's metadata fetched from `shown` for
+/// `issuer`: its `issuer` must be exactly `issuer` (RFC 8414 §3.3, OpenID
+/// Discovery §4.3); it must offer a grant this provider can use (the code
+/// flow with S256, or the device flow) and a token endpoint. The body is
+/// never quoted.
+pub fn parse_authorization_server(
+    body: &[u8],
+    issuer: &str,
+    shown: &str,
+) -> anyhow::Result<AuthorizationServer> {
+    let doc: RawServer = serde_json::from_slice(body).map_err(|_| {
+        anyhow!("the authorization server metadata at {shown} is not a JSON object")
+    })?;
+    match doc.issuer.as_ref().and_then(|i| i.as_str()) {
+        Some(stated) if stated == issuer => {}
+        Some(_) => bail!(
+            "the authorization server metadata at {shown} states another issuer than {issuer}, \
+             the one the registry named; refused (they must be equal, exactly)"
+        ),
+        None => bail!("the authorization server metadata at {shown} has no `issuer`; refused"),
+    }
+    let text =
+        |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| v.as_str()).map(str::to_owned);
+    let endpoint = |v: &Option<serde_json::Value>, name: &str| -> anyhow::Result<Option<String>> {
+        match text(v) {
+            None => Ok(None),
+            Some(u) => checked_url(&u)
+                .map(|_| Some(u))
+                .map_err(|e| anyhow!("the `{name}` that {shown} advertises is refused: {e}")),
+        }
+    };
+    let strings = |v: &Option<serde_json::Value>| -> Option<Vec<String>> {
+        let items = v.as_ref()?.as_array()?;
+        Some(
+            items
+                .iter()
+                .take(64)
+                .filter_map(|i| i.as_str().map(str::to_owned))
+                .collect(),
+        )
+    };
+    let Some(token_endpoint) = endpoint(&doc.token_endpoint, "token_endpoint")? else {
+        bail!("the authorization server metadata at {shown} has no `token_endpoint`");
+    };
+    let authorization_endpoint = endpoint(&doc.authorization_endpoint, "authorization_endpoint")?;
+    let device_endpoint = endpoint(
+        &doc.device_authorization_endpoint,
+        "device_authorization_endpoint",
+    )?;
+    let revocation_endpoint = endpoint(&doc.revocation_endpoint, "revocation_endpoint")?;
+    let registration_endpoint = endpoint(&doc.registration_endpoint, "registration_endpoint")?;
+    let scopes = strings(&doc.scopes_supported).unwrap_or_default();
+    // RFC 8414 §2: absent means ["authorization_code", "implicit"].
+    let grants = strings(&doc.grant_types_supported)
+        .unwrap_or_else(|| vec!["authorization_code".into(), "implicit".into()]);
+    let s256 = strings(&doc.code_challenge_methods_supported)
+        .is_none_or(|m| m.iter().any(|m| m == "S256"));
+    let code_flow = authorization_endpoint.is_some()
+        && grants.iter().any(|g| g == "authorization_code")
+        && s256;
+    // An OpenID document often lists no device grant but has the endpoint.
+    let device_flow = device_endpoint.is_some()
+        && (doc.grant_types_supported.is_none() || grants.iter().any(|g| g == DEVICE_CODE_GRANT));
+    if !code_flow && !device_flow {
+        bail!(
+            "the authorization server {issuer} offers no sign-in this provider can use: neither \
+             the authorization code flow with PKCE (S256) nor the device flow (RFC 8628), \
+             according to {shown}"
+        );
+    }
+    Ok(AuthorizationServer {
+        issuer: issuer.to_owned(),
+        metadata: Metadata {
+            token_endpoint,
+            device_authorization_endpoint: device_endpoint.filter(|_| device_flow),
+            authorization_endpoint: authorization_endpoint.filter(|_| code_flow),
+            revocation_endpoint,
+            offline_access: scopes.iter().any(|s| s == "offline_access"),
+        },
+        registration_endpoint,
+        scopes,
+        code_flow,
+        device_flow,
+        fetched_from: shown.to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,5 +479,131 @@ mod tests {
         assert_eq!(load(&files, issuer, 1000 + MAX_AGE_SECS), None);
         forget_issuer(issuer, Some(&files));
         assert_eq!(load(&files, issuer, 1000), None);
+    }
+
+    #[test]
+    fn authorization_server_metadata_is_found_by_path_insertion_then_openid() {
+        let urls: Vec<String> = authorization_server_urls("https://login.example/tenant/")
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "https://login.example/.well-known/oauth-authorization-server/tenant",
+                "https://login.example/tenant/.well-known/openid-configuration"
+            ]
+        );
+        let urls = authorization_server_urls("https://login.example").unwrap();
+        assert_eq!(
+            urls[0].as_str(),
+            "https://login.example/.well-known/oauth-authorization-server"
+        );
+        assert!(authorization_server_urls("https://login.example/?a=1").is_err());
+        assert!(authorization_server_urls("http://login.example").is_err());
+    }
+
+    fn server_doc(issuer: &str, extra: &str) -> String {
+        format!(
+            r#"{{"issuer":"{issuer}","token_endpoint":"https://l.example/token",
+                "authorization_endpoint":"https://l.example/auth"{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn authorization_server_metadata_must_state_exactly_the_issuer_named() {
+        let issuer = "https://l.example";
+        let ok = parse_authorization_server(
+            server_doc(issuer, r#","registration_endpoint":"https://l.example/reg","scopes_supported":["openid","offline_access"]"#)
+                .as_bytes(),
+            issuer,
+            "m",
+        )
+        .unwrap();
+        assert!(ok.code_flow && !ok.device_flow && ok.metadata.offline_access);
+        assert_eq!(
+            ok.registration_endpoint.as_deref(),
+            Some("https://l.example/reg")
+        );
+        for (body, needle) in [
+            (server_doc("https://l.example/", ""), "another issuer"),
+            (server_doc("https://L.example", ""), "another issuer"),
+            (server_doc("https://evil.example", ""), "another issuer"),
+            (
+                r#"{"token_endpoint":"https://l.example/t"}"#.to_owned(),
+                "no `issuer`",
+            ),
+            ("<html>".to_owned(), "not a JSON object"),
+            (
+                r#"{"issuer":"https://l.example","authorization_endpoint":"https://l.example/a"}"#
+                    .to_owned(),
+                "no `token_endpoint`",
+            ),
+            (
+                server_doc(issuer, r#","registration_endpoint":"http://l.example/reg""#),
+                "registration_endpoint",
+            ),
+            (
+                server_doc(issuer, r#","code_challenge_methods_supported":["plain"]"#),
+                "no sign-in this provider can use",
+            ),
+            (
+                server_doc(issuer, r#","grant_types_supported":["client_credentials"]"#),
+                "no sign-in this provider can use",
+            ),
+        ] {
+            let msg = parse_authorization_server(body.as_bytes(), issuer, "m")
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains(needle), "{body}: {msg}");
+        }
+        let device = parse_authorization_server(
+            br#"{"issuer":"https://l.example","token_endpoint":"https://l.example/t",
+                 "device_authorization_endpoint":"https://l.example/d",
+                 "grant_types_supported":["urn:ietf:params:oauth:grant-type:device_code"]}"#,
+            issuer,
+            "m",
+        )
+        .unwrap();
+        assert!(device.device_flow && !device.code_flow);
+        assert_eq!(device.metadata.authorization_endpoint, None);
+    }
+
+    #[test]
+    fn authorization_server_metadata_falls_back_to_openid_on_404_only() {
+        use crate::oauth::test_server::{Route, Server};
+        let server = Server::start();
+        let issuer = server.url("/tenant");
+        let http = Http::new(std::time::Duration::from_millis(1500)).unwrap();
+        server.route(
+            "/tenant/.well-known/openid-configuration",
+            Route::json(200, &server_doc(&issuer, "")),
+        );
+        let got = authorization_server(&http, &issuer).unwrap();
+        assert_eq!(got.issuer, issuer);
+        assert_eq!(
+            server.paths(),
+            [
+                "/.well-known/oauth-authorization-server/tenant",
+                "/tenant/.well-known/openid-configuration"
+            ]
+        );
+        server.route(
+            "/.well-known/oauth-authorization-server/tenant",
+            Route::redirect("http://127.0.0.1:9/x"),
+        );
+        let msg = authorization_server(&http, &issuer)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("redirect"), "{msg}");
+        server.route(
+            "/.well-known/oauth-authorization-server/tenant",
+            Route::json(200, &server_doc(&server.url("/other"), "")),
+        );
+        let msg = authorization_server(&http, &issuer)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("another issuer"), "{msg}");
     }
 }

@@ -15,6 +15,9 @@ impl Source for Sso {
     fn get(&self, request: &Request<'_>) -> anyhow::Result<Lookup> {
         let registry = request.registry;
         let Some(sso) = &request.settings.sso else {
+            if request.settings.discovery.enabled {
+                return discovered_get(request);
+            }
             if !request.settings.sso_listed {
                 // `"sso"` among the default sources and no `sso` table here.
                 return Ok(Lookup::NONE);
@@ -49,11 +52,19 @@ impl Source for Sso {
     }
 
     fn login(&self, request: &Request<'_>, login: &Login<'_>) -> Option<anyhow::Result<()>> {
-        let sso = request.settings.sso.as_ref()?;
         // A token given explicitly goes to the keychain as usual.
         if login.options.token.is_some() && login.flow.is_none() {
             return None;
         }
+        let Some(sso) = request.settings.sso.as_ref() else {
+            return sso::discover::login(
+                &request.settings.discovery,
+                request.registry,
+                login.flow,
+                &request.context(),
+                &sso::interactive::confirm,
+            );
+        };
         Some(sso::login(
             sso,
             request.registry,
@@ -63,10 +74,55 @@ impl Source for Sso {
     }
 
     fn logout(&self, request: &Request<'_>) -> Option<anyhow::Result<bool>> {
-        let sso = request.settings.sso.as_ref()?;
+        let discovered;
+        let sso = match request.settings.sso.as_ref() {
+            Some(sso) => sso,
+            None => {
+                let binding = discovery_binding(request)?;
+                discovered = binding.settings(&request.settings.discovery);
+                &discovered
+            }
+        };
         Some(
             sso::logout(sso, request.registry, &request.context())
                 .map(|outcome| outcome != sso::LoggedOut::NotSignedIn),
         )
     }
+}
+
+/// The remembered binding of a registry that no `sso` table covers, when
+/// discovery applies to it.
+fn discovery_binding(request: &Request<'_>) -> Option<sso::discover::Binding> {
+    if !request.settings.discovery.enabled {
+        return None;
+    }
+    let files = (request.files)().ok();
+    sso::discover::binding(files.as_ref(), request.registry)
+}
+
+/// A `get` for a registry that no `sso` table covers: from the login that
+/// discovery bound it to, if any. Never a sign-in, never a discovery.
+fn discovered_get(request: &Request<'_>) -> anyhow::Result<Lookup> {
+    let registry = request.registry;
+    let in_ci = sso::interactive::in_ci(request.env);
+    let Some(binding) = discovery_binding(request) else {
+        return Ok(Lookup::NONE);
+    };
+    let settings = binding.settings(&request.settings.discovery);
+    Ok(
+        match sso::get(&settings, registry, request.operation, &request.context())? {
+            // An RFC 9728 resource takes the token as RFC 6750 says:
+            // `Authorization: Bearer <token>`.
+            Some(o) => Lookup::Found(Found {
+                token: o.token.with_scheme("Bearer"),
+                lifetime: Lifetime::short(o.expires_at),
+                operation_independent: !settings.operation_dependent(),
+            }),
+            None => Lookup::Missing {
+                note: (!in_ci)
+                    .then(|| sso::discover::sign_in_note(Some(&binding), registry))
+                    .flatten(),
+            },
+        },
+    )
 }

@@ -24,6 +24,7 @@ use crate::registry::Registry;
 
 pub mod browser;
 pub mod device;
+pub mod discover;
 pub mod grant;
 pub mod interactive;
 pub mod login;
@@ -60,7 +61,7 @@ fn endpoints(
     let c = &settings.endpoints;
     let complete = c.token.is_some()
         && (c.device_authorization.is_some() || c.authorization.is_some())
-        && c.revocation.is_some();
+        && (c.revocation.is_some() || c.offline_access);
     let discovered = match &settings.issuer {
         Some(issuer) if !complete => Some(
             discovery::metadata(http, issuer, files, now)
@@ -77,7 +78,7 @@ fn endpoints(
         device: pick(&c.device_authorization, d.device_authorization_endpoint),
         authorization: pick(&c.authorization, d.authorization_endpoint),
         revocation: pick(&c.revocation, d.revocation_endpoint),
-        offline_access: d.offline_access,
+        offline_access: d.offline_access || c.offline_access,
     })
 }
 

@@ -77,6 +77,9 @@ pub struct Endpoints {
     pub token: Option<String>,
     /// RFC 7009 revocation endpoint.
     pub revocation: Option<String>,
+    /// Whether the IdP is known to offer `offline_access` (set for a
+    /// discovered sign-in, whose endpoints come from the binding).
+    pub offline_access: bool,
 }
 
 /// The validated table.
@@ -127,6 +130,36 @@ impl SsoSettings {
             .as_deref()
             .or(self.endpoints.token.as_deref())
             .unwrap_or("")
+    }
+}
+
+impl SsoSettings {
+    /// The settings of a sign-in learnt from the registry (see
+    /// [`super::discover`]): the defaults of a table, with these values.
+    pub fn discovered(
+        issuer: &str,
+        endpoints: Endpoints,
+        client_id: &str,
+        scope: Option<String>,
+        resource: &str,
+    ) -> SsoSettings {
+        SsoSettings {
+            issuer: Some(issuer.to_owned()),
+            endpoints,
+            client_id: client_id.to_owned(),
+            flow: Flow::Auto,
+            scope,
+            publish_scope: None,
+            audience: None,
+            resource: Some(resource.to_owned()),
+            redirect_port: 0,
+            interactive: Interactive::Auto,
+            store: GrantStore::Keychain,
+            refresh_ahead: Duration::from_secs(60),
+            timeout: Duration::from_millis(10_000),
+            ca_files: Vec::new(),
+            login_timeout: Duration::from_secs(300),
+        }
     }
 }
 
@@ -195,6 +228,7 @@ impl RawSso {
                 authorization: self.authorization_endpoint.clone(),
                 token: self.token_endpoint.clone(),
                 revocation: self.revocation_endpoint.clone(),
+                offline_access: false,
             },
             client_id,
             flow: self.flow.unwrap_or(Flow::Auto),

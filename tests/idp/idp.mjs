@@ -51,7 +51,12 @@
 // `sso` client's redirect URI is matched exactly, port included, as some IdPs do
 // against RFC 8252 §7.3: any other gets the IdP's 400 error page, no redirect),
 // TOKEN_DELAY_MS (each POST /token is answered that much later; /test/stats counts
-// those in flight as `pending`).
+// those in flight as `pending`), RESOURCE=<url> (a second resource indicator accepted
+// besides https://registry.test, with the same scopes: a registry that names this IdP
+// in its RFC 9728 metadata), REGISTRATION=1 (RFC 7591 dynamic client registration at
+// /reg, open: no initial access token).
+// GET /test/signing-key -> {kid, pem}: the public key that signs the JWT access tokens
+// (for a resource server that takes its key from a file, like Apache's mod_auth_openidc).
 import { Provider, errors } from 'oidc-provider';
 import * as jose from 'jose';
 
@@ -66,6 +71,7 @@ const DEVICE_TTL = +(process.env.DEVICE_TTL || 600), RT_TTL = +(process.env.RT_T
 let slowDown = process.env.SLOW_DOWN_ONCE === '1';
 const REQUIRE_NONCE = process.env.REQUIRE_NONCE === '1', EXACT_REDIRECT = process.env.EXACT_REDIRECT;
 const TOKEN_DELAY = +(process.env.TOKEN_DELAY_MS || 0);
+const RESOURCES = [AUD, ...(process.env.RESOURCE ? [process.env.RESOURCE] : [])];
 stats.pending = 0;
 
 const provider = new Provider(ISS, {
@@ -89,7 +95,8 @@ const provider = new Provider(ISS, {
     introspection: { enabled: true, allowedPolicy: (ctx, client, token) =>
       client.clientId === 'introspector' || client.clientAuthMethod !== 'none' || token.clientId === client.clientId },
     resourceIndicators: { enabled: true, defaultResource: () => AUD, useGrantedResource: () => true,
-      getResourceServerInfo: (ctx, ind) => { if (ind !== AUD) throw new errors.InvalidTarget(); return rs; } },
+      getResourceServerInfo: (ctx, ind) => { if (!RESOURCES.includes(ind)) throw new errors.InvalidTarget(); return { ...rs, audience: ind }; } },
+    registration: { enabled: process.env.REGISTRATION === '1' },
   },
 });
 
@@ -143,6 +150,12 @@ provider.use(async (ctx, next) => {
   if (ctx.path === '/test/forged-ci-token') { ctx.body = { value: await ciToken(rogue.privateKey, ctx.query) }; keep(ctx.body.value); return; }
   if (ctx.path === '/test/stats') { ctx.body = stats; return; }
   if (ctx.path === '/test/secrets') { ctx.body = [...secrets]; return; }
+  if (ctx.path === '/test/signing-key') {
+    const { keys } = await (await fetch(`${ISS}/jwks`)).json();
+    const key = keys.find((k) => k.kty === 'RSA');
+    ctx.body = { kid: key.kid, pem: await jose.exportSPKI(await jose.importJWK(key, 'RS256')) };
+    return;
+  }
   if (EXACT_REDIRECT && ctx.path === '/auth' && ctx.query.client_id === 'sso' && ctx.query.redirect_uri !== EXACT_REDIRECT) {
     ctx.status = 400; ctx.type = 'html';
     ctx.body = '<!doctype html><title>Error</title><h1>oops! something went wrong</h1><p>invalid_redirect_uri: '
@@ -181,6 +194,7 @@ provider.use(async (ctx, next) => {
     const g = p.grant_type || 'unknown';
     stats.total += 1; stats.byGrant[g] = (stats.byGrant[g] || 0) + 1;
   }
+  if (ctx.path.startsWith('/reg')) keep(b.registration_access_token);
   if (ctx.path === '/device/auth' && ctx.status === 200) { keep(b.device_code); ctx.body.interval = 1; }
   const loc = ctx.response.get('location');
   if (ctx.path.startsWith('/auth') && /[?#&]code=/.test(loc)) {

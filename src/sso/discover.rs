@@ -1,0 +1,438 @@
+//! Zero-config sign-in: for a registry that Cargo names and no `sso` table
+//! covers, `cargo login` learns the identity provider from the registry
+//! itself (RFC 9728 metadata, then the authorization server's own metadata,
+//! see [`crate::oauth`]), and remembers the binding (index → issuer,
+//! client) so that every later `get` uses the existing SSO machinery with
+//! no discovery at all.
+//!
+//! Trust, so that discovery is no phishing channel:
+//! - a nameless registry (a dependency's `registry-index`, `--index`) gets
+//!   no discovery: no metadata fetch at all;
+//! - an issuer that neither an `[issuers."…"]` table nor the system policy's
+//!   `trusted-issuers` lists needs the person's confirmation on the terminal
+//!   at `cargo login`, which shows the IdP's host; never in CI (an error
+//!   naming the table to add);
+//! - a `get` never starts a sign-in or a discovery: it answers from the
+//!   binding, or says where to sign in;
+//! - nothing is kept (no binding, no registered client) unless the sign-in
+//!   succeeded;
+//! - an `sso` table always wins: this module is not consulted then.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
+use serde::{Deserialize, Serialize};
+
+use super::settings::{Endpoints, Flow, SsoSettings};
+use crate::cache::FileStore;
+use crate::mint::Context;
+use crate::net::http::Http;
+use crate::oauth::{discovery, registration, resource};
+use crate::registry::Registry;
+
+/// The deadline of each HTTP call of a discovery.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the trust question waits for an answer.
+const CONFIRM_WAIT: Duration = Duration::from_secs(120);
+const BINDINGS: &str = "sso-bindings";
+const CLIENTS: &str = "sso-clients";
+const FORMAT: u32 = 1;
+
+/// An `[issuers."https://…"]` table: the client to use at that IdP, for
+/// every registry that names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerTable {
+    /// The issuer URL (the table's name), exactly.
+    pub issuer: String,
+    /// The public client's id.
+    pub client_id: String,
+    /// The login flow, if set.
+    pub flow: Option<Flow>,
+    /// The scope asked for, if set.
+    pub scope: Option<String>,
+}
+
+/// What discovery may use, from the config.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Discovery {
+    /// Whether discovery applies: a registry Cargo names (not crates.io),
+    /// no `sso` table, no table's own `sources`, and a policy that allows
+    /// the `sso` source.
+    pub enabled: bool,
+    /// The `[issuers."…"]` tables.
+    pub issuers: Vec<IssuerTable>,
+    /// The system policy's `trusted-issuers`.
+    pub trusted: Vec<String>,
+    /// `interactive = "never"` by the policy: no sign-in starts.
+    pub never: bool,
+    /// `ca-file` settings.
+    pub ca_files: Vec<std::path::PathBuf>,
+}
+
+/// How the client of a binding was configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum How {
+    /// An `[issuers."…"]` table named it.
+    IssuerTable,
+    /// Registered with RFC 7591 at the first sign-in.
+    Registration,
+}
+
+/// A remembered binding: this index signs in at this issuer, with this
+/// client, for this resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Binding {
+    v: u32,
+    /// The index URL as Cargo gave it.
+    pub index: String,
+    /// The issuer.
+    pub issuer: String,
+    /// The client id.
+    pub client_id: String,
+    /// How the client was configured.
+    pub how: How,
+    /// RFC 8707 resource identifier.
+    pub resource: String,
+    /// The scope asked for.
+    pub scope: Option<String>,
+    /// The issuer's endpoints.
+    pub endpoints: discovery::Metadata,
+    /// The metadata URL it was learnt from.
+    pub metadata: String,
+}
+
+impl Binding {
+    /// The IdP's host, for messages.
+    pub fn host(&self) -> String {
+        host_of(&self.issuer)
+    }
+
+    /// The SSO settings of this binding (an issuer table's `flow` and
+    /// `scope` apply when one names the issuer).
+    pub fn settings(&self, discovery: &Discovery) -> SsoSettings {
+        let table = discovery.issuers.iter().find(|t| t.issuer == self.issuer);
+        let mut s = SsoSettings::discovered(
+            &self.issuer,
+            Endpoints {
+                device_authorization: self.endpoints.device_authorization_endpoint.clone(),
+                authorization: self.endpoints.authorization_endpoint.clone(),
+                token: Some(self.endpoints.token_endpoint.clone()),
+                revocation: self.endpoints.revocation_endpoint.clone(),
+                offline_access: self.endpoints.offline_access,
+            },
+            &self.client_id,
+            table.and_then(|t| t.scope.clone()).or(self.scope.clone()),
+            &self.resource,
+        );
+        if let Some(flow) = table.and_then(|t| t.flow) {
+            s.flow = flow;
+        }
+        if discovery.never {
+            s.interactive = super::settings::Interactive::Never;
+        }
+        s.ca_files.clone_from(&discovery.ca_files);
+        s
+    }
+}
+
+/// The host of a URL, for messages.
+pub fn host_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_owned();
+            Some(match u.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host,
+            })
+        })
+        .unwrap_or_else(|| "(unparsable issuer)".to_owned())
+}
+
+fn binding_file(index: &str) -> String {
+    format!(
+        "{}.json",
+        crate::cache::key(&["sso-binding", index.trim_end_matches('/')])
+    )
+}
+
+fn client_file(issuer: &str) -> String {
+    format!("{}.json", crate::cache::key(&["sso-client", issuer]))
+}
+
+/// The binding remembered for `registry`, if any (and well-formed).
+pub fn binding(files: Option<&FileStore>, registry: &Registry<'_>) -> Option<Binding> {
+    let bytes = files?.read_private(BINDINGS, &binding_file(registry.index_url))?;
+    let b: Binding = serde_json::from_slice(&bytes).ok()?;
+    (b.v == FORMAT && crate::registry::same_index(&b.index, registry.index_url)).then_some(b)
+}
+
+fn registered(files: Option<&FileStore>, issuer: &str) -> Option<String> {
+    let bytes = files?.read_private(CLIENTS, &client_file(issuer))?;
+    let r: registration::Registered = serde_json::from_slice(&bytes).ok()?;
+    Some(r.client_id)
+}
+
+/// Whether `issuer` is trusted without asking.
+fn listed(discovery: &Discovery, issuer: &str) -> bool {
+    discovery.issuers.iter().any(|t| t.issuer == issuer)
+        || discovery.trusted.iter().any(|t| t == issuer)
+}
+
+/// What `cargo login` does for a registry without an `sso` table: `None`
+/// when discovery does not apply (no name, or the registry publishes no
+/// metadata: the token is then stored as usual), else the sign-in's result.
+/// `confirm` asks the person (the question, a deadline).
+pub fn login(
+    discovery: &Discovery,
+    registry: &Registry<'_>,
+    wanted: Option<Flow>,
+    cx: &Context<'_>,
+    confirm: &dyn Fn(&str, Instant) -> std::io::Result<bool>,
+) -> Option<anyhow::Result<()>> {
+    let name = registry.name.filter(|_| discovery.enabled)?;
+    let http = match Http::new(TIMEOUT) {
+        Ok(h) => h.with_ca_files(&discovery.ca_files),
+        Err(e) => return Some(Err(e)),
+    };
+    let shown = registry.display_name();
+    let metadata = match resource::probe(&http, registry.index_url) {
+        Ok(None) => return None,
+        Ok(Some(m)) => m,
+        Err(e) => {
+            return Some(Err(e.context(format!(
+                "cannot sign in to {shown}: its protected-resource metadata (RFC 9728) is refused; \
+                 nothing was stored"
+            ))));
+        }
+    };
+    Some(sign_in(
+        discovery, registry, name, &http, metadata, wanted, cx, confirm,
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sign_in(
+    discovery: &Discovery,
+    registry: &Registry<'_>,
+    name: &str,
+    http: &Http,
+    metadata: resource::ResourceMetadata,
+    wanted: Option<Flow>,
+    cx: &Context<'_>,
+    confirm: &dyn Fn(&str, Instant) -> std::io::Result<bool>,
+) -> anyhow::Result<()> {
+    let shown = registry.display_name();
+    // An issuer a table names first, else the first the registry names.
+    let issuer = metadata
+        .authorization_servers
+        .iter()
+        .find(|s| listed(discovery, s))
+        .unwrap_or(&metadata.authorization_servers[0])
+        .clone();
+    let host = host_of(&issuer);
+    let table = discovery.issuers.iter().find(|t| t.issuer == issuer);
+    if !listed(discovery, &issuer) {
+        let add = format!(
+            "add an [issuers.\"{issuer}\"] table (with `client-id`) to the provider's config, or \
+             have the system policy's `trusted-issuers` list it"
+        );
+        if discovery.never || super::interactive::in_ci(cx.env) {
+            bail!(
+                "{shown} names {host} as its identity provider, which no issuer table and no \
+                 `trusted-issuers` lists, and nobody can confirm it here; nothing was stored. To \
+                 trust it, {add}"
+            );
+        }
+        if !super::interactive::has_terminal() {
+            bail!(
+                "{shown} names {host} as its identity provider, which no issuer table lists; \
+                 confirming it needs a terminal. Run `cargo login --registry {name}` in one, or \
+                 {add}"
+            );
+        }
+        let question = format!(
+            "{shown} says it signs in at {host} ({issuer}), which your configuration does not \
+             list. Only continue if you expect to sign in there. Sign in at {host}? [y/N] "
+        );
+        let yes = confirm(&question, Instant::now() + CONFIRM_WAIT)
+            .context("cannot ask for confirmation on the terminal")?;
+        if !yes {
+            bail!("sign-in at {host} not confirmed; nothing was stored. To trust it, {add}");
+        }
+    }
+    let server = discovery::authorization_server(http, &issuer).with_context(|| {
+        format!("cannot sign in to {shown}: its identity provider {host} is refused")
+    })?;
+    let files = (cx.files)().ok();
+    let scope = table
+        .and_then(|t| t.scope.clone())
+        .or_else(|| (!metadata.scopes.is_empty()).then(|| metadata.scopes.join(" ")));
+    let (client_id, how, fresh) = match (table, registered(files.as_ref(), &issuer)) {
+        (Some(t), _) => (t.client_id.clone(), How::IssuerTable, None),
+        (None, Some(id)) => (id, How::Registration, None),
+        (None, None) => {
+            let Some(endpoint) = &server.registration_endpoint else {
+                bail!(
+                    "cannot sign in to {shown}: {host} offers no client registration (RFC 7591) \
+                     and no issuer table names a client for it; add an [issuers.\"{issuer}\"] \
+                     table with the `client-id` of its public client for developers (see \
+                     docs/sso.md)"
+                );
+            };
+            let r = registration::register(
+                http,
+                endpoint,
+                &issuer,
+                server.code_flow,
+                server.device_flow,
+                // No `scope`: a server may then limit the client to it,
+                // and the sign-in also asks for `openid offline_access`.
+                None,
+            )
+            .with_context(|| format!("cannot sign in to {shown}"))?;
+            (r.client_id.clone(), How::Registration, Some(r))
+        }
+    };
+    let binding = Binding {
+        v: FORMAT,
+        index: registry.index_url.to_owned(),
+        issuer: issuer.clone(),
+        client_id,
+        how,
+        resource: metadata.resource.clone(),
+        scope,
+        endpoints: server.metadata.clone(),
+        metadata: metadata.fetched_from.clone(),
+    };
+    let settings = binding.settings(discovery);
+    super::login(&settings, registry, wanted, cx)?;
+    // Kept only now that the sign-in worked.
+    let Some(files) = files else {
+        bail!(
+            "signed in, but the provider's private folder cannot be used to remember {shown}'s binding"
+        );
+    };
+    if let Some(r) = fresh {
+        let _ = files.write_private(
+            CLIENTS,
+            &client_file(&issuer),
+            &serde_json::to_vec(&r).expect("plain struct"),
+        );
+    }
+    files
+        .write_private(
+            BINDINGS,
+            &binding_file(registry.index_url),
+            &serde_json::to_vec(&binding).expect("plain struct"),
+        )
+        .map_err(|e| anyhow!("signed in, but {shown}'s binding could not be kept: {e:#}"))
+}
+
+/// The note of a `get` that found no login for a registry without an `sso`
+/// table: where to sign in.
+pub fn sign_in_note(binding: Option<&Binding>, registry: &Registry<'_>) -> Option<String> {
+    let name = registry.name?;
+    Some(match binding {
+        Some(b) => format!(
+            "{name} signs in at {}: cargo login --registry {name}",
+            b.host()
+        ),
+        None => format!(
+            "not signed in to {name}: if it names its identity provider, `cargo login --registry \
+             {name}` signs in"
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding() -> Binding {
+        Binding {
+            v: FORMAT,
+            index: "sparse+https://r.example/api/v1/crates/".into(),
+            issuer: "https://login.example:8443".into(),
+            client_id: "c1".into(),
+            how: How::Registration,
+            resource: "https://r.example/api/v1/crates".into(),
+            scope: Some("read publish".into()),
+            endpoints: discovery::Metadata {
+                token_endpoint: "https://login.example:8443/token".into(),
+                ..discovery::Metadata::default()
+            },
+            metadata: "https://r.example/.well-known/oauth-protected-resource/api/v1/crates".into(),
+        }
+    }
+
+    #[test]
+    fn a_binding_is_kept_per_index_and_read_back_only_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = FileStore::at(dir.path().to_path_buf());
+        let b = binding();
+        files
+            .write_private(
+                BINDINGS,
+                &binding_file(&b.index),
+                &serde_json::to_vec(&b).unwrap(),
+            )
+            .unwrap();
+        let same = Registry {
+            index_url: "sparse+https://r.example/api/v1/crates",
+            name: Some("corp"),
+        };
+        assert_eq!(super::binding(Some(&files), &same), Some(b.clone()));
+        let other = Registry {
+            index_url: "sparse+https://evil.example/api/v1/crates/",
+            name: Some("corp"),
+        };
+        assert_eq!(super::binding(Some(&files), &other), None);
+        assert_eq!(b.host(), "login.example:8443");
+    }
+
+    #[test]
+    fn an_issuer_table_sets_flow_and_scope_and_the_policy_can_forbid_sign_ins() {
+        let b = binding();
+        let mut d = Discovery::default();
+        let s = b.settings(&d);
+        assert_eq!(s.issuer.as_deref(), Some("https://login.example:8443"));
+        assert_eq!(
+            s.resource.as_deref(),
+            Some("https://r.example/api/v1/crates")
+        );
+        assert_eq!(s.scope.as_deref(), Some("read publish"));
+        assert_eq!(
+            s.endpoints.token.as_deref(),
+            Some("https://login.example:8443/token")
+        );
+        d.issuers.push(IssuerTable {
+            issuer: b.issuer.clone(),
+            client_id: "c1".into(),
+            flow: Some(Flow::Device),
+            scope: Some("read".into()),
+        });
+        d.never = true;
+        let s = b.settings(&d);
+        assert_eq!((s.flow, s.scope.as_deref()), (Flow::Device, Some("read")));
+        assert_eq!(s.interactive, super::super::settings::Interactive::Never);
+    }
+
+    #[test]
+    fn a_get_names_the_idp_host_and_the_command() {
+        let r = Registry {
+            index_url: "sparse+https://r.example/api/v1/crates/",
+            name: Some("corp"),
+        };
+        assert_eq!(
+            sign_in_note(Some(&binding()), &r).unwrap(),
+            "corp signs in at login.example:8443: cargo login --registry corp"
+        );
+        let nameless = Registry {
+            index_url: r.index_url,
+            name: None,
+        };
+        assert_eq!(sign_in_note(Some(&binding()), &nameless), None);
+    }
+}
