@@ -58,6 +58,8 @@ declare -A packages=(
   [gnome-keyring-daemon]=gnome-keyring
   [secret-tool]=libsecret-tools
   [dbus-daemon]=dbus-daemon
+  [musl-gcc]=musl-tools
+  [minisign]=minisign
   [dbus-send]=dbus-bin
   [curl]=curl
   [python3]=python3
@@ -88,6 +90,20 @@ nice cargo build --release --locked --bin cargo-credential-corp >&2
 nice cargo build --release --locked --example floor >&2
 bin="$repo/target/release/cargo-credential-corp"
 floor="$repo/target/release/examples/floor"
+# The static build (musl) that releases ship, and the floor built the same
+# way; the static parts are skipped, and the page says so, where rustup
+# cannot add the target.
+musl=x86_64-unknown-linux-musl
+static_bin="" static_floor=""
+rustup target list --installed 2>/dev/null | grep -qx "$musl" || timeout 300 rustup target add "$musl" >&2 || true
+if rustup target list --installed 2>/dev/null | grep -qx "$musl" && command -v musl-gcc >/dev/null 2>&1; then
+  nice cargo build --release --locked --target "$musl" --bin cargo-credential-corp >&2
+  nice cargo build --release --locked --target "$musl" --example floor >&2
+  static_bin="$repo/target/$musl/release/cargo-credential-corp"
+  static_floor="$repo/target/$musl/release/examples/floor"
+else
+  echo "WARNING: no static build: the $musl target or musl-gcc (Debian's musl-tools) is missing" >&2
+fi
 
 work="$(mktemp -d)"
 case "$repo$work" in *[\"\\]*) die "paths with a quote or a backslash are not supported: $repo $work" ;; esac
@@ -250,6 +266,24 @@ run_pairs env-vs-floor <<JSON
        "env": {"CARGO_REGISTRIES_BENCH_TOKEN": "bench-env-token"}, "expect": "bench-floor-token"}}
 JSON
 
+if [ -n "$static_bin" ]; then
+  step "1s. static env get vs the floor, built the ordinary way and static ($pairs pairs each)"
+  run_pairs static-env-vs-floor <<JSON
+{"name": "static-env-vs-floor", "pairs": $pairs, "warmup": $warmup, "ratio": "a/b",
+ "a": {"label": "env get (static)", "argv": ["$static_bin", "--cargo-plugin"], "stdin": "$work/get.json",
+       "env": {"CARGO_REGISTRIES_BENCH_TOKEN": "bench-env-token"}, "expect": "bench-env-token"},
+ "b": {"label": "floor", "argv": ["$floor"], "stdin": "$work/get.json",
+       "env": {"CARGO_REGISTRIES_BENCH_TOKEN": "bench-env-token"}, "expect": "bench-floor-token"}}
+JSON
+  run_pairs static-env-vs-static-floor <<JSON
+{"name": "static-env-vs-static-floor", "pairs": $pairs, "warmup": $warmup, "ratio": "a/b",
+ "a": {"label": "env get (static)", "argv": ["$static_bin", "--cargo-plugin"], "stdin": "$work/get.json",
+       "env": {"CARGO_REGISTRIES_BENCH_TOKEN": "bench-env-token"}, "expect": "bench-env-token"},
+ "b": {"label": "floor (static)", "argv": ["$static_floor"], "stdin": "$work/get.json",
+       "env": {"CARGO_REGISTRIES_BENCH_TOKEN": "bench-env-token"}, "expect": "bench-floor-token"}}
+JSON
+fi
+
 step "2. keychain get vs secret-tool lookup ($pairs pairs, gnome-keyring on a private D-Bus)"
 # A fresh bus and keyring (folder $1) holding the provider's item.
 start_keyring() {
@@ -296,6 +330,17 @@ JSON
   kill "${pids[-2]}" 2>/dev/null || true   # its bus
   rm -rf "$work/bus-dir"
 done
+
+if [ -n "$static_bin" ]; then
+  step "2s. static keychain get vs secret-tool lookup ($pairs pairs, the same keyring)"
+  run_pairs static-keychain-vs-secret-tool <<JSON || die "the static keychain part failed"
+{"name": "static-keychain-vs-secret-tool", "pairs": $pairs, "warmup": $warmup, "ratio": "a/b",
+ "a": {"label": "keychain get (static)", "argv": ["$static_bin", "--cargo-plugin"], "stdin": "$work/get.json",
+       "env": {"DBUS_SESSION_BUS_ADDRESS": "$bus"}, "expect": "bench-keychain-token"},
+ "b": {"label": "secret-tool lookup", "argv": ["secret-tool", "lookup", "service", "cargo-registry:$idx", "username", "cargo-credential-corp"],
+       "env": {"DBUS_SESSION_BUS_ADDRESS": "$bus"}, "expect": "bench-keychain-token"}}
+JSON
+fi
 
 step "3. cached OIDC get vs env get ($pairs pairs) and vs a curl exchange per call ($script_pairs pairs)"
 for attempt in 1 2 3; do
@@ -405,12 +450,15 @@ for i in $(seq -w 1 "$deps"); do
   printf 'bench-dep-%s = { version = "0.1", registry = "bench" }\n' "$i" >>"$app/Cargo.toml"
 done
 export BENCH_FLOOR_TOKEN="$kellnr_token"   # the floor answers it (examples/floor.rs)
-for side in token corp floor; do
+sides="token corp floor"
+[ -n "$static_bin" ] && sides="$sides static"
+for side in $sides; do
   mkdir -p "$work/home-$side/home"
   case "$side" in
     token) provider='"cargo:token"' ;;
     corp) provider="\"$bin\"" ;;
     floor) provider="\"$floor\"" ;;
+    static) provider="\"$static_bin\"" ;;
   esac
   printf '[registries.bench]\nindex = "%s"\n\n[registry]\nglobal-credential-providers = [%s]\n' \
     "$kellnr_index" "$provider" >"$work/home-$side/home/config.toml"
@@ -430,7 +478,7 @@ JSON
 # Checks before timing: each side really downloads every crate (and how
 # often cargo starts a credential process), and the provider side fails when
 # the provider declines (so it is the one asked).
-for side in token corp floor; do
+for side in $sides; do
   rm -rf "$work/check" "$app/Cargo.lock"; cp -a "$work/home-$side" "$work/check"
   (cd "$app" && export CARGO_LOG=cargo::util::credential::process=debug CARGO_HOME="$work/check/home" CARGO_TARGET_DIR="$work/check/target" &&
     timeout 300 "$cargo_bin" generate-lockfile -q && timeout 300 "$cargo_bin" fetch -q) 2>"$work/check-$side.log" \
@@ -461,6 +509,15 @@ run_pairs cargo-fetch-floor <<JSON
  "b": $(cargo_spec corp "cargo-credential-corp")}
 JSON
 
+if [ -n "$static_bin" ]; then
+  [ "$(cat "$out/cargo-calls-static")" -eq "$(cat "$out/cargo-calls-corp")" ] || die "cargo started the static build a different number of times"
+  run_pairs cargo-fetch-static-floor <<JSON
+{"name": "cargo-fetch-static-floor", "pairs": $cargo_pairs, "warmup": 1, "ratio": "b/a",
+ "a": $(cargo_spec floor "floor provider"),
+ "b": $(cargo_spec static "cargo-credential-corp (static)")}
+JSON
+fi
+
 step "5. sizes and cargo install on a clean target dir"
 install_s=""
 if [ "$do_install" = 1 ]; then
@@ -472,8 +529,36 @@ if [ "$do_install" = 1 ]; then
   rm -rf "$work/install-target"
 fi
 
+install_archive_ms=""
+if [ -n "$static_bin" ] && command -v minisign >/dev/null 2>&1; then
+  step "6. install from a release archive: download from loopback, verify, unpack (scripts/install.sh)"
+  rel="$work/release"
+  mkdir -p "$rel/files" "$rel/key"
+  minisign -G -W -p "$rel/key/bench.pub" -s "$rel/key/bench.key" >/dev/null
+  version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)"
+  scripts/release.sh archive "$musl" "$version" "$static_bin" "$rel/files" >/dev/null
+  MINISIGN_KEY_FILE="$rel/key/bench.key" scripts/release.sh sign "$rel/files" >/dev/null
+  rel_port="$(free_port)"
+  (cd "$rel/files" && exec python3 -m http.server --bind 127.0.0.1 "$rel_port") >/dev/null 2>&1 &
+  pids+=($!)
+  wait_for "${pids[-1]}" 100 curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$rel_port/" || die "the release server did not start"
+  samples=()
+  for i in 1 2 3 4 5; do
+    rm -rf "$rel/to"
+    t0="$(date +%s%N)"
+    sh scripts/install.sh --version "$version" --target "$musl" --base-url "http://127.0.0.1:$rel_port" \
+      --to "$rel/to" --pubkey-file "$rel/key/bench.pub" >/dev/null 2>&1 || die "install.sh failed"
+    t1="$(date +%s%N)"
+    "$rel/to/cargo-credential-corp" --version >/dev/null || die "the installed binary does not run"
+    samples+=("$(( (t1 - t0) / 1000000 ))")
+  done
+  install_archive_ms="$(printf '%s\n' "${samples[@]}" | sort -n | sed -n 3p)"
+  echo "install from the archive: ${samples[*]} ms (median $install_archive_ms)" >&2
+fi
+
 step "docs"
 export BENCH_DOC="$doc" BENCH_OUT_DIR="$out" BENCH_BIN="$bin" BENCH_FLOOR="$floor" BENCH_INSTALL_MS="$install_s"
+export BENCH_STATIC_BIN="$static_bin" BENCH_STATIC_FLOOR="$static_floor" BENCH_ARCHIVE_INSTALL_MS="$install_archive_ms"
 export BENCH_LOAD_START="$load_start" BENCH_LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
 export BENCH_SECONDS="$(( $(date +%s) - started_at ))" BENCH_NICE="$(nice)" BENCH_DEPS="$deps"
 export BENCH_CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" BENCH_NPROC="$(nproc)"
@@ -491,6 +576,9 @@ out = e["BENCH_OUT_DIR"]
 r = {n: json.load(open(f"{out}/{n}.json")) for n in
      ("env-vs-floor", "keychain-vs-secret-tool", "oidc-vs-env", "oidc-vs-exchange", "cargo-fetch",
       "cargo-fetch-floor")}
+static = {n: json.load(open(f"{out}/{n}.json")) for n in
+          ("static-env-vs-floor", "static-env-vs-static-floor", "static-keychain-vs-secret-tool",
+           "cargo-fetch-static-floor") if os.path.exists(f"{out}/{n}.json")}
 ex = json.load(open(f"{out}/exchanges.json"))
 sso = json.load(open(f"{out}/sso.json"))
 
@@ -502,6 +590,8 @@ def row(name, res, target, limit, at_most, scale=lambda v: f"{v:.3f}×"):
     times, and one on the median ratio of CPU times; "?" marks a 95 %
     interval of the median that crosses the target (the run cannot tell)."""
     def verdict(rs):
+        if limit is None:
+            return "(no target)"
         m, (lo, hi) = rs["median"], rs["ci95"]
         ok = m <= limit if at_most else m >= limit
         return ("met" if ok else "not met") + (" (?)" if lo <= limit <= hi else "")
@@ -582,6 +672,23 @@ L += ["# Benchmarks", "",
       f"{(cargo['ratio_summary']['median'] / cargo_floor['ratio_summary']['median'] - 1) * 100:+.1f} % over `cargo:token` "
       "(the ratio of the two medians): cargo's spawning, piping and waiting plus one process start-up "
       "per cargo command, which no external provider avoids."]
+L += ["", "### The static release build", "",
+      "The binary releases ship: `x86_64-unknown-linux-musl`, statically linked (no dynamic loader "
+      "to run at start-up), same profile.", ""]
+if static:
+    L += ["| comparison | target | pairs | wall-time ratio | verdict | CPU-time ratio | verdict (CPU) |",
+          "|---|---|---|---|---|---|---|",
+          row("static `get` from env / floor (built the ordinary way)", static["static-env-vs-floor"], "≤ 0.70×", 0.70, True),
+          row("static `get` from env / floor built static too", static["static-env-vs-static-floor"], "(none)", None, True),
+          row("static `get` from keychain / `secret-tool lookup`", static["static-keychain-vs-secret-tool"], "≤ 0.60×", 0.60, True),
+          row(f"cargo fetch ({e['BENCH_DEPS']} deps) with the static build over the floor provider",
+              static["cargo-fetch-static-floor"], "≤ 0.5 %", 1.005, True, scale=lambda v: f"{(v - 1) * 100:+.1f} %")]
+    if e.get("BENCH_ARCHIVE_INSTALL_MS"):
+        L += ["", f"Install from a release archive (`scripts/install.sh`: download from a server on 127.0.0.1, "
+              f"SHA-256 and minisign signature checked, unpacked, moved into place): median of 5 runs "
+              f"{int(e['BENCH_ARCHIVE_INSTALL_MS']) / 1000:.2f} s (target ≤ 5 s)."]
+else:
+    L += ["Not measured in this run: the musl target or musl-gcc was missing (see the run's warnings)."]
 if int(open(f"{out}/keyring-restarts").read()):
     L += ["", "gnome-keyring died during the keychain pairs (see the comment in scripts/bench.sh); "
           "that part was run again from the start on a new keyring."]
@@ -597,7 +704,7 @@ L += ["", f"OIDC exchanges counted at the IdP (`/test/stats`): the provider made
       "(`scripts/bench-sso.py`: sequential runs, not pairs; the login and cache in files, `store = \"file\"`).", "",
       "## Times and memory", "",
       "| pairing | contender | median | IQR | median CPU time | peak RSS |", "|---|---|---|---|---|---|"]
-for n, res in r.items():
+for n, res in list(r.items()) + list(static.items()):
     for side in ("a", "b"):
         c = res[side]
         L.append(f"| {n} | {c['label']} | {ms(c['ms']['median'])} | {ms(c['ms']['p25'])} – {ms(c['ms']['p75'])} | "
@@ -606,6 +713,9 @@ size_bin, size_floor = os.stat(e["BENCH_BIN"]).st_size, os.stat(e["BENCH_FLOOR"]
 L += ["", "## Size and install", "",
       f"- `target/release/cargo-credential-corp`: {mib(size_bin)}",
       f"- `target/release/examples/floor`: {mib(size_floor)}"]
+if e.get("BENCH_STATIC_BIN"):
+    L += [f"- `target/x86_64-unknown-linux-musl/release/cargo-credential-corp` (static): {mib(os.stat(e['BENCH_STATIC_BIN']).st_size)}",
+          f"- `target/x86_64-unknown-linux-musl/release/examples/floor` (static): {mib(os.stat(e['BENCH_STATIC_FLOOR']).st_size)}"]
 if e.get("BENCH_INSTALL_MS"):
     s = int(e["BENCH_INSTALL_MS"]) / 1000
     L.append(f"- `cargo install --locked --path .` on a clean target dir (dependencies already downloaded): "

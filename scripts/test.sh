@@ -13,9 +13,17 @@
 #   4. checks formatting and clippy, and clippy again for Windows
 #      (x86_64-pc-windows-gnu: the library and the binary, with the
 #      Credential Manager store; rustup's target and Debian's MinGW gcc,
-#      which ring's build script needs, are installed when missing; skipped
-#      with a warning where the target cannot be downloaded),
-#   5. runs every test, the e2e ones included (`--include-ignored`).
+#      which ring's build script needs, are installed when missing) and for
+#      macOS (aarch64-apple-darwin, with the Keychain store; zig from PyPI's
+#      `ziglang`, in a venv in the test cache, compiles ring's C); each
+#      skipped with a loud warning where its target cannot be downloaded,
+#   5. runs every test, the e2e ones included (`--include-ignored`),
+#   6. builds the static release binary (x86_64-unknown-linux-musl, with
+#      Debian's musl-tools) and runs a smoke set of the e2e tests against it:
+#      the protocol, env and keychain sources on gnome-keyring, an HTTPS
+#      exchange trusting a company CA and one through a proxy, and cargo
+#      login / publish / fetch with kellnr (skipped loudly where the target
+#      cannot be downloaded).
 # Plain `cargo test` runs only the tests that need nothing installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +46,8 @@ declare -A packages=(
   [minisign]=minisign
   [zip]=zip
   [unzip]=unzip
+  [musl-gcc]=musl-tools
+  [readelf]=binutils
 )
 missing=()
 for program in "${!packages[@]}"; do
@@ -93,6 +103,9 @@ echo "$KELLNR_BIN" >&2
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "the fuzz crate's lockfile is current (cargo metadata --locked)"
+cargo metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null
+
 step "cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 
@@ -114,5 +127,55 @@ else
     "reachable, then scripts/test.sh again)" >&2
 fi
 
+step "cargo clippy for macOS (library and binary)"
+# The macOS keychain code is compiled nowhere else. ring's build script needs
+# a C compiler for the target: zig, from PyPI (a package registry this
+# machine reaches), wrapped by scripts/zig-cc.
+ZIG_VERSION=0.17.1
+CCC_ZIG_VENV="$CCC_TEST_CACHE/zig"
+if [ ! -f "$CCC_ZIG_VENV/.installed-$ZIG_VERSION" ]; then
+  { python3 -m venv "$CCC_ZIG_VENV" && "$CCC_ZIG_VENV/bin/pip" install -q "ziglang==$ZIG_VERSION" \
+      && touch "$CCC_ZIG_VENV/.installed-$ZIG_VERSION"; } >&2 || true
+fi
+if ! rustup target list --installed 2>/dev/null | grep -qx aarch64-apple-darwin; then
+  timeout 300 rustup target add aarch64-apple-darwin >&2 || true
+fi
+if ! rustup target list --installed 2>/dev/null | grep -qx aarch64-apple-darwin; then
+  echo "WARNING: the macOS check did NOT run: rustup could not add the aarch64-apple-darwin" \
+    "target here (run \`rustup target add aarch64-apple-darwin\` where static.rust-lang.org is" \
+    "reachable, then scripts/test.sh again)" >&2
+elif [ ! -f "$CCC_ZIG_VENV/.installed-$ZIG_VERSION" ]; then
+  echo "WARNING: the macOS check did NOT run: pip could not install ziglang==$ZIG_VERSION into" \
+    "$CCC_ZIG_VENV (rerun scripts/test.sh where PyPI is reachable)" >&2
+else
+  CCC_ZIG_PYTHON="$CCC_ZIG_VENV/bin/python" CC_aarch64_apple_darwin="$PWD/scripts/zig-cc" \
+    cargo clippy --locked --target aarch64-apple-darwin --lib --bins -- -D warnings
+fi
+
 step "cargo test (all, e2e included)"
 cargo test --locked -- --include-ignored
+
+step "static release build (x86_64-unknown-linux-musl) and its smoke tests"
+if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+  timeout 300 rustup target add x86_64-unknown-linux-musl >&2 || true
+fi
+if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+  cargo build --release --locked --target x86_64-unknown-linux-musl
+  static_dir="${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-musl/release"
+  static_bin="$(cd "$static_dir" && pwd)/cargo-credential-corp"
+  if readelf -l "$static_bin" | grep -q INTERP; then
+    echo "$static_bin asks for a dynamic loader: the musl build is not static" >&2
+    exit 1
+  fi
+  CCC_TEST_PROVIDER_BIN="$static_bin" cargo test --locked --test tests -- --include-ignored \
+    protocol:: \
+    keychain::login_stores_get_reads_logout_removes \
+    network::a_company_ca_is_refused_until_trusted_then_accepted_from_each_setting \
+    network::an_authenticated_proxy_from_cargos_http_proxy_tunnels_to_the_endpoint \
+    cargo_e2e::keychain_login_publish_fetch_yank_logout \
+    cargo_e2e::env_token_alone_publishes_and_fetches_without_a_keychain
+else
+  echo "WARNING: the static build and its smoke tests did NOT run: rustup could not add the" \
+    "x86_64-unknown-linux-musl target here (run \`rustup target add x86_64-unknown-linux-musl\`" \
+    "where static.rust-lang.org is reachable, then scripts/test.sh again)" >&2
+fi

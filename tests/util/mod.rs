@@ -27,9 +27,22 @@ use std::time::Duration;
 
 pub use process::Output;
 
-/// The provider binary built by this `cargo test`.
+/// The provider binary the tests drive: the one built by this `cargo test`,
+/// or the one `CCC_TEST_PROVIDER_BIN` names (scripts/test.sh's smoke run of
+/// the static release build).
 pub fn provider_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_cargo-credential-corp"))
+    match std::env::var_os("CCC_TEST_PROVIDER_BIN").filter(|v| !v.is_empty()) {
+        Some(bin) => {
+            let bin = PathBuf::from(bin);
+            assert!(
+                bin.is_file(),
+                "CCC_TEST_PROVIDER_BIN names {}, which is not a file; unset it or build it (scripts/test.sh)",
+                bin.display()
+            );
+            bin
+        }
+        None => PathBuf::from(env!("CARGO_BIN_EXE_cargo-credential-corp")),
+    }
 }
 
 /// A D-Bus address where nothing listens: "no keychain on this machine".
