@@ -835,6 +835,27 @@ fn a_sign_in_as_another_account_is_kept_only_when_confirmed_and_the_url_stays_ou
     no_leaks(&idp, &mut home, &[&as_alice, &question, &refused, &as_bob]);
 }
 
+#[test]
+#[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
+fn a_sign_in_whose_url_lost_openid_is_refused_and_the_stored_login_kept() {
+    // issue 16 F1: someone who saw the sign-in URL strips `openid` and the
+    // nonce from it and signs in as themselves; the IdP then answers with
+    // no ID token, so there is no nonce to check and no account to compare.
+    let (idp, _index, keyring, mut home, index) = sign_in_world(&[], "login-timeout-secs = 30\n");
+    let (ok, as_alice) = browser_login(&mut home, "");
+    assert!(ok, "{as_alice}");
+    let alice = refresh_token(&keyring, &index, &idp);
+    let start = Instant::now();
+    let (ok, stripped) = browser_login(&mut home, "--drop-openid --login mallory");
+    failed_with(ok, &stripped, "without an ID token", start);
+    assert!(stripped.contains("nothing was stored"), "{stripped}");
+    let kept = stored_login(&keyring, &index, &idp).expect("a stored login");
+    assert_eq!(kept["subject"], "alice");
+    assert!(refresh_token(&keyring, &index, &idp) == alice);
+    assert!(idp.introspect_active(&alice), "alice's login was revoked");
+    no_leaks(&idp, &mut home, &[&as_alice, &stripped]);
+}
+
 /// A login as `cargo login` leaves it, made without cargo or a registry:
 /// the device flow at the IdP (the headless user approves), its refresh
 /// token stored in the keychain item the provider reads. The refresh token.

@@ -115,30 +115,29 @@ pub fn login(
             )?
         }
     };
-    // An ID token is checked before anything is kept; a refused one leaves
-    // no valid login behind at the IdP either.
-    let claims = match &tokens.id_token {
-        Some(id_token) => match token::check_id_token(
-            id_token,
-            &token::IdTokenCheck {
-                issuer: settings.issuer.as_deref(),
-                client_id: &settings.client_id,
-                nonce: nonce.as_deref().map(|n| n.as_str()),
-                now: (cx.now)(),
-            },
-        ) {
-            Ok(claims) => Some(claims),
-            Err(e) => {
-                if let (Some(endpoint), Some(refresh)) = (&endpoints.revocation, &tokens.refresh) {
-                    let _ = token::revoke(&http, endpoint, &settings.client_id, refresh);
-                }
-                return Err(e.context(format!(
-                    "the sign-in to {} was refused; nothing was stored",
-                    registry.display_name()
-                )));
-            }
+    // An ID token is checked before anything is kept; a refused one (or
+    // none where one was asked for) leaves no valid login behind at the IdP
+    // either.
+    let checked = token::checked_claims(
+        tokens.id_token.as_ref(),
+        &token::IdTokenCheck {
+            issuer: settings.issuer.as_deref(),
+            client_id: &settings.client_id,
+            nonce: nonce.as_deref().map(|n| n.as_str()),
+            now: (cx.now)(),
         },
-        None => None,
+    );
+    let claims = match checked {
+        Ok(claims) => claims,
+        Err(e) => {
+            if let (Some(endpoint), Some(refresh)) = (&endpoints.revocation, &tokens.refresh) {
+                let _ = token::revoke(&http, endpoint, &settings.client_id, refresh);
+            }
+            return Err(e.context(format!(
+                "the sign-in to {} was refused; nothing was stored",
+                registry.display_name()
+            )));
+        }
     };
     // The access token of the sign-in itself is not used (each `get`
     // refreshes for its own scope), so only the refresh token matters here.
@@ -272,15 +271,19 @@ pub fn login(
 
 /// When the new login (`sub`, account name) is another account's than
 /// `stored`: the names to show (the stored one, the new one). Accounts are
-/// told apart by `sub`, else by the account name; a login that names
-/// neither cannot be told apart.
+/// told apart by `sub`, else by the account name. A new login without a
+/// `sub` is another account when the stored one has a `sub`; when the
+/// stored one names neither, there is nothing to compare.
 fn another_account(
     stored: &StoredLogin,
     (subject, account): (Option<&str>, Option<&str>),
 ) -> Option<(String, String)> {
     let differs = match (stored.subject.as_deref(), subject) {
         (Some(before), Some(now)) => before != now,
-        _ => {
+        // A login that does not say who it is cannot be taken for the one
+        // that did.
+        (Some(_), None) => true,
+        (None, _) => {
             matches!((stored.account.as_deref(), account), (Some(before), Some(now)) if before != now)
         }
     };
@@ -422,6 +425,10 @@ mod tests {
         // The same name for another `sub` is said to be another account.
         let (_, now) = another_account(&alice, (Some("s-mallory"), Some("alice"))).unwrap();
         assert!(now.contains("another account with the same name"), "{now}");
+        // A new login that names no `sub` is not taken for one that did
+        // (issue 16 F1: the ID token was stripped from the answer).
+        assert!(another_account(&alice, (None, None)).is_some());
+        assert!(another_account(&alice, (None, Some("alice"))).is_some());
         // Without `sub`, the names; with neither, nothing to compare.
         assert!(another_account(&grant(None, Some("alice")), (None, Some("bob"))).is_some());
         assert_eq!(
