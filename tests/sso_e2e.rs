@@ -856,6 +856,32 @@ fn a_sign_in_whose_url_lost_openid_is_refused_and_the_stored_login_kept() {
     no_leaks(&idp, &mut home, &[&as_alice, &stripped]);
 }
 
+#[test]
+#[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
+fn with_an_unusable_runtime_folder_the_sign_in_url_still_stays_out_of_argv() {
+    // issue 16 F2: `$XDG_RUNTIME_DIR` set but missing (inherited through
+    // `su`, or stale): the private page goes to the temporary folder.
+    let (idp, _index, keyring, mut home, index) = sign_in_world(&[], "login-timeout-secs = 30\n");
+    let argv_log = home.root().join("browser.argv");
+    let gone = home.root().join("run-user-4242-gone");
+    home.env("BROWSER_ARGV_LOG", &argv_log.display().to_string())
+        .env("XDG_RUNTIME_DIR", &gone.display().to_string());
+    let (ok, login) = browser_login(&mut home, "");
+    assert!(ok, "{login}");
+    assert!(stored_login(&keyring, &index, &idp).is_some());
+    let argv = std::fs::read_to_string(&argv_log).unwrap();
+    assert!(
+        !argv.contains("state=") && !argv.contains("code_challenge="),
+        "the sign-in URL is in the launcher's argv:\n{argv}"
+    );
+    assert_eq!(
+        argv.lines().filter(|l| l.ends_with(".html")).count(),
+        1,
+        "{argv}"
+    );
+    no_leaks(&idp, &mut home, &[&login, &argv]);
+}
+
 /// A login as `cargo login` leaves it, made without cargo or a registry:
 /// the device flow at the IdP (the headless user approves), its refresh
 /// token stored in the keychain item the provider reads. The refresh token.

@@ -337,23 +337,24 @@ fn code_flow(
             "Opening a browser to sign in to {}. If none opens, visit:\n\n  {url}\n",
             registry.display_name()
         ));
-        // The launcher gets a private page that leads to the URL, not the
-        // URL itself (argv is readable by every local user); where no such
-        // page can be written, the URL.
+        // The launcher gets a private page that leads to the URL, never the
+        // URL itself (argv is readable by every local user). Where no such
+        // page can be written, no launcher is started: the person opens the
+        // URL shown above.
         let page = interactive::LaunchPage::write(&url);
-        let target = match &page {
-            Ok(page) => page.path().to_string_lossy().into_owned(),
-            Err(e) => {
-                crate::trace::debug(|| {
-                    format!("no private sign-in page ({e}); the launcher gets the URL")
-                });
-                url.clone()
+        match &page {
+            Ok(page) => {
+                let target = page.path().to_string_lossy();
+                if let Err(why) = interactive::open_browser(&target, cx.env, cx.secret_vars) {
+                    warn(&format!(
+                        "could not open a browser ({why}); open the URL above yourself"
+                    ));
+                }
             }
-        };
-        if let Err(why) = interactive::open_browser(&target, cx.env, cx.secret_vars) {
-            warn(&format!(
-                "could not open a browser ({why}); open the URL above yourself"
-            ));
+            Err(e) => warn(&format!(
+                "no browser was started: the private page that keeps the sign-in URL out of \
+                 other users' sight could not be written ({e}); open the URL above yourself"
+            )),
         }
         let callback = loopback.wait(&pkce.state, issuer, deadline);
         drop(page);
