@@ -211,7 +211,8 @@ impl Store<'_> {
             Store::File(f) => {
                 let name = format!("{key}.json");
                 let there = f.read_private("tokens", &name).is_some();
-                f.remove_private("tokens", &name);
+                // An access token: best effort (it expires by itself).
+                let _ = f.remove_private("tokens", &name);
                 Ok(there)
             }
             Store::Keychain(k, timeout) => {
@@ -317,15 +318,27 @@ impl FileStore {
             files::rename(&dir, &tmp, name)
         };
         write().map_err(|e| {
-            files::remove(&dir, &tmp);
+            let _ = files::remove(&dir, &tmp);
             anyhow::anyhow!("cannot write the cache in {}: {e}", path.display())
         })
     }
 
-    /// Removes the file `name` in the sub-folder `folder`, if there.
-    pub fn remove_private(&self, folder: &str, name: &str) {
-        if let Ok(dir) = files::open_dir(&self.dir.join(folder), false) {
-            files::remove(&dir, name);
+    /// Removes the file `name` in the sub-folder `folder`: `Ok(true)` when
+    /// it was there and is gone, `Ok(false)` when it was not there, an error
+    /// when it is still there (or may be). The folder is opened without
+    /// following a symlink but also when it is no longer private: a file
+    /// that must go (a spent login) goes even from a folder whose mode was
+    /// changed, which is when it can no longer be replaced.
+    pub fn remove_private(&self, folder: &str, name: &str) -> anyhow::Result<bool> {
+        let path = self.dir.join(folder);
+        let removed = files::open_dir_to_remove(&path).and_then(|dir| files::remove(&dir, name));
+        match removed {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(anyhow::anyhow!(
+                "cannot remove {}: {e}",
+                path.join(name).display()
+            )),
         }
     }
 
@@ -473,8 +486,22 @@ mod files {
         Ok(rustix::fs::renameat(dir, from, dir, to)?)
     }
 
-    pub(super) fn remove(dir: &File, name: &str) {
-        let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+    /// The folder `path` to remove an entry of: not through a symlink, but
+    /// whoever owns it (an unlink there is refused by the system if not
+    /// allowed).
+    pub(super) fn open_dir_to_remove(path: &Path) -> io::Result<File> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        match rustix::fs::open(path, flags, Mode::empty()) {
+            Ok(fd) => Ok(File::from(fd)),
+            Err(e) if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOTDIR => {
+                Err(io::ErrorKind::PermissionDenied.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(super) fn remove(dir: &File, name: &str) -> io::Result<()> {
+        Ok(rustix::fs::unlinkat(dir, name, AtFlags::empty())?)
     }
 }
 
@@ -518,8 +545,12 @@ mod files {
         fs::rename(dir.join(from), dir.join(to))
     }
 
-    pub(super) fn remove(dir: &Path, name: &str) {
-        let _ = fs::remove_file(dir.join(name));
+    pub(super) fn open_dir_to_remove(path: &Path) -> io::Result<PathBuf> {
+        open_dir(path, false)
+    }
+
+    pub(super) fn remove(dir: &Path, name: &str) -> io::Result<()> {
+        fs::remove_file(dir.join(name))
     }
 }
 

@@ -197,12 +197,12 @@ impl<'a> Grants<'a> {
                     Err(anyhow!(e)).context("could not remove the SSO login from the OS keychain")
                 }
             },
-            GrantStore::File => {
-                let files = self.files()?;
-                let there = files.read_private(FOLDER, &self.file_name()).is_some();
-                files.remove_private(FOLDER, &self.file_name());
-                Ok(there)
-            }
+            // Whether the file is gone, truly: a login said to be removed
+            // is never sent again, so a failed unlink is an error.
+            GrantStore::File => self
+                .files()?
+                .remove_private(FOLDER, &self.file_name())
+                .context("could not remove the SSO login's file"),
         }
     }
 }

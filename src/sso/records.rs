@@ -96,15 +96,15 @@ impl Records {
     /// Forgets both records (the login was replaced, removed, or refreshed).
     pub fn clear(&self) {
         if let Some(files) = &self.files {
-            files.remove_private(FOLDER, &self.name("spent"));
-            files.remove_private(FOLDER, &self.name("refused"));
+            let _ = files.remove_private(FOLDER, &self.name("spent"));
+            let _ = files.remove_private(FOLDER, &self.name("refused"));
         }
     }
 
     /// Forgets the last refusal (a refresh succeeded).
     pub fn clear_refusal(&self) {
         if let Some(files) = &self.files {
-            files.remove_private(FOLDER, &self.name("refused"));
+            let _ = files.remove_private(FOLDER, &self.name("refused"));
         }
     }
 }

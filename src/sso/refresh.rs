@@ -275,7 +275,7 @@ fn refresh(
     if let Some(rotated) = tokens.refresh
         && rotated != grant.refresh_token
     {
-        keep_rotated(settings, registry, grant, rotated, files, now, cx);
+        let _ = keep_rotated(settings, registry, grant, rotated, files, now, cx);
     }
     tokens.access.map_err(Refresh::Failed)
 }
@@ -302,7 +302,8 @@ enum Kept {
 /// and even after an earlier call of the `get` timed out). If it cannot be
 /// stored, the old one is deleted: it is dead at the IdP, and sending it
 /// again would make the IdP revoke the login. If that fails too, the old
-/// one is recorded as spent in the cache folder.
+/// one is recorded as spent in the cache folder. `None` when it was
+/// stored, else what became of it (and the warning says so).
 fn keep_rotated(
     settings: &SsoSettings,
     registry: &Registry<'_>,
@@ -311,7 +312,7 @@ fn keep_rotated(
     files: Option<&FileStore>,
     now: i64,
     cx: &Context<'_>,
-) {
+) -> Option<Kept> {
     let timeout = cx.keychain_timeout.max(KEEP_DEADLINE);
     let keychain = crate::keychain::with_own_deadline(cx.keychain);
     let grants = Grants::new(settings, registry, keychain, timeout, files.cloned());
@@ -321,7 +322,7 @@ fn keep_rotated(
         subject: grant.subject.clone(),
     };
     let Err(e) = grants.save(&next, now, &label(registry, grant.account.as_deref())) else {
-        return;
+        return None;
     };
     let kept = match grants.remove() {
         Ok(_) => Kept::Removed,
@@ -338,6 +339,7 @@ fn keep_rotated(
         kept_message(kept),
         registry.name.unwrap_or("NAME")
     ));
+    Some(kept)
 }
 
 fn kept_message(kept: Kept) -> &'static str {

@@ -84,6 +84,15 @@ struct TokenServer {
 
 impl TokenServer {
     fn start(script: Vec<(u16, String)>) -> TokenServer {
+        Self::start_with(script, |_| {})
+    }
+
+    /// As [`TokenServer::start`], running `before(n)` before it answers the
+    /// `n`th request (0 first): what changes on the machine meanwhile.
+    fn start_with(
+        script: Vec<(u16, String)>,
+        before: impl Fn(usize) + Send + 'static,
+    ) -> TokenServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let bodies = Arc::new(Mutex::new(Vec::new()));
@@ -97,6 +106,7 @@ impl TokenServer {
                 let Ok(mut conn) = conn else { return };
                 let body = read_request(&mut conn);
                 b.lock().unwrap().push(body);
+                before(n);
                 let (status, answer) = &script[n.min(script.len() - 1)];
                 let _ = write!(
                     conn,
@@ -176,9 +186,13 @@ fn rotating_answer() -> (u16, String) {
 }
 
 fn settings(server: &TokenServer) -> SsoSettings {
+    settings_with(server, "")
+}
+
+fn settings_with(server: &TokenServer, extra: &str) -> SsoSettings {
     let raw: RawSso = toml::from_str(&format!(
         "token-endpoint = {:?}\ndevice-authorization-endpoint = \"http://127.0.0.1:9/device\"\n\
-         client-id = \"cli\"\nscope = \"read\"\ntimeout-ms = 5000\n",
+         client-id = \"cli\"\nscope = \"read\"\ntimeout-ms = 5000\n{extra}",
         server.url()
     ))
     .unwrap();
@@ -391,6 +405,79 @@ fn the_login_lock_is_the_same_from_every_cache_folder() {
             "taken while a process with another cache folder held it"
         );
     });
+}
+
+#[cfg(unix)]
+#[test]
+fn a_file_login_whose_folder_stopped_being_private_is_removed_truly_after_a_rotation() {
+    // issue 16 F3: the rotated token cannot be stored (the folder of the
+    // login's file was made 0755 meanwhile); the spent one must not stay
+    // there to be sent once the folder is private again.
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let sso = dir.path().join("sso");
+    let at = sso.clone();
+    let server = TokenServer::start_with(vec![rotating_answer()], move |_| {
+        let _ = std::fs::set_permissions(&at, std::fs::Permissions::from_mode(0o755));
+    });
+    let s = settings_with(&server, "store = \"file\"\n");
+    let mut w = World::new(&server);
+    w.dir = dir;
+    w.sign_in(&s, FIRST);
+    assert!(w.get(&s, Duration::from_secs(2)).unwrap().is_some());
+    std::fs::set_permissions(&sso, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let _ = std::fs::remove_dir_all(w.dir.path().join("tokens"));
+    let _ = w.get(&s, Duration::from_secs(2));
+    assert_eq!(
+        server.sent(FIRST),
+        1,
+        "the spent refresh token was sent again"
+    );
+}
+
+#[test]
+fn a_file_login_that_cannot_be_removed_is_recorded_as_spent_and_not_said_removed() {
+    // issue 16 F3: neither the store nor the delete works (here the
+    // login's folder became a file); the message must not say "removed",
+    // and the spent refresh token is never sent again.
+    let server = TokenServer::start(vec![rotating_answer()]);
+    let s = settings_with(&server, "store = \"file\"\n");
+    let w = World::new(&server);
+    w.sign_in(&s, FIRST);
+    let grant = w.grants(&s).load().unwrap().unwrap();
+    let sso = w.dir.path().join("sso");
+    let aside = w.dir.path().join("sso-aside");
+    std::fs::rename(&sso, &aside).unwrap();
+    std::fs::write(&sso, b"not a folder").unwrap();
+    let env: HashMap<String, String> = HashMap::new();
+    let files = || Ok(w.files());
+    let now = || NOW;
+    let cx = Context {
+        env: &env,
+        keychain: &w.mem,
+        keychain_timeout: Duration::from_secs(2),
+        files: &files,
+        now: &now,
+        token_vars: &[],
+        secret_vars: &[],
+    };
+    let kept = keep_rotated(
+        &s,
+        &w.registry(),
+        &grant,
+        Token::new(ROTATED.to_owned()),
+        Some(&w.files()),
+        NOW,
+        &cx,
+    );
+    assert_eq!(kept, Some(Kept::MarkedSpent));
+    assert!(!kept_message(Kept::MarkedSpent).contains("was removed"));
+    // The folder is put right; the spent token is still never sent.
+    std::fs::remove_file(&sso).unwrap();
+    std::fs::rename(&aside, &sso).unwrap();
+    let err = format!("{:#}", w.get(&s, Duration::from_secs(2)).unwrap_err());
+    assert!(err.contains("`cargo login --registry r`"), "{err}");
+    assert_eq!(server.sent(FIRST), 0, "the spent refresh token was sent");
 }
 
 fn files_below(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
