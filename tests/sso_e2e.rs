@@ -722,15 +722,18 @@ fn with_an_idp_that_matches_redirect_uris_exactly_the_timeout_says_to_pin_the_po
 #[test]
 #[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
 fn the_browser_launcher_gets_no_token_or_secret_variable_of_any_table() {
-    // Another registry's `env`, another table's `client-secret-env`, the
-    // AWS secrets and Cargo's token variables (issue 16 R14).
+    // Another registry's `env`, another table's `client-secret-env` and
+    // `identity-env`, the AWS secrets, and Cargo's token and secret key
+    // variables (issue 16 R14, F5).
     let (idp, _index, _keyring, mut home, index) = sign_in_world(&[], "login-timeout-secs = 30\n");
     home.corp_config(&format!(
         "{}\n[registries.other]\nindex = \"sparse+https://other.example/index/\"\n\
          env = [\"OTHER_REGISTRY_TOKEN\"]\n\n\
          [registries.ci-only.oidc]\nissuer = \"https://idp.example\"\n\
          client-auth = \"client-secret-post\"\nclient-id = \"ci\"\n\
-         client-secret-env = \"CI_CLIENT_SECRET\"\n",
+         client-secret-env = \"CI_CLIENT_SECRET\"\n\n\
+         [registries.ci-env.oidc]\nissuer = \"https://idp.example\"\nclient-id = \"ci\"\n\
+         identity = \"env\"\nidentity-env = \"MY_CI_ID_TOKEN\"\n",
         sso_config(&index, &idp, "login-timeout-secs = 30\n").replacen(
             "\n\n",
             "\nenv = [\"OWN_REGISTRY_TOKEN\"]\n\n",
@@ -748,6 +751,15 @@ fn the_browser_launcher_gets_no_token_or_secret_variable_of_any_table() {
         (
             "CARGO_REGISTRIES_OTHER_TOKEN",
             "cargo-other-5a4b3c2d1e0f9a8b",
+        ),
+        // issue 16 F5: a table's `identity-env`, GitLab's default ID token
+        // variable, Cargo's asymmetric-token secret keys.
+        ("MY_CI_ID_TOKEN", "ci-id-token-2b3c4d5e6f7a8b9c0d1e"),
+        ("CARGO_REGISTRY_ID_TOKEN", "gitlab-id-token-7c6b5a4f3e2d1c0b"),
+        ("CARGO_REGISTRY_SECRET_KEY", "k3.secret.AbCdEf0123456789xyz"),
+        (
+            "CARGO_REGISTRIES_MY_PRIVATE_SECRET_KEY",
+            "k3.secret.ZyXwVu9876543210abc",
         ),
     ];
     for (name, value) in secrets {

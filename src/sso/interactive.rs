@@ -297,9 +297,10 @@ impl Drop for LaunchPage {
 /// the path of a [`LaunchPage`] rather than its URL. `Ok(())` once a launcher started
 /// and did not fail within a few seconds; it is never killed (it may be the
 /// person's browser) and never waited for longer.
-/// The launcher's environment has no secret variables: Cargo's token
-/// variables, the AWS secrets, and those in `scrub` (every `env` and
-/// `client-secret-env` name of the configuration); see [`scrubbed`].
+/// The launcher's environment has no secret variables: Cargo's token and
+/// secret key variables, the AWS secrets, and those in `scrub` (every
+/// `env`, `client-secret-env` and `identity-env` name of the configuration,
+/// and CI systems' token variables); see [`scrubbed`].
 pub fn open_browser(url: &str, env: &dyn Environment, scrub: &[String]) -> Result<(), String> {
     let mut tried = Vec::new();
     let commands: Vec<Vec<String>> = match set(env, "BROWSER") {
@@ -379,12 +380,14 @@ const AWS_SECRETS: [&str; 3] = [
 ];
 
 /// Whether the variable `key` is kept from a program started for the
-/// person: Cargo's token variables (`CARGO_REGISTRY_TOKEN`,
-/// `CARGO_REGISTRIES_<NAME>_TOKEN`), the AWS secrets, and the names in
-/// `scrub`.
+/// person: Cargo's token and asymmetric-token secret key variables
+/// (`CARGO_REGISTRY_TOKEN`, `CARGO_REGISTRY_SECRET_KEY`,
+/// `CARGO_REGISTRIES_<NAME>_TOKEN`, `CARGO_REGISTRIES_<NAME>_SECRET_KEY`),
+/// the AWS secrets, and the names in `scrub`.
 pub fn scrubbed(key: &str, scrub: &[String]) -> bool {
-    key == "CARGO_REGISTRY_TOKEN"
-        || (key.starts_with("CARGO_REGISTRIES_") && key.ends_with("_TOKEN"))
+    matches!(key, "CARGO_REGISTRY_TOKEN" | "CARGO_REGISTRY_SECRET_KEY")
+        || (key.starts_with("CARGO_REGISTRIES_")
+            && (key.ends_with("_TOKEN") || key.ends_with("_SECRET_KEY")))
         || AWS_SECRETS.contains(&key)
         || scrub.iter().any(|s| s == key)
 }
@@ -457,6 +460,8 @@ mod tests {
         for key in [
             "CARGO_REGISTRY_TOKEN",
             "CARGO_REGISTRIES_ANY_NAME_TOKEN",
+            "CARGO_REGISTRY_SECRET_KEY",
+            "CARGO_REGISTRIES_ANY_NAME_SECRET_KEY",
             "AWS_SECRET_ACCESS_KEY",
             "AWS_SESSION_TOKEN",
             "AWS_SECURITY_TOKEN",
