@@ -1125,7 +1125,7 @@ fn a_rotated_refresh_token_that_cannot_be_kept_leaves_the_spent_one_unsent() {
     );
     assert!(
         out.stderr
-            .contains("is recorded in the cache folder as spent: it will not be sent again")
+            .contains("is recorded as spent: it will not be sent again")
             && !out.stderr.contains("the login was removed"),
         "{}",
         out.describe()

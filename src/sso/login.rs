@@ -195,7 +195,19 @@ pub fn login(
     };
     // The login's lock: no `get` is refreshing the login this one replaces
     // while it is replaced.
-    let _lock = grant_lock(files.as_ref(), settings, registry, cx.keychain_timeout);
+    let lock = grant_lock(files.as_ref(), settings, registry, cx.keychain_timeout);
+    let _lock = match lock {
+        Ok(lock) => lock,
+        Err(e) => {
+            if let Some(endpoint) = &endpoints.revocation {
+                let _ = token::revoke(&http, endpoint, &settings.client_id, &refresh_token);
+            }
+            return Err(e.context(format!(
+                "the sign-in to {} was not stored, and was revoked at the identity provider",
+                registry.display_name()
+            )));
+        }
+    };
     let previous = grants.load().ok().flatten();
     // Another account's login that was not asked about (stored meanwhile,
     // or unreadable before) is neither replaced nor revoked.

@@ -63,14 +63,24 @@ pub fn get(
     // Another process holds the login (refreshing, or signing in) past
     // every deadline it has, or there is no private place for the lock:
     // the refresh token is never sent unguarded.
-    let take =
-        |files: Option<&FileStore>| grant_lock(files, settings, registry, cx.keychain_timeout);
-    let busy = || {
-        anyhow!(
-            "the single sign-on for {} is in use by another cargo process (or its lock file in \
-             the cache folder cannot be used); retry in a moment",
+    let refused = std::cell::RefCell::new(None);
+    let take = |files: Option<&FileStore>| {
+        grant_lock(files, settings, registry, cx.keychain_timeout)
+            .unwrap_or_else(|e| {
+                *refused.borrow_mut() = Some(e);
+                None
+            })
+    };
+    let busy = || match refused.borrow_mut().take() {
+        Some(e) => e.context(format!(
+            "the single sign-on for {} was not refreshed",
             registry.display_name()
-        )
+        )),
+        None => anyhow!(
+            "the single sign-on for {} is in use by another cargo process (or its lock file \
+             cannot be used); retry in a moment",
+            registry.display_name()
+        ),
     };
     flight::run(
         policy,
@@ -290,8 +300,8 @@ pub const KEEP_DEADLINE: Duration = Duration::from_secs(5);
 enum Kept {
     /// Not stored; the old (spent) one was deleted.
     Removed,
-    /// Neither stored nor deleted; the old one is recorded as spent in the
-    /// cache folder, so it is never sent again.
+    /// Neither stored nor deleted; the old one is recorded as spent
+    /// ([`super::records`]), so it is never sent again.
     MarkedSpent,
     /// Neither stored nor deleted nor recorded.
     Lost,
@@ -302,7 +312,7 @@ enum Kept {
 /// and even after an earlier call of the `get` timed out). If it cannot be
 /// stored, the old one is deleted: it is dead at the IdP, and sending it
 /// again would make the IdP revoke the login. If that fails too, the old
-/// one is recorded as spent in the cache folder. `None` when it was
+/// one is recorded as spent ([`super::records`]). `None` when it was
 /// stored, else what became of it (and the warning says so).
 fn keep_rotated(
     settings: &SsoSettings,
@@ -346,7 +356,7 @@ fn kept_message(kept: Kept) -> &'static str {
     match kept {
         Kept::Removed => "the login was removed",
         Kept::MarkedSpent => {
-            "the login could not be removed either, and is recorded in the cache folder as spent: \
+            "the login could not be removed either, and is recorded as spent: \
              it will not be sent again"
         }
         Kept::Lost => {

@@ -254,8 +254,18 @@ impl World {
     /// A `get` as the provider makes it: the keychain under one budget of
     /// `budget` for the whole request.
     fn get(&self, s: &SsoSettings, budget: Duration) -> anyhow::Result<Option<Obtained>> {
+        self.get_in(s, budget, self.files())
+    }
+
+    /// [`World::get`] by a process whose cache folder is `cache`.
+    fn get_in(
+        &self,
+        s: &SsoSettings,
+        budget: Duration,
+        cache: FileStore,
+    ) -> anyhow::Result<Option<Obtained>> {
         let env: HashMap<String, String> = HashMap::new();
-        let files = || Ok(self.files());
+        let files = || Ok(cache.clone());
         let now = || NOW;
         let keychain = crate::keychain::Budgeted::new(&self.mem, budget);
         let cx = Context {
@@ -312,6 +322,33 @@ fn a_rotated_refresh_token_that_cannot_be_kept_is_never_replaced_by_the_spent_on
     w.sign_in(&s, "rt-new-login-0123456789abcdef");
     let _ = w.get(&s, Duration::from_secs(2));
     assert_eq!(server.sent("rt-new-login-0123456789abcdef"), 1);
+}
+
+#[test]
+fn a_spent_refresh_token_is_not_sent_by_a_process_with_another_cache_folder() {
+    // issue 16 F6: the keychain refuses both the store and the delete of a
+    // rotation in a process with one cache folder; a process with another
+    // (an IDE's sandbox and a terminal) must see the spent record too.
+    let server = TokenServer::start(vec![rotating_answer()]);
+    let s = settings(&server);
+    let w = World::new(&server);
+    w.sign_in(&s, FIRST);
+    w.mem.refuse.store(true, Ordering::SeqCst);
+    assert!(w.get(&s, Duration::from_secs(2)).unwrap().is_some());
+    let other = tempfile::tempdir().unwrap();
+    let err = w
+        .get_in(
+            &s,
+            Duration::from_secs(2),
+            FileStore::at(other.path().to_path_buf()),
+        )
+        .unwrap_err();
+    assert_eq!(
+        server.sent(FIRST),
+        1,
+        "the spent refresh token was sent again"
+    );
+    assert!(format!("{err:#}").contains("`cargo login --registry r`"));
 }
 
 fn refused() -> (u16, String) {
@@ -391,14 +428,16 @@ fn the_login_lock_is_the_same_from_every_cache_folder() {
     let (a, b) = (w.files(), FileStore::at(other.path().to_path_buf()));
     let registry = w.registry();
     let keychain_timeout = Duration::from_millis(1);
-    let held = grant_lock(Some(&a), &s, &registry, keychain_timeout).expect("the lock");
+    let held = grant_lock(Some(&a), &s, &registry, keychain_timeout)
+        .unwrap()
+        .expect("the lock");
     let start = std::time::Instant::now();
     thread::scope(|scope| {
         scope.spawn(move || {
             thread::sleep(Duration::from_millis(300));
             drop(held);
         });
-        let second = grant_lock(Some(&b), &s, &registry, keychain_timeout);
+        let second = grant_lock(Some(&b), &s, &registry, keychain_timeout).unwrap();
         assert!(second.is_some(), "not taken once released");
         assert!(
             start.elapsed() >= Duration::from_millis(300),
