@@ -806,13 +806,16 @@ fn a_sign_in_as_another_account_is_kept_only_when_confirmed_and_the_url_stays_ou
     let mut pty = home.cargo_on_terminal(home.root(), &["login", "--registry", REGISTRY]);
     let question = pty.wait_for("[y/N]", TERMINAL);
     assert!(
-        question.contains("as bob") && question.contains("alice"),
+        question.contains("as \"bob\" (sub \"bob\")") && question.contains("\"alice\""),
         "{question}"
     );
     pty.type_line("n");
     let (ok, refused) = pty.finish(TERMINAL);
     assert!(!ok, "{refused}");
-    assert!(refused.contains("alice's login is kept"), "{refused}");
+    assert!(
+        refused.contains("the login of \"alice\" (sub \"alice\") is kept"),
+        "{refused}"
+    );
     assert_eq!(account(&keyring), "alice");
     assert!(idp.introspect_active(&refresh_token(&keyring, &index, &idp)));
 
