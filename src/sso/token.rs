@@ -345,7 +345,7 @@ pub fn check_id_token(
         );
     }
     match claims.get("exp").and_then(serde_json::Value::as_i64) {
-        Some(exp) if exp + ID_TOKEN_LEEWAY_SECS >= check.now => Ok(claims),
+        Some(exp) if exp.saturating_add(ID_TOKEN_LEEWAY_SECS) >= check.now => Ok(claims),
         Some(_) => bail!(
             "the identity provider's ID token has expired; refused. If the IdP just issued it, \
              this machine's clock is wrong: set it right and run the login again"
@@ -414,6 +414,10 @@ mod tests {
         });
         let claims = check_id_token(&id_token(good.clone()), &check).unwrap();
         assert_eq!(claims["sub"], "alice");
+        // An `exp` at the end of time is no overflow (a panic in debug builds).
+        let mut far = good.clone();
+        far["exp"] = serde_json::json!(i64::MAX);
+        assert!(check_id_token(&id_token(far), &check).is_ok());
         for (change, needle) in [
             (serde_json::json!({"nonce": "n-124"}), "`nonce`"),
             (serde_json::json!({"nonce": null}), "`nonce`"),
