@@ -755,7 +755,10 @@ fn the_browser_launcher_gets_no_token_or_secret_variable_of_any_table() {
         // issue 16 F5: a table's `identity-env`, GitLab's default ID token
         // variable, Cargo's asymmetric-token secret keys.
         ("MY_CI_ID_TOKEN", "ci-id-token-2b3c4d5e6f7a8b9c0d1e"),
-        ("CARGO_REGISTRY_ID_TOKEN", "gitlab-id-token-7c6b5a4f3e2d1c0b"),
+        (
+            "CARGO_REGISTRY_ID_TOKEN",
+            "gitlab-id-token-7c6b5a4f3e2d1c0b",
+        ),
         ("CARGO_REGISTRY_SECRET_KEY", "k3.secret.AbCdEf0123456789xyz"),
         (
             "CARGO_REGISTRIES_MY_PRIVATE_SECRET_KEY",

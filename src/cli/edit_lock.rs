@@ -123,7 +123,10 @@ mod tests {
         let pointed = dir.path().join("elsewhere");
         std::os::unix::fs::symlink(&pointed, dir.path().join(".config.toml.lock")).unwrap();
         assert!(EditLock::acquire(&target).is_err());
-        assert!(!pointed.exists(), "a file was created where the link points");
+        assert!(
+            !pointed.exists(),
+            "a file was created where the link points"
+        );
     }
 
     #[test]

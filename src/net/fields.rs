@@ -71,7 +71,11 @@ pub fn client_basic(req: RequestBuilder, user: &str, secret: &Token) -> RequestB
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(pair.as_bytes())
     ));
-    sensitive_header(req, reqwest::header::AUTHORIZATION.as_str(), header.as_str())
+    sensitive_header(
+        req,
+        reqwest::header::AUTHORIZATION.as_str(),
+        header.as_str(),
+    )
 }
 
 /// `req` with the header `name` set to `secret`.

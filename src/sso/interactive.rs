@@ -203,7 +203,9 @@ impl LaunchPage {
     pub fn write(url: &str) -> std::io::Result<LaunchPage> {
         Self::write_in(
             url,
-            dirs::runtime_dir().into_iter().chain([std::env::temp_dir()]),
+            dirs::runtime_dir()
+                .into_iter()
+                .chain([std::env::temp_dir()]),
         )
     }
 
@@ -449,7 +451,11 @@ mod tests {
             [missing.clone(), fallback.path().to_path_buf()],
         )
         .unwrap();
-        assert!(page.path().starts_with(fallback.path()), "{:?}", page.path());
+        assert!(
+            page.path().starts_with(fallback.path()),
+            "{:?}",
+            page.path()
+        );
         let e = LaunchPage::write_in("https://idp.example/", [missing.clone()]);
         assert!(e.is_err());
     }

@@ -554,7 +554,10 @@ mod tests {
         // A token-shaped `sub` is shown as a digest.
         let (_, now) =
             another_account(&alice, (Some("00u1abcd2EFGH3ijk4x7yz"), Some("bob"))).unwrap();
-        assert!(now.contains("sub digest ") && !now.contains("00u1abcd"), "{now}");
+        assert!(
+            now.contains("sub digest ") && !now.contains("00u1abcd"),
+            "{now}"
+        );
         // A new login that names no `sub` is not taken for one that did
         // (issue 16 F1: the ID token was stripped from the answer).
         assert!(another_account(&alice, (None, None)).is_some());

@@ -65,11 +65,10 @@ pub fn get(
     // the refresh token is never sent unguarded.
     let refused = std::cell::RefCell::new(None);
     let take = |files: Option<&FileStore>| {
-        grant_lock(files, settings, registry, cx.keychain_timeout)
-            .unwrap_or_else(|e| {
-                *refused.borrow_mut() = Some(e);
-                None
-            })
+        grant_lock(files, settings, registry, cx.keychain_timeout).unwrap_or_else(|e| {
+            *refused.borrow_mut() = Some(e);
+            None
+        })
     };
     let busy = || match refused.borrow_mut().take() {
         Some(e) => e.context(format!(

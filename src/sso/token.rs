@@ -483,8 +483,10 @@ mod tests {
         };
         assert!(checked_claims(None, &device).unwrap().is_none());
         // One that comes is checked as ever.
-        let wrong = id_token(serde_json::json!({"iss": "https://idp.example", "aud": "cli",
-            "exp": 1_000_000, "nonce": "other"}));
+        let wrong = id_token(
+            serde_json::json!({"iss": "https://idp.example", "aud": "cli",
+            "exp": 1_000_000, "nonce": "other"}),
+        );
         assert!(checked_claims(Some(&wrong), &check).is_err());
     }
 }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use super::paths::{cargo_home, in_dir, is_this_program};
 use crate::cargo_files::MAX_CONFIG_BYTES;
-use crate::fs::{Owner, ReadError};
 use crate::env::{Environment, ProcessEnv};
+use crate::fs::{Owner, ReadError};
 use crate::registry::{CRATES_IO, env_mangle};
 
 /// Where a setting Cargo uses came from.

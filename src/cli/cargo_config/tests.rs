@@ -140,7 +140,10 @@ fn unreadable_config_files_are_problems_and_missing_ones_are_not() {
     assert!(read_toml(dir.path(), anyone, &mut problems).is_none());
     assert_eq!(problems.len(), 2, "{problems:?}");
     assert!(problems[0].ends_with("is not UTF-8 text"), "{problems:?}");
-    assert!(problems[1].contains("is not a regular file"), "{problems:?}");
+    assert!(
+        problems[1].contains("is not a regular file"),
+        "{problems:?}"
+    );
     assert!(!problems.iter().any(|p| p.contains("secret")));
 }
 
@@ -160,7 +163,8 @@ fn cargo_config_files_are_read_without_hanging_within_a_size_and_the_trusted_one
     assert!(read_toml(&fifo, crate::fs::Owner::Anyone, &mut problems).is_none());
     let big = dir.path().join("big.toml");
     let file = fs::File::create(&big).unwrap();
-    file.set_len(crate::cargo_files::MAX_CONFIG_BYTES + 1).unwrap();
+    file.set_len(crate::cargo_files::MAX_CONFIG_BYTES + 1)
+        .unwrap();
     assert!(TomlFile::load(&big).is_err());
     assert!(read_toml(&big, crate::fs::Owner::Anyone, &mut problems).is_none());
     assert_eq!(problems.len(), 2, "{problems:?}");
