@@ -211,7 +211,8 @@ impl Store<'_> {
             Store::File(f) => {
                 let name = format!("{key}.json");
                 let there = f.read_private("tokens", &name).is_some();
-                f.remove_private("tokens", &name);
+                // An access token: best effort (it expires by itself).
+                let _ = f.remove_private("tokens", &name);
                 Ok(there)
             }
             Store::Keychain(k, timeout) => {
@@ -240,29 +241,56 @@ impl FileStore {
         Ok(FileStore::at(dir))
     }
 
-    /// This user's folder for locks that must hold whatever cache folder a
-    /// process uses (`$CARGO_CREDENTIAL_CORP_CACHE_DIR`): on Unix
+    /// This user's folder for locks (and what goes with them) that must
+    /// hold whatever cache folder a process uses
+    /// (`$CARGO_CREDENTIAL_CORP_CACHE_DIR`): on Unix
     /// `$XDG_RUNTIME_DIR/cargo-credential-corp` when that variable holds an
-    /// absolute path, else `<temp dir>/cargo-credential-corp-<uid>`; on
-    /// other systems `<temp dir>/cargo-credential-corp` (a per-user temp
-    /// dir). Created 0700; `None` when it is a symlink, not a folder, or not
-    /// owned by this user and private (another user may have made it first).
-    pub fn user_locks() -> Option<FileStore> {
+    /// absolute path and the folder can be had, else
+    /// `<temp dir>/cargo-credential-corp-<uid>`; on other systems
+    /// `<temp dir>/cargo-credential-corp` (a per-user temp dir). Created
+    /// 0700. An error, naming the folder and what to do, when the last one
+    /// cannot be had: a symlink, not a folder, or not this user's and
+    /// private (another user may have made it first).
+    pub fn user_locks() -> anyhow::Result<FileStore> {
         let runtime = std::env::var_os("XDG_RUNTIME_DIR")
             .map(PathBuf::from)
             .filter(|d| cfg!(unix) && d.is_absolute());
-        let dir = match runtime {
-            Some(d) => d.join("cargo-credential-corp"),
-            None => std::env::temp_dir().join(per_user("cargo-credential-corp")),
-        };
-        FileStore::private_at(dir)
+        FileStore::user_locks_in(
+            runtime.map(|d| d.join("cargo-credential-corp")),
+            std::env::temp_dir().join(per_user("cargo-credential-corp")),
+        )
     }
 
-    /// A store in `dir`, created 0700 if missing; `None` unless it is a
-    /// folder (not a symlink) owned by this user and private.
-    fn private_at(dir: PathBuf) -> Option<FileStore> {
-        files::open_dir(&dir, true).ok()?;
-        Some(FileStore::at(dir))
+    /// [`FileStore::user_locks`] with its two candidates.
+    fn user_locks_in(runtime: Option<PathBuf>, temp: PathBuf) -> anyhow::Result<FileStore> {
+        // The runtime folder itself is never created (a stale variable).
+        if let Some(dir) = runtime.filter(|d| d.parent().is_some_and(Path::is_dir)) {
+            match files::open_dir(&dir, true) {
+                Ok(_) => return Ok(FileStore::at(dir)),
+                Err(e) => crate::trace::debug(|| {
+                    format!(
+                        "the lock folder {} cannot be used ({e}); trying the temporary folder",
+                        dir.display()
+                    )
+                }),
+            }
+        }
+        match files::open_dir(&temp, true) {
+            Ok(_) => Ok(FileStore::at(temp)),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(anyhow::anyhow!(
+                "this user's lock folder {} is not this user's private folder (a symlink, or \
+                 another user's, or open to others: another user may have created it first). It \
+                 keeps two cargo processes from sending the same single sign-on at once, so \
+                 nothing is sent without it: remove it, or set XDG_RUNTIME_DIR to a private \
+                 folder of yours",
+                temp.display()
+            )),
+            Err(e) => Err(anyhow::anyhow!(
+                "this user's lock folder {} cannot be created ({e}); set XDG_RUNTIME_DIR to a \
+                 private folder of yours",
+                temp.display()
+            )),
+        }
     }
 
     /// A store in `dir`.
@@ -317,15 +345,27 @@ impl FileStore {
             files::rename(&dir, &tmp, name)
         };
         write().map_err(|e| {
-            files::remove(&dir, &tmp);
+            let _ = files::remove(&dir, &tmp);
             anyhow::anyhow!("cannot write the cache in {}: {e}", path.display())
         })
     }
 
-    /// Removes the file `name` in the sub-folder `folder`, if there.
-    pub fn remove_private(&self, folder: &str, name: &str) {
-        if let Ok(dir) = files::open_dir(&self.dir.join(folder), false) {
-            files::remove(&dir, name);
+    /// Removes the file `name` in the sub-folder `folder`: `Ok(true)` when
+    /// it was there and is gone, `Ok(false)` when it was not there, an error
+    /// when it is still there (or may be). The folder is opened without
+    /// following a symlink but also when it is no longer private: a file
+    /// that must go (a spent login) goes even from a folder whose mode was
+    /// changed, which is when it can no longer be replaced.
+    pub fn remove_private(&self, folder: &str, name: &str) -> anyhow::Result<bool> {
+        let path = self.dir.join(folder);
+        let removed = files::open_dir_to_remove(&path).and_then(|dir| files::remove(&dir, name));
+        match removed {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(anyhow::anyhow!(
+                "cannot remove {}: {e}",
+                path.join(name).display()
+            )),
         }
     }
 
@@ -473,8 +513,22 @@ mod files {
         Ok(rustix::fs::renameat(dir, from, dir, to)?)
     }
 
-    pub(super) fn remove(dir: &File, name: &str) {
-        let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+    /// The folder `path` to remove an entry of: not through a symlink, but
+    /// whoever owns it (an unlink there is refused by the system if not
+    /// allowed).
+    pub(super) fn open_dir_to_remove(path: &Path) -> io::Result<File> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        match rustix::fs::open(path, flags, Mode::empty()) {
+            Ok(fd) => Ok(File::from(fd)),
+            Err(e) if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOTDIR => {
+                Err(io::ErrorKind::PermissionDenied.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(super) fn remove(dir: &File, name: &str) -> io::Result<()> {
+        Ok(rustix::fs::unlinkat(dir, name, AtFlags::empty())?)
     }
 }
 
@@ -518,8 +572,12 @@ mod files {
         fs::rename(dir.join(from), dir.join(to))
     }
 
-    pub(super) fn remove(dir: &Path, name: &str) {
-        let _ = fs::remove_file(dir.join(name));
+    pub(super) fn open_dir_to_remove(path: &Path) -> io::Result<PathBuf> {
+        open_dir(path, false)
+    }
+
+    pub(super) fn remove(dir: &Path, name: &str) -> io::Result<()> {
+        fs::remove_file(dir.join(name))
     }
 }
 
@@ -529,20 +587,41 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
+    fn a_lock_folder_that_is_not_this_users_is_refused_saying_so() {
+        // issue 16 F6: no quiet fall back to the cache folder's lock.
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let temp = dir.path().join("cargo-credential-corp-1000");
+        // An unusable runtime folder: the temporary folder's is used.
+        let gone = Some(dir.path().join("run-gone").join("cargo-credential-corp"));
+        let store = FileStore::user_locks_in(gone.clone(), temp.clone()).unwrap();
+        assert_eq!(store.dir, temp);
+        // Made first by someone else (here: open to others): refused.
+        fs::set_permissions(&temp, fs::Permissions::from_mode(0o777)).unwrap();
+        let e = FileStore::user_locks_in(gone, temp.clone()).unwrap_err();
+        let e = format!("{e:#}");
+        assert!(
+            e.contains(&temp.display().to_string()) && e.contains("remove it"),
+            "{e}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
     fn the_user_lock_folder_is_used_only_when_private_and_not_a_symlink() {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
         let fresh = dir.path().join("fresh");
-        assert!(FileStore::private_at(fresh.clone()).is_some());
+        assert!(FileStore::user_locks_in(None, fresh.clone()).is_ok());
         let mode = fs::metadata(&fresh).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
         let open = dir.path().join("open");
         fs::create_dir(&open).unwrap();
         fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).unwrap();
-        assert!(FileStore::private_at(open).is_none());
+        assert!(FileStore::user_locks_in(None, open).is_err());
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&fresh, &link).unwrap();
-        assert!(FileStore::private_at(link).is_none());
+        assert!(FileStore::user_locks_in(None, link).is_err());
     }
 
     fn entry(token: &str, obtained_at: i64, expires_at: i64) -> Entry {

@@ -6,6 +6,10 @@
 use std::path::{Path, PathBuf};
 
 /// Cargo's home: `$CARGO_HOME` (a relative one from the current
+/// The most bytes of one of Cargo's config files that is read: a config
+/// file is a few KiB; one past this is refused, never read whole.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 /// directory, as in Cargo), else `~/.cargo`; `None` without either.
 pub fn cargo_home() -> Option<PathBuf> {
     let cwd = || std::env::current_dir().unwrap_or_default();

@@ -722,15 +722,18 @@ fn with_an_idp_that_matches_redirect_uris_exactly_the_timeout_says_to_pin_the_po
 #[test]
 #[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
 fn the_browser_launcher_gets_no_token_or_secret_variable_of_any_table() {
-    // Another registry's `env`, another table's `client-secret-env`, the
-    // AWS secrets and Cargo's token variables (issue 16 R14).
+    // Another registry's `env`, another table's `client-secret-env` and
+    // `identity-env`, the AWS secrets, and Cargo's token and secret key
+    // variables (issue 16 R14, F5).
     let (idp, _index, _keyring, mut home, index) = sign_in_world(&[], "login-timeout-secs = 30\n");
     home.corp_config(&format!(
         "{}\n[registries.other]\nindex = \"sparse+https://other.example/index/\"\n\
          env = [\"OTHER_REGISTRY_TOKEN\"]\n\n\
          [registries.ci-only.oidc]\nissuer = \"https://idp.example\"\n\
          client-auth = \"client-secret-post\"\nclient-id = \"ci\"\n\
-         client-secret-env = \"CI_CLIENT_SECRET\"\n",
+         client-secret-env = \"CI_CLIENT_SECRET\"\n\n\
+         [registries.ci-env.oidc]\nissuer = \"https://idp.example\"\nclient-id = \"ci\"\n\
+         identity = \"env\"\nidentity-env = \"MY_CI_ID_TOKEN\"\n",
         sso_config(&index, &idp, "login-timeout-secs = 30\n").replacen(
             "\n\n",
             "\nenv = [\"OWN_REGISTRY_TOKEN\"]\n\n",
@@ -748,6 +751,18 @@ fn the_browser_launcher_gets_no_token_or_secret_variable_of_any_table() {
         (
             "CARGO_REGISTRIES_OTHER_TOKEN",
             "cargo-other-5a4b3c2d1e0f9a8b",
+        ),
+        // issue 16 F5: a table's `identity-env`, GitLab's default ID token
+        // variable, Cargo's asymmetric-token secret keys.
+        ("MY_CI_ID_TOKEN", "ci-id-token-2b3c4d5e6f7a8b9c0d1e"),
+        (
+            "CARGO_REGISTRY_ID_TOKEN",
+            "gitlab-id-token-7c6b5a4f3e2d1c0b",
+        ),
+        ("CARGO_REGISTRY_SECRET_KEY", "k3.secret.AbCdEf0123456789xyz"),
+        (
+            "CARGO_REGISTRIES_MY_PRIVATE_SECRET_KEY",
+            "k3.secret.ZyXwVu9876543210abc",
         ),
     ];
     for (name, value) in secrets {
@@ -794,13 +809,16 @@ fn a_sign_in_as_another_account_is_kept_only_when_confirmed_and_the_url_stays_ou
     let mut pty = home.cargo_on_terminal(home.root(), &["login", "--registry", REGISTRY]);
     let question = pty.wait_for("[y/N]", TERMINAL);
     assert!(
-        question.contains("as bob") && question.contains("alice"),
+        question.contains("as \"bob\" (sub \"bob\")") && question.contains("\"alice\""),
         "{question}"
     );
     pty.type_line("n");
     let (ok, refused) = pty.finish(TERMINAL);
     assert!(!ok, "{refused}");
-    assert!(refused.contains("alice's login is kept"), "{refused}");
+    assert!(
+        refused.contains("the login of \"alice\" (sub \"alice\") is kept"),
+        "{refused}"
+    );
     assert_eq!(account(&keyring), "alice");
     assert!(idp.introspect_active(&refresh_token(&keyring, &index, &idp)));
 
@@ -833,6 +851,53 @@ fn a_sign_in_as_another_account_is_kept_only_when_confirmed_and_the_url_stays_ou
         );
     }
     no_leaks(&idp, &mut home, &[&as_alice, &question, &refused, &as_bob]);
+}
+
+#[test]
+#[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
+fn a_sign_in_whose_url_lost_openid_is_refused_and_the_stored_login_kept() {
+    // issue 16 F1: someone who saw the sign-in URL strips `openid` and the
+    // nonce from it and signs in as themselves; the IdP then answers with
+    // no ID token, so there is no nonce to check and no account to compare.
+    let (idp, _index, keyring, mut home, index) = sign_in_world(&[], "login-timeout-secs = 30\n");
+    let (ok, as_alice) = browser_login(&mut home, "");
+    assert!(ok, "{as_alice}");
+    let alice = refresh_token(&keyring, &index, &idp);
+    let start = Instant::now();
+    let (ok, stripped) = browser_login(&mut home, "--drop-openid --login mallory");
+    failed_with(ok, &stripped, "without an ID token", start);
+    assert!(stripped.contains("nothing was stored"), "{stripped}");
+    let kept = stored_login(&keyring, &index, &idp).expect("a stored login");
+    assert_eq!(kept["subject"], "alice");
+    assert!(refresh_token(&keyring, &index, &idp) == alice);
+    assert!(idp.introspect_active(&alice), "alice's login was revoked");
+    no_leaks(&idp, &mut home, &[&as_alice, &stripped]);
+}
+
+#[test]
+#[ignore = "e2e: needs the test IdP and gnome-keyring; run scripts/test.sh"]
+fn with_an_unusable_runtime_folder_the_sign_in_url_still_stays_out_of_argv() {
+    // issue 16 F2: `$XDG_RUNTIME_DIR` set but missing (inherited through
+    // `su`, or stale): the private page goes to the temporary folder.
+    let (idp, _index, keyring, mut home, index) = sign_in_world(&[], "login-timeout-secs = 30\n");
+    let argv_log = home.root().join("browser.argv");
+    let gone = home.root().join("run-user-4242-gone");
+    home.env("BROWSER_ARGV_LOG", &argv_log.display().to_string())
+        .env("XDG_RUNTIME_DIR", &gone.display().to_string());
+    let (ok, login) = browser_login(&mut home, "");
+    assert!(ok, "{login}");
+    assert!(stored_login(&keyring, &index, &idp).is_some());
+    let argv = std::fs::read_to_string(&argv_log).unwrap();
+    assert!(
+        !argv.contains("state=") && !argv.contains("code_challenge="),
+        "the sign-in URL is in the launcher's argv:\n{argv}"
+    );
+    assert_eq!(
+        argv.lines().filter(|l| l.ends_with(".html")).count(),
+        1,
+        "{argv}"
+    );
+    no_leaks(&idp, &mut home, &[&login, &argv]);
 }
 
 /// A login as `cargo login` leaves it, made without cargo or a registry:
@@ -1066,7 +1131,7 @@ fn a_rotated_refresh_token_that_cannot_be_kept_leaves_the_spent_one_unsent() {
     );
     assert!(
         out.stderr
-            .contains("is recorded in the cache folder as spent: it will not be sent again")
+            .contains("is recorded as spent: it will not be sent again")
             && !out.stderr.contains("the login was removed"),
         "{}",
         out.describe()

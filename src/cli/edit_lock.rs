@@ -49,7 +49,12 @@ impl EditLock {
             #[cfg(unix)]
             {
                 use std::os::unix::fs::OpenOptionsExt as _;
-                options.mode(0o600);
+                // A lock file a cloned repository committed as a symlink is
+                // not followed (no empty file created where it points), and
+                // a FIFO there does not block.
+                options.mode(0o600).custom_flags(
+                    (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
+                );
             }
             let file = options
                 .open(&path)
@@ -108,6 +113,21 @@ fn still_there(_file: &fs::File, path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_lock_file_planted_as_a_symlink_is_not_followed() {
+        // review-16 N-c: `.cargo/.config.toml.lock` committed as a link.
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("config.toml");
+        let pointed = dir.path().join("elsewhere");
+        std::os::unix::fs::symlink(&pointed, dir.path().join(".config.toml.lock")).unwrap();
+        assert!(EditLock::acquire(&target).is_err());
+        assert!(
+            !pointed.exists(),
+            "a file was created where the link points"
+        );
+    }
 
     #[test]
     fn an_edit_lock_waits_for_the_one_held_and_leaves_nothing_behind() {

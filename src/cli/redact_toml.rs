@@ -1,7 +1,8 @@
 //! What `setup`'s diff hides in the lines of a TOML file it shows, the
 //! context lines around a change included: `token` and `secret-key`
-//! values, every value of Cargo's `[env]` table, and the user-info of URLs
-//! (a proxy's password).
+//! values (every line of one that spans lines), every value of Cargo's
+//! `[env]` table, and what comes before the last `@` of any string value or
+//! URL (a proxy's user-info and password, with a scheme or without).
 
 /// How a line of a TOML text is shown by [`diff`](super::cargo_config::diff).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +14,9 @@ pub enum Place {
     Env,
     /// Inside a value of the `[env]` table that spans lines.
     EnvValue,
+    /// Inside a `token` or `secret-key` value that spans lines (a
+    /// multi-line string).
+    SecretValue,
 }
 
 /// For each line of a TOML text: where it is ([`Place`]). A value that
@@ -20,6 +24,8 @@ pub enum Place {
 /// that nothing in it is taken for a key or a table header.
 pub fn env_lines(lines: &[&str]) -> Vec<Place> {
     let mut in_env = false;
+    // Whether the value still open is a secret's (`token = """…`).
+    let mut secret_open = false;
     let mut scan = Scan::default();
     lines
         .iter()
@@ -29,10 +35,13 @@ pub fn env_lines(lines: &[&str]) -> Vec<Place> {
             if continued {
                 return if in_env {
                     Place::EnvValue
+                } else if secret_open {
+                    Place::SecretValue
                 } else {
                     Place::Other
                 };
             }
+            secret_open = scan.open() && redact_value(line) != *line;
             if let Some(name) = table_header(line) {
                 in_env = name == "env" || name.starts_with("env.");
                 // The header itself holds no value.
@@ -132,9 +141,9 @@ fn table_header(line: &str) -> Option<String> {
 /// and every value of the `[env]` table (`place`: where the line is;
 /// `env.NAME = …` and `env = { … }` are caught here) as `[redacted]`.
 pub fn redact_line(line: &str, place: Place) -> String {
-    let line = redact_userinfo(&redact_value(line));
+    let line = redact_userinfo(&redact_at_strings(&redact_value(line)));
     let trimmed = line.trim_start();
-    if place == Place::EnvValue {
+    if matches!(place, Place::EnvValue | Place::SecretValue) {
         let indent = &line[..line.len() - trimmed.len()];
         return format!("{indent}[redacted]");
     }
@@ -157,6 +166,65 @@ pub fn redact_line(line: &str, place: Place) -> String {
         // The rest of a value that spans lines.
         _ => format!("{indent}[redacted]"),
     }
+}
+
+/// `line` with every one-line string value that holds an `@` shown as
+/// `***@` and what follows its last `@` (the scheme kept, if any): a
+/// proxy's user-info in libcurl's form without a scheme (`user:pass@host`),
+/// and passwords with `"`, `'` or `\` in them, which end a URL for
+/// [`redact_userinfo`]. The string is read as TOML reads it (escapes in
+/// `"…"`), so its end is found whatever it holds.
+fn redact_at_strings(line: &str) -> String {
+    let hide = |content: &str| -> String {
+        let Some(at) = content.rfind('@') else {
+            return content.to_owned();
+        };
+        match content[..at].find("://") {
+            Some(s) => format!("{}***{}", &content[..s + 3], &content[at..]),
+            None => format!("***{}", &content[at..]),
+        }
+    };
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(c) = rest.chars().next() {
+        if c == '#' || rest.starts_with("\"\"\"") || rest.starts_with("'''") {
+            // A comment (URLs in it: redact_userinfo), or a multi-line
+            // string (followed by env_lines).
+            break;
+        }
+        if c != '"' && c != '\'' {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        let body = &rest[1..];
+        let mut end = None;
+        let mut escaped = false;
+        for (i, ch) in body.char_indices() {
+            if c == '"' && ch == '\\' && !escaped {
+                escaped = true;
+                continue;
+            }
+            if ch == c && !escaped {
+                end = Some(i);
+                break;
+            }
+            escaped = false;
+        }
+        let Some(end) = end else {
+            // Not closed on this line: what is left is hidden if it may be
+            // user-info.
+            out.push(c);
+            out.push_str(&hide(body));
+            return out;
+        };
+        out.push(c);
+        out.push_str(&hide(&body[..end]));
+        out.push(c);
+        rest = &body[end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `line` with the user-info of every URL in it (`scheme://user:pass@host`)
@@ -236,6 +304,24 @@ mod tests {
             ("env.SECRET = \"s\"", "env.SECRET = [redacted]"),
             ("env = { A = \"s\" }", "env = [redacted]"),
             ("environment = 1", "environment = 1"),
+            // issue 16 F4: no scheme (libcurl's form), `"` in a literal
+            // string, an escaped backslash.
+            (
+                "proxy = \"alice:S3cretProxyPw@proxy.corp.example:3128\"",
+                "proxy = \"***@proxy.corp.example:3128\"",
+            ),
+            (
+                "proxy = 'http://alice:Pw\"Secret-Part2@proxy.corp.example:3128'",
+                "proxy = 'http://***@proxy.corp.example:3128'",
+            ),
+            (
+                "proxy = \"http://alice:pw\\\\Secret2@proxy.corp.example:3128\"",
+                "proxy = \"http://***@proxy.corp.example:3128\"",
+            ),
+            (
+                "proxy = \"http://alice:p\\\"w@proxy:1\" # x",
+                "proxy = \"http://***@proxy:1\" # x",
+            ),
         ] {
             assert_eq!(redact_line(line, Place::Other), want, "{line}");
         }
@@ -269,6 +355,37 @@ mod tests {
                 "default = \"corp\"",
                 "[env.X]",
                 "value = [redacted]",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_line_of_a_multi_line_secret_is_redacted() {
+        // issue 16 F4: only `[env]` values were followed across lines.
+        let text = "[registry]\ntoken = \"\"\"\nline-two-secret\nline-three\"\"\"\n\
+                    default = \"corp\"\n[registries.x]\nsecret-key = '''\nk4.secret.abc\n'''\n\
+                    description = \"\"\"\nplain\n\"\"\"\n";
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        let shown: Vec<String> = lines
+            .iter()
+            .zip(env_lines(&lines))
+            .map(|(l, e)| redact_line(l.trim_end(), e))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "[registry]",
+                "token = [redacted]",
+                "[redacted]",
+                "[redacted]",
+                "default = \"corp\"",
+                "[registries.x]",
+                "secret-key = [redacted]",
+                "[redacted]",
+                "[redacted]",
+                "description = \"\"\"",
+                "plain",
+                "\"\"\"",
             ]
         );
     }

@@ -10,19 +10,49 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// Whether `c` must not reach a terminal as itself: C0 and C1 controls,
-/// DEL, bidi controls (U+061C, U+200E, U+200F, U+202A–U+202E,
-/// U+2066–U+2069) and zero-width characters (U+200B–U+200D, U+2060,
-/// U+FEFF).
+/// DEL, every format character (Unicode's `Cf`: bidi controls, zero-width
+/// characters, the soft hyphen, tag characters U+E0000–U+E007F, …), the
+/// line and paragraph separators U+2028 and U+2029, and characters drawn as
+/// nothing (Hangul fillers, variation selectors, the combining grapheme
+/// joiner).
 pub fn hidden(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{061C}'
+            // Format characters (Cf), as of Unicode 16.
+            '\u{00AD}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{061C}'
+                | '\u{06DD}'
+                | '\u{070F}'
+                | '\u{0890}'..='\u{0891}'
+                | '\u{08E2}'
+                | '\u{180E}'
                 | '\u{200B}'..='\u{200F}'
                 | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'
-                | '\u{2066}'..='\u{2069}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
                 | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{110BD}'
+                | '\u{110CD}'
+                | '\u{13430}'..='\u{1343F}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0001}'
+                | '\u{E0020}'..='\u{E007F}'
+                // Line and paragraph separators (Zl, Zp).
+                | '\u{2028}'..='\u{2029}'
+                // Drawn as nothing: Hangul fillers, the combining grapheme
+                // joiner, variation selectors.
+                | '\u{115F}'..='\u{1160}'
+                | '\u{3164}'
+                | '\u{FFA0}'
+                | '\u{034F}'
+                | '\u{180B}'..='\u{180D}'
+                | '\u{180F}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{E0100}'..='\u{E01EF}'
         )
 }
 
@@ -62,7 +92,10 @@ pub fn json_safe(json: &str) -> Cow<'_, str> {
             if matches!(c, '\n' | '\r' | '\t') {
                 out.push(c);
             } else {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
+                // Beyond U+FFFF (tag characters): a UTF-16 surrogate pair.
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
             }
         } else {
             out.push(c);
@@ -95,13 +128,18 @@ mod tests {
             assert!(!out.contains(c), "{c:?}");
             assert_eq!(out, format!("x\\u{{{:x}}}y", u32::from(c)));
         }
+        // review-16 N-b: invisible characters beyond the zero-width ones.
+        assert_eq!(
+            shown("x\u{ad}\u{2028}\u{E0041}\u{115f}\u{3164}\u{fe0f}.example"),
+            "x\\u{ad}\\u{2028}\\u{e0041}\\u{115f}\\u{3164}\\u{fe0f}.example"
+        );
         // Other non-ASCII text is left alone.
         assert_eq!(shown("Zürich → 東京"), "Zürich → 東京");
     }
 
     #[test]
     fn json_keeps_the_value_and_loses_the_characters() {
-        let value = "i\u{202e}x\u{200b}\u{7f}\u{85}\u{1b}";
+        let value = "i\u{202e}x\u{200b}\u{7f}\u{85}\u{1b}\u{e0041}\u{2028}";
         let json = serde_json::to_string_pretty(&serde_json::json!({ "index": value })).unwrap();
         let safe = json_safe(&json);
         assert!(!safe.chars().any(|c| hidden(c) && c != '\n'), "{safe}");

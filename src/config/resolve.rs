@@ -29,20 +29,32 @@ pub(super) fn policy_of(layers: &[Layer]) -> Option<(Policy, String)> {
     Some((policy, origins))
 }
 
-/// The names of the variables that tables of any layer read secrets
-/// from: every `env` entry and `client-secret-env`.
+/// Variables that hold a CI job's secrets whatever the configuration says:
+/// GitLab's default ID token variable, GitHub's ID token request token, and
+/// GitLab's job token and (older) job JWTs.
+const CI_SECRET_VARS: [&str; 5] = [
+    crate::oidc::identity::GITLAB_DEFAULT_VAR,
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "CI_JOB_TOKEN",
+    "CI_JOB_JWT",
+    "CI_JOB_JWT_V2",
+];
+
+/// The names of the variables that hold secrets the provider may read:
+/// every `env` entry, `client-secret-env` and `identity-env` of the tables
+/// of any layer, and [`CI_SECRET_VARS`].
 pub(super) fn secret_vars(layers: &[Layer]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
+    let mut names: Vec<String> = CI_SECRET_VARS.iter().map(|v| (*v).to_owned()).collect();
     for layer in layers {
         for table in std::iter::once(&layer.file.defaults).chain(layer.file.registries.values()) {
             names.extend(table.env.iter().flatten().cloned());
-            if let Some(crate::oidc::settings::ClientSecretSource::Env(var)) = table
-                .oidc_valid
-                .as_ref()
-                .and_then(|o| o.client_secret.as_ref())
-            {
+            let Some(oidc) = table.oidc_valid.as_ref() else {
+                continue;
+            };
+            if let Some(crate::oidc::settings::ClientSecretSource::Env(var)) = &oidc.client_secret {
                 names.push(var.clone());
             }
+            names.extend(oidc.identity_env.iter().cloned());
         }
     }
     names.sort();

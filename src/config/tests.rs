@@ -900,3 +900,27 @@ fn trusted_publishing_for_another_index_needs_each_of_index_endpoint_and_audienc
         }
     }
 }
+
+#[test]
+fn every_secret_variable_of_every_table_is_kept_from_launched_programs() {
+    // issue 16 F5: another table's `identity-env` reached the browser.
+    let c = Config::from_texts(&[(
+        "u.toml",
+        "[registries.corp]\nindex = \"sparse+https://r.example/api/v1/crates/\"\n\
+         env = [\"CORP_TOKEN\"]\n\
+         [registries.ci.oidc]\nissuer = \"https://i\"\nidentity = \"env\"\n\
+         identity-env = \"MY_CI_ID_TOKEN\"\nclient-auth = \"client-secret-post\"\n\
+         client-id = \"ci\"\nclient-secret-env = \"CI_CLIENT_SECRET\"\n",
+    )])
+    .unwrap();
+    let s = c.settings_for(&reg(Some("corp"), IDX)).unwrap().unwrap();
+    for name in [
+        "CORP_TOKEN",
+        "MY_CI_ID_TOKEN",
+        "CI_CLIENT_SECRET",
+        crate::oidc::identity::GITLAB_DEFAULT_VAR,
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    ] {
+        assert!(s.secret_vars.iter().any(|v| v == name), "{name}");
+    }
+}

@@ -71,12 +71,31 @@ pub fn client_basic(req: RequestBuilder, user: &str, secret: &Token) -> RequestB
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(pair.as_bytes())
     ));
-    req.header(reqwest::header::AUTHORIZATION, header.as_str())
+    sensitive_header(
+        req,
+        reqwest::header::AUTHORIZATION.as_str(),
+        header.as_str(),
+    )
 }
 
 /// `req` with the header `name` set to `secret`.
 pub fn header(req: RequestBuilder, name: &'static str, secret: &Token) -> RequestBuilder {
-    req.header(name, secret.expose())
+    sensitive_header(req, name, secret.expose())
+}
+
+/// `req` with the header `name` set to `value`, marked sensitive (as
+/// `bearer_auth` marks its own): HTTP/2 never indexes it (HPACK), and
+/// `Debug` of the request shows `Sensitive`, not the value. A value that
+/// cannot be a header is left to the request builder, which fails the
+/// request at send without showing it.
+fn sensitive_header(req: RequestBuilder, name: &'static str, value: &str) -> RequestBuilder {
+    match reqwest::header::HeaderValue::from_str(value) {
+        Ok(mut value) => {
+            value.set_sensitive(true);
+            req.header(name, value)
+        }
+        Err(_) => req.header(name, value),
+    }
 }
 
 /// The SigV4 headers (`authorization`, `x-amz-date`,
@@ -145,5 +164,22 @@ mod tests {
         let parsed: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(parsed["jwt"], "a b&c=d/é");
         assert_eq!(parsed["slug"], "q\"");
+    }
+
+    #[test]
+    fn secret_headers_are_marked_sensitive() {
+        // review-16 N-c: only `bearer` marked its header.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::blocking::Client::new();
+        let t = Token::new("s3cr3t-header-value".into());
+        let sent = |req: RequestBuilder, name: &str| {
+            let req = req.build().unwrap();
+            req.headers()[name].is_sensitive()
+        };
+        let get = || client.get("http://127.0.0.1:9/");
+        assert!(sent(bearer(get(), &t), "authorization"));
+        assert!(sent(client_basic(get(), "id", &t), "authorization"));
+        assert!(sent(header(get(), "authorization", &t), "authorization"));
+        assert!(sent(header(get(), "x-api-key", &t), "x-api-key"));
     }
 }

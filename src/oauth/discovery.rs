@@ -140,7 +140,7 @@ pub fn metadata(
 /// Drops the cached document of `issuer`, if any.
 pub fn forget_issuer(issuer: &str, files: Option<&FileStore>) {
     if let Some(files) = files {
-        files.remove_private(FOLDER, &file_name(issuer));
+        let _ = files.remove_private(FOLDER, &file_name(issuer));
     }
 }
 

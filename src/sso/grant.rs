@@ -66,6 +66,8 @@ pub struct Grants<'a> {
     timeout: Duration,
     files: Option<FileStore>,
     item: String,
+    /// The login's lock name, which its records are named by.
+    lock_key: String,
 }
 
 impl<'a> Grants<'a> {
@@ -78,12 +80,14 @@ impl<'a> Grants<'a> {
         files: Option<FileStore>,
     ) -> Self {
         let item = item(settings, registry);
+        let lock_key = super::grant_key(settings, registry, files.as_ref());
         Grants {
             settings,
             keychain,
             timeout,
             files,
             item,
+            lock_key,
         }
     }
 
@@ -102,10 +106,11 @@ impl<'a> Grants<'a> {
         }
     }
 
-    /// What the cache folder remembers about this login
-    /// ([`Records`]).
+    /// What is remembered about this login ([`Records`]): beside its lock
+    /// in this user's lock folder, and in the cache folder.
     pub fn records(&self) -> Records {
-        Records::new(self.files.clone(), &self.item)
+        let places = FileStore::user_locks().ok().into_iter();
+        Records::new(places.chain(self.files.clone()).collect(), &self.lock_key)
     }
 
     fn file_name(&self) -> String {
@@ -197,12 +202,12 @@ impl<'a> Grants<'a> {
                     Err(anyhow!(e)).context("could not remove the SSO login from the OS keychain")
                 }
             },
-            GrantStore::File => {
-                let files = self.files()?;
-                let there = files.read_private(FOLDER, &self.file_name()).is_some();
-                files.remove_private(FOLDER, &self.file_name());
-                Ok(there)
-            }
+            // Whether the file is gone, truly: a login said to be removed
+            // is never sent again, so a failed unlink is an error.
+            GrantStore::File => self
+                .files()?
+                .remove_private(FOLDER, &self.file_name())
+                .context("could not remove the SSO login's file"),
         }
     }
 }

@@ -190,18 +190,62 @@ pub fn choose(
 /// A private page that sends the browser on to the sign-in URL, so that the
 /// URL (with `state` and the PKCE challenge) is not in the launcher's argv,
 /// which every local user can read: a 0600 file in a fresh 0700 folder of
-/// the user's runtime folder (else the temporary folder), removed with its
-/// folder when dropped (after the sign-in).
+/// the user's runtime folder, else (unset, missing, not this user's: an
+/// `$XDG_RUNTIME_DIR` inherited through `su`) the temporary folder, removed
+/// with its folder when dropped (after the sign-in).
 pub struct LaunchPage {
     dir: std::path::PathBuf,
     file: std::path::PathBuf,
 }
 
 impl LaunchPage {
-    /// Writes the page for `url`.
+    /// Writes the page for `url`, in the first folder that takes it.
     pub fn write(url: &str) -> std::io::Result<LaunchPage> {
+        Self::write_in(
+            url,
+            dirs::runtime_dir()
+                .into_iter()
+                .chain([std::env::temp_dir()]),
+        )
+    }
+
+    /// Writes the page for `url` in the first of `bases` where it can be
+    /// written privately; the last error when none can.
+    fn write_in(
+        url: &str,
+        bases: impl IntoIterator<Item = std::path::PathBuf>,
+    ) -> std::io::Result<LaunchPage> {
+        let mut failed = std::io::Error::other("no folder to write it in");
+        for base in bases {
+            match Self::write_at(url, &base) {
+                Ok(page) => return Ok(page),
+                Err(e) => {
+                    crate::trace::debug(|| {
+                        format!("no private sign-in page in {}: {e}", base.display())
+                    });
+                    failed = std::io::Error::new(e.kind(), format!("{}: {e}", base.display()));
+                }
+            }
+        }
+        Err(failed)
+    }
+
+    fn write_at(url: &str, base: &std::path::Path) -> std::io::Result<LaunchPage> {
         use std::io::Write as _;
-        let base = dirs::runtime_dir().unwrap_or_else(std::env::temp_dir);
+        // The base folder is this user's, or sticky (the temporary
+        // folder): nobody else can rename the page's folder away.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            let meta = std::fs::metadata(base)?;
+            let mine = meta.uid() == rustix::process::getuid().as_raw();
+            if !meta.is_dir() || !(mine || meta.mode() & 0o1000 != 0) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    "not this user's folder, nor a sticky one",
+                ));
+            }
+        }
         let name = super::pkce::random(12).map_err(std::io::Error::other)?;
         let dir = base.join(format!("cargo-credential-corp-sign-in-{}", name.as_str()));
         let mut builder = std::fs::DirBuilder::new();
@@ -255,9 +299,10 @@ impl Drop for LaunchPage {
 /// the path of a [`LaunchPage`] rather than its URL. `Ok(())` once a launcher started
 /// and did not fail within a few seconds; it is never killed (it may be the
 /// person's browser) and never waited for longer.
-/// The launcher's environment has no secret variables: Cargo's token
-/// variables, the AWS secrets, and those in `scrub` (every `env` and
-/// `client-secret-env` name of the configuration); see [`scrubbed`].
+/// The launcher's environment has no secret variables: Cargo's token and
+/// secret key variables, the AWS secrets, and those in `scrub` (every
+/// `env`, `client-secret-env` and `identity-env` name of the configuration,
+/// and CI systems' token variables); see [`scrubbed`].
 pub fn open_browser(url: &str, env: &dyn Environment, scrub: &[String]) -> Result<(), String> {
     let mut tried = Vec::new();
     let commands: Vec<Vec<String>> = match set(env, "BROWSER") {
@@ -337,12 +382,14 @@ const AWS_SECRETS: [&str; 3] = [
 ];
 
 /// Whether the variable `key` is kept from a program started for the
-/// person: Cargo's token variables (`CARGO_REGISTRY_TOKEN`,
-/// `CARGO_REGISTRIES_<NAME>_TOKEN`), the AWS secrets, and the names in
-/// `scrub`.
+/// person: Cargo's token and asymmetric-token secret key variables
+/// (`CARGO_REGISTRY_TOKEN`, `CARGO_REGISTRY_SECRET_KEY`,
+/// `CARGO_REGISTRIES_<NAME>_TOKEN`, `CARGO_REGISTRIES_<NAME>_SECRET_KEY`),
+/// the AWS secrets, and the names in `scrub`.
 pub fn scrubbed(key: &str, scrub: &[String]) -> bool {
-    key == "CARGO_REGISTRY_TOKEN"
-        || (key.starts_with("CARGO_REGISTRIES_") && key.ends_with("_TOKEN"))
+    matches!(key, "CARGO_REGISTRY_TOKEN" | "CARGO_REGISTRY_SECRET_KEY")
+        || (key.starts_with("CARGO_REGISTRIES_")
+            && (key.ends_with("_TOKEN") || key.ends_with("_SECRET_KEY")))
         || AWS_SECRETS.contains(&key)
         || scrub.iter().any(|s| s == key)
 }
@@ -394,11 +441,33 @@ mod tests {
     }
 
     #[test]
+    fn the_launch_page_falls_back_when_the_runtime_folder_cannot_take_it() {
+        // issue 16 F2: an `$XDG_RUNTIME_DIR` that is set but missing (or
+        // another user's, after `su`).
+        let fallback = tempfile::tempdir().unwrap();
+        let missing = fallback.path().join("run-user-4242-gone");
+        let page = LaunchPage::write_in(
+            "https://idp.example/auth?state=s",
+            [missing.clone(), fallback.path().to_path_buf()],
+        )
+        .unwrap();
+        assert!(
+            page.path().starts_with(fallback.path()),
+            "{:?}",
+            page.path()
+        );
+        let e = LaunchPage::write_in("https://idp.example/", [missing.clone()]);
+        assert!(e.is_err());
+    }
+
+    #[test]
     fn the_launcher_loses_every_secret_variable() {
         let scrub = ["OTHER_TOKEN".to_owned(), "CI_SECRET".to_owned()];
         for key in [
             "CARGO_REGISTRY_TOKEN",
             "CARGO_REGISTRIES_ANY_NAME_TOKEN",
+            "CARGO_REGISTRY_SECRET_KEY",
+            "CARGO_REGISTRIES_ANY_NAME_SECRET_KEY",
             "AWS_SECRET_ACCESS_KEY",
             "AWS_SESSION_TOKEN",
             "AWS_SECURITY_TOKEN",

@@ -115,30 +115,29 @@ pub fn login(
             )?
         }
     };
-    // An ID token is checked before anything is kept; a refused one leaves
-    // no valid login behind at the IdP either.
-    let claims = match &tokens.id_token {
-        Some(id_token) => match token::check_id_token(
-            id_token,
-            &token::IdTokenCheck {
-                issuer: settings.issuer.as_deref(),
-                client_id: &settings.client_id,
-                nonce: nonce.as_deref().map(|n| n.as_str()),
-                now: (cx.now)(),
-            },
-        ) {
-            Ok(claims) => Some(claims),
-            Err(e) => {
-                if let (Some(endpoint), Some(refresh)) = (&endpoints.revocation, &tokens.refresh) {
-                    let _ = token::revoke(&http, endpoint, &settings.client_id, refresh);
-                }
-                return Err(e.context(format!(
-                    "the sign-in to {} was refused; nothing was stored",
-                    registry.display_name()
-                )));
-            }
+    // An ID token is checked before anything is kept; a refused one (or
+    // none where one was asked for) leaves no valid login behind at the IdP
+    // either.
+    let checked = token::checked_claims(
+        tokens.id_token.as_ref(),
+        &token::IdTokenCheck {
+            issuer: settings.issuer.as_deref(),
+            client_id: &settings.client_id,
+            nonce: nonce.as_deref().map(|n| n.as_str()),
+            now: (cx.now)(),
         },
-        None => None,
+    );
+    let claims = match checked {
+        Ok(claims) => claims,
+        Err(e) => {
+            if let (Some(endpoint), Some(refresh)) = (&endpoints.revocation, &tokens.refresh) {
+                let _ = token::revoke(&http, endpoint, &settings.client_id, refresh);
+            }
+            return Err(e.context(format!(
+                "the sign-in to {} was refused; nothing was stored",
+                registry.display_name()
+            )));
+        }
     };
     // The access token of the sign-in itself is not used (each `get`
     // refreshes for its own scope), so only the refresh token matters here.
@@ -182,9 +181,9 @@ pub fn login(
                     };
                     let (before, now_as) = names;
                     bail!(
-                        "{before}'s login is kept for {}: the sign-in as {now_as} was not stored \
-                         ({why}) and was revoked at the identity provider. To switch accounts, run \
-                         `cargo logout --registry {name}` and sign in again",
+                        "the login of {before} is kept for {}: the sign-in as {now_as} was not \
+                         stored ({why}) and was revoked at the identity provider. To switch \
+                         accounts, run `cargo logout --registry {name}` and sign in again",
                         registry.display_name()
                     );
                 }
@@ -196,7 +195,19 @@ pub fn login(
     };
     // The login's lock: no `get` is refreshing the login this one replaces
     // while it is replaced.
-    let _lock = grant_lock(files.as_ref(), settings, registry, cx.keychain_timeout);
+    let lock = grant_lock(files.as_ref(), settings, registry, cx.keychain_timeout);
+    let _lock = match lock {
+        Ok(lock) => lock,
+        Err(e) => {
+            if let Some(endpoint) = &endpoints.revocation {
+                let _ = token::revoke(&http, endpoint, &settings.client_id, &refresh_token);
+            }
+            return Err(e.context(format!(
+                "the sign-in to {} was not stored, and was revoked at the identity provider",
+                registry.display_name()
+            )));
+        }
+    };
     let previous = grants.load().ok().flatten();
     // Another account's login that was not asked about (stored meanwhile,
     // or unreadable before) is neither replaced nor revoked.
@@ -271,28 +282,121 @@ pub fn login(
 }
 
 /// When the new login (`sub`, account name) is another account's than
-/// `stored`: the names to show (the stored one, the new one). Accounts are
-/// told apart by `sub`, else by the account name; a login that names
-/// neither cannot be told apart.
+/// `stored`: how to show each (the stored one, the new one). Accounts are
+/// told apart by `sub`, else by the account name exactly. A new login
+/// without a `sub` is another account when the stored one has a `sub`;
+/// when the stored one names neither, there is nothing to compare.
+///
+/// The names are the IdP's, often chosen by the person who signs in, so
+/// each is shown with its `sub` ([`shown_account`]), and a new name that
+/// looks like the stored one ([`alike`]) is said to be another account
+/// with a name like it.
 fn another_account(
     stored: &StoredLogin,
     (subject, account): (Option<&str>, Option<&str>),
 ) -> Option<(String, String)> {
     let differs = match (stored.subject.as_deref(), subject) {
         (Some(before), Some(now)) => before != now,
-        _ => {
+        // A login that does not say who it is cannot be taken for the one
+        // that did.
+        (Some(_), None) => true,
+        (None, _) => {
             matches!((stored.account.as_deref(), account), (Some(before), Some(now)) if before != now)
         }
     };
     differs.then(|| {
-        let name = |a: Option<&str>| a.unwrap_or("another account").to_owned();
-        let (before, mut now) = (name(stored.account.as_deref()), name(account));
-        if now == before {
-            // The name is the IdP's to choose; `sub` tells them apart.
-            now.push_str(" (another account with the same name)");
+        let before = shown_account(stored.account.as_deref(), stored.subject.as_deref());
+        let mut now = shown_account(account, subject);
+        if let (Some(a), Some(b)) = (stored.account.as_deref(), account)
+            && alike(a, b)
+        {
+            now.push_str(if a == b {
+                ", another account with the same name"
+            } else {
+                ", another account with a name that looks the same"
+            });
         }
         (before, now)
     })
+}
+
+/// An account as the other-account question shows it: its name in quotes,
+/// every character but printable ASCII (and a space at either end) as its
+/// code point (`"\u{430}lice"`: a Cyrillic `а`), then its `sub` likewise;
+/// a `sub` that is long or token-shaped is shown as a short digest.
+fn shown_account(account: Option<&str>, subject: Option<&str>) -> String {
+    let quoted = |text: &str| {
+        let count = text.chars().count();
+        let mut out = String::from("\"");
+        for (i, c) in text.chars().enumerate() {
+            let at_end = i == 0 || i + 1 == count;
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || (c == ' ' && !at_end) {
+                out.push(c);
+            } else {
+                out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+            }
+        }
+        out.push('"');
+        out
+    };
+    let name = account.map_or_else(|| "another account".to_owned(), quoted);
+    match subject {
+        Some(sub) if sub.len() <= 64 && !crate::redact::has_long_word(sub) => {
+            format!("{name} (sub {})", quoted(sub))
+        }
+        Some(sub) => format!(
+            "{name} (sub digest {})",
+            &crate::cache::key(&["sso-sub", sub])[..12]
+        ),
+        None => format!("{name} (no sub)"),
+    }
+}
+
+/// Whether two account names look alike: equal once trimmed, lower-cased,
+/// with whitespace and invisible characters dropped, and with full-width
+/// forms and the Cyrillic and Greek letters that are drawn like Latin ones
+/// read as those. A small rule, not Unicode's whole confusables table:
+/// every name is also shown with its code points ([`shown_account`]).
+fn alike(a: &str, b: &str) -> bool {
+    fn skeleton(name: &str) -> String {
+        name.chars()
+            .flat_map(char::to_lowercase)
+            .filter(|c| !c.is_whitespace() && !c.is_control() && !invisible(*c))
+            .map(|c| match c {
+                // Full-width ASCII.
+                '\u{ff01}'..='\u{ff5e}' => char::from_u32(u32::from(c) - 0xfee0).unwrap_or(c),
+                'а' | 'α' => 'a',
+                'в' | 'β' => 'b',
+                'с' | 'ϲ' => 'c',
+                'ԁ' => 'd',
+                'е' | 'ε' => 'e',
+                'ɡ' => 'g',
+                'һ' => 'h',
+                'і' | 'ι' | 'ı' => 'i',
+                'ј' => 'j',
+                'к' | 'κ' => 'k',
+                'ӏ' => 'l',
+                'м' => 'm',
+                'п' | 'η' => 'n',
+                'о' | 'ο' | 'σ' => 'o',
+                'р' | 'ρ' => 'p',
+                'ԛ' => 'q',
+                'ѕ' => 's',
+                'т' | 'τ' => 't',
+                'υ' => 'u',
+                'ν' => 'v',
+                'ԝ' | 'ω' => 'w',
+                'х' | 'χ' => 'x',
+                'у' | 'γ' => 'y',
+                c => c,
+            })
+            .collect()
+    }
+    fn invisible(c: char) -> bool {
+        matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2069}' | '\u{feff}' | '\u{e0000}'..='\u{e007f}')
+    }
+    skeleton(a) == skeleton(b)
 }
 
 /// Asks on the terminal whether the login of `names.1` replaces the one of
@@ -303,9 +407,9 @@ fn ask_to_replace(
     settings: &SsoSettings,
 ) -> std::io::Result<bool> {
     let question = format!(
-        "The sign-in came back as {now_as}, but the login kept for {} is {before}'s. If you did \
-         not just sign in as {now_as} yourself, someone else may have completed this sign-in. \
-         Replace {before}'s login with {now_as}'s (and revoke {before}'s)?",
+        "The sign-in came back as {now_as}, but the login kept for {} is the one of {before}. \
+         If you did not just sign in as {now_as} yourself, someone else may have completed this \
+         sign-in. Replace the login of {before} with this one (and revoke the one of {before})?",
         registry.display_name()
     );
     interactive::confirm(&question, Instant::now() + settings.login_timeout)
@@ -334,23 +438,24 @@ fn code_flow(
             "Opening a browser to sign in to {}. If none opens, visit:\n\n  {url}\n",
             registry.display_name()
         ));
-        // The launcher gets a private page that leads to the URL, not the
-        // URL itself (argv is readable by every local user); where no such
-        // page can be written, the URL.
+        // The launcher gets a private page that leads to the URL, never the
+        // URL itself (argv is readable by every local user). Where no such
+        // page can be written, no launcher is started: the person opens the
+        // URL shown above.
         let page = interactive::LaunchPage::write(&url);
-        let target = match &page {
-            Ok(page) => page.path().to_string_lossy().into_owned(),
-            Err(e) => {
-                crate::trace::debug(|| {
-                    format!("no private sign-in page ({e}); the launcher gets the URL")
-                });
-                url.clone()
+        match &page {
+            Ok(page) => {
+                let target = page.path().to_string_lossy();
+                if let Err(why) = interactive::open_browser(&target, cx.env, cx.secret_vars) {
+                    warn(&format!(
+                        "could not open a browser ({why}); open the URL above yourself"
+                    ));
+                }
             }
-        };
-        if let Err(why) = interactive::open_browser(&target, cx.env, cx.secret_vars) {
-            warn(&format!(
-                "could not open a browser ({why}); open the URL above yourself"
-            ));
+            Err(e) => warn(&format!(
+                "no browser was started: the private page that keeps the sign-in URL out of \
+                 other users' sight could not be written ({e}); open the URL above yourself"
+            )),
         }
         let callback = loopback.wait(&pkce.state, issuer, deadline);
         drop(page);
@@ -417,13 +522,49 @@ mod tests {
         );
         assert_eq!(
             another_account(&alice, (Some("s-bob"), Some("bob"))),
-            Some(("alice".into(), "bob".into()))
+            Some((
+                "\"alice\" (sub \"s-alice\")".into(),
+                "\"bob\" (sub \"s-bob\")".into()
+            ))
         );
         // The same name for another `sub` is said to be another account.
         let (_, now) = another_account(&alice, (Some("s-mallory"), Some("alice"))).unwrap();
         assert!(now.contains("another account with the same name"), "{now}");
+        // issue 16 F7: names made to look alike (a trailing space, a
+        // Cyrillic `а`, another case, full-width letters) are flagged and
+        // shown with their code points, and the `sub` is shown.
+        for (lookalike, shown) in [
+            ("alice ", "\"alice\\u{20}\""),
+            ("\u{430}lice", "\"\\u{430}lice\""),
+            ("Alice", "\"Alice\""),
+            ("\u{ff41}lice", "\"\\u{ff41}lice\""),
+            ("al\u{ad}ice", "\"al\\u{ad}ice\""),
+        ] {
+            let (before, now) =
+                another_account(&alice, (Some("s-mallory"), Some(lookalike))).unwrap();
+            assert_eq!(before, "\"alice\" (sub \"s-alice\")");
+            assert!(
+                now.starts_with(shown)
+                    && now.contains("(sub \"s-mallory\")")
+                    && now.contains("another account with a name that looks the same"),
+                "{now}"
+            );
+        }
+        assert!(!alike("alice", "alicia") && !alike("bob", "b0b2"));
+        // A token-shaped `sub` is shown as a digest.
+        let (_, now) =
+            another_account(&alice, (Some("00u1abcd2EFGH3ijk4x7yz"), Some("bob"))).unwrap();
+        assert!(
+            now.contains("sub digest ") && !now.contains("00u1abcd"),
+            "{now}"
+        );
+        // A new login that names no `sub` is not taken for one that did
+        // (issue 16 F1: the ID token was stripped from the answer).
+        assert!(another_account(&alice, (None, None)).is_some());
+        assert!(another_account(&alice, (None, Some("alice"))).is_some());
         // Without `sub`, the names; with neither, nothing to compare.
         assert!(another_account(&grant(None, Some("alice")), (None, Some("bob"))).is_some());
+        assert!(another_account(&grant(None, Some("alice")), (None, Some("alice "))).is_some());
         assert_eq!(
             another_account(&grant(None, None), (Some("s-bob"), None)),
             None

@@ -33,7 +33,7 @@ pub fn logout(
     let keychain = Budgeted::new(cx.keychain, timeout);
     let files = (cx.files)().ok();
     let grants = Grants::new(settings, registry, &keychain, timeout, files.clone());
-    let _lock = grant_lock(files.as_ref(), settings, registry, cx.keychain_timeout);
+    let _lock = grant_lock(files.as_ref(), settings, registry, cx.keychain_timeout)?;
     let grant = grants.load()?;
     forget_tokens(
         settings,

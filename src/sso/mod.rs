@@ -146,33 +146,25 @@ fn access_key(settings: &SsoSettings, registry: &Registry<'_>, scope: Option<&st
 /// The lock of one registry's login: every refresh holds it, and sign-in and
 /// sign-out while they replace or remove the login. Waits longer than a
 /// holder can take (discovery and refresh under `timeout-ms` each, two
-/// keychain calls); `None` when it could not be had (or no private folder).
+/// keychain calls); `Ok(None)` when it could not be had in time.
 ///
 /// It is keyed to where the login is kept, not to the cache folder: two
 /// processes with different cache folders (an IDE's sandbox and a
 /// terminal) refreshing one keychain login take the same lock, in this
-/// user's lock folder ([`FileStore::user_locks`]). Only when that folder
-/// cannot be had is the lock in the cache folder.
+/// user's lock folder ([`FileStore::user_locks`]), beside the login's
+/// records ([`records::Records`]). When that folder cannot be had (another user
+/// made it first), an error that says so: a lock elsewhere would not keep
+/// the other process out.
 fn grant_lock(
     files: Option<&FileStore>,
     settings: &SsoSettings,
     registry: &Registry<'_>,
     keychain_timeout: Duration,
-) -> Option<File> {
+) -> anyhow::Result<Option<File>> {
     let keychain = keychain_timeout.max(refresh::KEEP_DEADLINE);
     let wait = settings.timeout * 2 + keychain * 2 + Duration::from_secs(5);
     let key = grant_key(settings, registry, files);
-    match FileStore::user_locks() {
-        Some(locks) => locks.lock(&key, wait),
-        None => {
-            crate::trace::debug(|| {
-                "sso: this user's lock folder cannot be used; the login's lock is in the cache \
-                 folder"
-                    .to_owned()
-            });
-            files?.lock(&key, wait)
-        }
-    }
+    Ok(FileStore::user_locks()?.lock(&key, wait))
 }
 
 /// The lock's name: the login's keychain item, and for `store = "file"`

@@ -63,14 +63,23 @@ pub fn get(
     // Another process holds the login (refreshing, or signing in) past
     // every deadline it has, or there is no private place for the lock:
     // the refresh token is never sent unguarded.
-    let take =
-        |files: Option<&FileStore>| grant_lock(files, settings, registry, cx.keychain_timeout);
-    let busy = || {
-        anyhow!(
-            "the single sign-on for {} is in use by another cargo process (or its lock file in \
-             the cache folder cannot be used); retry in a moment",
+    let refused = std::cell::RefCell::new(None);
+    let take = |files: Option<&FileStore>| {
+        grant_lock(files, settings, registry, cx.keychain_timeout).unwrap_or_else(|e| {
+            *refused.borrow_mut() = Some(e);
+            None
+        })
+    };
+    let busy = || match refused.borrow_mut().take() {
+        Some(e) => e.context(format!(
+            "the single sign-on for {} was not refreshed",
             registry.display_name()
-        )
+        )),
+        None => anyhow!(
+            "the single sign-on for {} is in use by another cargo process (or its lock file \
+             cannot be used); retry in a moment",
+            registry.display_name()
+        ),
     };
     flight::run(
         policy,
@@ -275,7 +284,7 @@ fn refresh(
     if let Some(rotated) = tokens.refresh
         && rotated != grant.refresh_token
     {
-        keep_rotated(settings, registry, grant, rotated, files, now, cx);
+        let _ = keep_rotated(settings, registry, grant, rotated, files, now, cx);
     }
     tokens.access.map_err(Refresh::Failed)
 }
@@ -290,8 +299,8 @@ pub const KEEP_DEADLINE: Duration = Duration::from_secs(5);
 enum Kept {
     /// Not stored; the old (spent) one was deleted.
     Removed,
-    /// Neither stored nor deleted; the old one is recorded as spent in the
-    /// cache folder, so it is never sent again.
+    /// Neither stored nor deleted; the old one is recorded as spent
+    /// ([`super::records`]), so it is never sent again.
     MarkedSpent,
     /// Neither stored nor deleted nor recorded.
     Lost,
@@ -302,7 +311,8 @@ enum Kept {
 /// and even after an earlier call of the `get` timed out). If it cannot be
 /// stored, the old one is deleted: it is dead at the IdP, and sending it
 /// again would make the IdP revoke the login. If that fails too, the old
-/// one is recorded as spent in the cache folder.
+/// one is recorded as spent ([`super::records`]). `None` when it was
+/// stored, else what became of it (and the warning says so).
 fn keep_rotated(
     settings: &SsoSettings,
     registry: &Registry<'_>,
@@ -311,7 +321,7 @@ fn keep_rotated(
     files: Option<&FileStore>,
     now: i64,
     cx: &Context<'_>,
-) {
+) -> Option<Kept> {
     let timeout = cx.keychain_timeout.max(KEEP_DEADLINE);
     let keychain = crate::keychain::with_own_deadline(cx.keychain);
     let grants = Grants::new(settings, registry, keychain, timeout, files.cloned());
@@ -321,7 +331,7 @@ fn keep_rotated(
         subject: grant.subject.clone(),
     };
     let Err(e) = grants.save(&next, now, &label(registry, grant.account.as_deref())) else {
-        return;
+        return None;
     };
     let kept = match grants.remove() {
         Ok(_) => Kept::Removed,
@@ -338,13 +348,14 @@ fn keep_rotated(
         kept_message(kept),
         registry.name.unwrap_or("NAME")
     ));
+    Some(kept)
 }
 
 fn kept_message(kept: Kept) -> &'static str {
     match kept {
         Kept::Removed => "the login was removed",
         Kept::MarkedSpent => {
-            "the login could not be removed either, and is recorded in the cache folder as spent: \
+            "the login could not be removed either, and is recorded as spent: \
              it will not be sent again"
         }
         Kept::Lost => {

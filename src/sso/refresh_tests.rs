@@ -84,6 +84,15 @@ struct TokenServer {
 
 impl TokenServer {
     fn start(script: Vec<(u16, String)>) -> TokenServer {
+        Self::start_with(script, |_| {})
+    }
+
+    /// As [`TokenServer::start`], running `before(n)` before it answers the
+    /// `n`th request (0 first): what changes on the machine meanwhile.
+    fn start_with(
+        script: Vec<(u16, String)>,
+        before: impl Fn(usize) + Send + 'static,
+    ) -> TokenServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let bodies = Arc::new(Mutex::new(Vec::new()));
@@ -97,6 +106,7 @@ impl TokenServer {
                 let Ok(mut conn) = conn else { return };
                 let body = read_request(&mut conn);
                 b.lock().unwrap().push(body);
+                before(n);
                 let (status, answer) = &script[n.min(script.len() - 1)];
                 let _ = write!(
                     conn,
@@ -176,9 +186,13 @@ fn rotating_answer() -> (u16, String) {
 }
 
 fn settings(server: &TokenServer) -> SsoSettings {
+    settings_with(server, "")
+}
+
+fn settings_with(server: &TokenServer, extra: &str) -> SsoSettings {
     let raw: RawSso = toml::from_str(&format!(
         "token-endpoint = {:?}\ndevice-authorization-endpoint = \"http://127.0.0.1:9/device\"\n\
-         client-id = \"cli\"\nscope = \"read\"\ntimeout-ms = 5000\n",
+         client-id = \"cli\"\nscope = \"read\"\ntimeout-ms = 5000\n{extra}",
         server.url()
     ))
     .unwrap();
@@ -240,8 +254,18 @@ impl World {
     /// A `get` as the provider makes it: the keychain under one budget of
     /// `budget` for the whole request.
     fn get(&self, s: &SsoSettings, budget: Duration) -> anyhow::Result<Option<Obtained>> {
+        self.get_in(s, budget, self.files())
+    }
+
+    /// [`World::get`] by a process whose cache folder is `cache`.
+    fn get_in(
+        &self,
+        s: &SsoSettings,
+        budget: Duration,
+        cache: FileStore,
+    ) -> anyhow::Result<Option<Obtained>> {
         let env: HashMap<String, String> = HashMap::new();
-        let files = || Ok(self.files());
+        let files = || Ok(cache.clone());
         let now = || NOW;
         let keychain = crate::keychain::Budgeted::new(&self.mem, budget);
         let cx = Context {
@@ -298,6 +322,33 @@ fn a_rotated_refresh_token_that_cannot_be_kept_is_never_replaced_by_the_spent_on
     w.sign_in(&s, "rt-new-login-0123456789abcdef");
     let _ = w.get(&s, Duration::from_secs(2));
     assert_eq!(server.sent("rt-new-login-0123456789abcdef"), 1);
+}
+
+#[test]
+fn a_spent_refresh_token_is_not_sent_by_a_process_with_another_cache_folder() {
+    // issue 16 F6: the keychain refuses both the store and the delete of a
+    // rotation in a process with one cache folder; a process with another
+    // (an IDE's sandbox and a terminal) must see the spent record too.
+    let server = TokenServer::start(vec![rotating_answer()]);
+    let s = settings(&server);
+    let w = World::new(&server);
+    w.sign_in(&s, FIRST);
+    w.mem.refuse.store(true, Ordering::SeqCst);
+    assert!(w.get(&s, Duration::from_secs(2)).unwrap().is_some());
+    let other = tempfile::tempdir().unwrap();
+    let err = w
+        .get_in(
+            &s,
+            Duration::from_secs(2),
+            FileStore::at(other.path().to_path_buf()),
+        )
+        .unwrap_err();
+    assert_eq!(
+        server.sent(FIRST),
+        1,
+        "the spent refresh token was sent again"
+    );
+    assert!(format!("{err:#}").contains("`cargo login --registry r`"));
 }
 
 fn refused() -> (u16, String) {
@@ -377,20 +428,95 @@ fn the_login_lock_is_the_same_from_every_cache_folder() {
     let (a, b) = (w.files(), FileStore::at(other.path().to_path_buf()));
     let registry = w.registry();
     let keychain_timeout = Duration::from_millis(1);
-    let held = grant_lock(Some(&a), &s, &registry, keychain_timeout).expect("the lock");
+    let held = grant_lock(Some(&a), &s, &registry, keychain_timeout)
+        .unwrap()
+        .expect("the lock");
     let start = std::time::Instant::now();
     thread::scope(|scope| {
         scope.spawn(move || {
             thread::sleep(Duration::from_millis(300));
             drop(held);
         });
-        let second = grant_lock(Some(&b), &s, &registry, keychain_timeout);
+        let second = grant_lock(Some(&b), &s, &registry, keychain_timeout).unwrap();
         assert!(second.is_some(), "not taken once released");
         assert!(
             start.elapsed() >= Duration::from_millis(300),
             "taken while a process with another cache folder held it"
         );
     });
+}
+
+#[cfg(unix)]
+#[test]
+fn a_file_login_whose_folder_stopped_being_private_is_removed_truly_after_a_rotation() {
+    // issue 16 F3: the rotated token cannot be stored (the folder of the
+    // login's file was made 0755 meanwhile); the spent one must not stay
+    // there to be sent once the folder is private again.
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let sso = dir.path().join("sso");
+    let at = sso.clone();
+    let server = TokenServer::start_with(vec![rotating_answer()], move |_| {
+        let _ = std::fs::set_permissions(&at, std::fs::Permissions::from_mode(0o755));
+    });
+    let s = settings_with(&server, "store = \"file\"\n");
+    let mut w = World::new(&server);
+    w.dir = dir;
+    w.sign_in(&s, FIRST);
+    assert!(w.get(&s, Duration::from_secs(2)).unwrap().is_some());
+    std::fs::set_permissions(&sso, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let _ = std::fs::remove_dir_all(w.dir.path().join("tokens"));
+    let _ = w.get(&s, Duration::from_secs(2));
+    assert_eq!(
+        server.sent(FIRST),
+        1,
+        "the spent refresh token was sent again"
+    );
+}
+
+#[test]
+fn a_file_login_that_cannot_be_removed_is_recorded_as_spent_and_not_said_removed() {
+    // issue 16 F3: neither the store nor the delete works (here the
+    // login's folder became a file); the message must not say "removed",
+    // and the spent refresh token is never sent again.
+    let server = TokenServer::start(vec![rotating_answer()]);
+    let s = settings_with(&server, "store = \"file\"\n");
+    let w = World::new(&server);
+    w.sign_in(&s, FIRST);
+    let grant = w.grants(&s).load().unwrap().unwrap();
+    let sso = w.dir.path().join("sso");
+    let aside = w.dir.path().join("sso-aside");
+    std::fs::rename(&sso, &aside).unwrap();
+    std::fs::write(&sso, b"not a folder").unwrap();
+    let env: HashMap<String, String> = HashMap::new();
+    let files = || Ok(w.files());
+    let now = || NOW;
+    let cx = Context {
+        env: &env,
+        keychain: &w.mem,
+        keychain_timeout: Duration::from_secs(2),
+        files: &files,
+        now: &now,
+        token_vars: &[],
+        secret_vars: &[],
+    };
+    let kept = keep_rotated(
+        &s,
+        &w.registry(),
+        &grant,
+        Token::new(ROTATED.to_owned()),
+        Some(&w.files()),
+        NOW,
+        &cx,
+    );
+    assert_eq!(kept, Some(Kept::MarkedSpent));
+    assert!(!kept_message(Kept::MarkedSpent).contains("was removed"));
+    // The folder is put right; the spent token is still never sent.
+    std::fs::remove_file(&sso).unwrap();
+    std::fs::rename(&aside, &sso).unwrap();
+    let err = format!("{:#}", w.get(&s, Duration::from_secs(2)).unwrap_err());
+    assert!(err.contains("`cargo login --registry r`"), "{err}");
+    assert_eq!(server.sent(FIRST), 0, "the spent refresh token was sent");
 }
 
 fn files_below(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -345,12 +345,33 @@ pub fn check_id_token(
         );
     }
     match claims.get("exp").and_then(serde_json::Value::as_i64) {
-        Some(exp) if exp + ID_TOKEN_LEEWAY_SECS >= check.now => Ok(claims),
+        Some(exp) if exp.saturating_add(ID_TOKEN_LEEWAY_SECS) >= check.now => Ok(claims),
         Some(_) => bail!(
             "the identity provider's ID token has expired; refused. If the IdP just issued it, \
              this machine's clock is wrong: set it right and run the login again"
         ),
         None => bail!("the identity provider's ID token has no `exp`; refused"),
+    }
+}
+
+/// The checked claims of a sign-in's ID token ([`check_id_token`]), or
+/// `None` when none came and none was due. A sign-in whose authorization
+/// request asked for `openid` (and so sent a `nonce`, `check.nonce`) must
+/// get an ID token back (OpenID Connect Core 3.1.3.3): without this rule,
+/// someone who saw the sign-in URL could strip `openid` from it, sign in as
+/// themselves, and leave no nonce to check and no account to compare.
+pub fn checked_claims(
+    id_token: Option<&Token>,
+    check: &IdTokenCheck<'_>,
+) -> anyhow::Result<Option<serde_json::Value>> {
+    match (id_token, check.nonce) {
+        (Some(id_token), _) => check_id_token(id_token, check).map(Some),
+        (None, Some(_)) => bail!(
+            "the identity provider answered this OpenID sign-in (scope `openid`) without an ID \
+             token, so neither its `nonce` nor its account could be checked (the sign-in URL may \
+             have been changed on its way to the browser); it was refused. Run the login again"
+        ),
+        (None, None) => Ok(None),
     }
 }
 
@@ -393,6 +414,10 @@ mod tests {
         });
         let claims = check_id_token(&id_token(good.clone()), &check).unwrap();
         assert_eq!(claims["sub"], "alice");
+        // An `exp` at the end of time is no overflow (a panic in debug builds).
+        let mut far = good.clone();
+        far["exp"] = serde_json::json!(i64::MAX);
+        assert!(check_id_token(&id_token(far), &check).is_ok());
         for (change, needle) in [
             (serde_json::json!({"nonce": "n-124"}), "`nonce`"),
             (serde_json::json!({"nonce": null}), "`nonce`"),
@@ -438,5 +463,30 @@ mod tests {
             &check,
         );
         assert!(e.unwrap_err().to_string().contains("cannot be read"));
+    }
+
+    #[test]
+    fn an_openid_sign_in_without_an_id_token_is_refused() {
+        // issue 16 F1: the URL's `openid` was stripped; no ID token came.
+        let check = IdTokenCheck {
+            issuer: Some("https://idp.example"),
+            client_id: "cli",
+            nonce: Some("n-123"),
+            now: 1_000_000,
+        };
+        let e = checked_claims(None, &check).unwrap_err().to_string();
+        assert!(e.contains("without an ID token"), "{e}");
+        // The device flow sends no nonce: none is due.
+        let device = IdTokenCheck {
+            nonce: None,
+            ..check
+        };
+        assert!(checked_claims(None, &device).unwrap().is_none());
+        // One that comes is checked as ever.
+        let wrong = id_token(
+            serde_json::json!({"iss": "https://idp.example", "aud": "cli",
+            "exp": 1_000_000, "nonce": "other"}),
+        );
+        assert!(checked_claims(Some(&wrong), &check).is_err());
     }
 }

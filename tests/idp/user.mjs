@@ -4,12 +4,14 @@
 //   node user.mjs device <verification_uri> <user_code> [--login alice] [--deny]
 //     enters the code, confirms (or aborts with --deny), signs in, consents;
 //     exit 0 on the IdP's success page (with --deny: its "interrupted" page).
-//   node user.mjs browse <authorization_url> [--login alice] [--deny] [--tamper-state] [--tamper-nonce] [--print-redirect]
+//   node user.mjs browse <authorization_url> [--login alice] [--deny] [--tamper-state] [--tamper-nonce] [--drop-openid] [--print-redirect]
 //     follows the URL through login and consent (--deny: aborts them) to the
 //     redirect to the app's loopback listener, then GETs it like a browser
 //     (exit 0 on 2xx); --tamper-state changes `state` first; --tamper-nonce
 //     changes (or adds) the `nonce` of the authorization URL before opening it
-//     (a sign-in started elsewhere); --print-redirect
+//     (a sign-in started elsewhere); --drop-openid removes `openid` from the
+//     scope and the `nonce` (someone who saw the URL, asking for no ID token);
+//     --print-redirect
 //     prints the redirect URL on stdout instead (paste mode).
 // Every request times out after 10 s; at most 20 redirects. Codes and tokens
 // are never printed, except the redirect URL with --print-redirect.
@@ -91,6 +93,12 @@ async function interact(step, idp) {
 }
 
 async function browse(authUrl) {
+  if (flag('--drop-openid')) {
+    const u = new URL(authUrl);
+    u.searchParams.set('scope', (u.searchParams.get('scope') || '').split(' ').filter((s) => s !== 'openid').join(' '));
+    u.searchParams.delete('nonce');
+    authUrl = u.href;
+  }
   if (flag('--tamper-nonce')) {
     const u = new URL(authUrl);
     u.searchParams.set('nonce', `${u.searchParams.get('nonce') || ''}tampered`);
@@ -136,4 +144,4 @@ async function device(verificationUri, userCode) {
 if (mode === 'device' && target && rest[0] && !rest[0].startsWith('--')) await device(target, rest[0]);
 else if (mode === 'browse' && target) await browse(target);
 else fail('usage: user.mjs device <verification_uri> <user_code> [--login L] [--deny] | '
-  + 'browse <authorization_url> [--login L] [--deny] [--tamper-state] [--tamper-nonce] [--print-redirect]');
+  + 'browse <authorization_url> [--login L] [--deny] [--tamper-state] [--tamper-nonce] [--drop-openid] [--print-redirect]');

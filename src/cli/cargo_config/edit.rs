@@ -26,14 +26,13 @@ impl TomlFile {
     /// that is not valid TOML is an error naming the file, line and column,
     /// never quoting its text (it may hold a token).
     pub fn load(path: &Path) -> anyhow::Result<TomlFile> {
-        let (text, exists) = match fs::read(path) {
-            Ok(bytes) => (
+        let (text, exists) = match read_config(path)? {
+            Some(bytes) => (
                 String::from_utf8(bytes)
                     .map_err(|_| anyhow!("{} is not valid UTF-8", path.display()))?,
                 true,
             ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (String::new(), false),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+            None => (String::new(), false),
         };
         let doc = parse(&text, path)?;
         Ok(TomlFile {
@@ -58,13 +57,7 @@ impl TomlFile {
 
     /// An error if the file changed on disk since it was read.
     fn check_unchanged(&self) -> anyhow::Result<()> {
-        let now = match fs::read(&self.path) {
-            Ok(bytes) => Some(bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot read {}", self.path.display()));
-            }
-        };
+        let now = read_config(&self.path)?;
         let unchanged = match &now {
             Some(bytes) => self.exists && bytes == self.text.as_bytes(),
             None => !self.exists,
@@ -83,6 +76,19 @@ impl TomlFile {
     pub fn save_new_with_mode(&self, mode: u32) -> anyhow::Result<()> {
         self.check_unchanged()?;
         write_atomic(&self.path, &self.render(), Some(mode))
+    }
+}
+
+/// The bytes of the config file `path` (`None` when missing), read with
+/// [`crate::fs::read`]: never blocking on a FIFO (a cloned repository may
+/// plant one at `.cargo/config.toml`), at most
+/// [`crate::cargo_files::MAX_CONFIG_BYTES`].
+fn read_config(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+    use crate::fs::{Owner, ReadError};
+    match crate::fs::read(path, crate::cargo_files::MAX_CONFIG_BYTES, Owner::Anyone) {
+        Ok(bytes) => Ok(Some(bytes.to_vec())),
+        Err(ReadError::NotFound) => Ok(None),
+        Err(e) => Err(anyhow!("{} {e}; nothing was written", path.display())),
     }
 }
 

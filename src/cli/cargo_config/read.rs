@@ -3,11 +3,12 @@
 //! variables that override them.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::paths::{cargo_home, in_dir, is_this_program};
+use crate::cargo_files::MAX_CONFIG_BYTES;
 use crate::env::{Environment, ProcessEnv};
+use crate::fs::{Owner, ReadError};
 use crate::registry::{CRATES_IO, env_mangle};
 
 /// Where a setting Cargo uses came from.
@@ -78,19 +79,34 @@ pub(super) fn unusable_index(index: &str) -> Option<&'static str> {
     }
 }
 
-pub(super) fn read_toml(path: &Path, problems: &mut Vec<String>) -> Option<toml::Table> {
-    let text = match fs::read(path) {
-        Ok(bytes) => match String::from_utf8(bytes) {
+/// The table of the config file `path`, read with [`crate::fs::read`]
+/// (never blocking on a FIFO, at most [`MAX_CONFIG_BYTES`], owned as `owner`
+/// says); `None` when it is missing, else with why in `problems` (the
+/// reason only, never the contents).
+pub(super) fn read_toml(
+    path: &Path,
+    owner: Owner,
+    problems: &mut Vec<String>,
+) -> Option<toml::Table> {
+    let text = match crate::fs::read(path, MAX_CONFIG_BYTES, owner) {
+        Ok(bytes) => match String::from_utf8(bytes.to_vec()) {
             Ok(text) => text,
             Err(_) => {
                 problems.push(format!("{} is not UTF-8 text", path.display()));
                 return None;
             }
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        // The error's kind only (never the contents).
+        Err(ReadError::NotFound) => return None,
+        Err(e @ (ReadError::ForeignOwner(_) | ReadError::Writable(_))) => {
+            problems.push(format!(
+                "{} {e}, so it is not read: it decides which index gets a token. Make it yours \
+                 and `chmod go-w` it",
+                path.display()
+            ));
+            return None;
+        }
         Err(e) => {
-            problems.push(format!("{} cannot be read ({})", path.display(), e.kind()));
+            problems.push(format!("{} {e}", path.display()));
             return None;
         }
     };
@@ -142,13 +158,15 @@ impl CargoConfig {
         names: &[&str],
     ) -> CargoConfig {
         let files = crate::cargo_files::config_files(Some(cwd), home);
-        CargoConfig::from_files(files, env, names)
+        CargoConfig::from_files(files, Owner::Anyone, env, names)
     }
 
     /// Only the user's own settings: `$CARGO_HOME/config.toml` (of `home`)
     /// and the variables of `env`, no project's `.cargo/config.toml`. What
     /// a token may be bound to: a project's config may come from a cloned
-    /// repository, and must not decide which index receives a login.
+    /// repository, and must not decide which index receives a login. As it
+    /// routes tokens, the file is read only when this user or root owns it
+    /// and nobody else may write it (Cargo itself does not check).
     pub fn read_trusted(home: &Path, env: &dyn Environment, names: &[&str]) -> CargoConfig {
         let file = in_dir(home, "config");
         let files = if file.is_file() {
@@ -156,16 +174,22 @@ impl CargoConfig {
         } else {
             Vec::new()
         };
-        CargoConfig::from_files(files, env, names)
+        CargoConfig::from_files(files, Owner::SelfOrRoot, env, names)
     }
 
-    /// `files` (highest precedence first), then the variables of `env`.
-    fn from_files(files: Vec<PathBuf>, env: &dyn Environment, names: &[&str]) -> CargoConfig {
+    /// `files` (highest precedence first, each read if `owner` may have
+    /// written it), then the variables of `env`.
+    fn from_files(
+        files: Vec<PathBuf>,
+        owner: Owner,
+        env: &dyn Environment,
+        names: &[&str],
+    ) -> CargoConfig {
         let mut config = CargoConfig::default();
         // Lowest precedence first, so that later values win and arrays join
         // in Cargo's order.
         for path in files.iter().rev() {
-            let Some(table) = read_toml(path, &mut config.problems) else {
+            let Some(table) = read_toml(path, owner, &mut config.problems) else {
                 continue;
             };
             config.apply(&table, path);
@@ -270,7 +294,7 @@ impl CargoConfig {
     fn read_credentials(&mut self, home: &Path) {
         for name in ["credentials.toml", "credentials"] {
             let path = home.join(name);
-            let Some(table) = read_toml(&path, &mut self.problems) else {
+            let Some(table) = read_toml(&path, Owner::Anyone, &mut self.problems) else {
                 continue;
             };
             if table.get("registry").and_then(|r| r.get("token")).is_some() {

@@ -131,16 +131,64 @@ fn cargo_order_registry_provider_alone_else_global_from_the_end() {
 fn unreadable_config_files_are_problems_and_missing_ones_are_not() {
     let dir = tempfile::tempdir().unwrap();
     let mut problems = Vec::new();
-    assert!(read_toml(&dir.path().join("absent.toml"), &mut problems).is_none());
+    let anyone = crate::fs::Owner::Anyone;
+    assert!(read_toml(&dir.path().join("absent.toml"), anyone, &mut problems).is_none());
     assert!(problems.is_empty());
     let binary = dir.path().join("binary.toml");
     fs::write(&binary, b"token = \"\xff\xfe secret\"\n").unwrap();
-    assert!(read_toml(&binary, &mut problems).is_none());
-    assert!(read_toml(dir.path(), &mut problems).is_none());
+    assert!(read_toml(&binary, anyone, &mut problems).is_none());
+    assert!(read_toml(dir.path(), anyone, &mut problems).is_none());
     assert_eq!(problems.len(), 2, "{problems:?}");
     assert!(problems[0].ends_with("is not UTF-8 text"), "{problems:?}");
-    assert!(problems[1].contains("cannot be read ("), "{problems:?}");
+    assert!(
+        problems[1].contains("is not a regular file"),
+        "{problems:?}"
+    );
     assert!(!problems.iter().any(|p| p.contains("secret")));
+}
+
+#[cfg(unix)]
+#[test]
+fn cargo_config_files_are_read_without_hanging_within_a_size_and_the_trusted_one_if_owned() {
+    // review-16 N-a: a FIFO at a project's `.cargo/config.toml` hung
+    // `setup --project`; a huge file was read whole; the home file, which
+    // routes the bridge's tokens, was read whoever could write it.
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("config.toml");
+    rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from(0o600)).unwrap();
+    let e = TomlFile::load(&fifo).unwrap_err();
+    assert!(format!("{e:#}").contains("not a regular file"), "{e:#}");
+    let mut problems = Vec::new();
+    assert!(read_toml(&fifo, crate::fs::Owner::Anyone, &mut problems).is_none());
+    let big = dir.path().join("big.toml");
+    let file = fs::File::create(&big).unwrap();
+    file.set_len(crate::cargo_files::MAX_CONFIG_BYTES + 1)
+        .unwrap();
+    assert!(TomlFile::load(&big).is_err());
+    assert!(read_toml(&big, crate::fs::Owner::Anyone, &mut problems).is_none());
+    assert_eq!(problems.len(), 2, "{problems:?}");
+
+    let home = dir.path().join("home");
+    fs::create_dir(&home).unwrap();
+    let config = home.join("config.toml");
+    fs::write(
+        &config,
+        "[registries.corp]\nindex = \"sparse+https://r.example/\"\n",
+    )
+    .unwrap();
+    fs::set_permissions(&config, fs::Permissions::from_mode(0o666)).unwrap();
+    let env: std::collections::HashMap<String, String> = Default::default();
+    let c = CargoConfig::read_trusted(&home, &env, &[]);
+    assert!(!c.indexes.contains_key("corp"));
+    assert!(
+        c.problems.iter().any(|p| p.contains("chmod go-w")),
+        "{:?}",
+        c.problems
+    );
+    fs::set_permissions(&config, fs::Permissions::from_mode(0o644)).unwrap();
+    let c = CargoConfig::read_trusted(&home, &env, &[]);
+    assert!(c.indexes.contains_key("corp"), "{:?}", c.problems);
 }
 
 #[test]

@@ -92,7 +92,7 @@ impl<'f> LedgerFile<'f> {
 
     fn write(&self, mut tokens: Vec<Record>) {
         if tokens.is_empty() {
-            self.files.remove_private("minted", &self.name);
+            let _ = self.files.remove_private("minted", &self.name);
             return;
         }
         tokens.sort_by_key(|r| r.obtained_at);
