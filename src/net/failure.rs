@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use anyhow::anyhow;
 use reqwest::Url;
 
 use super::network::Network;
@@ -28,8 +27,23 @@ pub(super) fn send_error(
     for secret in secrets.iter().filter(|s| s.len() >= 4) {
         message = message.replace(secret.as_str(), crate::redact::REDACTED);
     }
-    anyhow!(message)
+    anyhow::Error::new(NoAnswer(message))
 }
+
+/// A request that got no answer at all: no connection, a refused
+/// certificate, a proxy failing, nothing within the deadline. Callers that
+/// may go on without the service tell it from a bad answer with
+/// `downcast_ref`; it reads as the message it carries.
+#[derive(Debug)]
+pub struct NoAnswer(String);
+
+impl std::fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NoAnswer {}
 
 fn describe_send_error(
     url: &Url,

@@ -10,3 +10,5 @@ pub mod http;
 pub mod network;
 pub(crate) mod tls;
 pub mod url;
+
+pub use failure::NoAnswer;

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::settings::{Endpoints, Flow, SsoSettings};
 use crate::cache::FileStore;
 use crate::mint::Context;
+use crate::net::NoAnswer;
 use crate::net::http::Http;
 use crate::oauth::{discovery, registration, resource};
 use crate::registry::Registry;
@@ -200,6 +201,16 @@ pub fn login(
     let metadata = match resource::probe(&http, registry.index_url) {
         Ok(None) => return None,
         Ok(Some(m)) => m,
+        // The registry did not answer at all: whether it names an IdP is
+        // unknown, and `cargo login` goes on as before discovery existed
+        // (a token for the keychain). A bad answer is an error.
+        Err(e) if e.chain().any(|c| c.downcast_ref::<NoAnswer>().is_some()) => {
+            crate::diag::warn(&format!(
+                "could not ask {shown} whether it names an identity provider (RFC 9728): {e:#}; \
+                 going on without single sign-on"
+            ));
+            return None;
+        }
         Err(e) => {
             return Some(Err(e.context(format!(
                 "cannot sign in to {shown}: its protected-resource metadata (RFC 9728) is refused; \
