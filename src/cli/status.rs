@@ -288,7 +288,7 @@ fn registry_status(registry: &Registry<'_>, settings: &Settings) -> RegistryStat
         match source(*kind).get(&request) {
             Ok(Lookup::Found(f)) => {
                 status.answered_by = Some(Answer {
-                    source: kind.to_string(),
+                    source: crate::diag::config_word(kind),
                     from: super::doctor::origin_of(*kind, &request),
                     expires_at: match f.lifetime {
                         Lifetime::Until(t) => Some(t),
@@ -325,7 +325,9 @@ fn when(t: i64, now: i64) -> String {
         s if s < 2 * 86400 => format!("{} h", s / 3600),
         s => format!("{} days", s / 86400),
     };
-    if d >= 0 {
+    if d == 0 {
+        format!("{at} (now)")
+    } else if d > 0 {
         format!("{at} (in {})", span(d))
     } else {
         format!("{at} ({} ago)", span(-d))

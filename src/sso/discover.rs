@@ -326,7 +326,7 @@ fn sign_in(
         }
         let question = format!(
             "{shown} says it signs in at {host} ({issuer}), which your configuration does not \
-             list. Only continue if you expect to sign in there. Sign in at {host}? [y/N] "
+             list. Only continue if you expect to sign in there. Sign in at {host}?"
         );
         let yes = confirm
             .ask(&question, Instant::now() + CONFIRM_WAIT)
