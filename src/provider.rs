@@ -60,6 +60,7 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         settings: &'a Settings,
         operation: OperationClass,
         keychain: &'a dyn Keychain,
+        headers: &'a [String],
     ) -> Request<'a> {
         Request {
             registry,
@@ -69,6 +70,7 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
             keychain,
             files: &FileStore::user,
             now: &unix_now,
+            headers,
         }
     }
 
@@ -77,6 +79,7 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         registry: &Registry<'_>,
         settings: &Settings,
         operation: &Operation<'_>,
+        headers: &[String],
     ) -> Result<CredentialResponse, Error> {
         if let Some((name, origin)) = &settings.unbound {
             warn(&format!(
@@ -88,7 +91,13 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         }
         // One keychain-timeout-ms budget for every keychain call of this get.
         let keychain = Budgeted::new(&self.keychain, settings.keychain_timeout);
-        let request = self.request(registry, settings, operation_class(operation), &keychain);
+        let request = self.request(
+            registry,
+            settings,
+            operation_class(operation),
+            &keychain,
+            headers,
+        );
         crate::trace::debug(|| {
             format!(
                 "get for {} ({}), {:?} operation; sources {}; matched {}",
@@ -144,15 +153,34 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         registry: &Registry<'_>,
         settings: &Settings,
         options: &LoginOptions<'_>,
-        flow: Option<Flow>,
+        (flow, rebind): (Option<Flow>, bool),
     ) -> Result<CredentialResponse, Error> {
-        let request = self.request(registry, settings, OperationClass::Read, &self.keychain);
-        let login = Login { options, flow };
+        let request = self.request(
+            registry,
+            settings,
+            OperationClass::Read,
+            &self.keychain,
+            &[],
+        );
+        let login = Login {
+            options,
+            flow,
+            rebind,
+        };
         for kind in &with_discovery(settings) {
             if let Some(result) = source(*kind).login(&request, &login) {
                 result?;
                 return Ok(CredentialResponse::Login);
             }
+        }
+        if rebind {
+            return Err(anyhow!(
+                "--rebind binds a registry to the identity provider it now names (zero-config \
+                 sign-in), and {} names none, or has an [registries.NAME.sso] table ({})",
+                registry.display_name(),
+                request.where_configured()
+            )
+            .into());
         }
         if flow.is_some() {
             return Err(anyhow!(
@@ -183,7 +211,13 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         registry: &Registry<'_>,
         settings: &Settings,
     ) -> Result<CredentialResponse, Error> {
-        let request = self.request(registry, settings, OperationClass::Read, &self.keychain);
+        let request = self.request(
+            registry,
+            settings,
+            OperationClass::Read,
+            &self.keychain,
+            &[],
+        );
         let mut kinds = settings.sources.clone();
         for always in [SourceKind::Sso, SourceKind::Keychain] {
             if !kinds.contains(&always) {
@@ -228,7 +262,7 @@ impl<E: Environment, K: Keychain> Credential for Provider<E, K> {
         // Cargo appends those words to the provider's configured arguments.
         let (flow, args) = match action {
             Action::Login(_) => login_flow(args)?,
-            _ => (None, args.to_vec()),
+            _ => ((None, false), args.to_vec()),
         };
         let config = Config::load(&self.paths, &args)?;
         let settings = match config.settings_for(&registry) {
@@ -237,7 +271,7 @@ impl<E: Environment, K: Keychain> Credential for Provider<E, K> {
             Err(mismatch) => return Err(anyhow!(mismatch).into()),
         };
         match action {
-            Action::Get(operation) => self.get(&registry, &settings, operation),
+            Action::Get(operation) => self.get(&registry, &settings, operation, &info.headers),
             Action::Login(options) => self.login(&registry, &settings, options, flow),
             Action::Logout => self.logout(&registry, &settings),
             _ => Err(Error::OperationNotSupported),
@@ -296,10 +330,10 @@ pub fn authorization(token: Token, settings: &Settings) -> Token {
     }
 }
 
-/// The sources to walk: `settings.sources`, with "sso" after "env" when
-/// zero-config sign-in applies (a login remembered by discovery beats a
-/// token pasted into the keychain, as an `sso` table's does).
-fn with_discovery(settings: &Settings) -> Vec<SourceKind> {
+/// The sources a `get` walks: `settings.sources`, with "sso" after "env"
+/// when zero-config sign-in applies (a login remembered by discovery beats
+/// a token pasted into the keychain, as an `sso` table's does).
+pub fn with_discovery(settings: &Settings) -> Vec<SourceKind> {
     let mut sources = settings.sources.clone();
     if settings.discovery.enabled && !sources.contains(&SourceKind::Sso) {
         let at = sources
@@ -325,12 +359,20 @@ fn operation_class(operation: &Operation<'_>) -> OperationClass {
     }
 }
 
-/// The flow chosen on `cargo login`'s command line, and the other arguments.
-fn login_flow<'a>(args: &[&'a str]) -> Result<(Option<Flow>, Vec<&'a str>), Error> {
+/// The flow chosen on `cargo login`'s command line, whether `--rebind` was
+/// given, and the other arguments.
+type LoginWords<'a> = ((Option<Flow>, bool), Vec<&'a str>);
+
+fn login_flow<'a>(args: &[&'a str]) -> Result<LoginWords<'a>, Error> {
     let mut flow = None;
+    let mut rebind = false;
     let mut rest = Vec::new();
     for arg in args {
         let chosen = match *arg {
+            "--rebind" => {
+                rebind = true;
+                continue;
+            }
             "--device" => Flow::Device,
             "--browser" => Flow::Browser,
             "--paste" => Flow::Paste,
@@ -344,7 +386,7 @@ fn login_flow<'a>(args: &[&'a str]) -> Result<(Option<Flow>, Vec<&'a str>), Erro
         }
         flow = Some(chosen);
     }
-    Ok((flow, rest))
+    Ok(((flow, rebind), rest))
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod revoke;
 mod setup;
 mod show_config;
 mod shown;
+mod status;
 mod target;
 mod token;
 
@@ -57,6 +58,9 @@ enum Command {
     Exec(exec::ExecArgs),
     /// Explain why Cargo does (not) get a token for each registry.
     Doctor(doctor::DoctorArgs),
+    /// Who is signed in where: per registry the account, the identity
+    /// provider, until when, and which source answers a get (never a token).
+    Status(status::StatusArgs),
     /// Revoke the crates.io trusted publishing tokens minted here (a CI job's last step).
     Revoke(revoke::RevokeArgs),
 }
@@ -83,6 +87,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Some(Command::Token(args)) => token::run(&args),
         Some(Command::Exec(args)) => return exec::run(&args),
         Some(Command::Revoke(args)) => revoke::run(&args),
+        Some(Command::Status(args)) => status::run(&args),
         Some(Command::Doctor(args)) => match doctor::run(&args) {
             Ok(true) => Ok(()),
             // The report says why; the status says that no token is had.

@@ -25,6 +25,9 @@ pub struct Policy {
     /// Issuers a registry may name for zero-config sign-in without the
     /// person confirming them at `cargo login`.
     pub trusted_issuers: Option<Vec<String>>,
+    /// `false`: no client is registered (RFC 7591) at an identity provider
+    /// a registry names; only `[issuers."…"]` tables name clients.
+    pub dynamic_registration: Option<bool>,
 }
 
 impl Policy {
@@ -60,6 +63,13 @@ impl Policy {
                 (Some(a), Some(b)) => Some(a.iter().filter(|i| b.contains(i)).cloned().collect()),
                 (a, b) => a.clone().or_else(|| b.clone()),
             },
+            dynamic_registration: if self.dynamic_registration == Some(false)
+                || other.dynamic_registration == Some(false)
+            {
+                Some(false)
+            } else {
+                self.dynamic_registration.or(other.dynamic_registration)
+            },
         }
     }
 }
@@ -92,6 +102,9 @@ impl Settings {
         }
         if policy.interactive == Some(crate::sso::settings::Interactive::Never) {
             self.discovery.never = true;
+        }
+        if policy.dynamic_registration == Some(false) {
+            self.discovery.registration = false;
         }
         if let Some(sso) = &mut self.sso {
             use crate::sso::settings::{GrantStore, Interactive};

@@ -148,6 +148,7 @@ pub(super) fn settings_for(
             trusted: Vec::new(),
             never: false,
             ca_files: ca_files.clone(),
+            registration: true,
         },
         ca_files,
         matched: tables

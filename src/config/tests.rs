@@ -924,3 +924,100 @@ fn every_secret_variable_of_every_table_is_kept_from_launched_programs() {
         assert!(s.secret_vars.iter().any(|v| v == name), "{name}");
     }
 }
+
+#[test]
+fn zero_config_sign_in_applies_only_to_named_registries_without_an_sso_table() {
+    let user = "[issuers.\"https://login.corp.example\"]\nclient-id = \"dev\"\nflow = \"device\"\n\
+                [registries.tabled]\nindex = \"sparse+https://t.example/\"\n\
+                [registries.tabled.sso]\nissuer = \"https://idp.example\"\nclient-id = \"cli\"\n";
+    let c = Config::from_texts(&[("user.toml", user)]).unwrap();
+    let s = c.settings_for(&reg(Some("corp"), IDX)).unwrap().unwrap();
+    assert!(s.discovery.enabled && s.discovery.registration);
+    assert_eq!(s.discovery.issuers.len(), 1);
+    assert_eq!(s.discovery.issuers[0].client_id, "dev");
+    // An sso table wins: discovery is not consulted.
+    let t = c
+        .settings_for(&reg(Some("tabled"), "sparse+https://t.example/"))
+        .unwrap()
+        .unwrap();
+    assert!(t.sso.is_some() && !t.discovery.enabled);
+    // Nameless (`--index`, a dependency's `registry-index`) and crates.io: none.
+    assert!(
+        !c.settings_for(&reg(None, IDX))
+            .unwrap()
+            .unwrap()
+            .discovery
+            .enabled
+    );
+    let crates = reg(Some("crates-io"), "sparse+https://index.crates.io/");
+    assert!(!c.settings_for(&crates).unwrap().unwrap().discovery.enabled);
+}
+
+#[test]
+fn the_system_policy_sets_trusted_issuers_and_can_forbid_registration() {
+    let system = "[policy]\ntrusted-issuers = [\"https://login.corp.example\"]\n\
+                  dynamic-registration = false\n";
+    let c = Config::from_texts(&[("system.toml", system)]).unwrap();
+    let s = c.settings_for(&reg(Some("corp"), IDX)).unwrap().unwrap();
+    assert_eq!(s.discovery.trusted, ["https://login.corp.example"]);
+    assert!(!s.discovery.registration);
+    // Forbidding the sso source turns discovery off.
+    let c = Config::from_texts(&[(
+        "system.toml",
+        "[policy]\nallowed-sources = [\"env\", \"keychain\"]\n",
+    )])
+    .unwrap();
+    let s = c.settings_for(&reg(Some("corp"), IDX)).unwrap().unwrap();
+    assert!(!s.discovery.enabled && s.discovery.registration);
+    // The stricter of two policies: registration off if either says so,
+    // trusted only what both trust.
+    let a = Policy {
+        dynamic_registration: Some(true),
+        trusted_issuers: Some(vec!["https://a".into(), "https://b".into()]),
+        ..Policy::default()
+    };
+    let b = Policy {
+        dynamic_registration: Some(false),
+        trusted_issuers: Some(vec!["https://b".into()]),
+        ..Policy::default()
+    };
+    let both = a.stricter(&b);
+    assert_eq!(both.dynamic_registration, Some(false));
+    assert_eq!(both.trusted_issuers, Some(vec!["https://b".to_owned()]));
+}
+
+#[test]
+fn issuer_tables_are_validated() {
+    for (text, needle) in [
+        ("[issuers.\"https://i.example\"]\n", "needs `client-id`"),
+        (
+            "[issuers.\"https://i.example\"]\nclient-id = \"a b\"\n",
+            "client-id",
+        ),
+        (
+            "[issuers.\"https://i.example\"]\nclient-id = \"\"\n",
+            "client-id",
+        ),
+        (
+            "[issuers.\"http://i.example\"]\nclient-id = \"a\"\n",
+            "not a usable issuer URL",
+        ),
+        (
+            "[issuers.\"https://i.example\"]\nclient-id = \"a\"\nclient-secret = \"s\"\n",
+            "client-secret",
+        ),
+        (
+            "[issuers.\"https://i.example\"]\nclient-id = \"a\"\nflow = \"telepathy\"\n",
+            "flow",
+        ),
+    ] {
+        let err = Config::from_texts(&[("user.toml", text)]).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains(needle), "{text}: {msg}");
+    }
+    Config::from_texts(&[(
+        "user.toml",
+        "[issuers.\"http://127.0.0.1:8080/idp\"]\nclient-id = \"a\"\nscope = \"read\"\n",
+    )])
+    .unwrap();
+}

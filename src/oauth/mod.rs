@@ -10,5 +10,5 @@ pub mod jwt;
 pub mod registration;
 pub mod resource;
 #[cfg(test)]
-mod test_server;
+pub(crate) mod test_server;
 pub mod token;

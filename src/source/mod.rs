@@ -37,6 +37,10 @@ pub struct Request<'a> {
     pub files: &'a dyn Fn() -> anyhow::Result<FileStore>,
     /// The clock, in Unix seconds.
     pub now: &'a dyn Fn() -> i64,
+    /// The headers of the 401 that made Cargo ask (`registry.headers`:
+    /// `"name: value"` strings, only on a sparse index fetch's first
+    /// contact); empty otherwise.
+    pub headers: &'a [String],
 }
 
 impl Request<'_> {
@@ -131,6 +135,9 @@ pub struct Login<'a> {
     pub options: &'a LoginOptions<'a>,
     /// `-- --device`, `--browser` or `--paste`.
     pub flow: Option<crate::sso::settings::Flow>,
+    /// `-- --rebind`: a registry that now names another identity provider
+    /// than the one it was signed in at may be bound to the new one.
+    pub rebind: bool,
 }
 
 /// A place a token can come from.

@@ -60,9 +60,9 @@ impl Source for Sso {
             return sso::discover::login(
                 &request.settings.discovery,
                 request.registry,
-                login.flow,
+                (login.flow, login.rebind),
                 &request.context(),
-                &sso::interactive::confirm,
+                &sso::discover::Terminal,
             );
         };
         Some(sso::login(
@@ -101,14 +101,24 @@ fn discovery_binding(request: &Request<'_>) -> Option<sso::discover::Binding> {
 }
 
 /// A `get` for a registry that no `sso` table covers: from the login that
-/// discovery bound it to, if any. Never a sign-in, never a discovery.
+/// discovery bound it to, if any. Never a sign-in. With no binding, the
+/// 401 Cargo saw (its headers) may name the registry's metadata: then the
+/// warning says where it signs in (read only for a registry Cargo names).
+/// With one, a 401 naming another identity provider is refused.
 fn discovered_get(request: &Request<'_>) -> anyhow::Result<Lookup> {
     let registry = request.registry;
+    let discovery = &request.settings.discovery;
     let in_ci = sso::interactive::in_ci(request.env);
     let Some(binding) = discovery_binding(request) else {
-        return Ok(Lookup::NONE);
+        // Not said (nor fetched) in CI, where nobody signs in.
+        return Ok(Lookup::Missing {
+            note: (!in_ci)
+                .then(|| sso::discover::challenge_note(discovery, registry, request.headers))
+                .flatten(),
+        });
     };
-    let settings = binding.settings(&request.settings.discovery);
+    sso::discover::check_binding(&binding, discovery, registry, request.headers)?;
+    let settings = binding.settings(discovery);
     Ok(
         match sso::get(&settings, registry, request.operation, &request.context())? {
             // An RFC 9728 resource takes the token as RFC 6750 says:
@@ -125,4 +135,19 @@ fn discovered_get(request: &Request<'_>) -> anyhow::Result<Lookup> {
             },
         },
     )
+}
+
+/// The single sign-on that applies to the request's registry: the `sso`
+/// table's, else the one discovery bound it to (with that binding). `None`
+/// when neither applies. Reads no network.
+pub fn applied(
+    request: &Request<'_>,
+) -> Option<(sso::settings::SsoSettings, Option<sso::discover::Binding>)> {
+    match &request.settings.sso {
+        Some(sso) => Some((sso.clone(), None)),
+        None => {
+            let binding = discovery_binding(request)?;
+            Some((binding.settings(&request.settings.discovery), Some(binding)))
+        }
+    }
 }

@@ -28,7 +28,7 @@ use crate::cache::FileStore;
 use crate::mint::Context;
 use crate::net::NoAnswer;
 use crate::net::http::Http;
-use crate::oauth::{discovery, registration, resource};
+use crate::oauth::{challenge, discovery, registration, resource};
 use crate::registry::Registry;
 
 /// The deadline of each HTTP call of a discovery.
@@ -68,6 +68,10 @@ pub struct Discovery {
     pub never: bool,
     /// `ca-file` settings.
     pub ca_files: Vec<std::path::PathBuf>,
+    /// Whether a client may be registered (RFC 7591) at an issuer no table
+    /// names a client for: the system policy's `dynamic-registration`
+    /// (default `true`).
+    pub registration: bool,
 }
 
 /// How the client of a binding was configured.
@@ -181,16 +185,70 @@ fn listed(discovery: &Discovery, issuer: &str) -> bool {
         || discovery.trusted.iter().any(|t| t == issuer)
 }
 
+/// The issuer to sign in at, among those the metadata names: the one the
+/// registry is bound to while it still names it, else the first an issuer
+/// table or `trusted-issuers` lists, else the first named.
+fn choose(
+    metadata: &resource::ResourceMetadata,
+    discovery: &Discovery,
+    bound: Option<&Binding>,
+) -> String {
+    let servers = &metadata.authorization_servers;
+    bound
+        .map(|b| &b.issuer)
+        .filter(|i| servers.contains(i))
+        .or_else(|| servers.iter().find(|s| listed(discovery, s)))
+        .unwrap_or(&servers[0])
+        .clone()
+}
+
+/// The refusal when a registry names another identity provider than the
+/// one it is bound to.
+fn moved(shown: &str, name: &str, bound: &Binding, now: &str) -> String {
+    format!(
+        "{shown} now names {} ({now}) as its identity provider, but this machine signed in to \
+         it at {} ({}); nothing was sent or changed. If {shown}'s operators moved it, sign in \
+         at the new one with `cargo login --registry {name} -- --rebind` (the old login is then \
+         signed out); if not, tell them",
+        host_of(now),
+        bound.host(),
+        bound.issuer,
+    )
+}
+
+/// How the trust question is asked: the terminal in real use, a script in
+/// tests.
+pub trait Confirm {
+    /// Whether a person can be asked (a controlling terminal).
+    fn can_ask(&self) -> bool;
+    /// Asks `question`; `true` for yes. Gives up at `deadline`.
+    fn ask(&self, question: &str, deadline: Instant) -> std::io::Result<bool>;
+}
+
+/// The controlling terminal.
+#[derive(Debug, Clone, Copy)]
+pub struct Terminal;
+
+impl Confirm for Terminal {
+    fn can_ask(&self) -> bool {
+        super::interactive::has_terminal()
+    }
+    fn ask(&self, question: &str, deadline: Instant) -> std::io::Result<bool> {
+        super::interactive::confirm(question, deadline)
+    }
+}
+
 /// What `cargo login` does for a registry without an `sso` table: `None`
 /// when discovery does not apply (no name, or the registry publishes no
 /// metadata: the token is then stored as usual), else the sign-in's result.
-/// `confirm` asks the person (the question, a deadline).
+/// `rebind` (`-- --rebind`) lets a registry bound to one identity provider
+/// be bound to the other it now names; `confirm` asks the person.
 pub fn login(
     discovery: &Discovery,
     registry: &Registry<'_>,
-    wanted: Option<Flow>,
+    (wanted, rebind): (Option<Flow>, bool),
     cx: &Context<'_>,
-    confirm: &dyn Fn(&str, Instant) -> std::io::Result<bool>,
+    confirm: &dyn Confirm,
 ) -> Option<anyhow::Result<()>> {
     let name = registry.name.filter(|_| discovery.enabled)?;
     let http = match Http::new(TIMEOUT) {
@@ -219,7 +277,14 @@ pub fn login(
         }
     };
     Some(sign_in(
-        discovery, registry, name, &http, metadata, wanted, cx, confirm,
+        discovery,
+        registry,
+        name,
+        &http,
+        metadata,
+        (wanted, rebind),
+        cx,
+        confirm,
     ))
 }
 
@@ -230,18 +295,25 @@ fn sign_in(
     name: &str,
     http: &Http,
     metadata: resource::ResourceMetadata,
-    wanted: Option<Flow>,
+    (wanted, rebind): (Option<Flow>, bool),
     cx: &Context<'_>,
-    confirm: &dyn Fn(&str, Instant) -> std::io::Result<bool>,
+    confirm: &dyn Confirm,
 ) -> anyhow::Result<()> {
     let shown = registry.display_name();
-    // An issuer a table names first, else the first the registry names.
-    let issuer = metadata
-        .authorization_servers
-        .iter()
-        .find(|s| listed(discovery, s))
-        .unwrap_or(&metadata.authorization_servers[0])
-        .clone();
+    let files = (cx.files)().ok();
+    let bound = binding(files.as_ref(), registry);
+    let issuer = choose(&metadata, discovery, bound.as_ref());
+    // The registry names another IdP than the one it is bound to: only an
+    // explicit `--rebind` moves it.
+    let replaced = match bound {
+        Some(b) if b.issuer != issuer => {
+            if !rebind {
+                bail!("{}", moved(shown, name, &b, &issuer));
+            }
+            Some(b)
+        }
+        _ => None,
+    };
     let host = host_of(&issuer);
     let table = discovery.issuers.iter().find(|t| t.issuer == issuer);
     if !listed(discovery, &issuer) {
@@ -256,7 +328,7 @@ fn sign_in(
                  trust it, {add}"
             );
         }
-        if !super::interactive::has_terminal() {
+        if !confirm.can_ask() {
             bail!(
                 "{shown} names {host} as its identity provider, which no issuer table lists; \
                  confirming it needs a terminal. Run `cargo login --registry {name}` in one, or \
@@ -265,9 +337,10 @@ fn sign_in(
         }
         let question = format!(
             "{shown} says it signs in at {host} ({issuer}), which your configuration does not \
-             list. Only continue if you expect to sign in there. Sign in at {host}? [y/N] "
+             list. Only continue if you expect to sign in there. Sign in at {host}?"
         );
-        let yes = confirm(&question, Instant::now() + CONFIRM_WAIT)
+        let yes = confirm
+            .ask(&question, Instant::now() + CONFIRM_WAIT)
             .context("cannot ask for confirmation on the terminal")?;
         if !yes {
             bail!("sign-in at {host} not confirmed; nothing was stored. To trust it, {add}");
@@ -276,7 +349,6 @@ fn sign_in(
     let server = discovery::authorization_server(http, &issuer).with_context(|| {
         format!("cannot sign in to {shown}: its identity provider {host} is refused")
     })?;
-    let files = (cx.files)().ok();
     let scope = table
         .and_then(|t| t.scope.clone())
         .or_else(|| (!metadata.scopes.is_empty()).then(|| metadata.scopes.join(" ")));
@@ -284,12 +356,21 @@ fn sign_in(
         (Some(t), _) => (t.client_id.clone(), How::IssuerTable, None),
         (None, Some(id)) => (id, How::Registration, None),
         (None, None) => {
+            let add = format!(
+                "add an [issuers.\"{issuer}\"] table with the `client-id` of its public client \
+                 for developers to the provider's config (see docs/sso.md); nothing was stored"
+            );
+            if !discovery.registration {
+                bail!(
+                    "cannot sign in to {shown}: no issuer table names a client for {host}, and \
+                     the system policy forbids registering one (dynamic-registration = false); \
+                     {add}"
+                );
+            }
             let Some(endpoint) = &server.registration_endpoint else {
                 bail!(
                     "cannot sign in to {shown}: {host} offers no client registration (RFC 7591) \
-                     and no issuer table names a client for it; add an [issuers.\"{issuer}\"] \
-                     table with the `client-id` of its public client for developers (see \
-                     docs/sso.md)"
+                     and no issuer table names a client for it; {add}"
                 );
             };
             let r = registration::register(
@@ -302,7 +383,9 @@ fn sign_in(
                 // and the sign-in also asks for `openid offline_access`.
                 None,
             )
-            .with_context(|| format!("cannot sign in to {shown}"))?;
+            .with_context(|| {
+                format!("cannot sign in to {shown}: {host} refused to register a client; {add}")
+            })?;
             (r.client_id.clone(), How::Registration, Some(r))
         }
     };
@@ -338,7 +421,99 @@ fn sign_in(
             &binding_file(registry.index_url),
             &serde_json::to_vec(&binding).expect("plain struct"),
         )
-        .map_err(|e| anyhow!("signed in, but {shown}'s binding could not be kept: {e:#}"))
+        .map_err(|e| anyhow!("signed in, but {shown}'s binding could not be kept: {e:#}"))?;
+    if let Some(old) = replaced {
+        // The login at the IdP the registry left: signed out (revoked where
+        // it can be), so that no refresh token is left behind for it.
+        let settings = old.settings(discovery);
+        if let Err(e) = super::logout(&settings, registry, cx) {
+            crate::diag::warn(&format!(
+                "{shown} is now bound to {host}; the old login at {} could not be signed out: \
+                 {e:#}",
+                old.host()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The checked metadata that the 401 of a `get` names (`headers`, Cargo's
+/// `registry.headers`): `Ok(None)` when discovery does not apply (a
+/// nameless registry: nothing is fetched), there are no headers, or no
+/// `Bearer` challenge names `resource_metadata`.
+pub fn named_in_challenge(
+    discovery: &Discovery,
+    registry: &Registry<'_>,
+    headers: &[String],
+) -> anyhow::Result<Option<resource::ResourceMetadata>> {
+    if registry.name.is_none() || !discovery.enabled || headers.is_empty() {
+        return Ok(None);
+    }
+    let challenges =
+        challenge::from_headers(headers).map_err(|e| anyhow!("its 401 is refused: {e}"))?;
+    let Some(url) = challenge::resource_metadata(&challenges)
+        .map_err(|e| anyhow!("its 401 is refused: {e}"))?
+    else {
+        return Ok(None);
+    };
+    let http = Http::new(TIMEOUT)?.with_ca_files(&discovery.ca_files);
+    resource::discover(&http, registry.index_url, Some(&url)).map(Some)
+}
+
+/// The warning of a `get` for a registry with no login and no binding,
+/// from its 401: where it signs in (the IdP's host) and the command. A
+/// `get` never signs in. `None` when the 401 names no metadata.
+pub fn challenge_note(
+    discovery: &Discovery,
+    registry: &Registry<'_>,
+    headers: &[String],
+) -> Option<String> {
+    let name = registry.name?;
+    match named_in_challenge(discovery, registry, headers) {
+        Ok(None) => None,
+        Ok(Some(metadata)) => {
+            let issuer = choose(&metadata, discovery, None);
+            Some(format!(
+                "{name} signs in at {}: cargo login --registry {name}",
+                host_of(&issuer)
+            ))
+        }
+        Err(e) => Some(format!(
+            "{name} names its identity provider in its 401, but that is refused, so nothing \
+             signs in: {e:#}"
+        )),
+    }
+}
+
+/// Checks a `get`'s 401 against the binding: an error when the registry
+/// now names identity providers other than the one it is bound to. A 401
+/// that names nothing, or metadata that cannot be read, leaves the binding
+/// as it is (`cargo login` checks it again).
+pub fn check_binding(
+    bound: &Binding,
+    discovery: &Discovery,
+    registry: &Registry<'_>,
+    headers: &[String],
+) -> anyhow::Result<()> {
+    match named_in_challenge(discovery, registry, headers) {
+        Ok(Some(m)) if !m.authorization_servers.contains(&bound.issuer) => {
+            let now = choose(&m, discovery, None);
+            bail!(
+                "{}",
+                moved(
+                    registry.display_name(),
+                    registry.name.unwrap_or("NAME"),
+                    bound,
+                    &now
+                )
+            )
+        }
+        Ok(_) => Ok(()),
+        Err(e) => {
+            crate::trace::debug(|| format!("discovery: the 401's metadata is not read: {e:#}"));
+            Ok(())
+        }
+    }
 }
 
 /// The note of a `get` that found no login for a registry without an `sso`
@@ -447,3 +622,7 @@ mod tests {
         assert_eq!(sign_in_note(Some(&binding()), &nameless), None);
     }
 }
+
+#[cfg(test)]
+#[path = "discover_tests.rs"]
+mod trust_tests;

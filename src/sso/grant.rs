@@ -125,6 +125,12 @@ impl<'a> Grants<'a> {
 
     /// The stored grant, if any. A record that cannot be read is `None`.
     pub fn load(&self) -> anyhow::Result<Option<StoredLogin>> {
+        Ok(self.load_dated()?.map(|(grant, _)| grant))
+    }
+
+    /// The stored grant and when it was stored (Unix seconds): the sign-in,
+    /// or the last refresh that rotated its refresh token.
+    pub fn load_dated(&self) -> anyhow::Result<Option<(StoredLogin, i64)>> {
         let text: Option<Zeroizing<String>> = match self.settings.store {
             GrantStore::Keychain => match self.keychain.read_item(&self.item, self.timeout) {
                 Ok(item) => item.map(|t| Zeroizing::new(t.expose().to_owned())),
@@ -212,17 +218,21 @@ impl<'a> Grants<'a> {
     }
 }
 
-fn decode(text: &str) -> Option<StoredLogin> {
+fn decode(text: &str) -> Option<(StoredLogin, i64)> {
     let stored: Stored = serde_json::from_str(text).ok()?;
+    let stored_at = stored.stored_at;
     if stored.v != FORMAT {
         let mut rt = stored.refresh_token;
         zeroize::Zeroize::zeroize(&mut rt);
         return None;
     }
     let refresh_token = Token::parse(stored.refresh_token, "the stored SSO login").ok()??;
-    Some(StoredLogin {
-        refresh_token,
-        account: stored.account,
-        subject: stored.subject,
-    })
+    Some((
+        StoredLogin {
+            refresh_token,
+            account: stored.account,
+            subject: stored.subject,
+        },
+        stored_at,
+    ))
 }

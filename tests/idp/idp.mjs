@@ -38,7 +38,8 @@
 //        ci_config_ref_uri, job_id), issuer <issuer>/gitlab.
 //   GET  /ci/jwks                        the CI issuers' public keys (JWKS)
 //   GET  /test/forged-ci-token           an ID token signed with another key
-//   GET  /test/stats                     tokens issued per grant type
+//   GET  /test/stats                     tokens issued per grant type; `requests`: every
+//                                        request but /test/*, as "METHOD /path"
 //   GET  /test/secrets                   every secret issued or received so far (tokens,
 //        codes, device codes, code verifiers, CI tokens): no output may show one
 // Env: PORT, AT_TTL (access token lifetime, s), AT_FORMAT=opaque, DEVICE_TTL (device
@@ -66,7 +67,7 @@ const TX = `${U}grant-type:token-exchange`, JB = `${U}grant-type:jwt-bearer`, DC
 const ci = await jose.generateKeyPair('ES256');      // the mock CI issuer's key
 const rogue = await jose.generateKeyPair('ES256');   // a key nobody trusts
 const rs = { scope: 'publish read', audience: AUD, accessTokenTTL: TTL, accessTokenFormat: process.env.AT_FORMAT || 'jwt' };
-const stats = { total: 0, byGrant: {} }, secrets = new Set();
+const stats = { total: 0, byGrant: {}, requests: [] }, secrets = new Set();
 const DEVICE_TTL = +(process.env.DEVICE_TTL || 600), RT_TTL = +(process.env.RT_TTL || 86400);
 let slowDown = process.env.SLOW_DOWN_ONCE === '1';
 const REQUIRE_NONCE = process.env.REQUIRE_NONCE === '1', EXACT_REDIRECT = process.env.EXACT_REDIRECT;
@@ -140,6 +141,7 @@ const keep = (...v) => v.forEach((x) => typeof x === 'string' && x.length >= 16 
 const isDC = (body) => new URLSearchParams(body).get('grant_type') === DC;
 
 provider.use(async (ctx, next) => {
+  if (!ctx.path.startsWith('/test/')) stats.requests.push(`${ctx.method} ${ctx.path}`);   // every request but the harness's
   if (ctx.path === '/ci/token') {
     if (!/^bearer ci-request-token$/i.test(ctx.get('authorization'))) return void (ctx.status = 401);
     ctx.body = { value: await ciToken(ci.privateKey, ctx.query) };

@@ -33,6 +33,9 @@ pub struct Options {
     pub challenge_url: Option<String>,
     /// No RFC 9728 challenge at all (only mod_auth_openidc's own).
     pub no_challenge: bool,
+    /// The whole value of the added `WWW-Authenticate` header, instead of
+    /// `Bearer resource_metadata="…"` (no `"` in it).
+    pub challenge_value: Option<String>,
 }
 
 /// A running Apache in front of a running kellnr.
@@ -99,6 +102,10 @@ impl Apache {
         }));
         let challenge = if options.no_challenge {
             String::new()
+        } else if let Some(value) = &options.challenge_value {
+            format!(
+                "Header always add WWW-Authenticate \"{value}\" \"expr=%{{REQUEST_STATUS}} == 401\""
+            )
         } else {
             let url = options.challenge_url.clone().unwrap_or(metadata.clone());
             format!(
@@ -131,6 +138,8 @@ PidFile "{d}/httpd.pid"
 DefaultRuntimeDir "{d}"
 Mutex file:{d}
 ErrorLog "{d}/error.log"
+LogFormat "%m %U %>s" short
+CustomLog "{d}/access.log" short
 LogLevel warn
 User www-data
 Group www-data
@@ -217,6 +226,15 @@ Redirect 302 /meta/redirect {metadata}
             .map(|f| std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default())
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// Every request Apache has answered so far, as `METHOD PATH STATUS`.
+    pub fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("access.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Serves `doc` as the metadata from now on.

@@ -107,6 +107,24 @@ impl Idp {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Every request the IdP answered so far but the harness's `/test/`
+    /// ones, as `METHOD /path`.
+    pub fn requests(&self) -> Vec<String> {
+        let stats: serde_json::Value = super::http()
+            .get(format!("{}/test/stats", self.issuer()))
+            .send()
+            .unwrap()
+            .text()
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .unwrap();
+        stats["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_owned())
+            .collect()
+    }
+
     /// The GitHub-Actions-style `ACTIONS_ID_TOKEN_REQUEST_URL`.
     pub fn ci_token_url(&self) -> String {
         format!("{}/ci/token?api-version=2.0", self.issuer())

@@ -23,6 +23,7 @@ mod origin;
 mod probe;
 mod report;
 
+pub use origin::origin as origin_of;
 pub use report::{Finding, RegistryReport, Report, Severity, TokenInfo};
 use report::{finding, human};
 
@@ -350,6 +351,7 @@ fn sources(
         keychain: &keychain,
         files: &FileStore::user,
         now: &now,
+        headers: &[],
     };
     let shown = registry.display_name();
     let scheme = match settings.auth_scheme {
@@ -358,7 +360,7 @@ fn sources(
         AuthScheme::Basic => "basic",
     };
     let mut found = None;
-    for kind in &settings.sources {
+    for kind in &crate::provider::with_discovery(settings) {
         let what = kind.to_string();
         let result = source(*kind).get(&request);
         match (result, found.is_some()) {
@@ -515,7 +517,7 @@ fn missing(
                 .to_owned(),
             Some("see docs/ci/ for the CI system".to_owned()),
         ),
-        SourceKind::Sso if settings.sso.is_none() => finding(
+        SourceKind::Sso if settings.sso.is_none() && !settings.discovery.enabled => finding(
             "sso-not-configured",
             Severity::Info,
             "\"sso\" is among the default sources, but no [registries.NAME.sso] table applies"
@@ -525,7 +527,7 @@ fn missing(
         SourceKind::Sso => finding(
             "sso-not-signed-in",
             Severity::Warning,
-            "no single sign-on login for this registry yet".to_owned(),
+            note.unwrap_or_else(|| "no single sign-on login for this registry yet".to_owned()),
             Some(format!("`cargo login --registry {name}`")),
         ),
     }

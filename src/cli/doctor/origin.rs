@@ -33,11 +33,11 @@ pub fn origin(kind: SourceKind, request: &Request<'_>) -> String {
             }
         }
         SourceKind::Sso => {
-            let Some(sso) = &settings.sso else {
+            let Some((sso, _)) = crate::source::sso::applied(request) else {
                 return "a single sign-on login".to_owned();
             };
             let grants = Grants::new(
-                sso,
+                &sso,
                 request.registry,
                 &OsKeychain,
                 settings.keychain_timeout,

@@ -1,0 +1,441 @@
+//! The trust rules of zero-config sign-in, in-process against a scripted
+//! registry and IdP on 127.0.0.1 (every request counted): what is asked,
+//! what is refused without asking, what is fetched, and that a refusal
+//! stores nothing.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::*;
+use crate::keychain::{Keychain, KeychainError};
+use crate::oauth::test_server::{Route, Server};
+use crate::secret::Token;
+
+/// No keychain: every call fails as on a machine without one.
+struct NoKeychain;
+
+impl Keychain for NoKeychain {
+    fn read(&self, _: &str, _: Duration) -> Result<Option<Token>, KeychainError> {
+        Err(KeychainError::new("no keychain in this test"))
+    }
+    fn store(&self, _: &str, _: &str, _: &Token, _: Duration) -> Result<(), KeychainError> {
+        Err(KeychainError::new("no keychain in this test"))
+    }
+    fn remove(&self, _: &str, _: Duration) -> Result<bool, KeychainError> {
+        Err(KeychainError::new("no keychain in this test"))
+    }
+    fn read_item(&self, _: &str, _: Duration) -> Result<Option<Token>, KeychainError> {
+        Err(KeychainError::new("no keychain in this test"))
+    }
+    fn store_item(&self, _: &str, _: &str, _: &Token, _: Duration) -> Result<(), KeychainError> {
+        Err(KeychainError::new("no keychain in this test"))
+    }
+    fn remove_item(&self, _: &str, _: Duration) -> Result<bool, KeychainError> {
+        Err(KeychainError::new("no keychain in this test"))
+    }
+}
+
+/// A scripted person: whether there is a terminal, the answer, and every
+/// question asked.
+struct Person {
+    terminal: bool,
+    answer: bool,
+    asked: RefCell<Vec<String>>,
+}
+
+impl Person {
+    fn new(terminal: bool, answer: bool) -> Person {
+        Person {
+            terminal,
+            answer,
+            asked: RefCell::default(),
+        }
+    }
+}
+
+impl Confirm for Person {
+    fn can_ask(&self) -> bool {
+        self.terminal
+    }
+    fn ask(&self, question: &str, _: Instant) -> std::io::Result<bool> {
+        self.asked.borrow_mut().push(question.to_owned());
+        Ok(self.answer)
+    }
+}
+
+const METADATA: &str = "/.well-known/oauth-protected-resource/api/v1/crates";
+const AS_METADATA: &str = "/.well-known/oauth-authorization-server/idp";
+
+/// A registry on `server` naming `issuers` as its authorization servers.
+fn serve_metadata(server: &Server, issuers: &[String]) {
+    server.route(
+        METADATA,
+        Route::json(
+            200,
+            &serde_json::json!({
+                "resource": server.url("/api/v1/crates"),
+                "authorization_servers": issuers,
+                "scopes_supported": ["read"],
+            })
+            .to_string(),
+        ),
+    );
+}
+
+/// The IdP at `{server}/idp`: the device flow and a registration endpoint.
+fn serve_idp(server: &Server) {
+    server.route(
+        AS_METADATA,
+        Route::json(
+            200,
+            &serde_json::json!({
+                "issuer": server.url("/idp"),
+                "token_endpoint": server.url("/idp/token"),
+                "device_authorization_endpoint": server.url("/idp/device"),
+                "grant_types_supported": [discovery::DEVICE_CODE_GRANT, "refresh_token"],
+                "registration_endpoint": server.url("/idp/reg"),
+            })
+            .to_string(),
+        ),
+    );
+}
+
+struct World {
+    server: Server,
+    dir: tempfile::TempDir,
+    env: HashMap<String, String>,
+    index: String,
+}
+
+impl World {
+    fn new() -> World {
+        let server = Server::start();
+        let index = format!("sparse+{}/api/v1/crates/", server.base());
+        World {
+            server,
+            dir: tempfile::tempdir().unwrap(),
+            env: HashMap::new(),
+            index,
+        }
+    }
+
+    fn issuer(&self) -> String {
+        self.server.url("/idp")
+    }
+
+    fn registry(&self, name: Option<&'static str>) -> Registry<'_> {
+        Registry {
+            index_url: &self.index,
+            name,
+        }
+    }
+
+    fn files(&self) -> FileStore {
+        FileStore::at(self.dir.path().to_path_buf())
+    }
+
+    fn login(
+        &self,
+        discovery: &Discovery,
+        name: Option<&'static str>,
+        rebind: bool,
+        person: &Person,
+    ) -> Option<anyhow::Result<()>> {
+        let dir = self.dir.path().to_path_buf();
+        let files = move || Ok(FileStore::at(dir.clone()));
+        let now = || 1_000_000;
+        let cx = Context {
+            env: &self.env,
+            keychain: &NoKeychain,
+            keychain_timeout: Duration::from_millis(100),
+            files: &files,
+            now: &now,
+            token_vars: &[],
+            secret_vars: &[],
+        };
+        login(
+            discovery,
+            &self.registry(name),
+            (Some(Flow::Device), rebind),
+            &cx,
+            person,
+        )
+    }
+
+    /// Every file the provider's private folder holds.
+    fn stored(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for folder in [BINDINGS, CLIENTS] {
+            if let Ok(entries) = std::fs::read_dir(self.dir.path().join(folder)) {
+                out.extend(entries.map(|e| e.unwrap().path().display().to_string()));
+            }
+        }
+        out
+    }
+
+    fn challenge(&self, metadata_url: &str) -> Vec<String> {
+        vec![
+            "content-length: 0".to_owned(),
+            format!(
+                "WWW-Authenticate: Cargo login_url=\"x\", Bearer resource_metadata=\"{metadata_url}\""
+            ),
+        ]
+    }
+}
+
+fn enabled() -> Discovery {
+    Discovery {
+        enabled: true,
+        registration: true,
+        ..Discovery::default()
+    }
+}
+
+fn message(result: Option<anyhow::Result<()>>) -> String {
+    format!("{:#}", result.expect("discovery applies").unwrap_err())
+}
+
+#[test]
+fn no_to_the_trust_question_stores_nothing_and_fetches_nothing_more() {
+    let w = World::new();
+    serve_metadata(&w.server, &[w.issuer()]);
+    serve_idp(&w.server);
+    let person = Person::new(true, false);
+    let msg = message(w.login(&enabled(), Some("corp"), false, &person));
+    assert!(
+        msg.contains("not confirmed") && msg.contains("nothing was stored"),
+        "{msg}"
+    );
+    let asked = person.asked.borrow();
+    assert_eq!(asked.len(), 1);
+    let host = host_of(&w.issuer());
+    assert!(
+        asked[0].contains(&format!("signs in at {host}")),
+        "{}",
+        asked[0]
+    );
+    assert!(
+        msg.contains(&format!("[issuers.\"{}\"]", w.issuer())),
+        "{msg}"
+    );
+    // Only the registry's metadata was read: not the IdP's, no registration.
+    assert_eq!(w.server.paths(), [METADATA]);
+    assert!(w.stored().is_empty(), "{:?}", w.stored());
+}
+
+#[test]
+fn ci_interactive_never_and_no_terminal_refuse_without_asking() {
+    let mut w = World::new();
+    serve_metadata(&w.server, &[w.issuer()]);
+    serve_idp(&w.server);
+    w.env.insert("CI".into(), "true".into());
+    let person = Person::new(true, true);
+    let msg = message(w.login(&enabled(), Some("corp"), false, &person));
+    assert!(msg.contains("nobody can confirm it here"), "{msg}");
+    w.env.clear();
+    let never = Discovery {
+        never: true,
+        ..enabled()
+    };
+    let msg = message(w.login(&never, Some("corp"), false, &person));
+    assert!(msg.contains("nobody can confirm it here"), "{msg}");
+    let no_terminal = Person::new(false, true);
+    let msg = message(w.login(&enabled(), Some("corp"), false, &no_terminal));
+    assert!(msg.contains("needs a terminal"), "{msg}");
+    assert!(person.asked.borrow().is_empty() && no_terminal.asked.borrow().is_empty());
+    assert_eq!(w.server.paths(), [METADATA, METADATA, METADATA]);
+    assert!(w.stored().is_empty());
+}
+
+#[test]
+fn trusted_issuers_and_issuer_tables_skip_the_question() {
+    let w = World::new();
+    serve_metadata(&w.server, &[w.issuer()]);
+    // No IdP metadata: the sign-in stops there, after the trust rules.
+    let person = Person::new(true, false);
+    for discovery in [
+        Discovery {
+            trusted: vec![w.issuer()],
+            ..enabled()
+        },
+        Discovery {
+            issuers: vec![IssuerTable {
+                issuer: w.issuer(),
+                client_id: "dev".into(),
+                flow: None,
+                scope: None,
+            }],
+            ..enabled()
+        },
+    ] {
+        let msg = message(w.login(&discovery, Some("corp"), false, &person));
+        assert!(msg.contains("its identity provider"), "{msg}");
+    }
+    assert!(person.asked.borrow().is_empty());
+    assert!(w.server.paths().iter().any(|p| p == AS_METADATA));
+    assert!(w.stored().is_empty());
+}
+
+#[test]
+fn a_nameless_registry_makes_no_request_at_all() {
+    let w = World::new();
+    serve_metadata(&w.server, &[w.issuer()]);
+    serve_idp(&w.server);
+    let person = Person::new(true, true);
+    assert!(w.login(&enabled(), None, false, &person).is_none());
+    let headers = w.challenge(&w.server.url(METADATA));
+    assert_eq!(
+        challenge_note(&enabled(), &w.registry(None), &headers),
+        None
+    );
+    assert!(
+        named_in_challenge(&enabled(), &w.registry(None), &headers)
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(w.server.paths(), Vec::<String>::new());
+    assert!(person.asked.borrow().is_empty());
+    // The same 401 for a registry Cargo names: one request, and the note
+    // names the IdP's host and the command.
+    assert_eq!(
+        challenge_note(&enabled(), &w.registry(Some("corp")), &headers).unwrap(),
+        format!(
+            "corp signs in at {}: cargo login --registry corp",
+            host_of(&w.issuer())
+        )
+    );
+    assert_eq!(w.server.paths(), [METADATA]);
+}
+
+#[test]
+fn a_hostile_challenge_is_refused_saying_why_without_fetching() {
+    let w = World::new();
+    serve_metadata(&w.server, &[w.issuer()]);
+    let other = Server::start();
+    serve_metadata(&other, &[w.issuer()]);
+    let corp = w.registry(Some("corp"));
+    let params = (0..50)
+        .map(|i| format!("p{i}=\"v\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    for (headers, needle) in [
+        (
+            vec![format!("www-authenticate: Bearer {params}")],
+            "more than 16 parameters",
+        ),
+        (
+            vec!["www-authenticate: Bearer resource_metadata=\"http://127.0.0.1:1/x".to_owned()],
+            "quoted string",
+        ),
+        (
+            w.challenge(&other.url(METADATA)),
+            "not on the registry's own origin",
+        ),
+    ] {
+        let note = challenge_note(&enabled(), &corp, &headers).unwrap();
+        assert!(
+            note.contains("is refused") && note.contains(needle),
+            "{needle}: {note}"
+        );
+    }
+    assert!(w.server.paths().is_empty() && other.paths().is_empty());
+}
+
+#[test]
+fn registration_forbidden_by_policy_names_the_issuer_table() {
+    let w = World::new();
+    serve_metadata(&w.server, &[w.issuer()]);
+    serve_idp(&w.server);
+    let discovery = Discovery {
+        trusted: vec![w.issuer()],
+        registration: false,
+        ..enabled()
+    };
+    let msg = message(w.login(&discovery, Some("corp"), false, &Person::new(true, true)));
+    assert!(
+        msg.contains("dynamic-registration = false")
+            && msg.contains(&format!("[issuers.\"{}\"]", w.issuer()))
+            && msg.contains("nothing was stored"),
+        "{msg}"
+    );
+    assert!(!w.server.paths().iter().any(|p| p == "/idp/reg"));
+    // Allowed, but the IdP refuses: the same advice.
+    w.server.route(
+        "/idp/reg",
+        Route::json(400, r#"{"error":"invalid_client_metadata"}"#),
+    );
+    let msg = message(w.login(
+        &Discovery {
+            registration: true,
+            ..discovery
+        },
+        Some("corp"),
+        false,
+        &Person::new(true, true),
+    ));
+    assert!(
+        msg.contains("refused to register a client")
+            && msg.contains(&format!("[issuers.\"{}\"]", w.issuer())),
+        "{msg}"
+    );
+    assert!(w.stored().is_empty());
+}
+
+#[test]
+fn a_registry_that_names_another_issuer_is_refused_until_rebind() {
+    let w = World::new();
+    let bound = Binding {
+        v: FORMAT,
+        index: w.index.clone(),
+        issuer: "https://old-idp.example".into(),
+        client_id: "c1".into(),
+        how: How::Registration,
+        resource: w.server.url("/api/v1/crates"),
+        scope: None,
+        endpoints: discovery::Metadata::default(),
+        metadata: w.server.url(METADATA),
+    };
+    let bytes = serde_json::to_vec(&bound).unwrap();
+    w.files()
+        .write_private(BINDINGS, &binding_file(&w.index), &bytes)
+        .unwrap();
+    serve_metadata(&w.server, &[w.issuer()]);
+    let discovery = Discovery {
+        trusted: vec![w.issuer()],
+        ..enabled()
+    };
+    let person = Person::new(true, true);
+    let msg = message(w.login(&discovery, Some("corp"), false, &person));
+    assert!(
+        msg.contains("old-idp.example")
+            && msg.contains(&host_of(&w.issuer()))
+            && msg.contains("cargo login --registry corp -- --rebind"),
+        "{msg}"
+    );
+    assert_eq!(w.server.paths(), [METADATA]);
+    // A get that sees the 401 naming the new IdP refuses too.
+    let headers = w.challenge(&w.server.url(METADATA));
+    let corp = w.registry(Some("corp"));
+    let msg = format!(
+        "{:#}",
+        check_binding(&bound, &discovery, &corp, &headers).unwrap_err()
+    );
+    assert!(msg.contains("--rebind"), "{msg}");
+    // --rebind goes on (here to the new IdP's metadata, which is missing).
+    let msg = message(w.login(&discovery, Some("corp"), true, &person));
+    assert!(msg.contains("its identity provider"), "{msg}");
+    // Nothing changed: the binding is the old one.
+    assert_eq!(binding(Some(&w.files()), &corp), Some(bound.clone()));
+    // A registry still naming the bound IdP (among others) is fine.
+    serve_metadata(&w.server, &[w.issuer(), bound.issuer.clone()]);
+    check_binding(&bound, &discovery, &corp, &headers).unwrap();
+    assert_eq!(
+        choose(
+            &resource::discover(&Http::new(TIMEOUT).unwrap(), &w.index, None).unwrap(),
+            &discovery,
+            Some(&bound)
+        ),
+        bound.issuer
+    );
+}
