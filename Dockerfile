@@ -17,8 +17,8 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked \
- && cp target/release/cargo-credential-corp /cargo-credential-corp \
+    cargo build --profile dist --locked \
+ && cp target/dist/cargo-credential-corp /cargo-credential-corp \
  && /cargo-credential-corp --version
 
 # Nothing but the binary, the CA bundle (for the OIDC exchanges when the

@@ -97,10 +97,10 @@ musl=x86_64-unknown-linux-musl
 static_bin="" static_floor=""
 rustup target list --installed 2>/dev/null | grep -qx "$musl" || timeout 300 rustup target add "$musl" >&2 || true
 if rustup target list --installed 2>/dev/null | grep -qx "$musl" && command -v musl-gcc >/dev/null 2>&1; then
-  nice cargo build --release --locked --target "$musl" --bin cargo-credential-corp >&2
-  nice cargo build --release --locked --target "$musl" --example floor >&2
-  static_bin="$repo/target/$musl/release/cargo-credential-corp"
-  static_floor="$repo/target/$musl/release/examples/floor"
+  nice cargo build --profile dist --locked --target "$musl" --bin cargo-credential-corp >&2
+  nice cargo build --profile dist --locked --target "$musl" --example floor >&2
+  static_bin="$repo/target/$musl/dist/cargo-credential-corp"
+  static_floor="$repo/target/$musl/dist/examples/floor"
 else
   echo "WARNING: no static build: the $musl target or musl-gcc (Debian's musl-tools) is missing" >&2
 fi
@@ -674,7 +674,8 @@ L += ["# Benchmarks", "",
       "per cargo command, which no external provider avoids."]
 L += ["", "### The static release build", "",
       "The binary releases ship: `x86_64-unknown-linux-musl`, statically linked (no dynamic loader "
-      "to run at start-up), same profile.", ""]
+      "to run at start-up), built with the `dist` profile the archives use (fat LTO, one codegen unit; "
+      "the dynamic build above is the `release` profile `cargo install` builds).", ""]
 if static:
     L += ["| comparison | target | pairs | wall-time ratio | verdict | CPU-time ratio | verdict (CPU) |",
           "|---|---|---|---|---|---|---|",
@@ -714,8 +715,8 @@ L += ["", "## Size and install", "",
       f"- `target/release/cargo-credential-corp`: {mib(size_bin)}",
       f"- `target/release/examples/floor`: {mib(size_floor)}"]
 if e.get("BENCH_STATIC_BIN"):
-    L += [f"- `target/x86_64-unknown-linux-musl/release/cargo-credential-corp` (static): {mib(os.stat(e['BENCH_STATIC_BIN']).st_size)}",
-          f"- `target/x86_64-unknown-linux-musl/release/examples/floor` (static): {mib(os.stat(e['BENCH_STATIC_FLOOR']).st_size)}"]
+    L += [f"- `target/x86_64-unknown-linux-musl/dist/cargo-credential-corp` (static, profile dist): {mib(os.stat(e['BENCH_STATIC_BIN']).st_size)}",
+          f"- `target/x86_64-unknown-linux-musl/dist/examples/floor` (static, profile dist): {mib(os.stat(e['BENCH_STATIC_FLOOR']).st_size)}"]
 if e.get("BENCH_INSTALL_MS"):
     s = int(e["BENCH_INSTALL_MS"]) / 1000
     L.append(f"- `cargo install --locked --path .` on a clean target dir (dependencies already downloaded): "

@@ -160,8 +160,8 @@ if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-
   timeout 300 rustup target add x86_64-unknown-linux-musl >&2 || true
 fi
 if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
-  cargo build --release --locked --target x86_64-unknown-linux-musl
-  static_dir="${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-musl/release"
+  cargo build --profile dist --locked --target x86_64-unknown-linux-musl
+  static_dir="${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-musl/dist"
   static_bin="$(cd "$static_dir" && pwd)/cargo-credential-corp"
   if readelf -l "$static_bin" | grep -q INTERP; then
     echo "$static_bin asks for a dynamic loader: the musl build is not static" >&2
