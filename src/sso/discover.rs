@@ -205,7 +205,7 @@ fn choose(
 /// The refusal when a registry names another identity provider than the
 /// one it is bound to.
 fn moved(shown: &str, name: &str, bound: &Binding, now: &str) -> String {
-    format!(
+    let text = format!(
         "{shown} now names {} ({now}) as its identity provider, but this machine signed in to \
          it at {} ({}); nothing was sent or changed. If {shown}'s operators moved it, sign in \
          at the new one with `cargo login --registry {name} -- --rebind` (the old login is then \
@@ -213,7 +213,10 @@ fn moved(shown: &str, name: &str, bound: &Binding, now: &str) -> String {
         host_of(now),
         bound.host(),
         bound.issuer,
-    )
+    );
+    // The issuers come from a registry (and a file): what a terminal acts
+    // on is shown, not sent.
+    crate::diag::shown(&text).into_owned()
 }
 
 /// How the trust question is asked: the terminal in real use, a script in
@@ -340,7 +343,10 @@ fn sign_in(
              list. Only continue if you expect to sign in there. Sign in at {host}?"
         );
         let yes = confirm
-            .ask(&question, Instant::now() + CONFIRM_WAIT)
+            .ask(
+                &crate::diag::shown(&question),
+                Instant::now() + CONFIRM_WAIT,
+            )
             .context("cannot ask for confirmation on the terminal")?;
         if !yes {
             bail!("sign-in at {host} not confirmed; nothing was stored. To trust it, {add}");
@@ -478,10 +484,13 @@ pub fn challenge_note(
                 host_of(&issuer)
             ))
         }
-        Err(e) => Some(format!(
-            "{name} names its identity provider in its 401, but that is refused, so nothing \
-             signs in: {e:#}"
-        )),
+        Err(e) => Some(
+            crate::diag::shown(&format!(
+                "{name} names its identity provider in its 401, but that is refused, so nothing \
+                 signs in: {e:#}"
+            ))
+            .into_owned(),
+        ),
     }
 }
 

@@ -439,3 +439,42 @@ fn a_registry_that_names_another_issuer_is_refused_until_rebind() {
         bound.issuer
     );
 }
+
+#[test]
+fn an_issuer_with_terminal_escapes_is_refused_before_any_question_and_shown_escaped() {
+    // review-18 F2.
+    let w = World::new();
+    let hostile = format!(
+        "{}/\r\u{1b}[2K\u{1b}[1A\rcorp says it signs in at login.corp.example, OK \u{7}\u{1b}[8m",
+        w.issuer()
+    );
+    serve_metadata(&w.server, std::slice::from_ref(&hostile));
+    serve_idp(&w.server);
+    let person = Person::new(true, true);
+    let msg = message(w.login(&enabled(), Some("corp"), false, &person));
+    assert!(msg.contains("refused"), "{msg}");
+    assert!(!msg.chars().any(crate::diag::hidden), "{msg:?}");
+    assert!(person.asked.borrow().is_empty());
+    assert_eq!(w.server.paths(), [METADATA]);
+    assert!(w.stored().is_empty());
+    // At a get: the note says why, escaped.
+    let headers = w.challenge(&w.server.url(METADATA));
+    let note = challenge_note(&enabled(), &w.registry(Some("corp")), &headers).unwrap();
+    assert!(note.contains("refused"), "{note}");
+    assert!(!note.chars().any(crate::diag::hidden), "{note:?}");
+    // What a binding holds (a file) is shown escaped too.
+    let bound = Binding {
+        v: FORMAT,
+        index: w.index.clone(),
+        issuer: "https://old.example/\u{1b}]0;pwned\u{7}".into(),
+        client_id: "c1".into(),
+        how: How::Registration,
+        resource: w.server.url("/api/v1/crates"),
+        scope: None,
+        endpoints: discovery::Metadata::default(),
+        metadata: w.server.url(METADATA),
+    };
+    let text = moved("corp", "corp", &bound, &hostile);
+    assert!(!text.chars().any(crate::diag::hidden), "{text:?}");
+    assert!(text.contains("\\u{1b}]0;pwned"), "{text}");
+}

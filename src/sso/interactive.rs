@@ -88,8 +88,8 @@ pub fn has_terminal() -> bool {
         .is_ok()
 }
 
-/// Asks `question` on the terminal (never on Cargo's pipes) and reads the
-/// answer, echoed, until `deadline`: `Ok(true)` for yes, `Ok(false)` for
+/// Asks `question` on the terminal (never on Cargo's pipes; what a terminal
+/// acts on in it shown escaped) and reads the answer, echoed, until `deadline`: `Ok(true)` for yes, `Ok(false)` for
 /// anything else or no answer in time, `Err` when there is no terminal.
 pub fn confirm(question: &str, deadline: Instant) -> std::io::Result<bool> {
     use std::io::{BufRead as _, Read as _, Write as _};
@@ -113,7 +113,7 @@ pub fn confirm(question: &str, deadline: Instant) -> std::io::Result<bool> {
     return Err(std::io::Error::other("no terminal on this platform"));
     #[cfg(any(unix, windows))]
     {
-        write!(output, "{question} [y/N] ")?;
+        write!(output, "{} [y/N] ", crate::diag::shown(question))?;
         output.flush()?;
         // The read blocks; it runs on a thread so that the wait is bounded
         // (the thread ends with the process).
