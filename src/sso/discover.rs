@@ -14,8 +14,11 @@
 //!   naming the table to add);
 //! - a `get` never starts a sign-in or a discovery: it answers from the
 //!   binding, or says where to sign in;
-//! - nothing is kept (no binding, no registered client) unless the sign-in
-//!   succeeded;
+//! - nobody to sign in (`interactive = "never"`, CI): no question, no
+//!   request to the IdP, no registration;
+//! - a client is registered only after the person confirmed, and kept at
+//!   once (it holds no secret) so that a failed sign-in does not register
+//!   another; the binding is kept only when the sign-in succeeded;
 //! - an `sso` table always wins: this module is not consulted then.
 
 use std::time::{Duration, Instant};
@@ -319,16 +322,32 @@ fn sign_in(
     };
     let host = host_of(&issuer);
     let table = discovery.issuers.iter().find(|t| t.issuer == issuer);
+    // Nobody to sign in (the policy, `CARGO_CREDENTIAL_CORP_INTERACTIVE`,
+    // CI): stop before any question, request or registration.
+    let nobody = if discovery.never {
+        Some("the system policy sets `interactive = \"never\"`".to_owned())
+    } else {
+        super::interactive::nobody(cx.env)
+    };
+    let registered_id = registered(files.as_ref(), &issuer);
+    if table.is_none() && registered_id.is_none() && !discovery.registration {
+        bail!(
+            "cannot sign in to {shown}: no issuer table names a client for {host}, and the system \
+             policy forbids registering one (dynamic-registration = false); add an \
+             [issuers.\"{issuer}\"] table with the `client-id` of its public client for \
+             developers to the provider's config (see docs/sso.md); nothing was stored"
+        );
+    }
     if !listed(discovery, &issuer) {
         let add = format!(
             "add an [issuers.\"{issuer}\"] table (with `client-id`) to the provider's config, or \
              have the system policy's `trusted-issuers` list it"
         );
-        if discovery.never || super::interactive::in_ci(cx.env) {
+        if let Some(why) = &nobody {
             bail!(
                 "{shown} names {host} as its identity provider, which no issuer table and no \
-                 `trusted-issuers` lists, and nobody can confirm it here; nothing was stored. To \
-                 trust it, {add}"
+                 `trusted-issuers` lists, and nobody can confirm it here ({why}); nothing was \
+                 stored. To trust it, {add}"
             );
         }
         if !confirm.can_ask() {
@@ -352,27 +371,27 @@ fn sign_in(
             bail!("sign-in at {host} not confirmed; nothing was stored. To trust it, {add}");
         }
     }
+    if let Some(why) = nobody {
+        bail!(
+            "cannot sign in to {shown} here: {why}, and a sign-in needs a person; nothing was \
+             stored. Sign in with `cargo login --registry {name}` in a terminal on your own \
+             machine"
+        );
+    }
     let server = discovery::authorization_server(http, &issuer).with_context(|| {
         format!("cannot sign in to {shown}: its identity provider {host} is refused")
     })?;
     let scope = table
         .and_then(|t| t.scope.clone())
         .or_else(|| (!metadata.scopes.is_empty()).then(|| metadata.scopes.join(" ")));
-    let (client_id, how, fresh) = match (table, registered(files.as_ref(), &issuer)) {
-        (Some(t), _) => (t.client_id.clone(), How::IssuerTable, None),
-        (None, Some(id)) => (id, How::Registration, None),
+    let (client_id, how) = match (table, registered_id) {
+        (Some(t), _) => (t.client_id.clone(), How::IssuerTable),
+        (None, Some(id)) => (id, How::Registration),
         (None, None) => {
             let add = format!(
                 "add an [issuers.\"{issuer}\"] table with the `client-id` of its public client \
                  for developers to the provider's config (see docs/sso.md); nothing was stored"
             );
-            if !discovery.registration {
-                bail!(
-                    "cannot sign in to {shown}: no issuer table names a client for {host}, and \
-                     the system policy forbids registering one (dynamic-registration = false); \
-                     {add}"
-                );
-            }
             let Some(endpoint) = &server.registration_endpoint else {
                 bail!(
                     "cannot sign in to {shown}: {host} offers no client registration (RFC 7591) \
@@ -392,7 +411,20 @@ fn sign_in(
             .with_context(|| {
                 format!("cannot sign in to {shown}: {host} refused to register a client; {add}")
             })?;
-            (r.client_id.clone(), How::Registration, Some(r))
+            // Kept at once (it holds no secret): a sign-in that fails or
+            // is abandoned now does not leave a client at the IdP per try.
+            if let Some(files) = &files
+                && let Err(e) = files.write_private(
+                    CLIENTS,
+                    &client_file(&issuer),
+                    &serde_json::to_vec(&r).expect("plain struct"),
+                )
+            {
+                crate::diag::warn(&format!(
+                    "the client registered at {host} could not be kept: {e:#}"
+                ));
+            }
+            (r.client_id.clone(), How::Registration)
         }
     };
     let binding = Binding {
@@ -414,13 +446,6 @@ fn sign_in(
             "signed in, but the provider's private folder cannot be used to remember {shown}'s binding"
         );
     };
-    if let Some(r) = fresh {
-        let _ = files.write_private(
-            CLIENTS,
-            &client_file(&issuer),
-            &serde_json::to_vec(&r).expect("plain struct"),
-        );
-    }
     files
         .write_private(
             BINDINGS,

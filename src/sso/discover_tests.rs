@@ -478,3 +478,62 @@ fn an_issuer_with_terminal_escapes_is_refused_before_any_question_and_shown_esca
     assert!(!text.chars().any(crate::diag::hidden), "{text:?}");
     assert!(text.contains("\\u{1b}]0;pwned"), "{text}");
 }
+
+#[test]
+fn interactive_never_in_the_environment_asks_nothing_and_registers_nothing() {
+    // review-18 F4.
+    let mut w = World::new();
+    serve_metadata(&w.server, &[w.issuer()]);
+    serve_idp(&w.server);
+    w.env.insert(
+        super::super::interactive::INTERACTIVE_ENV.into(),
+        "never".into(),
+    );
+    let person = Person::new(true, true);
+    let msg = message(w.login(&enabled(), Some("corp"), false, &person));
+    assert!(
+        msg.contains("nobody can confirm it here") && msg.contains("=never"),
+        "{msg}"
+    );
+    // Listed: no question needed, but no sign-in either, and not one
+    // request to the IdP.
+    let trusted = Discovery {
+        issuers: vec![IssuerTable {
+            issuer: w.issuer(),
+            client_id: "dev".into(),
+            flow: None,
+            scope: None,
+        }],
+        ..enabled()
+    };
+    let msg = message(w.login(&trusted, Some("corp"), false, &person));
+    assert!(msg.contains("needs a person"), "{msg}");
+    assert!(person.asked.borrow().is_empty());
+    assert_eq!(w.server.paths(), [METADATA, METADATA]);
+    assert!(w.stored().is_empty());
+}
+
+#[test]
+fn a_failed_sign_in_after_registration_registers_no_second_client() {
+    // review-18 F4: the sign-in fails after the registration (here: the
+    // test has no terminal); the next try reuses the client.
+    let w = World::new();
+    serve_metadata(&w.server, &[w.issuer()]);
+    serve_idp(&w.server);
+    w.server
+        .route("/idp/reg", Route::json(201, r#"{"client_id":"reg-1"}"#));
+    for _ in 0..2 {
+        let person = Person::new(true, true);
+        let result = w.login(&enabled(), Some("corp"), false, &person);
+        assert!(result.expect("discovery applies").is_err());
+        assert_eq!(person.asked.borrow().len(), 1);
+    }
+    let paths = w.server.paths();
+    assert_eq!(
+        paths.iter().filter(|p| *p == "/idp/reg").count(),
+        1,
+        "{paths:?}"
+    );
+    // No binding: the sign-in did not succeed.
+    assert!(binding(Some(&w.files()), &w.registry(Some("corp"))).is_none());
+}

@@ -43,16 +43,23 @@ pub fn blocker(settings: &SsoSettings, env: &dyn Environment) -> Option<String> 
     if settings.interactive == Interactive::Never {
         return Some("the `sso` table sets `interactive = \"never\"`".to_owned());
     }
-    if set(env, INTERACTIVE_ENV).is_some_and(|v| v.eq_ignore_ascii_case("never")) {
-        return Some(format!("{INTERACTIVE_ENV}=never is set"));
-    }
-    if let Some(ci) = ci_name(env) {
-        return Some(format!("this looks like a CI job ({ci})"));
+    if let Some(why) = nobody(env) {
+        return Some(why);
     }
     if !has_terminal() {
         return Some("there is no terminal to talk to a person on".to_owned());
     }
     None
+}
+
+/// Why no person takes part here whatever the terminal, by the
+/// environment (`CARGO_CREDENTIAL_CORP_INTERACTIVE=never`, a CI job), or
+/// `None`.
+pub fn nobody(env: &dyn Environment) -> Option<String> {
+    if set(env, INTERACTIVE_ENV).is_some_and(|v| v.eq_ignore_ascii_case("never")) {
+        return Some(format!("{INTERACTIVE_ENV}=never is set"));
+    }
+    ci_name(env).map(|ci| format!("this looks like a CI job ({ci})"))
 }
 
 /// The CI system this runs in, if any is detected.
