@@ -52,8 +52,51 @@ pub struct IssuerTable {
     pub client_id: String,
     /// The login flow, if set.
     pub flow: Option<Flow>,
-    /// The scope asked for, if set.
+    /// The scope asked for, if set (instead of the registry's).
     pub scope: Option<String>,
+    /// RFC 8707 `resource` asked for, if set (instead of the registry's).
+    pub resource: Option<String>,
+    /// The registries this IdP signs in for without a question at the
+    /// first `cargo login`: index URLs or origins (`registries = [...]`).
+    pub registries: Vec<String>,
+}
+
+impl IssuerTable {
+    /// Whether the table lists the registry at `index` (an entry is its
+    /// origin, or a path prefix of it segment by segment).
+    pub fn serves(&self, index: &str) -> bool {
+        let Ok(index) = resource::index_url(index) else {
+            return false;
+        };
+        self.registries
+            .iter()
+            .filter_map(|r| registry_prefix(r).ok())
+            .any(|prefix| resource::under(&index, &prefix))
+    }
+}
+
+/// An issuer table's `registries` entry as a URL: an index URL (Cargo's
+/// `sparse+` prefix allowed) or an origin; https, or http to loopback.
+pub fn registry_prefix(entry: &str) -> anyhow::Result<reqwest::Url> {
+    resource::index_url(entry)
+}
+
+/// The registry's host (and port), for messages.
+pub fn registry_host(registry: &Registry<'_>) -> String {
+    host_of(
+        registry
+            .index_url
+            .strip_prefix("sparse+")
+            .unwrap_or(registry.index_url),
+    )
+}
+
+/// The registry's origin, as an issuer table's `registries` entry.
+fn registry_origin(registry: &Registry<'_>) -> String {
+    resource::index_url(registry.index_url).map_or_else(
+        |_| "https://<the registry's host>".to_owned(),
+        |u| u.origin().ascii_serialization(),
+    )
 }
 
 /// What discovery may use, from the config.
@@ -131,7 +174,9 @@ impl Binding {
             },
             &self.client_id,
             table.and_then(|t| t.scope.clone()).or(self.scope.clone()),
-            &self.resource,
+            table
+                .and_then(|t| t.resource.as_deref())
+                .unwrap_or(&self.resource),
         );
         if let Some(flow) = table.and_then(|t| t.flow) {
             s.flow = flow;
@@ -155,7 +200,7 @@ pub fn host_of(url: &str) -> String {
                 None => host,
             })
         })
-        .unwrap_or_else(|| "(unparsable issuer)".to_owned())
+        .unwrap_or_else(|| "(unparsable URL)".to_owned())
 }
 
 fn binding_file(index: &str) -> String {
@@ -182,24 +227,37 @@ fn registered(files: Option<&FileStore>, issuer: &str) -> Option<String> {
     Some(r.client_id)
 }
 
-/// Whether `issuer` is trusted without asking.
+/// Whether an issuer table for `issuer` lists the registry at `index`: the
+/// only case where a first binding needs no question.
+fn serves(discovery: &Discovery, issuer: &str, index: &str) -> bool {
+    discovery
+        .issuers
+        .iter()
+        .any(|t| t.issuer == issuer && t.serves(index))
+}
+
+/// Whether `issuer` is known (an issuer table or `trusted-issuers`): said
+/// in the question; it does not say for which registries.
 fn listed(discovery: &Discovery, issuer: &str) -> bool {
     discovery.issuers.iter().any(|t| t.issuer == issuer)
         || discovery.trusted.iter().any(|t| t == issuer)
 }
 
 /// The issuer to sign in at, among those the metadata names: the one the
-/// registry is bound to while it still names it, else the first an issuer
-/// table or `trusted-issuers` lists, else the first named.
+/// registry is bound to while it still names it, else the first whose
+/// issuer table lists this registry, else the first an issuer table or
+/// `trusted-issuers` lists, else the first named.
 fn choose(
     metadata: &resource::ResourceMetadata,
     discovery: &Discovery,
     bound: Option<&Binding>,
+    index: &str,
 ) -> String {
     let servers = &metadata.authorization_servers;
     bound
         .map(|b| &b.issuer)
         .filter(|i| servers.contains(i))
+        .or_else(|| servers.iter().find(|s| serves(discovery, s, index)))
         .or_else(|| servers.iter().find(|s| listed(discovery, s)))
         .unwrap_or(&servers[0])
         .clone()
@@ -308,7 +366,8 @@ fn sign_in(
     let shown = registry.display_name();
     let files = (cx.files)().ok();
     let bound = binding(files.as_ref(), registry);
-    let issuer = choose(&metadata, discovery, bound.as_ref());
+    let issuer = choose(&metadata, discovery, bound.as_ref(), registry.index_url);
+    let already = bound.as_ref().is_some_and(|b| b.issuer == issuer);
     // The registry names another IdP than the one it is bound to: only an
     // explicit `--rebind` moves it.
     let replaced = match bound {
@@ -338,28 +397,50 @@ fn sign_in(
              developers to the provider's config (see docs/sso.md); nothing was stored"
         );
     }
-    if !listed(discovery, &issuer) {
+    // What is asked for: an issuer table's `scope` and `resource` win over
+    // what the registry names.
+    let scope = table
+        .and_then(|t| t.scope.clone())
+        .or_else(|| (!metadata.scopes.is_empty()).then(|| metadata.scopes.join(" ")));
+    let target = table
+        .and_then(|t| t.resource.clone())
+        .unwrap_or_else(|| metadata.resource.clone());
+    // The first binding of this index to this issuer is confirmed by the
+    // person, showing the registry's host and the IdP's, unless an issuer
+    // table lists this registry: knowing an IdP says nothing about which
+    // registries may send people there (a project's .cargo/config.toml
+    // can point a registry name anywhere).
+    if !already && !serves(discovery, &issuer, registry.index_url) {
+        let at = registry_host(registry);
         let add = format!(
-            "add an [issuers.\"{issuer}\"] table (with `client-id`) to the provider's config, or \
-             have the system policy's `trusted-issuers` list it"
+            "list it in the issuer table: [issuers.\"{issuer}\"] with `client-id` and \
+             `registries = [\"{}\"]` in the provider's config",
+            registry_origin(registry)
         );
+        let known = if discovery.issuers.iter().any(|t| t.issuer == issuer) {
+            "which an issuer table of your configuration lists, but not for this registry"
+        } else if discovery.trusted.contains(&issuer) {
+            "which your company's policy lists as an identity provider, but not for this registry"
+        } else {
+            "which no issuer table and no `trusted-issuers` lists"
+        };
         if let Some(why) = &nobody {
             bail!(
-                "{shown} names {host} as its identity provider, which no issuer table and no \
-                 `trusted-issuers` lists, and nobody can confirm it here ({why}); nothing was \
-                 stored. To trust it, {add}"
+                "{shown} ({at}) names {host} as its identity provider, {known}, and nobody can \
+                 confirm it here ({why}); nothing was stored. To trust it, {add}"
             );
         }
         if !confirm.can_ask() {
             bail!(
-                "{shown} names {host} as its identity provider, which no issuer table lists; \
-                 confirming it needs a terminal. Run `cargo login --registry {name}` in one, or \
-                 {add}"
+                "{shown} ({at}) names {host} as its identity provider, {known}; confirming it \
+                 needs a terminal. Run `cargo login --registry {name}` in one, or {add}"
             );
         }
         let question = format!(
-            "{shown} says it signs in at {host} ({issuer}), which your configuration does not \
-             list. Only continue if you expect to sign in there. Sign in at {host}?"
+            "The registry {shown} at {at} says it signs in at {host} ({issuer}), {known}. Your \
+             sign-in there (scope `{}`, resource {target}) will give {at} a token. Only continue \
+             if you expect {at} to use {host}. Sign in at {host} for {at}?",
+            scope.as_deref().unwrap_or("openid offline_access"),
         );
         let yes = confirm
             .ask(
@@ -368,7 +449,9 @@ fn sign_in(
             )
             .context("cannot ask for confirmation on the terminal")?;
         if !yes {
-            bail!("sign-in at {host} not confirmed; nothing was stored. To trust it, {add}");
+            bail!(
+                "sign-in at {host} for {at} not confirmed; nothing was stored. To trust it, {add}"
+            );
         }
     }
     if let Some(why) = nobody {
@@ -381,9 +464,6 @@ fn sign_in(
     let server = discovery::authorization_server(http, &issuer).with_context(|| {
         format!("cannot sign in to {shown}: its identity provider {host} is refused")
     })?;
-    let scope = table
-        .and_then(|t| t.scope.clone())
-        .or_else(|| (!metadata.scopes.is_empty()).then(|| metadata.scopes.join(" ")));
     let (client_id, how) = match (table, registered_id) {
         (Some(t), _) => (t.client_id.clone(), How::IssuerTable),
         (None, Some(id)) => (id, How::Registration),
@@ -433,7 +513,7 @@ fn sign_in(
         issuer: issuer.clone(),
         client_id,
         how,
-        resource: metadata.resource.clone(),
+        resource: target,
         scope,
         endpoints: server.metadata.clone(),
         metadata: metadata.fetched_from.clone(),
@@ -503,11 +583,15 @@ pub fn challenge_note(
     match named_in_challenge(discovery, registry, headers) {
         Ok(None) => None,
         Ok(Some(metadata)) => {
-            let issuer = choose(&metadata, discovery, None);
-            Some(format!(
-                "{name} signs in at {}: cargo login --registry {name}",
-                host_of(&issuer)
-            ))
+            let issuer = choose(&metadata, discovery, None, registry.index_url);
+            Some(
+                crate::diag::shown(&format!(
+                    "{name} ({}) signs in at {}: cargo login --registry {name}",
+                    registry_host(registry),
+                    host_of(&issuer)
+                ))
+                .into_owned(),
+            )
         }
         Err(e) => Some(
             crate::diag::shown(&format!(
@@ -531,7 +615,7 @@ pub fn check_binding(
 ) -> anyhow::Result<()> {
     match named_in_challenge(discovery, registry, headers) {
         Ok(Some(m)) if !m.authorization_servers.contains(&bound.issuer) => {
-            let now = choose(&m, discovery, None);
+            let now = choose(&m, discovery, None, registry.index_url);
             bail!(
                 "{}",
                 moved(
@@ -556,7 +640,8 @@ pub fn sign_in_note(binding: Option<&Binding>, registry: &Registry<'_>) -> Optio
     let name = registry.name?;
     Some(match binding {
         Some(b) => format!(
-            "{name} signs in at {}: cargo login --registry {name}",
+            "{name} ({}) signs in at {}: cargo login --registry {name}",
+            registry_host(registry),
             b.host()
         ),
         None => format!(
@@ -632,6 +717,8 @@ mod tests {
             client_id: "c1".into(),
             flow: Some(Flow::Device),
             scope: Some("read".into()),
+            resource: None,
+            registries: Vec::new(),
         });
         d.never = true;
         let s = b.settings(&d);
@@ -647,7 +734,7 @@ mod tests {
         };
         assert_eq!(
             sign_in_note(Some(&binding()), &r).unwrap(),
-            "corp signs in at login.example:8443: cargo login --registry corp"
+            "corp (r.example) signs in at login.example:8443: cargo login --registry corp"
         );
         let nameless = Registry {
             index_url: r.index_url,

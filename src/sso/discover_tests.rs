@@ -249,34 +249,142 @@ fn ci_interactive_never_and_no_terminal_refuse_without_asking() {
 }
 
 #[test]
-fn trusted_issuers_and_issuer_tables_skip_the_question() {
+fn only_an_issuer_table_listing_the_registry_skips_the_question() {
+    // review-18 F1: knowing an IdP says nothing about which registries may
+    // send people there. An issuer table without this registry and
+    // `trusted-issuers` get the question, which names the registry's host
+    // as well as the IdP's; "No" sends nothing to the IdP.
     let w = World::new();
     serve_metadata(&w.server, &[w.issuer()]);
-    // No IdP metadata: the sign-in stops there, after the trust rules.
-    let person = Person::new(true, false);
-    for discovery in [
-        Discovery {
-            trusted: vec![w.issuer()],
-            ..enabled()
-        },
-        Discovery {
-            issuers: vec![IssuerTable {
-                issuer: w.issuer(),
-                client_id: "dev".into(),
-                flow: None,
-                scope: None,
-            }],
-            ..enabled()
-        },
+    let table = |registries: Vec<String>| IssuerTable {
+        issuer: w.issuer(),
+        client_id: "dev".into(),
+        flow: None,
+        scope: None,
+        resource: None,
+        registries,
+    };
+    let at = registry_host(&w.registry(Some("corp")));
+    for (discovery, known) in [
+        (
+            Discovery {
+                trusted: vec![w.issuer()],
+                ..enabled()
+            },
+            "policy lists",
+        ),
+        (
+            Discovery {
+                issuers: vec![table(Vec::new())],
+                ..enabled()
+            },
+            "but not for this registry",
+        ),
+        (
+            Discovery {
+                issuers: vec![table(vec!["https://crates.corp.example".into()])],
+                ..enabled()
+            },
+            "but not for this registry",
+        ),
     ] {
+        let person = Person::new(true, false);
         let msg = message(w.login(&discovery, Some("corp"), false, &person));
-        assert!(msg.contains("its identity provider"), "{msg}");
+        assert!(msg.contains("not confirmed") && msg.contains(&at), "{msg}");
+        assert!(msg.contains("registries = ["), "{msg}");
+        let asked = person.asked.borrow();
+        assert_eq!(asked.len(), 1);
+        assert!(
+            asked[0].contains(&format!(
+                "at {at} says it signs in at {}",
+                host_of(&w.issuer())
+            )) && asked[0].contains(known)
+                && asked[0].contains("scope `read`"),
+            "{}",
+            asked[0]
+        );
     }
-    assert!(person.asked.borrow().is_empty());
+    assert!(w.server.paths().iter().all(|p| p == METADATA));
+    // In CI the same is an error naming the table entry to add.
+    let mut ci = World::new();
+    serve_metadata(&ci.server, &[ci.issuer()]);
+    ci.env.insert("CI".into(), "true".into());
+    let msg = message(ci.login(
+        &Discovery {
+            trusted: vec![ci.issuer()],
+            ..enabled()
+        },
+        Some("corp"),
+        false,
+        &Person::new(true, true),
+    ));
+    assert!(
+        msg.contains("nobody can confirm it here")
+            && msg.contains(&format!("registries = [\"{}\"]", ci.server.base())),
+        "{msg}"
+    );
+    // Listed for this registry (by origin, or by an index prefix): no
+    // question. No IdP metadata here: the sign-in stops right after.
+    for entry in [w.server.base(), format!("sparse+{}/api/", w.server.base())] {
+        let person = Person::new(true, false);
+        let discovery = Discovery {
+            issuers: vec![table(vec![entry.clone()])],
+            ..enabled()
+        };
+        let msg = message(w.login(&discovery, Some("corp"), false, &person));
+        assert!(msg.contains("its identity provider"), "{entry}: {msg}");
+        assert!(person.asked.borrow().is_empty(), "{entry}");
+    }
     assert!(w.server.paths().iter().any(|p| p == AS_METADATA));
     assert!(w.stored().is_empty());
 }
 
+#[test]
+fn an_issuer_tables_scope_and_resource_win_over_the_registrys() {
+    // review-18 F1: a registry names a listed IdP with scopes of its own
+    // choosing; the table's scope and resource are asked for instead.
+    let w = World::new();
+    w.server.route(
+        METADATA,
+        Route::json(
+            200,
+            &serde_json::json!({
+                "resource": w.server.url("/api/v1/crates"),
+                "authorization_servers": [w.issuer()],
+                "scopes_supported": ["openid", "https://graph.microsoft.com/Mail.Read"],
+            })
+            .to_string(),
+        ),
+    );
+    serve_idp(&w.server);
+    let discovery = Discovery {
+        issuers: vec![IssuerTable {
+            issuer: w.issuer(),
+            client_id: "dev".into(),
+            flow: None,
+            scope: Some("registry:read".into()),
+            resource: Some("api://corp-registry".into()),
+            registries: vec![w.server.base()],
+        }],
+        ..enabled()
+    };
+    let b = Binding {
+        v: FORMAT,
+        index: w.index.clone(),
+        issuer: w.issuer(),
+        client_id: "dev".into(),
+        how: How::IssuerTable,
+        resource: w.server.url("/api/v1/crates"),
+        scope: Some("https://graph.microsoft.com/Mail.Read".into()),
+        endpoints: discovery::Metadata::default(),
+        metadata: w.server.url(METADATA),
+    };
+    let s = b.settings(&discovery);
+    assert_eq!(
+        (s.scope.as_deref(), s.resource.as_deref()),
+        (Some("registry:read"), Some("api://corp-registry"))
+    );
+}
 #[test]
 fn a_nameless_registry_makes_no_request_at_all() {
     let w = World::new();
@@ -301,7 +409,8 @@ fn a_nameless_registry_makes_no_request_at_all() {
     assert_eq!(
         challenge_note(&enabled(), &w.registry(Some("corp")), &headers).unwrap(),
         format!(
-            "corp signs in at {}: cargo login --registry corp",
+            "corp ({}) signs in at {}: cargo login --registry corp",
+            registry_host(&w.registry(None)),
             host_of(&w.issuer())
         )
     );
@@ -434,7 +543,8 @@ fn a_registry_that_names_another_issuer_is_refused_until_rebind() {
         choose(
             &resource::discover(&Http::new(TIMEOUT).unwrap(), &w.index, None).unwrap(),
             &discovery,
-            Some(&bound)
+            Some(&bound),
+            &w.index
         ),
         bound.issuer
     );
@@ -503,6 +613,8 @@ fn interactive_never_in_the_environment_asks_nothing_and_registers_nothing() {
             client_id: "dev".into(),
             flow: None,
             scope: None,
+            resource: None,
+            registries: vec![w.server.base()],
         }],
         ..enabled()
     };
