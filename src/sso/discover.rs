@@ -603,33 +603,33 @@ pub fn challenge_note(
     }
 }
 
-/// Checks a `get`'s 401 against the binding: an error when the registry
-/// now names identity providers other than the one it is bound to. A 401
-/// that names nothing, or metadata that cannot be read, leaves the binding
-/// as it is (`cargo login` checks it again).
+/// Checks a `get`'s 401 against the binding: the refusal (for a warning)
+/// when the registry now names identity providers other than the one it
+/// is bound to; the `get` then answers not-found and sends nothing. Not an
+/// error: with a cold index cache Cargo calls `get` before `login`, and
+/// `cargo login -- --rebind`, the way out, must get there. A 401 that
+/// names nothing, or metadata that cannot be read, leaves the binding as
+/// it is (`cargo login` checks it again).
 pub fn check_binding(
     bound: &Binding,
     discovery: &Discovery,
     registry: &Registry<'_>,
     headers: &[String],
-) -> anyhow::Result<()> {
+) -> Option<String> {
     match named_in_challenge(discovery, registry, headers) {
         Ok(Some(m)) if !m.authorization_servers.contains(&bound.issuer) => {
             let now = choose(&m, discovery, None, registry.index_url);
-            bail!(
-                "{}",
-                moved(
-                    registry.display_name(),
-                    registry.name.unwrap_or("NAME"),
-                    bound,
-                    &now
-                )
-            )
+            Some(moved(
+                registry.display_name(),
+                registry.name.unwrap_or("NAME"),
+                bound,
+                &now,
+            ))
         }
-        Ok(_) => Ok(()),
+        Ok(_) => None,
         Err(e) => {
             crate::trace::debug(|| format!("discovery: the 401's metadata is not read: {e:#}"));
-            Ok(())
+            None
         }
     }
 }
