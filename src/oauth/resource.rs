@@ -23,7 +23,7 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use crate::net::http::Http;
-use crate::net::url::{checked_url, display_url};
+use crate::net::url::{checked_url, display_url, is_loopback};
 
 /// The well-known suffix of RFC 9728.
 pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
@@ -240,6 +240,15 @@ pub fn check(
         let url = checked_url(server).with_context(|| {
             format!("an authorization server named by the metadata at {shown} is refused")
         })?;
+        // A registry on a public host naming an IdP on this machine's
+        // loopback: on a shared machine that port may be anyone's.
+        if is_loopback(&url) && !is_loopback(index) {
+            bail!(
+                "the authorization server {} named by the metadata at {shown} is on this \
+                 machine's loopback, but the registry is not; refused",
+                display_url(&url)
+            );
+        }
         if url.as_str().trim_end_matches('/') != server.trim_end_matches('/') {
             bail!(
                 "the authorization server {} named by the metadata at {shown} is not written as \
@@ -465,6 +474,52 @@ mod tests {
             let m = check(body.as_bytes(), "m", expected, &index).unwrap();
             assert_eq!(m.authorization_servers, [server]);
         }
+    }
+
+    #[test]
+    fn a_remote_registry_may_not_name_a_loopback_idp() {
+        // review-18 F6a.
+        let remote = index_url("https://r.example/api/v1/crates/").unwrap();
+        for server in [
+            "http://127.0.0.1:9/idp",
+            "https://localhost:8443",
+            "http://[::1]:9",
+        ] {
+            let body = doc(
+                "https://r.example/api/v1/crates",
+                &format!(r#"["{server}"]"#),
+            );
+            let msg = format!(
+                "{:#}",
+                check(body.as_bytes(), "m", None, &remote).unwrap_err()
+            );
+            assert!(msg.contains("loopback"), "{server}: {msg}");
+        }
+        // A loopback registry (a dev setup, the tests) may.
+        let local = index_url("http://127.0.0.1:8000/api/v1/crates/").unwrap();
+        let body = doc(
+            "http://127.0.0.1:8000/api/v1/crates",
+            r#"["http://127.0.0.1:9/idp"]"#,
+        );
+        check(body.as_bytes(), "m", None, &local).unwrap();
+    }
+
+    #[test]
+    fn a_slow_answer_names_the_deadline_that_applies() {
+        // review-18 F6c: discovery's deadline is no `timeout-ms`.
+        let server = Server::start();
+        server.route("/slow", Route::slow(Duration::from_secs(3), "{}"));
+        let http = Http::new(Duration::from_millis(300))
+            .unwrap()
+            .with_timeout_setting("discovery's fixed deadline");
+        let msg = format!(
+            "{:#}",
+            discover(&http, &index_of(&server), Some(&server.url("/slow"))).unwrap_err()
+        );
+        assert!(
+            msg.contains("discovery's fixed deadline") && !msg.contains("timeout-ms"),
+            "{msg}"
+        );
     }
 
     fn http() -> Http {

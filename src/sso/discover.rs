@@ -280,6 +280,13 @@ fn moved(shown: &str, name: &str, bound: &Binding, now: &str) -> String {
     crate::diag::shown(&text).into_owned()
 }
 
+/// The HTTP client of a discovery: [`TIMEOUT`] per call (not a setting).
+fn client(discovery: &Discovery) -> anyhow::Result<Http> {
+    Ok(Http::new(TIMEOUT)?
+        .with_ca_files(&discovery.ca_files)
+        .with_timeout_setting("discovery's fixed deadline"))
+}
+
 /// How the trust question is asked: the terminal in real use, a script in
 /// tests.
 pub trait Confirm {
@@ -315,8 +322,8 @@ pub fn login(
     confirm: &dyn Confirm,
 ) -> Option<anyhow::Result<()>> {
     let name = registry.name.filter(|_| discovery.enabled)?;
-    let http = match Http::new(TIMEOUT) {
-        Ok(h) => h.with_ca_files(&discovery.ca_files),
+    let http = match client(discovery) {
+        Ok(h) => h,
         Err(e) => return Some(Err(e)),
     };
     let shown = registry.display_name();
@@ -567,7 +574,7 @@ pub fn named_in_challenge(
     else {
         return Ok(None);
     };
-    let http = Http::new(TIMEOUT)?.with_ca_files(&discovery.ca_files);
+    let http = client(discovery)?;
     resource::discover(&http, registry.index_url, Some(&url)).map(Some)
 }
 
