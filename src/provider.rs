@@ -257,6 +257,52 @@ impl<E: Environment, K: Keychain> Credential for Provider<E, K> {
         action: &Action<'_>,
         args: &[&str],
     ) -> Result<CredentialResponse, Error> {
+        // Cargo shows the error as it is (escapes and all when its stderr
+        // is a terminal): messages may quote what a registry or an IdP
+        // sent.
+        self.perform_raw(info, action, args).map_err(|e| match e {
+            Error::Other(e) => Error::Other(Box::new(Tamed::of(e.as_ref()))),
+            e => e,
+        })
+    }
+}
+
+/// An error chain with every message passed through
+/// [`crate::diag::shown_lines`].
+#[derive(Debug)]
+struct Tamed {
+    message: String,
+    source: Option<Box<Tamed>>,
+}
+
+impl Tamed {
+    fn of(e: &(dyn std::error::Error + 'static)) -> Tamed {
+        Tamed {
+            message: crate::diag::shown_lines(&e.to_string()).into_owned(),
+            source: e.source().map(|s| Box::new(Tamed::of(s))),
+        }
+    }
+}
+
+impl std::fmt::Display for Tamed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Tamed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|s| s as _)
+    }
+}
+
+impl<E: Environment, K: Keychain> Provider<E, K> {
+    fn perform_raw(
+        &self,
+        info: &RegistryInfo<'_>,
+        action: &Action<'_>,
+        args: &[&str],
+    ) -> Result<CredentialResponse, Error> {
         let registry = Registry::from_info(info);
         // `cargo login --registry NAME -- --device` (or --browser, --paste):
         // Cargo appends those words to the provider's configured arguments.
@@ -452,5 +498,23 @@ mod tests {
         assert_eq!(Token::new("Basic".into()).scheme(), None);
         assert_eq!(Token::new("bEaReR x".into()).scheme(), Some("Bearer"));
         assert_eq!(Token::new("Bear x".into()).scheme(), None);
+    }
+
+    #[test]
+    fn errors_for_cargo_have_their_escapes_shown_not_acted_on() {
+        let e = anyhow!("moved to http://i/\u{1b}]0;pwned\u{7}\r\u{1b}[2J")
+            .context("corp now names \u{202e}evil");
+        let tamed = Tamed::of(AsRef::<dyn std::error::Error>::as_ref(&e));
+        let chain: Vec<String> =
+            std::iter::successors(Some(&tamed as &dyn std::error::Error), |e| e.source())
+                .map(ToString::to_string)
+                .collect();
+        assert_eq!(
+            chain,
+            [
+                "corp now names \\u{202e}evil",
+                "moved to http://i/\\u{1b}]0;pwned\\u{7}\\r\\u{1b}[2J"
+            ]
+        );
     }
 }

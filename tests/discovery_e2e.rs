@@ -158,6 +158,19 @@ fn broken_metadata_behind_the_real_proxy_is_refused_saying_what_is_wrong() {
     assert_eq!(server.registration_endpoint, None);
 }
 
+/// The registry's host and port, as messages show it.
+fn registry_host(apache: &Apache) -> String {
+    apache
+        .index_url()
+        .split("://")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
 const TERMINAL: std::time::Duration = std::time::Duration::from_secs(90);
 
 /// The word after `before` on the terminal.
@@ -193,12 +206,21 @@ fn nothing_stored(home: &crate::util::cargo::CargoHome) {
 /// `cargo login` on a terminal with the device flow; `confirm`: the trust
 /// question is expected and answered yes. The terminal's text.
 fn device_login(home: &crate::util::cargo::CargoHome, confirm: bool, apache: &Apache) -> String {
+    device_login_with(home, confirm, apache, &[])
+}
+
+/// [`device_login`] with more words for the provider (`--rebind`).
+fn device_login_with(
+    home: &crate::util::cargo::CargoHome,
+    confirm: bool,
+    apache: &Apache,
+    more: &[&str],
+) -> String {
     use crate::util::cargo::REGISTRY;
     use crate::util::idp::user_agent;
-    let mut pty = home.cargo_on_terminal(
-        home.root(),
-        &["login", "--registry", REGISTRY, "--", "--device"],
-    );
+    let mut args = vec!["login", "--registry", REGISTRY, "--", "--device"];
+    args.extend(more);
+    let mut pty = home.cargo_on_terminal(home.root(), &args);
     if confirm {
         let asked = pty.wait_for("[y/N]", TERMINAL);
         assert!(asked.contains("signs in at 127.0.0.1:"), "{asked}");
@@ -245,7 +267,8 @@ fn zero_config_login_with_dynamic_registration_then_publish_build_and_logout() {
     let first = home.cargo(&app, &["fetch"], None);
     first.assert_failure();
     let host = format!(
-        "{REGISTRY} signs in at 127.0.0.1:{}",
+        "{REGISTRY} ({}) signs in at 127.0.0.1:{}",
+        registry_host(&apache),
         idp.issuer().rsplit(':').next().unwrap()
     );
     assert!(
@@ -390,8 +413,9 @@ fn an_issuer_table_names_the_client_and_a_moved_registry_is_refused() {
     home.bus(keyring.address()).secret("eyJ");
     home.secret(apache.kellnr.token());
     home.corp_config(&format!(
-        "[issuers.\"{}\"]\nclient-id = \"sso\"\n",
-        idp.issuer()
+        "[issuers.\"{}\"]\nclient-id = \"sso\"\nregistries = [\"{}\"]\n",
+        idp.issuer(),
+        apache.index_url()
     ));
     let login = device_login(&home, false, &apache);
     assert!(
@@ -486,7 +510,10 @@ fn hostile_registries_get_a_clear_error_and_nothing_is_stored() {
     }));
     crate::util::write(
         &home.root().join("corp-system.toml"),
-        &format!("[policy]\ntrusted-issuers = [\"{slash}\"]\n"),
+        &format!(
+            "[issuers.\"{slash}\"]\nclient-id = \"sso\"\nregistries = [\"{}\"]\n",
+            apache.index_url()
+        ),
     );
     let mismatch = home.cargo(home.root(), &["login", "--registry", REGISTRY], None);
     mismatch.assert_failure();
@@ -564,4 +591,63 @@ fn hostile_registries_get_a_clear_error_and_nothing_is_stored() {
     for (i, text) in outputs.iter().enumerate() {
         crate::util::leak::check_text(&format!("output #{i}"), text.as_bytes(), &[]);
     }
+}
+
+/// review-18 F3: `cargo login -- --rebind`, the command the refusal names,
+/// with a cold Cargo index cache. Cargo then calls `get` (with the 401's
+/// headers) before `login`; that `get` must answer not-found with the
+/// refusal as a warning, not fail, or the login never runs. The rebind
+/// then signs in at the new IdP, moves the binding, and signs out of the
+/// old login.
+#[test]
+#[ignore = "needs Apache httpd + mod_auth_openidc, kellnr, the test IdP and gnome-keyring: run scripts/test.sh"]
+fn rebind_works_with_a_cold_cargo_cache() {
+    use crate::util::cargo::{CargoHome, Providers};
+    use crate::util::keyring::Keyring;
+
+    let (idp, apache) = start(false, &Options::default());
+    let new_idp = Idp::start_with(&[("RESOURCE", apache.resource())]);
+    let keyring = Keyring::start();
+    let index = apache.index_url();
+    let mut home = CargoHome::new(&index, Providers::PerRegistry(vec![]));
+    home.bus(keyring.address()).secret("eyJ");
+    home.secret(apache.kellnr.token());
+    home.corp_config(&format!(
+        "[issuers.\"{}\"]\nclient-id = \"sso\"\nregistries = [\"{index}\"]\n\
+         [issuers.\"{}\"]\nclient-id = \"sso\"\nregistries = [\"{index}\"]\n",
+        idp.issuer(),
+        new_idp.issuer()
+    ));
+    let first = device_login(&home, false, &apache);
+    apache.set_metadata(&serde_json::json!({
+        "resource": apache.resource(),
+        "authorization_servers": [new_idp.issuer()],
+    }));
+    // A cold cache: Cargo knows nothing of the registry's auth-required.
+    let _ = std::fs::remove_dir_all(home.home().join("registry"));
+    let rebind = device_login_with(&home, false, &apache, &["--rebind"]);
+    assert!(
+        rebind.contains("now names") && !rebind.contains("failed action"),
+        "{rebind}"
+    );
+    let binding = std::fs::read_dir(home.root().join("corp-cache").join("sso-bindings"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let bound: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&binding).unwrap()).unwrap();
+    assert_eq!(bound["issuer"], new_idp.issuer());
+    let status = corp(&home, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(v["registries"][0]["identity_provider"], new_idp.issuer());
+
+    let mut secrets = idp.secrets_issued();
+    secrets.extend(new_idp.secrets_issued());
+    for (i, text) in [&first, &rebind, &status.stdout].iter().enumerate() {
+        crate::util::leak::check_text(&format!("output #{i}"), text.as_bytes(), &secrets);
+    }
+    let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    home.secrets(&refs);
 }

@@ -9,73 +9,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-/// Whether `c` must not reach a terminal as itself: C0 and C1 controls,
-/// DEL, every format character (Unicode's `Cf`: bidi controls, zero-width
-/// characters, the soft hyphen, tag characters U+E0000–U+E007F, …), the
-/// line and paragraph separators U+2028 and U+2029, and characters drawn as
-/// nothing (Hangul fillers, variation selectors, the combining grapheme
-/// joiner).
-pub fn hidden(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            // Format characters (Cf), as of Unicode 16.
-            '\u{00AD}'
-                | '\u{0600}'..='\u{0605}'
-                | '\u{061C}'
-                | '\u{06DD}'
-                | '\u{070F}'
-                | '\u{0890}'..='\u{0891}'
-                | '\u{08E2}'
-                | '\u{180E}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'..='\u{2064}'
-                | '\u{2066}'..='\u{206F}'
-                | '\u{FEFF}'
-                | '\u{FFF9}'..='\u{FFFB}'
-                | '\u{110BD}'
-                | '\u{110CD}'
-                | '\u{13430}'..='\u{1343F}'
-                | '\u{1BCA0}'..='\u{1BCA3}'
-                | '\u{1D173}'..='\u{1D17A}'
-                | '\u{E0001}'
-                | '\u{E0020}'..='\u{E007F}'
-                // Line and paragraph separators (Zl, Zp).
-                | '\u{2028}'..='\u{2029}'
-                // Drawn as nothing: Hangul fillers, the combining grapheme
-                // joiner, variation selectors.
-                | '\u{115F}'..='\u{1160}'
-                | '\u{3164}'
-                | '\u{FFA0}'
-                | '\u{034F}'
-                | '\u{180B}'..='\u{180D}'
-                | '\u{180F}'
-                | '\u{FE00}'..='\u{FE0F}'
-                | '\u{E0100}'..='\u{E01EF}'
-        )
-}
-
-/// `value` with every [`hidden`] character escaped (`\n`, `\r`, `\t`,
-/// else `\u{…}`), so that what a person reads is what the file says.
-pub fn shown(value: &str) -> Cow<'_, str> {
-    if !value.chars().any(hidden) {
-        return Cow::Borrowed(value);
-    }
-    let mut out = String::with_capacity(value.len() + 8);
-    for c in value.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if hidden(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
+pub use crate::diag::{hidden, shown};
 
 /// Serialized JSON with every [`hidden`] character left as a JSON escape
 /// (`\uXXXX`): the same value for a JSON reader, nothing a terminal acts on.

@@ -34,6 +34,12 @@ pub(super) struct RawIssuer {
     pub(super) client_id: Option<String>,
     pub(super) flow: Option<crate::sso::settings::Flow>,
     pub(super) scope: Option<String>,
+    /// RFC 8707 `resource` asked for, instead of the one a registry names.
+    pub(super) resource: Option<String>,
+    /// The registries (index URLs or origins) this IdP signs in for
+    /// without the person confirming it at the first `cargo login`.
+    #[serde(default)]
+    pub(super) registries: Vec<String>,
 }
 
 /// Settings of `[defaults]` or of one `[registries.NAME]` table.

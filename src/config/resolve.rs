@@ -256,6 +256,8 @@ fn issuer_tables(layers: &[Layer]) -> Vec<crate::sso::discover::IssuerTable> {
                 client_id: t.client_id.clone().unwrap_or_default(),
                 flow: t.flow,
                 scope: t.scope.clone(),
+                resource: t.resource.clone(),
+                registries: t.registries.clone(),
             });
         }
     }

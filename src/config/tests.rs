@@ -935,6 +935,24 @@ fn zero_config_sign_in_applies_only_to_named_registries_without_an_sso_table() {
     assert!(s.discovery.enabled && s.discovery.registration);
     assert_eq!(s.discovery.issuers.len(), 1);
     assert_eq!(s.discovery.issuers[0].client_id, "dev");
+    assert!(s.discovery.issuers[0].registries.is_empty());
+    // review-18 F1: the registries an issuer table serves, and its resource.
+    let listed = "[issuers.\"https://login.corp.example\"]\nclient-id = \"dev\"\n\
+                  resource = \"api://corp-registry\"\n\
+                  registries = [\"https://crates.corp.example\", \"sparse+https://r.example/t/a/\"]\n";
+    let lc = Config::from_texts(&[("user.toml", listed)]).unwrap();
+    let it = &lc
+        .settings_for(&reg(Some("corp"), IDX))
+        .unwrap()
+        .unwrap()
+        .discovery
+        .issuers[0];
+    assert_eq!(it.resource.as_deref(), Some("api://corp-registry"));
+    assert!(it.serves("sparse+https://crates.corp.example/api/v1/crates/"));
+    assert!(it.serves("sparse+https://r.example/t/a/index/"));
+    assert!(!it.serves("sparse+https://r.example/t/b/index/"));
+    assert!(!it.serves("sparse+https://crates.corp.example.evil.example/"));
+    assert!(!it.serves("sparse+https://crates.corp.example:444/"));
     // An sso table wins: discovery is not consulted.
     let t = c
         .settings_for(&reg(Some("tabled"), "sparse+https://t.example/"))
@@ -1009,6 +1027,18 @@ fn issuer_tables_are_validated() {
         (
             "[issuers.\"https://i.example\"]\nclient-id = \"a\"\nflow = \"telepathy\"\n",
             "flow",
+        ),
+        (
+            "[issuers.\"https://i.example\"]\nclient-id = \"a\"\nregistries = [\"http://r.example/\"]\n",
+            "registries",
+        ),
+        (
+            "[issuers.\"https://i.example\"]\nclient-id = \"a\"\nregistries = [\"r.example\"]\n",
+            "registries",
+        ),
+        (
+            "[issuers.\"https://i.example\"]\nclient-id = \"a\"\nresource = \"a b\"\n",
+            "resource",
         ),
     ] {
         let err = Config::from_texts(&[("user.toml", text)]).unwrap_err();

@@ -52,6 +52,28 @@ pub(super) fn validate(file: &mut RawFile) -> anyhow::Result<()> {
             }
             None => bail!("[{name}] needs `client-id` (the IdP's public client for developers)"),
         }
+        for registry in &table.registries {
+            crate::sso::discover::registry_prefix(registry).map_err(|e| KeyError {
+                table: name.clone(),
+                key: "registries",
+                why: format!(
+                    "has an entry that is not a registry's index URL or origin ({e:#}); write \
+                     each as https://host[:port][/path]"
+                ),
+            })?;
+        }
+        if let Some(resource) = &table.resource
+            && (resource.is_empty()
+                || !resource.bytes().all(|b| b.is_ascii_graphic())
+                || reqwest::Url::parse(resource).is_err())
+        {
+            return Err(KeyError {
+                table: name,
+                key: "resource",
+                why: "is not an absolute URI of printable ASCII (RFC 8707)".to_owned(),
+            }
+            .into());
+        }
     }
     for (name, table) in &mut file.registries {
         if name.is_empty() {

@@ -17,9 +17,9 @@ pub(super) fn send_error(
     url: &Url,
     e: &reqwest::Error,
     network: Option<&Network>,
-    timeout: Duration,
+    (timeout, setting): (Duration, &str),
 ) -> anyhow::Error {
-    let message = describe_send_error(url, e, network, timeout);
+    let message = describe_send_error(url, e, network, (timeout, setting));
     // Belt and braces: whatever the layers below said, the proxy's
     // credentials are not repeated.
     let secrets = network.map(|n| n.proxy.secrets()).unwrap_or_default();
@@ -49,7 +49,7 @@ fn describe_send_error(
     url: &Url,
     e: &reqwest::Error,
     network: Option<&Network>,
-    timeout: Duration,
+    (timeout, setting): (Duration, &str),
 ) -> String {
     let endpoint = display_url(url);
     let proxied = route(url) == Route::Proxied;
@@ -62,7 +62,7 @@ fn describe_send_error(
     };
     if e.is_timeout() {
         format!(
-            "{endpoint} did not answer within {} ms (`timeout-ms`); check that it is \
+            "{endpoint} did not answer within {} ms ({setting}); check that it is \
              reachable from here{proxy_hint}",
             timeout.as_millis()
         )

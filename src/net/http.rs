@@ -49,6 +49,8 @@ pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct Http {
     timeout: Duration,
+    /// What sets `timeout`, for messages.
+    timeout_setting: &'static str,
     /// `ca-file` settings: CA files trusted besides the OS store.
     ca_files: Vec<PathBuf>,
     /// The proxy and trust settings, read when the first HTTPS client is
@@ -77,6 +79,7 @@ impl Http {
     pub fn new(timeout: Duration) -> anyhow::Result<Http> {
         Ok(Http {
             timeout,
+            timeout_setting: "`timeout-ms`",
             ca_files: Vec::new(),
             network: OnceLock::new(),
             proxied: OnceLock::new(),
@@ -90,6 +93,13 @@ impl Http {
     #[must_use]
     pub fn with_ca_files(mut self, ca_files: &[PathBuf]) -> Http {
         self.ca_files = ca_files.to_vec();
+        self
+    }
+
+    /// Names what sets the deadline, for messages (default `timeout-ms`).
+    #[must_use]
+    pub fn with_timeout_setting(mut self, setting: &'static str) -> Http {
+        self.timeout_setting = setting;
         self
     }
 
@@ -233,10 +243,14 @@ impl Http {
         url: &Url,
         request: RequestBuilder,
     ) -> anyhow::Result<(u16, Option<String>)> {
-        let response = request
-            .timeout(self.timeout)
-            .send()
-            .map_err(|e| send_error(url, &e, self.network.get(), self.timeout))?;
+        let response = request.timeout(self.timeout).send().map_err(|e| {
+            send_error(
+                url,
+                &e,
+                self.network.get(),
+                (self.timeout, self.timeout_setting),
+            )
+        })?;
         let challenge = response
             .headers()
             .get(reqwest::header::WWW_AUTHENTICATE)
@@ -274,10 +288,14 @@ impl Http {
         let ms = self.timeout.as_millis();
         let deadline = Instant::now() + self.timeout;
         // reqwest's per-request timeout is total: connect, headers and body.
-        let mut response = request
-            .timeout(self.timeout)
-            .send()
-            .map_err(|e| send_error(url, &e, self.network.get(), self.timeout))?;
+        let mut response = request.timeout(self.timeout).send().map_err(|e| {
+            send_error(
+                url,
+                &e,
+                self.network.get(),
+                (self.timeout, self.timeout_setting),
+            )
+        })?;
         let status = response.status();
         let reuse = max_age(
             response
@@ -318,8 +336,9 @@ impl Http {
         }
         let too_slow = || {
             anyhow!(
-                "{endpoint} did not send its whole answer within {ms} ms (`timeout-ms`); it \
-                 answers too slowly or stalls"
+                "{endpoint} did not send its whole answer within {ms} ms ({}); it \
+                 answers too slowly or stalls",
+                self.timeout_setting
             )
         };
         let mut body = Vec::new();

@@ -136,10 +136,17 @@ pub fn parse(status: u16, body: &[u8], issuer: &str, shown: &str) -> anyhow::Res
         .token_endpoint_auth_method
         .as_ref()
         .is_none_or(|m| m == "none");
-    if answer.client_secret.is_some() || !public {
+    if answer.client_secret.is_some() {
         bail!(
             "the client registration at {shown} registered a confidential client (with a \
              secret) instead of a public one; refused, nothing kept. {instead}"
+        );
+    }
+    if !public {
+        bail!(
+            "the client registration at {shown} registered a client that must authenticate at \
+             the token endpoint (`token_endpoint_auth_method` is not `none`) instead of a \
+             public one; refused, nothing kept. {instead}"
         );
     }
     Ok(Registered {
@@ -204,7 +211,13 @@ mod tests {
             (
                 201,
                 r#"{"client_id":"c","token_endpoint_auth_method":"client_secret_basic"}"#,
-                "confidential",
+                "must authenticate at the token endpoint",
+            ),
+            // review-18 F6c: no secret, but not public either.
+            (
+                201,
+                r#"{"client_id":"c","token_endpoint_auth_method":"private_key_jwt"}"#,
+                "must authenticate at the token endpoint",
             ),
         ] {
             let msg = parse(status, body.as_bytes(), issuer, "https://l.example/reg")

@@ -23,7 +23,7 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use crate::net::http::Http;
-use crate::net::url::{checked_url, display_url};
+use crate::net::url::{checked_url, display_url, is_loopback};
 
 /// The well-known suffix of RFC 9728.
 pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
@@ -184,6 +184,12 @@ pub fn check(
     let Some(resource) = raw.resource.as_ref().and_then(|r| r.as_str()) else {
         bail!("the protected-resource metadata at {shown} has no `resource` string; refused");
     };
+    if !printable(resource) {
+        bail!(
+            "the `resource` in the protected-resource metadata at {shown} has a control, space \
+             or non-ASCII character; refused"
+        );
+    }
     let resource_url = Url::parse(resource)
         .ok()
         .filter(|u| u.query().is_none() && u.fragment().is_none() && u.username().is_empty())
@@ -222,9 +228,34 @@ pub fn check(
         );
     }
     for server in &servers {
+        // Shown on the terminal and compared exactly: printable ASCII, as
+        // the URL parser writes it (which would drop a CR or LF and escape
+        // what a terminal acts on), a trailing `/` aside.
+        if !printable(server) {
+            bail!(
+                "an authorization server named by the metadata at {shown} has a control, \
+                 space or non-ASCII character; refused"
+            );
+        }
         let url = checked_url(server).with_context(|| {
             format!("an authorization server named by the metadata at {shown} is refused")
         })?;
+        // A registry on a public host naming an IdP on this machine's
+        // loopback: on a shared machine that port may be anyone's.
+        if is_loopback(&url) && !is_loopback(index) {
+            bail!(
+                "the authorization server {} named by the metadata at {shown} is on this \
+                 machine's loopback, but the registry is not; refused",
+                display_url(&url)
+            );
+        }
+        if url.as_str().trim_end_matches('/') != server.trim_end_matches('/') {
+            bail!(
+                "the authorization server {} named by the metadata at {shown} is not written as \
+                 a plain URL (RFC 8414 §2); refused",
+                display_url(&url)
+            );
+        }
         if url.query().is_some() || url.fragment().is_some() {
             bail!(
                 "the authorization server {} named by the metadata at {shown} has a query or \
@@ -263,6 +294,11 @@ fn strings(value: Option<&serde_json::Value>) -> Option<Vec<String>> {
             .collect(),
         Some(_) => None,
     }
+}
+
+/// Whether `s` is printable ASCII without spaces, at most 2048 bytes.
+fn printable(s: &str) -> bool {
+    s.len() <= 2048 && s.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// RFC 6749 §3.3: `1*( %x21 / %x23-5B / %x5D-7E )`, at most 128 bytes.
@@ -390,6 +426,100 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(msg.contains("does not contain"), "{msg}");
+    }
+
+    #[test]
+    fn an_issuer_with_terminal_escapes_or_another_spelling_is_refused() {
+        // review-18 F2: the URL parser drops CR, LF and TAB and escapes ESC
+        // or BEL in a path, so the parsed URL passes while the string (shown
+        // in the trust question) holds them.
+        let index = index_url("https://r.example/api/v1/crates/").unwrap();
+        let expected = Some("https://r.example/api/v1/crates");
+        for server in [
+            "https://l.example/\\r\\u001b[2K\\u001b[1A\\rSign in at login.corp.example? [y/N] \\u001b[8m",
+            "https://l.example/\\u001b]0;pwned\\u0007",
+            "https://l.exa\\tmple/",
+            "https://l.example/\\u202ex",
+            "https://l.example/a b",
+            "https://L.Example/",
+            "https://l.example:443/",
+            "https://l.example/a/../b",
+        ] {
+            let body = doc(
+                "https://r.example/api/v1/crates",
+                &format!(r#"["{server}"]"#),
+            );
+            let msg = format!(
+                "{:#}",
+                check(body.as_bytes(), "m", expected, &index).unwrap_err()
+            );
+            assert!(msg.contains("refused"), "{server}: {msg}");
+            assert!(!msg.chars().any(crate::diag::hidden), "{server}: {msg:?}");
+        }
+        let body = doc(
+            "https://r.example/api/v1/crates\\u001b[2J",
+            r#"["https://l.example"]"#,
+        );
+        assert!(check(body.as_bytes(), "m", expected, &index).is_err());
+        // The plain spellings pass, with or without a trailing `/`.
+        for server in [
+            "https://l.example",
+            "https://l.example/",
+            "https://l.example/t/v2.0",
+        ] {
+            let body = doc(
+                "https://r.example/api/v1/crates",
+                &format!(r#"["{server}"]"#),
+            );
+            let m = check(body.as_bytes(), "m", expected, &index).unwrap();
+            assert_eq!(m.authorization_servers, [server]);
+        }
+    }
+
+    #[test]
+    fn a_remote_registry_may_not_name_a_loopback_idp() {
+        // review-18 F6a.
+        let remote = index_url("https://r.example/api/v1/crates/").unwrap();
+        for server in [
+            "http://127.0.0.1:9/idp",
+            "https://localhost:8443",
+            "http://[::1]:9",
+        ] {
+            let body = doc(
+                "https://r.example/api/v1/crates",
+                &format!(r#"["{server}"]"#),
+            );
+            let msg = format!(
+                "{:#}",
+                check(body.as_bytes(), "m", None, &remote).unwrap_err()
+            );
+            assert!(msg.contains("loopback"), "{server}: {msg}");
+        }
+        // A loopback registry (a dev setup, the tests) may.
+        let local = index_url("http://127.0.0.1:8000/api/v1/crates/").unwrap();
+        let body = doc(
+            "http://127.0.0.1:8000/api/v1/crates",
+            r#"["http://127.0.0.1:9/idp"]"#,
+        );
+        check(body.as_bytes(), "m", None, &local).unwrap();
+    }
+
+    #[test]
+    fn a_slow_answer_names_the_deadline_that_applies() {
+        // review-18 F6c: discovery's deadline is no `timeout-ms`.
+        let server = Server::start();
+        server.route("/slow", Route::slow(Duration::from_secs(3), "{}"));
+        let http = Http::new(Duration::from_millis(300))
+            .unwrap()
+            .with_timeout_setting("discovery's fixed deadline");
+        let msg = format!(
+            "{:#}",
+            discover(&http, &index_of(&server), Some(&server.url("/slow"))).unwrap_err()
+        );
+        assert!(
+            msg.contains("discovery's fixed deadline") && !msg.contains("timeout-ms"),
+            "{msg}"
+        );
     }
 
     fn http() -> Http {

@@ -104,7 +104,8 @@ fn discovery_binding(request: &Request<'_>) -> Option<sso::discover::Binding> {
 /// discovery bound it to, if any. Never a sign-in. With no binding, the
 /// 401 Cargo saw (its headers) may name the registry's metadata: then the
 /// warning says where it signs in (read only for a registry Cargo names).
-/// With one, a 401 naming another identity provider is refused.
+/// With one, a 401 naming another identity provider is refused: not-found
+/// with the refusal as the warning.
 fn discovered_get(request: &Request<'_>) -> anyhow::Result<Lookup> {
     let registry = request.registry;
     let discovery = &request.settings.discovery;
@@ -117,7 +118,16 @@ fn discovered_get(request: &Request<'_>) -> anyhow::Result<Lookup> {
                 .flatten(),
         });
     };
-    sso::discover::check_binding(&binding, discovery, registry, request.headers)?;
+    // A registry that now names another IdP: not-found, the refusal as the
+    // warning (also in CI), no token sent; `cargo login -- --rebind` must
+    // still reach the login when Cargo's cache is cold.
+    if let Some(refused) =
+        sso::discover::check_binding(&binding, discovery, registry, request.headers)
+    {
+        return Ok(Lookup::Missing {
+            note: Some(refused),
+        });
+    }
     let settings = binding.settings(discovery);
     Ok(
         match sso::get(&settings, registry, request.operation, &request.context())? {

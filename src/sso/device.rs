@@ -23,6 +23,11 @@ pub struct Device<'a> {
     /// Parameters of the authorization request besides `client_id`
     /// (scope, resource, audience).
     pub params: &'a [(&'a str, &'a str)],
+    /// Parameters of the token request besides the grant (RFC 8707
+    /// `resource`, `audience`): the same target as the authorization
+    /// request, so that a server that down-scopes only at the token
+    /// endpoint does so.
+    pub token_params: &'a [(&'a str, &'a str)],
     /// The registry, for the prompt.
     pub registry: &'a str,
     /// When to give up, whatever the codes' lifetime.
@@ -72,11 +77,12 @@ pub fn run(http: &Http, d: &Device<'_>) -> anyhow::Result<TokenSet> {
             );
         }
         std::thread::sleep(interval);
-        let form = [
+        let mut form = vec![
             ("grant_type", Value::Plain(DEVICE_CODE)),
             ("device_code", Value::Secret(&auth.device_code)),
             ("client_id", Value::Plain(d.client_id)),
         ];
+        form.extend(d.token_params.iter().map(|(k, v)| (*k, Value::Plain(v))));
         // A poll that does not get through (a dropped connection, a timeout)
         // is repeated at the next interval: polling with the device code is
         // safe to repeat. Three in a row end the sign-in.
@@ -112,5 +118,61 @@ pub fn run(http: &Http, d: &Device<'_>) -> anyhow::Result<TokenSet> {
                 _ => bail!("the IdP ended the device sign-in: {e}; nothing was stored"),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::test_server::{Route, Server};
+
+    #[test]
+    fn the_token_request_names_the_resource_as_the_authorization_request_did() {
+        let server = Server::start();
+        server.route(
+            "/device",
+            Route::json(
+                200,
+                &serde_json::json!({
+                    "device_code": "DC",
+                    "user_code": "ABCD-EFGH",
+                    "verification_uri": server.url("/verify"),
+                    "expires_in": 600,
+                    "interval": 1,
+                })
+                .to_string(),
+            ),
+        );
+        server.route(
+            "/token",
+            Route::json(
+                200,
+                r#"{"access_token":"at-1","token_type":"Bearer","expires_in":300}"#,
+            ),
+        );
+        let http = Http::new(Duration::from_secs(5)).unwrap();
+        let target = [("resource", "https://r.example/api/v1/crates")];
+        let mut params = vec![("scope", "read")];
+        params.extend(target);
+        run(
+            &http,
+            &Device {
+                endpoint: &server.url("/device"),
+                token_endpoint: &server.url("/token"),
+                client_id: "cli",
+                params: &params,
+                token_params: &target,
+                registry: "corp",
+                deadline: Instant::now() + Duration::from_secs(30),
+            },
+        )
+        .unwrap();
+        let bodies = server.bodies();
+        let token = &bodies[server.paths().iter().position(|p| p == "/token").unwrap()];
+        assert!(token.contains("device_code=DC"), "{token}");
+        assert!(
+            token.contains("resource=https%3A%2F%2Fr.example%2Fapi%2Fv1%2Fcrates"),
+            "{token}"
+        );
     }
 }

@@ -14,8 +14,11 @@
 //!   naming the table to add);
 //! - a `get` never starts a sign-in or a discovery: it answers from the
 //!   binding, or says where to sign in;
-//! - nothing is kept (no binding, no registered client) unless the sign-in
-//!   succeeded;
+//! - nobody to sign in (`interactive = "never"`, CI): no question, no
+//!   request to the IdP, no registration;
+//! - a client is registered only after the person confirmed, and kept at
+//!   once (it holds no secret) so that a failed sign-in does not register
+//!   another; the binding is kept only when the sign-in succeeded;
 //! - an `sso` table always wins: this module is not consulted then.
 
 use std::time::{Duration, Instant};
@@ -49,8 +52,51 @@ pub struct IssuerTable {
     pub client_id: String,
     /// The login flow, if set.
     pub flow: Option<Flow>,
-    /// The scope asked for, if set.
+    /// The scope asked for, if set (instead of the registry's).
     pub scope: Option<String>,
+    /// RFC 8707 `resource` asked for, if set (instead of the registry's).
+    pub resource: Option<String>,
+    /// The registries this IdP signs in for without a question at the
+    /// first `cargo login`: index URLs or origins (`registries = [...]`).
+    pub registries: Vec<String>,
+}
+
+impl IssuerTable {
+    /// Whether the table lists the registry at `index` (an entry is its
+    /// origin, or a path prefix of it segment by segment).
+    pub fn serves(&self, index: &str) -> bool {
+        let Ok(index) = resource::index_url(index) else {
+            return false;
+        };
+        self.registries
+            .iter()
+            .filter_map(|r| registry_prefix(r).ok())
+            .any(|prefix| resource::under(&index, &prefix))
+    }
+}
+
+/// An issuer table's `registries` entry as a URL: an index URL (Cargo's
+/// `sparse+` prefix allowed) or an origin; https, or http to loopback.
+pub fn registry_prefix(entry: &str) -> anyhow::Result<reqwest::Url> {
+    resource::index_url(entry)
+}
+
+/// The registry's host (and port), for messages.
+pub fn registry_host(registry: &Registry<'_>) -> String {
+    host_of(
+        registry
+            .index_url
+            .strip_prefix("sparse+")
+            .unwrap_or(registry.index_url),
+    )
+}
+
+/// The registry's origin, as an issuer table's `registries` entry.
+fn registry_origin(registry: &Registry<'_>) -> String {
+    resource::index_url(registry.index_url).map_or_else(
+        |_| "https://<the registry's host>".to_owned(),
+        |u| u.origin().ascii_serialization(),
+    )
 }
 
 /// What discovery may use, from the config.
@@ -128,7 +174,9 @@ impl Binding {
             },
             &self.client_id,
             table.and_then(|t| t.scope.clone()).or(self.scope.clone()),
-            &self.resource,
+            table
+                .and_then(|t| t.resource.as_deref())
+                .unwrap_or(&self.resource),
         );
         if let Some(flow) = table.and_then(|t| t.flow) {
             s.flow = flow;
@@ -152,7 +200,7 @@ pub fn host_of(url: &str) -> String {
                 None => host,
             })
         })
-        .unwrap_or_else(|| "(unparsable issuer)".to_owned())
+        .unwrap_or_else(|| "(unparsable URL)".to_owned())
 }
 
 fn binding_file(index: &str) -> String {
@@ -179,24 +227,37 @@ fn registered(files: Option<&FileStore>, issuer: &str) -> Option<String> {
     Some(r.client_id)
 }
 
-/// Whether `issuer` is trusted without asking.
+/// Whether an issuer table for `issuer` lists the registry at `index`: the
+/// only case where a first binding needs no question.
+fn serves(discovery: &Discovery, issuer: &str, index: &str) -> bool {
+    discovery
+        .issuers
+        .iter()
+        .any(|t| t.issuer == issuer && t.serves(index))
+}
+
+/// Whether `issuer` is known (an issuer table or `trusted-issuers`): said
+/// in the question; it does not say for which registries.
 fn listed(discovery: &Discovery, issuer: &str) -> bool {
     discovery.issuers.iter().any(|t| t.issuer == issuer)
         || discovery.trusted.iter().any(|t| t == issuer)
 }
 
 /// The issuer to sign in at, among those the metadata names: the one the
-/// registry is bound to while it still names it, else the first an issuer
-/// table or `trusted-issuers` lists, else the first named.
+/// registry is bound to while it still names it, else the first whose
+/// issuer table lists this registry, else the first an issuer table or
+/// `trusted-issuers` lists, else the first named.
 fn choose(
     metadata: &resource::ResourceMetadata,
     discovery: &Discovery,
     bound: Option<&Binding>,
+    index: &str,
 ) -> String {
     let servers = &metadata.authorization_servers;
     bound
         .map(|b| &b.issuer)
         .filter(|i| servers.contains(i))
+        .or_else(|| servers.iter().find(|s| serves(discovery, s, index)))
         .or_else(|| servers.iter().find(|s| listed(discovery, s)))
         .unwrap_or(&servers[0])
         .clone()
@@ -205,7 +266,7 @@ fn choose(
 /// The refusal when a registry names another identity provider than the
 /// one it is bound to.
 fn moved(shown: &str, name: &str, bound: &Binding, now: &str) -> String {
-    format!(
+    let text = format!(
         "{shown} now names {} ({now}) as its identity provider, but this machine signed in to \
          it at {} ({}); nothing was sent or changed. If {shown}'s operators moved it, sign in \
          at the new one with `cargo login --registry {name} -- --rebind` (the old login is then \
@@ -213,7 +274,17 @@ fn moved(shown: &str, name: &str, bound: &Binding, now: &str) -> String {
         host_of(now),
         bound.host(),
         bound.issuer,
-    )
+    );
+    // The issuers come from a registry (and a file): what a terminal acts
+    // on is shown, not sent.
+    crate::diag::shown(&text).into_owned()
+}
+
+/// The HTTP client of a discovery: [`TIMEOUT`] per call (not a setting).
+fn client(discovery: &Discovery) -> anyhow::Result<Http> {
+    Ok(Http::new(TIMEOUT)?
+        .with_ca_files(&discovery.ca_files)
+        .with_timeout_setting("discovery's fixed deadline"))
 }
 
 /// How the trust question is asked: the terminal in real use, a script in
@@ -251,8 +322,8 @@ pub fn login(
     confirm: &dyn Confirm,
 ) -> Option<anyhow::Result<()>> {
     let name = registry.name.filter(|_| discovery.enabled)?;
-    let http = match Http::new(TIMEOUT) {
-        Ok(h) => h.with_ca_files(&discovery.ca_files),
+    let http = match client(discovery) {
+        Ok(h) => h,
         Err(e) => return Some(Err(e)),
     };
     let shown = registry.display_name();
@@ -302,7 +373,8 @@ fn sign_in(
     let shown = registry.display_name();
     let files = (cx.files)().ok();
     let bound = binding(files.as_ref(), registry);
-    let issuer = choose(&metadata, discovery, bound.as_ref());
+    let issuer = choose(&metadata, discovery, bound.as_ref(), registry.index_url);
+    let already = bound.as_ref().is_some_and(|b| b.issuer == issuer);
     // The registry names another IdP than the one it is bound to: only an
     // explicit `--rebind` moves it.
     let replaced = match bound {
@@ -316,57 +388,97 @@ fn sign_in(
     };
     let host = host_of(&issuer);
     let table = discovery.issuers.iter().find(|t| t.issuer == issuer);
-    if !listed(discovery, &issuer) {
-        let add = format!(
-            "add an [issuers.\"{issuer}\"] table (with `client-id`) to the provider's config, or \
-             have the system policy's `trusted-issuers` list it"
+    // Nobody to sign in (the policy, `CARGO_CREDENTIAL_CORP_INTERACTIVE`,
+    // CI): stop before any question, request or registration.
+    let nobody = if discovery.never {
+        Some("the system policy sets `interactive = \"never\"`".to_owned())
+    } else {
+        super::interactive::nobody(cx.env)
+    };
+    let registered_id = registered(files.as_ref(), &issuer);
+    if table.is_none() && registered_id.is_none() && !discovery.registration {
+        bail!(
+            "cannot sign in to {shown}: no issuer table names a client for {host}, and the system \
+             policy forbids registering one (dynamic-registration = false); add an \
+             [issuers.\"{issuer}\"] table with the `client-id` of its public client for \
+             developers to the provider's config (see docs/sso.md); nothing was stored"
         );
-        if discovery.never || super::interactive::in_ci(cx.env) {
+    }
+    // What is asked for: an issuer table's `scope` and `resource` win over
+    // what the registry names.
+    let scope = table
+        .and_then(|t| t.scope.clone())
+        .or_else(|| (!metadata.scopes.is_empty()).then(|| metadata.scopes.join(" ")));
+    let target = table
+        .and_then(|t| t.resource.clone())
+        .unwrap_or_else(|| metadata.resource.clone());
+    // The first binding of this index to this issuer is confirmed by the
+    // person, showing the registry's host and the IdP's, unless an issuer
+    // table lists this registry: knowing an IdP says nothing about which
+    // registries may send people there (a project's .cargo/config.toml
+    // can point a registry name anywhere).
+    if !already && !serves(discovery, &issuer, registry.index_url) {
+        let at = registry_host(registry);
+        let add = format!(
+            "list it in the issuer table: [issuers.\"{issuer}\"] with `client-id` and \
+             `registries = [\"{}\"]` in the provider's config",
+            registry_origin(registry)
+        );
+        let known = if discovery.issuers.iter().any(|t| t.issuer == issuer) {
+            "which an issuer table of your configuration lists, but not for this registry"
+        } else if discovery.trusted.contains(&issuer) {
+            "which your company's policy lists as an identity provider, but not for this registry"
+        } else {
+            "which no issuer table and no `trusted-issuers` lists"
+        };
+        if let Some(why) = &nobody {
             bail!(
-                "{shown} names {host} as its identity provider, which no issuer table and no \
-                 `trusted-issuers` lists, and nobody can confirm it here; nothing was stored. To \
-                 trust it, {add}"
+                "{shown} ({at}) names {host} as its identity provider, {known}, and nobody can \
+                 confirm it here ({why}); nothing was stored. To trust it, {add}"
             );
         }
         if !confirm.can_ask() {
             bail!(
-                "{shown} names {host} as its identity provider, which no issuer table lists; \
-                 confirming it needs a terminal. Run `cargo login --registry {name}` in one, or \
-                 {add}"
+                "{shown} ({at}) names {host} as its identity provider, {known}; confirming it \
+                 needs a terminal. Run `cargo login --registry {name}` in one, or {add}"
             );
         }
         let question = format!(
-            "{shown} says it signs in at {host} ({issuer}), which your configuration does not \
-             list. Only continue if you expect to sign in there. Sign in at {host}?"
+            "The registry {shown} at {at} says it signs in at {host} ({issuer}), {known}. Your \
+             sign-in there (scope `{}`, resource {target}) will give {at} a token. Only continue \
+             if you expect {at} to use {host}. Sign in at {host} for {at}?",
+            scope.as_deref().unwrap_or("openid offline_access"),
         );
         let yes = confirm
-            .ask(&question, Instant::now() + CONFIRM_WAIT)
+            .ask(
+                &crate::diag::shown(&question),
+                Instant::now() + CONFIRM_WAIT,
+            )
             .context("cannot ask for confirmation on the terminal")?;
         if !yes {
-            bail!("sign-in at {host} not confirmed; nothing was stored. To trust it, {add}");
+            bail!(
+                "sign-in at {host} for {at} not confirmed; nothing was stored. To trust it, {add}"
+            );
         }
+    }
+    if let Some(why) = nobody {
+        bail!(
+            "cannot sign in to {shown} here: {why}, and a sign-in needs a person; nothing was \
+             stored. Sign in with `cargo login --registry {name}` in a terminal on your own \
+             machine"
+        );
     }
     let server = discovery::authorization_server(http, &issuer).with_context(|| {
         format!("cannot sign in to {shown}: its identity provider {host} is refused")
     })?;
-    let scope = table
-        .and_then(|t| t.scope.clone())
-        .or_else(|| (!metadata.scopes.is_empty()).then(|| metadata.scopes.join(" ")));
-    let (client_id, how, fresh) = match (table, registered(files.as_ref(), &issuer)) {
-        (Some(t), _) => (t.client_id.clone(), How::IssuerTable, None),
-        (None, Some(id)) => (id, How::Registration, None),
+    let (client_id, how) = match (table, registered_id) {
+        (Some(t), _) => (t.client_id.clone(), How::IssuerTable),
+        (None, Some(id)) => (id, How::Registration),
         (None, None) => {
             let add = format!(
                 "add an [issuers.\"{issuer}\"] table with the `client-id` of its public client \
                  for developers to the provider's config (see docs/sso.md); nothing was stored"
             );
-            if !discovery.registration {
-                bail!(
-                    "cannot sign in to {shown}: no issuer table names a client for {host}, and \
-                     the system policy forbids registering one (dynamic-registration = false); \
-                     {add}"
-                );
-            }
             let Some(endpoint) = &server.registration_endpoint else {
                 bail!(
                     "cannot sign in to {shown}: {host} offers no client registration (RFC 7591) \
@@ -386,7 +498,20 @@ fn sign_in(
             .with_context(|| {
                 format!("cannot sign in to {shown}: {host} refused to register a client; {add}")
             })?;
-            (r.client_id.clone(), How::Registration, Some(r))
+            // Kept at once (it holds no secret): a sign-in that fails or
+            // is abandoned now does not leave a client at the IdP per try.
+            if let Some(files) = &files
+                && let Err(e) = files.write_private(
+                    CLIENTS,
+                    &client_file(&issuer),
+                    &serde_json::to_vec(&r).expect("plain struct"),
+                )
+            {
+                crate::diag::warn(&format!(
+                    "the client registered at {host} could not be kept: {e:#}"
+                ));
+            }
+            (r.client_id.clone(), How::Registration)
         }
     };
     let binding = Binding {
@@ -395,7 +520,7 @@ fn sign_in(
         issuer: issuer.clone(),
         client_id,
         how,
-        resource: metadata.resource.clone(),
+        resource: target,
         scope,
         endpoints: server.metadata.clone(),
         metadata: metadata.fetched_from.clone(),
@@ -408,13 +533,6 @@ fn sign_in(
             "signed in, but the provider's private folder cannot be used to remember {shown}'s binding"
         );
     };
-    if let Some(r) = fresh {
-        let _ = files.write_private(
-            CLIENTS,
-            &client_file(&issuer),
-            &serde_json::to_vec(&r).expect("plain struct"),
-        );
-    }
     files
         .write_private(
             BINDINGS,
@@ -456,7 +574,7 @@ pub fn named_in_challenge(
     else {
         return Ok(None);
     };
-    let http = Http::new(TIMEOUT)?.with_ca_files(&discovery.ca_files);
+    let http = client(discovery)?;
     resource::discover(&http, registry.index_url, Some(&url)).map(Some)
 }
 
@@ -472,46 +590,53 @@ pub fn challenge_note(
     match named_in_challenge(discovery, registry, headers) {
         Ok(None) => None,
         Ok(Some(metadata)) => {
-            let issuer = choose(&metadata, discovery, None);
-            Some(format!(
-                "{name} signs in at {}: cargo login --registry {name}",
-                host_of(&issuer)
-            ))
+            let issuer = choose(&metadata, discovery, None, registry.index_url);
+            Some(
+                crate::diag::shown(&format!(
+                    "{name} ({}) signs in at {}: cargo login --registry {name}",
+                    registry_host(registry),
+                    host_of(&issuer)
+                ))
+                .into_owned(),
+            )
         }
-        Err(e) => Some(format!(
-            "{name} names its identity provider in its 401, but that is refused, so nothing \
-             signs in: {e:#}"
-        )),
+        Err(e) => Some(
+            crate::diag::shown(&format!(
+                "{name} names its identity provider in its 401, but that is refused, so nothing \
+                 signs in: {e:#}"
+            ))
+            .into_owned(),
+        ),
     }
 }
 
-/// Checks a `get`'s 401 against the binding: an error when the registry
-/// now names identity providers other than the one it is bound to. A 401
-/// that names nothing, or metadata that cannot be read, leaves the binding
-/// as it is (`cargo login` checks it again).
+/// Checks a `get`'s 401 against the binding: the refusal (for a warning)
+/// when the registry now names identity providers other than the one it
+/// is bound to; the `get` then answers not-found and sends nothing. Not an
+/// error: with a cold index cache Cargo calls `get` before `login`, and
+/// `cargo login -- --rebind`, the way out, must get there. A 401 that
+/// names nothing, or metadata that cannot be read, leaves the binding as
+/// it is (`cargo login` checks it again).
 pub fn check_binding(
     bound: &Binding,
     discovery: &Discovery,
     registry: &Registry<'_>,
     headers: &[String],
-) -> anyhow::Result<()> {
+) -> Option<String> {
     match named_in_challenge(discovery, registry, headers) {
         Ok(Some(m)) if !m.authorization_servers.contains(&bound.issuer) => {
-            let now = choose(&m, discovery, None);
-            bail!(
-                "{}",
-                moved(
-                    registry.display_name(),
-                    registry.name.unwrap_or("NAME"),
-                    bound,
-                    &now
-                )
-            )
+            let now = choose(&m, discovery, None, registry.index_url);
+            Some(moved(
+                registry.display_name(),
+                registry.name.unwrap_or("NAME"),
+                bound,
+                &now,
+            ))
         }
-        Ok(_) => Ok(()),
+        Ok(_) => None,
         Err(e) => {
             crate::trace::debug(|| format!("discovery: the 401's metadata is not read: {e:#}"));
-            Ok(())
+            None
         }
     }
 }
@@ -522,7 +647,8 @@ pub fn sign_in_note(binding: Option<&Binding>, registry: &Registry<'_>) -> Optio
     let name = registry.name?;
     Some(match binding {
         Some(b) => format!(
-            "{name} signs in at {}: cargo login --registry {name}",
+            "{name} ({}) signs in at {}: cargo login --registry {name}",
+            registry_host(registry),
             b.host()
         ),
         None => format!(
@@ -598,6 +724,8 @@ mod tests {
             client_id: "c1".into(),
             flow: Some(Flow::Device),
             scope: Some("read".into()),
+            resource: None,
+            registries: Vec::new(),
         });
         d.never = true;
         let s = b.settings(&d);
@@ -613,7 +741,7 @@ mod tests {
         };
         assert_eq!(
             sign_in_note(Some(&binding()), &r).unwrap(),
-            "corp signs in at login.example:8443: cargo login --registry corp"
+            "corp (r.example) signs in at login.example:8443: cargo login --registry corp"
         );
         let nameless = Registry {
             index_url: r.index_url,

@@ -249,34 +249,142 @@ fn ci_interactive_never_and_no_terminal_refuse_without_asking() {
 }
 
 #[test]
-fn trusted_issuers_and_issuer_tables_skip_the_question() {
+fn only_an_issuer_table_listing_the_registry_skips_the_question() {
+    // review-18 F1: knowing an IdP says nothing about which registries may
+    // send people there. An issuer table without this registry and
+    // `trusted-issuers` get the question, which names the registry's host
+    // as well as the IdP's; "No" sends nothing to the IdP.
     let w = World::new();
     serve_metadata(&w.server, &[w.issuer()]);
-    // No IdP metadata: the sign-in stops there, after the trust rules.
-    let person = Person::new(true, false);
-    for discovery in [
-        Discovery {
-            trusted: vec![w.issuer()],
-            ..enabled()
-        },
-        Discovery {
-            issuers: vec![IssuerTable {
-                issuer: w.issuer(),
-                client_id: "dev".into(),
-                flow: None,
-                scope: None,
-            }],
-            ..enabled()
-        },
+    let table = |registries: Vec<String>| IssuerTable {
+        issuer: w.issuer(),
+        client_id: "dev".into(),
+        flow: None,
+        scope: None,
+        resource: None,
+        registries,
+    };
+    let at = registry_host(&w.registry(Some("corp")));
+    for (discovery, known) in [
+        (
+            Discovery {
+                trusted: vec![w.issuer()],
+                ..enabled()
+            },
+            "policy lists",
+        ),
+        (
+            Discovery {
+                issuers: vec![table(Vec::new())],
+                ..enabled()
+            },
+            "but not for this registry",
+        ),
+        (
+            Discovery {
+                issuers: vec![table(vec!["https://crates.corp.example".into()])],
+                ..enabled()
+            },
+            "but not for this registry",
+        ),
     ] {
+        let person = Person::new(true, false);
         let msg = message(w.login(&discovery, Some("corp"), false, &person));
-        assert!(msg.contains("its identity provider"), "{msg}");
+        assert!(msg.contains("not confirmed") && msg.contains(&at), "{msg}");
+        assert!(msg.contains("registries = ["), "{msg}");
+        let asked = person.asked.borrow();
+        assert_eq!(asked.len(), 1);
+        assert!(
+            asked[0].contains(&format!(
+                "at {at} says it signs in at {}",
+                host_of(&w.issuer())
+            )) && asked[0].contains(known)
+                && asked[0].contains("scope `read`"),
+            "{}",
+            asked[0]
+        );
     }
-    assert!(person.asked.borrow().is_empty());
+    assert!(w.server.paths().iter().all(|p| p == METADATA));
+    // In CI the same is an error naming the table entry to add.
+    let mut ci = World::new();
+    serve_metadata(&ci.server, &[ci.issuer()]);
+    ci.env.insert("CI".into(), "true".into());
+    let msg = message(ci.login(
+        &Discovery {
+            trusted: vec![ci.issuer()],
+            ..enabled()
+        },
+        Some("corp"),
+        false,
+        &Person::new(true, true),
+    ));
+    assert!(
+        msg.contains("nobody can confirm it here")
+            && msg.contains(&format!("registries = [\"{}\"]", ci.server.base())),
+        "{msg}"
+    );
+    // Listed for this registry (by origin, or by an index prefix): no
+    // question. No IdP metadata here: the sign-in stops right after.
+    for entry in [w.server.base(), format!("sparse+{}/api/", w.server.base())] {
+        let person = Person::new(true, false);
+        let discovery = Discovery {
+            issuers: vec![table(vec![entry.clone()])],
+            ..enabled()
+        };
+        let msg = message(w.login(&discovery, Some("corp"), false, &person));
+        assert!(msg.contains("its identity provider"), "{entry}: {msg}");
+        assert!(person.asked.borrow().is_empty(), "{entry}");
+    }
     assert!(w.server.paths().iter().any(|p| p == AS_METADATA));
     assert!(w.stored().is_empty());
 }
 
+#[test]
+fn an_issuer_tables_scope_and_resource_win_over_the_registrys() {
+    // review-18 F1: a registry names a listed IdP with scopes of its own
+    // choosing; the table's scope and resource are asked for instead.
+    let w = World::new();
+    w.server.route(
+        METADATA,
+        Route::json(
+            200,
+            &serde_json::json!({
+                "resource": w.server.url("/api/v1/crates"),
+                "authorization_servers": [w.issuer()],
+                "scopes_supported": ["openid", "https://graph.microsoft.com/Mail.Read"],
+            })
+            .to_string(),
+        ),
+    );
+    serve_idp(&w.server);
+    let discovery = Discovery {
+        issuers: vec![IssuerTable {
+            issuer: w.issuer(),
+            client_id: "dev".into(),
+            flow: None,
+            scope: Some("registry:read".into()),
+            resource: Some("api://corp-registry".into()),
+            registries: vec![w.server.base()],
+        }],
+        ..enabled()
+    };
+    let b = Binding {
+        v: FORMAT,
+        index: w.index.clone(),
+        issuer: w.issuer(),
+        client_id: "dev".into(),
+        how: How::IssuerTable,
+        resource: w.server.url("/api/v1/crates"),
+        scope: Some("https://graph.microsoft.com/Mail.Read".into()),
+        endpoints: discovery::Metadata::default(),
+        metadata: w.server.url(METADATA),
+    };
+    let s = b.settings(&discovery);
+    assert_eq!(
+        (s.scope.as_deref(), s.resource.as_deref()),
+        (Some("registry:read"), Some("api://corp-registry"))
+    );
+}
 #[test]
 fn a_nameless_registry_makes_no_request_at_all() {
     let w = World::new();
@@ -301,7 +409,8 @@ fn a_nameless_registry_makes_no_request_at_all() {
     assert_eq!(
         challenge_note(&enabled(), &w.registry(Some("corp")), &headers).unwrap(),
         format!(
-            "corp signs in at {}: cargo login --registry corp",
+            "corp ({}) signs in at {}: cargo login --registry corp",
+            registry_host(&w.registry(None)),
             host_of(&w.issuer())
         )
     );
@@ -417,11 +526,13 @@ fn a_registry_that_names_another_issuer_is_refused_until_rebind() {
     // A get that sees the 401 naming the new IdP refuses too.
     let headers = w.challenge(&w.server.url(METADATA));
     let corp = w.registry(Some("corp"));
-    let msg = format!(
-        "{:#}",
-        check_binding(&bound, &discovery, &corp, &headers).unwrap_err()
+    // review-18 F3: a note for a not-found, not an error (Cargo calls get
+    // before login when its cache is cold, and --rebind must get there).
+    let msg = check_binding(&bound, &discovery, &corp, &headers).expect("refused");
+    assert!(
+        msg.contains("--rebind") && msg.contains("nothing was sent"),
+        "{msg}"
     );
-    assert!(msg.contains("--rebind"), "{msg}");
     // --rebind goes on (here to the new IdP's metadata, which is missing).
     let msg = message(w.login(&discovery, Some("corp"), true, &person));
     assert!(msg.contains("its identity provider"), "{msg}");
@@ -429,13 +540,114 @@ fn a_registry_that_names_another_issuer_is_refused_until_rebind() {
     assert_eq!(binding(Some(&w.files()), &corp), Some(bound.clone()));
     // A registry still naming the bound IdP (among others) is fine.
     serve_metadata(&w.server, &[w.issuer(), bound.issuer.clone()]);
-    check_binding(&bound, &discovery, &corp, &headers).unwrap();
+    assert_eq!(check_binding(&bound, &discovery, &corp, &headers), None);
     assert_eq!(
         choose(
             &resource::discover(&Http::new(TIMEOUT).unwrap(), &w.index, None).unwrap(),
             &discovery,
-            Some(&bound)
+            Some(&bound),
+            &w.index
         ),
         bound.issuer
     );
+}
+
+#[test]
+fn an_issuer_with_terminal_escapes_is_refused_before_any_question_and_shown_escaped() {
+    // review-18 F2.
+    let w = World::new();
+    let hostile = format!(
+        "{}/\r\u{1b}[2K\u{1b}[1A\rcorp says it signs in at login.corp.example, OK \u{7}\u{1b}[8m",
+        w.issuer()
+    );
+    serve_metadata(&w.server, std::slice::from_ref(&hostile));
+    serve_idp(&w.server);
+    let person = Person::new(true, true);
+    let msg = message(w.login(&enabled(), Some("corp"), false, &person));
+    assert!(msg.contains("refused"), "{msg}");
+    assert!(!msg.chars().any(crate::diag::hidden), "{msg:?}");
+    assert!(person.asked.borrow().is_empty());
+    assert_eq!(w.server.paths(), [METADATA]);
+    assert!(w.stored().is_empty());
+    // At a get: the note says why, escaped.
+    let headers = w.challenge(&w.server.url(METADATA));
+    let note = challenge_note(&enabled(), &w.registry(Some("corp")), &headers).unwrap();
+    assert!(note.contains("refused"), "{note}");
+    assert!(!note.chars().any(crate::diag::hidden), "{note:?}");
+    // What a binding holds (a file) is shown escaped too.
+    let bound = Binding {
+        v: FORMAT,
+        index: w.index.clone(),
+        issuer: "https://old.example/\u{1b}]0;pwned\u{7}".into(),
+        client_id: "c1".into(),
+        how: How::Registration,
+        resource: w.server.url("/api/v1/crates"),
+        scope: None,
+        endpoints: discovery::Metadata::default(),
+        metadata: w.server.url(METADATA),
+    };
+    let text = moved("corp", "corp", &bound, &hostile);
+    assert!(!text.chars().any(crate::diag::hidden), "{text:?}");
+    assert!(text.contains("\\u{1b}]0;pwned"), "{text}");
+}
+
+#[test]
+fn interactive_never_in_the_environment_asks_nothing_and_registers_nothing() {
+    // review-18 F4.
+    let mut w = World::new();
+    serve_metadata(&w.server, &[w.issuer()]);
+    serve_idp(&w.server);
+    w.env.insert(
+        super::super::interactive::INTERACTIVE_ENV.into(),
+        "never".into(),
+    );
+    let person = Person::new(true, true);
+    let msg = message(w.login(&enabled(), Some("corp"), false, &person));
+    assert!(
+        msg.contains("nobody can confirm it here") && msg.contains("=never"),
+        "{msg}"
+    );
+    // Listed: no question needed, but no sign-in either, and not one
+    // request to the IdP.
+    let trusted = Discovery {
+        issuers: vec![IssuerTable {
+            issuer: w.issuer(),
+            client_id: "dev".into(),
+            flow: None,
+            scope: None,
+            resource: None,
+            registries: vec![w.server.base()],
+        }],
+        ..enabled()
+    };
+    let msg = message(w.login(&trusted, Some("corp"), false, &person));
+    assert!(msg.contains("needs a person"), "{msg}");
+    assert!(person.asked.borrow().is_empty());
+    assert_eq!(w.server.paths(), [METADATA, METADATA]);
+    assert!(w.stored().is_empty());
+}
+
+#[test]
+fn a_failed_sign_in_after_registration_registers_no_second_client() {
+    // review-18 F4: the sign-in fails after the registration (here: the
+    // test has no terminal); the next try reuses the client.
+    let w = World::new();
+    serve_metadata(&w.server, &[w.issuer()]);
+    serve_idp(&w.server);
+    w.server
+        .route("/idp/reg", Route::json(201, r#"{"client_id":"reg-1"}"#));
+    for _ in 0..2 {
+        let person = Person::new(true, true);
+        let result = w.login(&enabled(), Some("corp"), false, &person);
+        assert!(result.expect("discovery applies").is_err());
+        assert_eq!(person.asked.borrow().len(), 1);
+    }
+    let paths = w.server.paths();
+    assert_eq!(
+        paths.iter().filter(|p| *p == "/idp/reg").count(),
+        1,
+        "{paths:?}"
+    );
+    // No binding: the sign-in did not succeed.
+    assert!(binding(Some(&w.files()), &w.registry(Some("corp"))).is_none());
 }

@@ -43,16 +43,23 @@ pub fn blocker(settings: &SsoSettings, env: &dyn Environment) -> Option<String> 
     if settings.interactive == Interactive::Never {
         return Some("the `sso` table sets `interactive = \"never\"`".to_owned());
     }
-    if set(env, INTERACTIVE_ENV).is_some_and(|v| v.eq_ignore_ascii_case("never")) {
-        return Some(format!("{INTERACTIVE_ENV}=never is set"));
-    }
-    if let Some(ci) = ci_name(env) {
-        return Some(format!("this looks like a CI job ({ci})"));
+    if let Some(why) = nobody(env) {
+        return Some(why);
     }
     if !has_terminal() {
         return Some("there is no terminal to talk to a person on".to_owned());
     }
     None
+}
+
+/// Why no person takes part here whatever the terminal, by the
+/// environment (`CARGO_CREDENTIAL_CORP_INTERACTIVE=never`, a CI job), or
+/// `None`.
+pub fn nobody(env: &dyn Environment) -> Option<String> {
+    if set(env, INTERACTIVE_ENV).is_some_and(|v| v.eq_ignore_ascii_case("never")) {
+        return Some(format!("{INTERACTIVE_ENV}=never is set"));
+    }
+    ci_name(env).map(|ci| format!("this looks like a CI job ({ci})"))
 }
 
 /// The CI system this runs in, if any is detected.
@@ -88,8 +95,8 @@ pub fn has_terminal() -> bool {
         .is_ok()
 }
 
-/// Asks `question` on the terminal (never on Cargo's pipes) and reads the
-/// answer, echoed, until `deadline`: `Ok(true)` for yes, `Ok(false)` for
+/// Asks `question` on the terminal (never on Cargo's pipes; what a terminal
+/// acts on in it shown escaped) and reads the answer, echoed, until `deadline`: `Ok(true)` for yes, `Ok(false)` for
 /// anything else or no answer in time, `Err` when there is no terminal.
 pub fn confirm(question: &str, deadline: Instant) -> std::io::Result<bool> {
     use std::io::{BufRead as _, Read as _, Write as _};
@@ -113,7 +120,7 @@ pub fn confirm(question: &str, deadline: Instant) -> std::io::Result<bool> {
     return Err(std::io::Error::other("no terminal on this platform"));
     #[cfg(any(unix, windows))]
     {
-        write!(output, "{question} [y/N] ")?;
+        write!(output, "{} [y/N] ", crate::diag::shown(question))?;
         output.flush()?;
         // The read blocks; it runs on a thread so that the wait is bounded
         // (the thread ends with the process).

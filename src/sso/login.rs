@@ -91,6 +91,7 @@ pub fn login(
                     token_endpoint: &endpoints.token,
                     client_id: &settings.client_id,
                     params: &params,
+                    token_params: &target_params(settings),
                     registry: registry.display_name(),
                     deadline,
                 },
