@@ -102,14 +102,14 @@ pub struct RegistryStatus {
     pub scopes: Vec<String>,
     /// The source that answers a `get` now, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub answered_by: Option<Answer>,
+    pub answered_by: Option<AnsweringSource>,
     /// What could not be read, and other notes.
     pub notes: Vec<String>,
 }
 
 /// The source that answers a `get` now.
 #[derive(Debug, Serialize)]
-pub struct Answer {
+pub struct AnsweringSource {
     /// `env`, `keychain`, `oidc` or `sso`.
     pub source: String,
     /// Where in it (the variable, the keychain item, the account).
@@ -287,7 +287,7 @@ fn registry_status(registry: &Registry<'_>, settings: &Settings) -> RegistryStat
     for kind in &crate::provider::with_discovery(settings) {
         match source(*kind).get(&request) {
             Ok(Lookup::Found(f)) => {
-                status.answered_by = Some(Answer {
+                status.answered_by = Some(AnsweringSource {
                     source: crate::diag::config_word(kind),
                     from: super::doctor::origin_of(*kind, &request),
                     expires_at: match f.lifetime {
@@ -448,7 +448,7 @@ mod tests {
             login_stored_at: Some(1_000),
             login_expires_at: None,
             scopes: vec!["read".into(), "publish".into()],
-            answered_by: Some(Answer {
+            answered_by: Some(AnsweringSource {
                 source: "sso".into(),
                 from: "single sign-on login of alice".into(),
                 expires_at: Some(1_300),

@@ -572,13 +572,13 @@ mod tests {
 
     #[test]
     fn authorization_server_metadata_falls_back_to_openid_on_404_only() {
-        use crate::oauth::test_server::{Route, Server};
+        use crate::oauth::test_server::{Canned, Server};
         let server = Server::start();
         let issuer = server.url("/tenant");
         let http = Http::new(std::time::Duration::from_millis(1500)).unwrap();
         server.route(
             "/tenant/.well-known/openid-configuration",
-            Route::json(200, &server_doc(&issuer, "")),
+            Canned::json(200, &server_doc(&issuer, "")),
         );
         let got = authorization_server(&http, &issuer).unwrap();
         assert_eq!(got.issuer, issuer);
@@ -591,7 +591,7 @@ mod tests {
         );
         server.route(
             "/.well-known/oauth-authorization-server/tenant",
-            Route::redirect("http://127.0.0.1:9/x"),
+            Canned::redirect("http://127.0.0.1:9/x"),
         );
         let msg = authorization_server(&http, &issuer)
             .unwrap_err()
@@ -599,7 +599,7 @@ mod tests {
         assert!(msg.contains("redirect"), "{msg}");
         server.route(
             "/.well-known/oauth-authorization-server/tenant",
-            Route::json(200, &server_doc(&server.url("/other"), "")),
+            Canned::json(200, &server_doc(&server.url("/other"), "")),
         );
         let msg = authorization_server(&http, &issuer)
             .unwrap_err()

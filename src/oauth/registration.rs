@@ -157,14 +157,14 @@ pub fn parse(status: u16, body: &[u8], issuer: &str, shown: &str) -> anyhow::Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::test_server::{Route, Server};
+    use crate::oauth::test_server::{Canned, Server};
 
     #[test]
     fn a_public_native_client_is_asked_for_and_its_id_kept() {
         let server = Server::start();
         server.route(
             "/reg",
-            Route::json(201, r#"{"client_id":"abc-123","client_id_issued_at":1}"#),
+            Canned::json(201, r#"{"client_id":"abc-123","client_id_issued_at":1}"#),
         );
         let http = Http::new(std::time::Duration::from_millis(1500)).unwrap();
         let got = register(

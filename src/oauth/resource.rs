@@ -327,7 +327,7 @@ pub fn under(index: &Url, resource: &Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::test_server::{Route, Server};
+    use crate::oauth::test_server::{Canned, Server};
     use std::time::Duration;
 
     #[test]
@@ -508,7 +508,7 @@ mod tests {
     fn a_slow_answer_names_the_deadline_that_applies() {
         // review-18 F6c: discovery's deadline is no `timeout-ms`.
         let server = Server::start();
-        server.route("/slow", Route::slow(Duration::from_secs(3), "{}"));
+        server.route("/slow", Canned::slow(Duration::from_secs(3), "{}"));
         let http = Http::new(Duration::from_millis(300))
             .unwrap()
             .with_timeout_setting("discovery's fixed deadline");
@@ -536,7 +536,7 @@ mod tests {
         let base = server.base();
         server.route(
             WELL_KNOWN,
-            Route::json(200, &doc(&base, &format!(r#"["{base}/idp"]"#))),
+            Canned::json(200, &doc(&base, &format!(r#"["{base}/idp"]"#))),
         );
         let m = discover(&http(), &index_of(&server), None).unwrap();
         assert_eq!(m.resource, base);
@@ -565,17 +565,20 @@ mod tests {
             r#"["http://127.0.0.1:9/idp"]"#,
         );
         for (route, needle) in [
-            (Route::json(200, "<html>"), "not a JSON object"),
+            (Canned::json(200, "<html>"), "not a JSON object"),
             (
-                Route::json(200, &"x".repeat(MAX_METADATA_BYTES + 1)),
+                Canned::json(200, &"x".repeat(MAX_METADATA_BYTES + 1)),
                 "larger than",
             ),
-            (Route::huge(10 * 1024 * 1024), "larger than"),
-            (Route::redirect(&format!("{base}/elsewhere")), "redirect"),
-            (Route::slow(Duration::from_secs(5), &good), "within 1500 ms"),
-            (Route::json(500, &good), "HTTP 500"),
+            (Canned::huge(10 * 1024 * 1024), "larger than"),
+            (Canned::redirect(&format!("{base}/elsewhere")), "redirect"),
             (
-                Route::json(200, &doc("http://127.0.0.1:1/api/v1/crates", "[]")),
+                Canned::slow(Duration::from_secs(5), &good),
+                "within 1500 ms",
+            ),
+            (Canned::json(500, &good), "HTTP 500"),
+            (
+                Canned::json(200, &doc("http://127.0.0.1:1/api/v1/crates", "[]")),
                 "instead of",
             ),
         ] {
@@ -586,7 +589,7 @@ mod tests {
             );
             assert!(msg.contains(needle), "{needle}: {msg}");
         }
-        server.route(&path, Route::json(200, &good));
+        server.route(&path, Canned::json(200, &good));
         assert!(discover(&http(), &index_of(&server), None).is_ok());
     }
 
@@ -596,8 +599,8 @@ mod tests {
         let other = Server::start();
         let base = registry.base();
         let good = doc(&base, r#"["http://127.0.0.1:9/idp"]"#);
-        other.route("/m", Route::json(200, &good));
-        registry.route("/m", Route::json(200, &good));
+        other.route("/m", Canned::json(200, &good));
+        registry.route("/m", Canned::json(200, &good));
         let msg = discover(&http(), &index_of(&registry), Some(&other.url("/m")))
             .unwrap_err()
             .to_string();

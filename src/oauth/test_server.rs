@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// How one path answers.
 #[derive(Debug, Clone)]
-pub enum Route {
+pub enum Canned {
     /// Status, extra header lines, body.
     Answer(u16, Vec<String>, String),
     /// A 200 announcing and sending this many bytes.
@@ -21,10 +21,10 @@ pub enum Route {
     Slow(Duration, String),
 }
 
-impl Route {
+impl Canned {
     /// A JSON answer.
-    pub fn json(status: u16, body: &str) -> Route {
-        Route::Answer(
+    pub fn json(status: u16, body: &str) -> Canned {
+        Canned::Answer(
             status,
             vec!["content-type: application/json".into()],
             body.into(),
@@ -32,22 +32,22 @@ impl Route {
     }
 
     /// A 302 to `to`.
-    pub fn redirect(to: &str) -> Route {
-        Route::Answer(302, vec![format!("location: {to}")], String::new())
+    pub fn redirect(to: &str) -> Canned {
+        Canned::Answer(302, vec![format!("location: {to}")], String::new())
     }
 
     /// A huge 200.
-    pub fn huge(bytes: usize) -> Route {
-        Route::Huge(bytes)
+    pub fn huge(bytes: usize) -> Canned {
+        Canned::Huge(bytes)
     }
 
     /// A slow 200.
-    pub fn slow(wait: Duration, body: &str) -> Route {
-        Route::Slow(wait, body.into())
+    pub fn slow(wait: Duration, body: &str) -> Canned {
+        Canned::Slow(wait, body.into())
     }
 }
 
-type Routes = Arc<Mutex<HashMap<String, Route>>>;
+type Routes = Arc<Mutex<HashMap<String, Canned>>>;
 type Log = Arc<Mutex<Vec<(String, String)>>>;
 
 /// The running server.
@@ -102,7 +102,7 @@ impl Server {
     }
 
     /// Answers `path` with `route` from now on.
-    pub fn route(&self, path: &str, route: Route) {
+    pub fn route(&self, path: &str, route: Canned) {
         self.routes.lock().unwrap().insert(path.to_owned(), route);
     }
 
@@ -175,15 +175,15 @@ fn serve(mut conn: TcpStream, routes: &Routes, log: &Log, stop: &AtomicBool) {
     let route = routes.lock().unwrap().get(&path).cloned();
     let (status, headers, body) = match route {
         None => (404, Vec::new(), String::new()),
-        Some(Route::Answer(s, h, b)) => (s, h, b),
-        Some(Route::Slow(wait, b)) => {
+        Some(Canned::Answer(s, h, b)) => (s, h, b),
+        Some(Canned::Slow(wait, b)) => {
             let until = std::time::Instant::now() + wait;
             while std::time::Instant::now() < until && !stop.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(20));
             }
             (200, Vec::new(), b)
         }
-        Some(Route::Huge(n)) => {
+        Some(Canned::Huge(n)) => {
             let _ = conn.write_all(
                 format!("HTTP/1.1 200 OK\r\ncontent-length: {n}\r\nconnection: close\r\n\r\n")
                     .as_bytes(),

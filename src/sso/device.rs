@@ -124,14 +124,14 @@ pub fn run(http: &Http, d: &Device<'_>) -> anyhow::Result<TokenSet> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::test_server::{Route, Server};
+    use crate::oauth::test_server::{Canned, Server};
 
     #[test]
     fn the_token_request_names_the_resource_as_the_authorization_request_did() {
         let server = Server::start();
         server.route(
             "/device",
-            Route::json(
+            Canned::json(
                 200,
                 &serde_json::json!({
                     "device_code": "DC",
@@ -145,7 +145,7 @@ mod tests {
         );
         server.route(
             "/token",
-            Route::json(
+            Canned::json(
                 200,
                 r#"{"access_token":"at-1","token_type":"Bearer","expires_in":300}"#,
             ),

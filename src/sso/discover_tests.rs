@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::keychain::{Keychain, KeychainError};
-use crate::oauth::test_server::{Route, Server};
+use crate::oauth::test_server::{Canned, Server};
 use crate::secret::Token;
 
 /// No keychain: every call fails as on a machine without one.
@@ -71,7 +71,7 @@ const AS_METADATA: &str = "/.well-known/oauth-authorization-server/idp";
 fn serve_metadata(server: &Server, issuers: &[String]) {
     server.route(
         METADATA,
-        Route::json(
+        Canned::json(
             200,
             &serde_json::json!({
                 "resource": server.url("/api/v1/crates"),
@@ -87,7 +87,7 @@ fn serve_metadata(server: &Server, issuers: &[String]) {
 fn serve_idp(server: &Server) {
     server.route(
         AS_METADATA,
-        Route::json(
+        Canned::json(
             200,
             &serde_json::json!({
                 "issuer": server.url("/idp"),
@@ -346,7 +346,7 @@ fn an_issuer_tables_scope_and_resource_win_over_the_registrys() {
     let w = World::new();
     w.server.route(
         METADATA,
-        Route::json(
+        Canned::json(
             200,
             &serde_json::json!({
                 "resource": w.server.url("/api/v1/crates"),
@@ -472,7 +472,7 @@ fn registration_forbidden_by_policy_names_the_issuer_table() {
     // Allowed, but the IdP refuses: the same advice.
     w.server.route(
         "/idp/reg",
-        Route::json(400, r#"{"error":"invalid_client_metadata"}"#),
+        Canned::json(400, r#"{"error":"invalid_client_metadata"}"#),
     );
     let msg = message(w.login(
         &Discovery {
@@ -635,7 +635,7 @@ fn a_failed_sign_in_after_registration_registers_no_second_client() {
     serve_metadata(&w.server, &[w.issuer()]);
     serve_idp(&w.server);
     w.server
-        .route("/idp/reg", Route::json(201, r#"{"client_id":"reg-1"}"#));
+        .route("/idp/reg", Canned::json(201, r#"{"client_id":"reg-1"}"#));
     for _ in 0..2 {
         let person = Person::new(true, true);
         let result = w.login(&enabled(), Some("corp"), false, &person);

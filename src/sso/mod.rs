@@ -27,6 +27,7 @@ pub mod device;
 pub mod discover;
 pub mod grant;
 pub mod interactive;
+pub mod issuers;
 pub mod login;
 pub mod logout;
 pub mod paste;
