@@ -86,10 +86,14 @@ kellnr_bin="$(scripts/provision-kellnr.sh)"
 cargo_bin="$(rustup which cargo 2>/dev/null || command -v cargo)"
 
 step "build (release): the provider and the floor"
+# Where cargo puts what it builds: CARGO_TARGET_DIR (relative to the
+# repository, as cargo takes it from here), else target/.
+target_dir="${CARGO_TARGET_DIR:-target}"
+case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
 nice cargo build --release --locked --bin cargo-credential-corp >&2
 nice cargo build --release --locked --example floor >&2
-bin="$repo/target/release/cargo-credential-corp"
-floor="$repo/target/release/examples/floor"
+bin="$target_dir/release/cargo-credential-corp"
+floor="$target_dir/release/examples/floor"
 # The static build (musl) that releases ship, and the floor built the same
 # way; the static parts are skipped, and the page says so, where rustup
 # cannot add the target.
@@ -99,8 +103,8 @@ rustup target list --installed 2>/dev/null | grep -qx "$musl" || timeout 300 rus
 if rustup target list --installed 2>/dev/null | grep -qx "$musl" && command -v musl-gcc >/dev/null 2>&1; then
   nice cargo build --profile dist --locked --target "$musl" --bin cargo-credential-corp >&2
   nice cargo build --profile dist --locked --target "$musl" --example floor >&2
-  static_bin="$repo/target/$musl/dist/cargo-credential-corp"
-  static_floor="$repo/target/$musl/dist/examples/floor"
+  static_bin="$target_dir/$musl/dist/cargo-credential-corp"
+  static_floor="$target_dir/$musl/dist/examples/floor"
 else
   echo "WARNING: no static build: the $musl target or musl-gcc (Debian's musl-tools) is missing" >&2
 fi
@@ -728,6 +732,6 @@ tmp = e["BENCH_DOC"] + ".tmp"
 open(tmp, "w").write("\n".join(L))
 os.replace(tmp, e["BENCH_DOC"])
 PY
-rm -rf "$repo/target/bench"; cp -r "$out" "$repo/target/bench"   # every sample, for a closer look
+rm -rf "$target_dir/bench"; cp -r "$out" "$target_dir/bench"   # every sample, for a closer look
 echo "wrote ${doc#"$repo"/}; samples in target/bench/" >&2
 cat "$doc"

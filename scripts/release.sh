@@ -75,9 +75,19 @@ archive() {
       die "neither zip nor 7z is installed to pack $out"
     fi
   else
-    # Owner and group 0, no extended attributes: what is in the archive is
-    # the files, not the build machine.
-    (cd "$work" && tar -cf - "$stem" 2>/dev/null | gzip -n >"$out") || die "cannot pack $out"
+    # Owner and group 0, no extended attributes (nor macOS's ._ files): what
+    # is in the archive is the files, not the build machine. tar and gzip
+    # run one after the other, so that a failure of either stops the
+    # release (a pipe would report gzip's status only).
+    if tar --version 2>/dev/null | grep -q 'GNU tar'; then
+      owner="--owner=0 --group=0 --numeric-owner"
+    else
+      owner="--uid 0 --gid 0 --no-xattrs"
+    fi
+    # shellcheck disable=SC2086 # $owner is a list of flags
+    (cd "$work" && COPYFILE_DISABLE=1 tar $owner -cf "$work/$stem.tar" "$stem") || die "cannot pack $out (tar)"
+    gzip -n -c "$work/$stem.tar" >"$out" || die "cannot pack $out (gzip)"
+    rm -f "$work/$stem.tar"
   fi
   echo "$out"
 }

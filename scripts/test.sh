@@ -163,7 +163,8 @@ if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-mu
   cargo build --profile dist --locked --target x86_64-unknown-linux-musl
   static_dir="${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-musl/dist"
   static_bin="$(cd "$static_dir" && pwd)/cargo-credential-corp"
-  if readelf -l "$static_bin" | grep -q INTERP; then
+  readelf -l "$static_bin" >"$static_dir/program-headers.txt"
+  if grep -q INTERP "$static_dir/program-headers.txt"; then
     echo "$static_bin asks for a dynamic loader: the musl build is not static" >&2
     exit 1
   fi

@@ -241,13 +241,21 @@ pub fn login(
     let metadata = match resource::probe(&http, registry.index_url) {
         Ok(None) => return None,
         Ok(Some(m)) => m,
-        // The registry did not answer at all: whether it names an IdP is
-        // unknown, and `cargo login` goes on as before discovery existed
-        // (a token for the keychain). A bad answer is an error.
-        Err(e) if e.chain().any(|c| c.downcast_ref::<NoAnswer>().is_some()) => {
+        // No usable metadata: the registry does not answer, answers 401/403
+        // or an error page at the well-known path (an auth proxy in front
+        // of it), or its index URL is not one discovery can use (plain
+        // http off loopback, a git index over ssh). Unless the person asked
+        // for a sign-in flow, `cargo login` goes on as before discovery
+        // existed (a token for the keychain), saying why.
+        Err(e) if wanted.is_none() && !rebind => {
+            let why = if e.chain().any(|c| c.downcast_ref::<NoAnswer>().is_some()) {
+                "could not ask"
+            } else {
+                "found no usable answer when asking"
+            };
             crate::diag::warn(&format!(
-                "could not ask {shown} whether it names an identity provider (RFC 9728): {e:#}; \
-                 going on without single sign-on"
+                "{why} {shown} whether it names an identity provider (RFC 9728): {e:#}; going on \
+                 without single sign-on"
             ));
             return None;
         }

@@ -142,6 +142,16 @@ impl World {
         rebind: bool,
         person: &Person,
     ) -> Option<anyhow::Result<()>> {
+        self.login_with(discovery, name, (Some(Flow::Device), rebind), person)
+    }
+
+    fn login_with(
+        &self,
+        discovery: &Discovery,
+        name: Option<&'static str>,
+        (flow, rebind): (Option<Flow>, bool),
+        person: &Person,
+    ) -> Option<anyhow::Result<()>> {
         let dir = self.dir.path().to_path_buf();
         let files = move || Ok(FileStore::at(dir.clone()));
         let now = || 1_000_000;
@@ -154,13 +164,7 @@ impl World {
             token_vars: &[],
             secret_vars: &[],
         };
-        login(
-            discovery,
-            &self.registry(name),
-            (Some(Flow::Device), rebind),
-            &cx,
-            person,
-        )
+        login(discovery, &self.registry(name), (flow, rebind), &cx, person)
     }
 
     /// Every file the provider's private folder holds.
@@ -650,4 +654,33 @@ fn a_failed_sign_in_after_registration_registers_no_second_client() {
     );
     // No binding: the sign-in did not succeed.
     assert!(binding(Some(&w.files()), &w.registry(Some("corp"))).is_none());
+}
+
+#[test]
+fn a_registry_without_usable_metadata_still_takes_a_pasted_token() {
+    // An auth proxy answering 401 at the well-known path, an HTML page, a
+    // failing server: `cargo login` without a flow goes on to the keychain
+    // (None), one that asks for a sign-in flow is refused; nothing stored.
+    for answer in [
+        Canned::json(401, "{}"),
+        Canned::Answer(
+            200,
+            vec!["content-type: text/html".into()],
+            "<html>the registry's web page</html>".into(),
+        ),
+        Canned::json(503, "{}"),
+    ] {
+        let w = World::new();
+        w.server.route(METADATA, answer);
+        let person = Person::new(true, true);
+        assert!(
+            w.login_with(&enabled(), Some("corp"), (None, false), &person)
+                .is_none(),
+            "a plain cargo login must go on without single sign-on"
+        );
+        let refused = message(w.login(&enabled(), Some("corp"), false, &person));
+        assert!(refused.contains("protected-resource metadata"), "{refused}");
+        assert!(person.asked.borrow().is_empty());
+        assert_eq!(w.stored(), Vec::<String>::new());
+    }
 }
