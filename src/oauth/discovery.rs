@@ -46,6 +46,17 @@ pub struct Metadata {
     /// Whether `scopes_supported` lists `offline_access`.
     #[serde(default)]
     pub offline_access: bool,
+    /// Whether the server is an OpenID provider, so that a sign-in asks for
+    /// `openid` (and then needs an ID token): its document came from OpenID
+    /// discovery, or its `scopes_supported` lists `openid`. A plain OAuth
+    /// server (RFC 8414) that does not is not asked for it. A binding stored
+    /// before this field existed reads as `true`, as it was asked then.
+    #[serde(default = "openid_unless_said")]
+    pub openid: bool,
+}
+
+fn openid_unless_said() -> bool {
+    true
 }
 
 /// The document as read. Only what the `oidc` source needs is typed
@@ -217,6 +228,7 @@ pub fn parse_metadata(body: &[u8], issuer: &str, shown: &str) -> anyhow::Result<
             .as_ref()
             .and_then(serde_json::Value::as_array)
             .is_some_and(|s| s.iter().any(|s| s == "offline_access")),
+        openid: true,
     })
 }
 
@@ -389,6 +401,7 @@ pub fn parse_authorization_server(
             authorization_endpoint: authorization_endpoint.filter(|_| code_flow),
             revocation_endpoint,
             offline_access: scopes.iter().any(|s| s == "offline_access"),
+            openid: shown.ends_with(OPENID_WELL_KNOWN) || scopes.iter().any(|s| s == "openid"),
         },
         registration_endpoint,
         scopes,
@@ -509,6 +522,30 @@ mod tests {
             r#"{{"issuer":"{issuer}","token_endpoint":"https://l.example/token",
                 "authorization_endpoint":"https://l.example/auth"{extra}}}"#
         )
+    }
+
+    #[test]
+    fn only_an_openid_provider_is_asked_for_openid() {
+        // A plain OAuth server (RFC 8414) that does not list `openid` is not
+        // asked for it: a browser sign-in there would otherwise wait for an
+        // ID token that never comes and be refused.
+        let issuer = "https://l.example";
+        let parse = |extra: &str, shown: &str| {
+            parse_authorization_server(server_doc(issuer, extra).as_bytes(), issuer, shown)
+                .unwrap()
+                .metadata
+                .openid
+        };
+        let oauth = "https://l.example/.well-known/oauth-authorization-server";
+        let openid = "https://l.example/.well-known/openid-configuration";
+        assert!(!parse("", oauth));
+        assert!(!parse(r#","scopes_supported":["read"]"#, oauth));
+        assert!(parse(r#","scopes_supported":["openid","read"]"#, oauth));
+        assert!(parse("", openid));
+        // A binding stored before the field existed was asked for `openid`.
+        let old: Metadata =
+            serde_json::from_str(r#"{"token_endpoint":"https://l.example/t"}"#).unwrap();
+        assert!(old.openid);
     }
 
     #[test]

@@ -102,6 +102,7 @@ impl Binding {
             table
                 .and_then(|t| t.resource.as_deref())
                 .unwrap_or(&self.resource),
+            self.endpoints.openid,
         );
         if let Some(flow) = table.and_then(|t| t.flow) {
             s.flow = flow;

@@ -99,7 +99,7 @@ fn scope_for(settings: &SsoSettings, class: OperationClass) -> Option<&str> {
 /// without it).
 fn login_scope(settings: &SsoSettings, offline_access: bool) -> Option<String> {
     let mut words: Vec<&str> = Vec::new();
-    if settings.issuer.is_some() {
+    if settings.openid {
         words.push("openid");
     }
     if offline_access {
@@ -327,5 +327,37 @@ mod tests {
         let mut other = s.clone();
         other.client_id = "another-client".into();
         assert_ne!(a, access_key(&other, &r("sparse+https://a/"), Some("read")));
+    }
+
+    #[test]
+    fn a_discovered_plain_oauth_server_is_not_asked_for_openid() {
+        let endpoints = || super::settings::Endpoints {
+            device_authorization: None,
+            authorization: Some("https://l.example/auth".into()),
+            token: Some("https://l.example/token".into()),
+            revocation: None,
+            offline_access: false,
+        };
+        let plain = SsoSettings::discovered(
+            "https://l.example",
+            endpoints(),
+            "c",
+            Some("read".into()),
+            "https://r.example/",
+            false,
+        );
+        assert_eq!(login_scope(&plain, false).as_deref(), Some("read"));
+        let oidc = SsoSettings::discovered(
+            "https://l.example",
+            endpoints(),
+            "c",
+            Some("read".into()),
+            "https://r.example/",
+            true,
+        );
+        assert_eq!(
+            login_scope(&oidc, true).as_deref(),
+            Some("openid offline_access read")
+        );
     }
 }

@@ -87,6 +87,10 @@ pub struct Endpoints {
 pub struct SsoSettings {
     /// The issuer (for discovery and to name the grant), if set.
     pub issuer: Option<String>,
+    /// Whether a sign-in asks for `openid` (and then needs an ID token):
+    /// a table with `issuer` (OpenID discovery), or a discovered server
+    /// that is an OpenID provider.
+    pub openid: bool,
     /// Endpoints configured directly.
     pub endpoints: Endpoints,
     /// The public client's id.
@@ -142,9 +146,11 @@ impl SsoSettings {
         client_id: &str,
         scope: Option<String>,
         resource: &str,
+        openid: bool,
     ) -> SsoSettings {
         SsoSettings {
             issuer: Some(issuer.to_owned()),
+            openid,
             endpoints,
             client_id: client_id.to_owned(),
             flow: Flow::Auto,
@@ -223,6 +229,7 @@ impl RawSso {
         }
         Ok(SsoSettings {
             issuer: self.issuer.clone(),
+            openid: self.issuer.is_some(),
             endpoints: Endpoints {
                 device_authorization: self.device_authorization_endpoint.clone(),
                 authorization: self.authorization_endpoint.clone(),
