@@ -23,7 +23,7 @@ use crate::keychain::{Budgeted, Keychain, KeychainError, OsKeychain};
 use crate::protocol::OperationClass;
 use crate::registry::Registry;
 use crate::secret::Token;
-use crate::source::{Found, Lifetime, Login, Lookup, Request, SourceKind, source};
+use crate::source::{Found, Lifetime, Login, Lookup, Note, Request, SourceKind, source};
 use crate::sso::settings::Flow;
 
 pub use crate::keychain::INTERACTIVE_KEYCHAIN_TIMEOUT;
@@ -140,7 +140,7 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
         if let Some((found, kind)) = fallback {
             return Ok(answer(found, settings, registry, kind));
         }
-        for note in notes {
+        for note in notes.into_iter().filter_map(Note::text) {
             warn(&note);
         }
         Err(Error::NotFound)

@@ -3,7 +3,7 @@
 
 use anyhow::{anyhow, bail};
 
-use super::{Found, Login, Lookup, Request, Source};
+use super::{Found, Login, Lookup, Note, Request, Source};
 use crate::keychain::INTERACTIVE_KEYCHAIN_TIMEOUT;
 use crate::secret::Token;
 
@@ -25,10 +25,10 @@ impl Source for KeychainSource {
                 Err(e) if e.is_unavailable() => Lookup::NONE,
                 // Said only if no other source has a token.
                 Err(e) => Lookup::Missing {
-                    note: Some(format!(
+                    note: Some(Note::Ready(format!(
                         "could not read the OS keychain for {}: {e}",
                         request.registry.display_name()
-                    )),
+                    ))),
                 },
             },
         )

@@ -4,6 +4,8 @@
 //! first source that signs in or stores (an SSO login, else the keychain),
 //! and `cargo logout` to every source that holds something.
 
+use std::fmt;
+
 use cargo_credential::LoginOptions;
 
 use crate::cache::FileStore;
@@ -120,8 +122,37 @@ pub enum Lookup {
     /// (a keychain that failed, an SSO login still to be made).
     Missing {
         /// A warning for the person, if any.
-        note: Option<String>,
+        note: Option<Note>,
     },
+}
+
+/// A warning a source leaves for the person, said only if no source
+/// answers: so one that costs work to make is made only then.
+pub enum Note {
+    /// Made already.
+    Ready(String),
+    /// Made when it is to be said: it may cost a request (the metadata that
+    /// a 401 names), which a `get` some later source answers never pays.
+    Deferred(Box<dyn FnOnce() -> Option<String>>),
+}
+
+impl Note {
+    /// The warning's text (a deferred one is made now).
+    pub fn text(self) -> Option<String> {
+        match self {
+            Note::Ready(text) => Some(text),
+            Note::Deferred(make) => make(),
+        }
+    }
+}
+
+impl fmt::Debug for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Note::Ready(text) => f.debug_tuple("Ready").field(text).finish(),
+            Note::Deferred(_) => f.write_str("Deferred"),
+        }
+    }
 }
 
 impl Lookup {

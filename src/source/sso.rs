@@ -4,7 +4,8 @@
 
 use anyhow::bail;
 
-use super::{Found, Lifetime, Login, Lookup, Request, Source};
+use super::{Found, Lifetime, Login, Lookup, Note, Request, Source};
+use crate::registry::Registry;
 use crate::sso;
 
 /// The SSO source.
@@ -39,12 +40,12 @@ impl Source for Sso {
                 // Not said in CI, where nobody signs in (a CI job uses `oidc`).
                 None => Lookup::Missing {
                     note: (!sso::interactive::in_ci(request.env)).then(|| {
-                        format!(
+                        Note::Ready(format!(
                             "not signed in to {} yet: `cargo login --registry {}` signs in (single \
                          sign-on)",
                             registry.display_name(),
                             registry.name.unwrap_or("NAME")
-                        )
+                        ))
                     }),
                 },
             },
@@ -111,11 +112,24 @@ fn discovered_get(request: &Request<'_>) -> anyhow::Result<Lookup> {
     let discovery = &request.settings.discovery;
     let in_ci = sso::interactive::in_ci(request.env);
     let Some(binding) = discovery_binding(request) else {
-        // Not said (nor fetched) in CI, where nobody signs in.
+        // Not said (nor fetched) in CI, where nobody signs in; elsewhere
+        // fetched only if no later source answers (a keychain token does).
+        if in_ci || request.headers.is_empty() {
+            return Ok(Lookup::NONE);
+        }
+        let (discovery, headers) = (discovery.clone(), request.headers.to_vec());
+        let (index, name) = (
+            registry.index_url.to_owned(),
+            registry.name.map(str::to_owned),
+        );
         return Ok(Lookup::Missing {
-            note: (!in_ci)
-                .then(|| sso::discover::challenge_note(discovery, registry, request.headers))
-                .flatten(),
+            note: Some(Note::Deferred(Box::new(move || {
+                let registry = Registry {
+                    index_url: &index,
+                    name: name.as_deref(),
+                };
+                sso::discover::challenge_note(&discovery, &registry, &headers)
+            }))),
         });
     };
     // A registry that now names another IdP: not-found, the refusal as the
@@ -125,7 +139,7 @@ fn discovered_get(request: &Request<'_>) -> anyhow::Result<Lookup> {
         sso::discover::check_binding(&binding, discovery, registry, request.headers)
     {
         return Ok(Lookup::Missing {
-            note: Some(refused),
+            note: Some(Note::Ready(refused)),
         });
     }
     let settings = binding.settings(discovery);
@@ -141,7 +155,8 @@ fn discovered_get(request: &Request<'_>) -> anyhow::Result<Lookup> {
             None => Lookup::Missing {
                 note: (!in_ci)
                     .then(|| sso::discover::sign_in_note(Some(&binding), registry))
-                    .flatten(),
+                    .flatten()
+                    .map(Note::Ready),
             },
         },
     )

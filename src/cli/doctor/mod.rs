@@ -17,7 +17,7 @@ use crate::env::ProcessEnv;
 use crate::keychain::{Budgeted, OsKeychain};
 use crate::protocol::OperationClass;
 use crate::registry::{CRATES_IO, Registry};
-use crate::source::{Lifetime, Lookup, Request, SourceKind, source};
+use crate::source::{Lifetime, Lookup, Note, Request, SourceKind, source};
 
 mod origin;
 mod probe;
@@ -412,9 +412,12 @@ fn sources(
                 ),
                 None,
             )),
-            (Ok(Lookup::Missing { note }), _) => {
-                findings.push(missing(*kind, registry, settings, note))
-            }
+            (Ok(Lookup::Missing { note }), _) => findings.push(missing(
+                *kind,
+                registry,
+                settings,
+                note.and_then(Note::text),
+            )),
             (Err(e), _) => findings.push(finding(
                 source_code(*kind),
                 Severity::Error,
