@@ -1,6 +1,6 @@
 //! Where a secret's value goes into a request: a bearer or Basic
-//! `Authorization` header, another header, a form field, a JSON field, a
-//! SigV4 signature. The grants hand [`Token`]s to these functions and never
+//! `Authorization` header, another header, a form field, a JSON field (a
+//! SigV4 signature is [`super::sigv4`]'s). The grants hand [`Token`]s to these functions and never
 //! read the value themselves; the bodies built here are zeroized when
 //! dropped.
 
@@ -96,56 +96,6 @@ fn sensitive_header(req: RequestBuilder, name: &'static str, value: &str) -> Req
         }
         Err(_) => req.header(name, value),
     }
-}
-
-/// The SigV4 headers (`authorization`, `x-amz-date`,
-/// `x-amz-security-token`) for an empty-bodied POST of `url` to AWS
-/// `service` in `region`, signed with the access key `key_id` / `secret`
-/// (and `session` for temporary credentials) at `time`.
-pub fn sigv4_post(
-    url: &url::Url,
-    region: &str,
-    service: &str,
-    key_id: &str,
-    secret: &Token,
-    session: Option<&Token>,
-    time: std::time::SystemTime,
-) -> anyhow::Result<Vec<(&'static str, String)>> {
-    use anyhow::anyhow;
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-    let identity = aws_credential_types::Credentials::new(
-        key_id.to_owned(),
-        secret.expose(),
-        session.map(|t| t.expose().to_owned()),
-        None,
-        "cargo-credential-corp",
-    )
-    .into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(service)
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|_| anyhow!("cannot build the SigV4 signing parameters"))?
-        .into();
-    let shown = super::url::display_url(url);
-    let signable = SignableRequest::new(
-        "POST",
-        url.as_str(),
-        std::iter::empty(),
-        SignableBody::Bytes(&[]),
-    )
-    .map_err(|_| anyhow!("cannot sign a request to {shown}"))?;
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|_| anyhow!("cannot sign a request to {shown}"))?
-        .into_parts();
-    let (headers, _) = instructions.into_parts();
-    Ok(headers
-        .into_iter()
-        .map(|h| (h.name(), h.value().to_owned()))
-        .collect())
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod failure;
 pub mod fields;
 pub mod http;
 pub mod network;
+pub mod sigv4;
 pub(crate) mod tls;
 pub mod url;
 

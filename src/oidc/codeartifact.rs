@@ -5,14 +5,14 @@
 //! `AWS_ROLE_ARN`), the variables `AWS_ACCESS_KEY_ID` /
 //! `AWS_SECRET_ACCESS_KEY` (/ `AWS_SESSION_TOKEN`), the shared credentials
 //! file (static keys), or, only with `identity = "aws-imds"`, IMDSv2 (see
-//! [`super::aws`]), sign (SigV4, the `aws-sigv4` crate) `POST
+//! [`super::aws`]), sign (SigV4, [`crate::net::sigv4`]) `POST
 //! /v1/authorization-token?domain=…&domain-owner=…&duration=…`; its
 //! `authorizationToken` is the registry token, sent as it is (no scheme),
 //! and Cargo is told its `expiration`. The token is cached across runs like
 //! other OIDC tokens, keyed on the registry, the domain, the role and the
 //! identity (or access key), so a cache hit makes no AWS call at all.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, anyhow, bail};
 use serde::Deserialize;
@@ -286,17 +286,19 @@ fn sign(
     creds: &Credentials,
     now: i64,
 ) -> anyhow::Result<Vec<(&'static str, String)>> {
-    let time = UNIX_EPOCH + Duration::from_secs(u64::try_from(now).unwrap_or(0));
-    let time = if now <= 0 { SystemTime::now() } else { time };
-    crate::net::fields::sigv4_post(
-        url,
-        &aws.region,
-        "codeartifact",
-        &creds.access_key_id,
-        &creds.secret_access_key,
-        creds.session_token.as_ref(),
-        time,
-    )
+    let now = if now > 0 {
+        now
+    } else {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    };
+    let signer = crate::net::sigv4::Signer {
+        key_id: &creds.access_key_id,
+        secret: &creds.secret_access_key,
+        session: creds.session_token.as_ref(),
+    };
+    crate::net::sigv4::post_headers(url, &aws.region, "codeartifact", signer, now)
 }
 
 /// Reads CodeArtifact's answer: `{"authorizationToken", "expiration"}`.
