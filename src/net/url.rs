@@ -120,4 +120,22 @@ mod tests {
             assert!(!proxied(direct), "{direct}");
         }
     }
+
+    #[test]
+    fn international_domain_names_are_sent_in_their_ascii_form() {
+        // url's IDNA tables (idna_adapter, pinned in Cargo.toml): a Unicode
+        // host becomes its punycode, mapped and normalised; one that is
+        // not a valid name is refused. Cargo hands the index URL over in
+        // this form too.
+        let host = |u: &str| checked_url(u).unwrap().host_str().unwrap().to_owned();
+        assert_eq!(host("https://bücher.example/t"), "xn--bcher-kva.example");
+        assert_eq!(host("https://BÜCHER.example/t"), "xn--bcher-kva.example");
+        assert_eq!(host("https://ｉｄｐ.example/t"), "idp.example");
+        assert_eq!(
+            host("https://xn--bcher-kva.example/t"),
+            "xn--bcher-kva.example"
+        );
+        assert_eq!(host("https://straße.example/t"), "xn--strae-oqa.example");
+        assert!(checked_url("https://xn--a.example/t").is_err());
+    }
 }
