@@ -60,7 +60,13 @@ struct Keypair {
 
 impl Keypair {
     fn generate() -> Self {
-        let mut private_key_bytes = [0; 128];
+        // A 256-bit private exponent, not one as long as the 1024-bit
+        // prime: the group's own strength is about 80 bits (RFC 3766), and
+        // an exponent of twice a strength is enough (RFC 3526 §8; OpenSSL
+        // and RFC 7919 §5.2 size theirs the same way). The prime is safe
+        // (p = 2q + 1), so a short exponent leaks nothing through small
+        // subgroups; each exponentiation costs a quarter of the work.
+        let mut private_key_bytes = [0; 32];
         getrandom::fill(&mut private_key_bytes).expect("platform RNG failed");
 
         let private_key = BigUint::from_bytes_be(&private_key_bytes);
