@@ -10,8 +10,10 @@
 //! that verifies it with botocore.
 //!
 //! HMAC-SHA256 and SHA-256 are ring's (already here for TLS). The secret
-//! key and the keys derived from it live in buffers that are zeroized when
-//! dropped.
+//! key, the keys derived from it, the canonical request and the headers
+//! returned (the session token is one) are in buffers zeroized when dropped;
+//! ring's HMAC keeps padded copies of each key on its own stack, which it
+//! does not clear.
 
 use ring::{digest, hmac};
 use zeroize::Zeroizing;
@@ -35,13 +37,15 @@ pub struct Signer<'a> {
 /// for temporary credentials) that sign an empty-bodied POST of `url` to
 /// AWS `service` in `region` at `unix_time` (seconds). The `host` header
 /// signed is the URL's host and port, which is what an HTTP client sends.
+/// Build the URL's query with [`query`], so that what is signed is what is
+/// sent.
 pub fn post_headers(
     url: &url::Url,
     region: &str,
     service: &str,
     signer: Signer<'_>,
     unix_time: i64,
-) -> anyhow::Result<Vec<(&'static str, String)>> {
+) -> anyhow::Result<Vec<(&'static str, Zeroizing<String>)>> {
     let Some(host) = url.host_str() else {
         anyhow::bail!("cannot sign a request without a host");
     };
@@ -63,20 +67,26 @@ pub fn post_headers(
     let day = &amz_date[..8];
 
     // Canonical headers, by name: host, x-amz-date, x-amz-security-token.
-    let mut headers = vec![("host", host), ("x-amz-date", amz_date.clone())];
+    let mut headers = vec![
+        ("host", Zeroizing::new(host)),
+        ("x-amz-date", Zeroizing::new(amz_date.clone())),
+    ];
     if let Some(session) = signer.session {
-        headers.push(("x-amz-security-token", session.expose().to_owned()));
+        headers.push((
+            "x-amz-security-token",
+            Zeroizing::new(session.expose().to_owned()),
+        ));
     }
     let signed_headers = headers
         .iter()
         .map(|(name, _)| *name)
         .collect::<Vec<_>>()
         .join(";");
-    let mut canonical = format!(
+    let mut canonical = Zeroizing::new(format!(
         "POST\n{}\n{}\n",
-        encode(url.path(), true),
+        encode(&normalized_path(url.path()), true),
         canonical_query(url)
-    );
+    ));
     for (name, value) in &headers {
         canonical.push_str(name);
         canonical.push(':');
@@ -104,17 +114,43 @@ pub fn post_headers(
     let mut out = vec![
         (
             "authorization",
-            format!(
+            Zeroizing::new(format!(
                 "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
                 signer.key_id
-            ),
+            )),
         ),
-        ("x-amz-date", amz_date),
+        ("x-amz-date", Zeroizing::new(amz_date)),
     ];
     if let Some(session) = signer.session {
-        out.push(("x-amz-security-token", session.expose().to_owned()));
+        out.push((
+            "x-amz-security-token",
+            Zeroizing::new(session.expose().to_owned()),
+        ));
     }
     Ok(out)
+}
+
+/// A query string of `pairs`, in their order, encoded the way SigV4
+/// canonicalises them: a URL whose query is set to this is signed exactly as
+/// it is sent (a form encoding would send `+` for a space and `%7E` for
+/// `~`, and sign something else).
+pub fn query(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k, false), encode(v, false)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// `path` without empty segments (`//`), as AWS (and botocore) normalise
+/// it for every service but S3; a trailing `/` is kept.
+fn normalized_path(path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut out = format!("/{}", segments.join("/"));
+    if path.ends_with('/') && !segments.is_empty() {
+        out.push('/');
+    }
+    out
 }
 
 /// HMAC-SHA256 of `data` under `key`.
@@ -173,7 +209,7 @@ mod tests {
         (region, service): (&str, &str),
         session: Option<&str>,
         time: i64,
-    ) -> Vec<(&'static str, String)> {
+    ) -> Vec<(&'static str, Zeroizing<String>)> {
         let secret = Token::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into());
         let session = session.map(|s| Token::new(s.into()));
         let signer = Signer {
@@ -191,7 +227,7 @@ mod tests {
         .unwrap()
     }
 
-    fn header<'a>(headers: &'a [(&'static str, String)], name: &str) -> Option<&'a str> {
+    fn header<'a>(headers: &'a [(&'static str, Zeroizing<String>)], name: &str) -> Option<&'a str> {
         headers
             .iter()
             .find(|(n, _)| *n == name)
@@ -284,5 +320,43 @@ mod tests {
             1_440_938_160,
         );
         assert!(h.iter().all(|(_, v)| !v.contains("wJalrXUtnFEMI")), "{h:?}");
+    }
+
+    #[test]
+    fn empty_path_segments_are_dropped_as_aws_normalises_them() {
+        // review: `codeartifact-endpoint = "https://proxy.example//ca"`
+        // was signed with `//` where AWS and botocore sign `/`.
+        for (url, signature) in [
+            (
+                "https://proxy.example//ca/v1/authorization-token?domain=d",
+                "a0f3468402b9be371f5b83d6ce4ba71df1db09a3aff32f81d95f6b88a891c447",
+            ),
+            (
+                "https://proxy.example/ca//v1/x/",
+                "d0ff8d9af798bf7d6245d40a09ecfbc002cf100a40752ed5b10bc0164ea3ae3c",
+            ),
+        ] {
+            let h = sign(url, ("us-east-1", "service"), None, 1_440_938_160);
+            let auth = header(&h, "authorization").unwrap();
+            assert!(auth.ends_with(signature), "{url}: {auth}");
+        }
+        assert_eq!(normalized_path("/"), "/");
+        assert_eq!(normalized_path("//"), "/");
+        assert_eq!(normalized_path("/a//b/"), "/a/b/");
+    }
+
+    #[test]
+    fn a_query_built_by_query_is_signed_as_it_is_sent() {
+        let mut url = url::Url::parse("https://example.amazonaws.com/p").unwrap();
+        url.set_query(Some(&query(&[
+            ("domain", "my domain~*+"),
+            ("domain-owner", "é/&="),
+        ])));
+        assert_eq!(
+            url.query(),
+            Some("domain=my%20domain~%2A%2B&domain-owner=%C3%A9%2F%26%3D")
+        );
+        // What is signed is the query as sent, sorted.
+        assert_eq!(canonical_query(&url), url.query().unwrap());
     }
 }

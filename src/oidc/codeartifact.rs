@@ -259,15 +259,18 @@ pub fn authorization_token(
         aws.codeartifact_endpoint.trim_end_matches('/')
     ))
     .map_err(|_| anyhow!("`codeartifact-endpoint` is not a URL"))?;
-    url.query_pairs_mut()
-        .append_pair("domain", &aws.domain)
-        .append_pair("domain-owner", &aws.domain_owner)
-        .append_pair("duration", &aws.duration_secs.to_string());
+    // Encoded the way SigV4 canonicalises it, so that the signature covers
+    // exactly the query sent.
+    url.set_query(Some(&crate::net::sigv4::query(&[
+        ("domain", &aws.domain),
+        ("domain-owner", &aws.domain_owner),
+        ("duration", &aws.duration_secs.to_string()),
+    ])));
     let (url, req) = http.post(url.as_str())?;
     let headers = sign(&url, aws, creds, now)?;
     let mut req = req.header(reqwest::header::ACCEPT, "application/json");
     for (name, value) in &headers {
-        let mut value = reqwest::header::HeaderValue::from_str(value)
+        let mut value = reqwest::header::HeaderValue::from_str(value.as_str())
             .map_err(|_| anyhow!("the signature is not a header value"))?;
         value.set_sensitive(true);
         req = req.header(*name, value);
@@ -285,7 +288,7 @@ fn sign(
     aws: &AwsSettings,
     creds: &Credentials,
     now: i64,
-) -> anyhow::Result<Vec<(&'static str, String)>> {
+) -> anyhow::Result<Vec<(&'static str, zeroize::Zeroizing<String>)>> {
     let now = if now > 0 {
         now
     } else {
@@ -464,11 +467,12 @@ mod tests {
         )
         .unwrap();
         let headers = sign(&url, &aws, &creds, 1_700_000_000).unwrap();
-        let auth = &headers
+        let auth = headers
             .iter()
             .find(|(n, _)| *n == "authorization")
             .unwrap()
-            .1;
+            .1
+            .as_str();
         assert!(
             auth.starts_with(
                 "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20231114/eu-west-1/codeartifact/aws4_request"
@@ -479,12 +483,12 @@ mod tests {
         assert!(
             headers
                 .iter()
-                .any(|(n, v)| *n == "x-amz-security-token" && v == "session-Rt55")
+                .any(|(n, v)| *n == "x-amz-security-token" && v.as_str() == "session-Rt55")
         );
         assert!(
             headers
                 .iter()
-                .any(|(n, v)| *n == "x-amz-date" && v == "20231114T221320Z")
+                .any(|(n, v)| *n == "x-amz-date" && v.as_str() == "20231114T221320Z")
         );
     }
 }

@@ -190,6 +190,15 @@ fn codeartifact(raw: &RawOidc, table: &str) -> anyhow::Result<RawOidc> {
              AWS account id that owns the domain, as a string"
         );
     }
+    if let Some(domain) = raw.codeartifact_domain.as_deref()
+        && !is_codeartifact_domain(domain)
+    {
+        bail!(
+            "[{table}]: `codeartifact-domain` is not a CodeArtifact domain name (2 to 50 \
+             characters: lower-case letters, digits and `-`, starting with a letter and not \
+             ending with `-`)"
+        );
+    }
     let endpoint = raw
         .codeartifact_endpoint
         .clone()
@@ -205,6 +214,19 @@ fn codeartifact(raw: &RawOidc, table: &str) -> anyhow::Result<RawOidc> {
         ),
         ..raw.clone()
     })
+}
+
+/// Whether `name` is a CodeArtifact domain name as AWS accepts one
+/// (`[a-z][a-z0-9-]{0,48}[a-z0-9]`): what is signed is then exactly what is
+/// sent, and a typo is caught here rather than as a refused signature.
+fn is_codeartifact_domain(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (2..=50).contains(&bytes.len())
+        && bytes[0].is_ascii_lowercase()
+        && bytes[bytes.len() - 1] != b'-'
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
 /// `kind` as written in a config file (`"circleci"`, `"azure-pipelines"`).
@@ -294,6 +316,38 @@ mod tests {
             for needle in needles {
                 assert!(msg.contains(needle), "{extra}: {needle:?} in {msg}");
             }
+        }
+    }
+
+    #[test]
+    fn a_codeartifact_domain_must_be_a_domain_name_aws_accepts() {
+        // review: a space or `~` was signed in one encoding and sent in
+        // another (form-encoded), so AWS refused the signature.
+        let config = |domain: &str| {
+            parse(&format!(
+                "grant = \"aws-codeartifact\"\ncodeartifact-domain = {domain:?}\n\
+                 codeartifact-domain-owner = \"123456789012\"\naws-region = \"eu-west-1\"\n"
+            ))
+        };
+        for good in ["corp", "my-domain-2", "ab", &format!("a{}", "b".repeat(49))] {
+            assert!(config(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "my domain",
+            "a~b",
+            "a*b",
+            "Corp",
+            "2corp",
+            "corp-",
+            "c",
+            "",
+            &format!("a{}", "b".repeat(50)),
+        ] {
+            let msg = format!("{:#}", config(bad).unwrap_err());
+            assert!(
+                msg.contains("`codeartifact-domain` is not a CodeArtifact domain name"),
+                "{bad:?}: {msg}"
+            );
         }
     }
 
