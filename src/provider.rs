@@ -69,7 +69,7 @@ impl<E: Environment, K: Keychain> Provider<E, K> {
             env: &self.env,
             keychain,
             files: &FileStore::user,
-            now: &unix_now,
+            now: &crate::source::unix_now,
             headers,
         }
     }
@@ -389,10 +389,6 @@ pub fn with_discovery(settings: &Settings) -> Vec<SourceKind> {
         sources.insert(at, SourceKind::Sso);
     }
     sources
-}
-
-fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 fn operation_class(operation: &Operation<'_>) -> OperationClass {

@@ -66,13 +66,12 @@ pub fn run(args: &RevokeArgs) -> anyhow::Result<()> {
         .map_or(crate::config::DEFAULT_KEYCHAIN_TIMEOUT, |s| {
             s.keychain_timeout
         });
-    let now = || time::OffsetDateTime::now_utc().unix_timestamp();
     let cx = crate::mint::Context {
         env: &ProcessEnv,
         keychain: &OsKeychain,
         keychain_timeout,
         files: &FileStore::user,
-        now: &now,
+        now: &crate::source::unix_now,
         token_vars: &[],
         secret_vars: &[],
     };

@@ -22,11 +22,9 @@ use super::cargo_config::{CargoConfig, is_this_entry};
 use super::shown::{json_safe, shown};
 use crate::cache::FileStore;
 use crate::config::{Config, ConfigPaths, Settings};
-use crate::env::ProcessEnv;
 use crate::keychain::{Budgeted, OsKeychain};
-use crate::protocol::OperationClass;
 use crate::registry::{CRATES_IO, Registry};
-use crate::source::{Lifetime, Lookup, Request, source};
+use crate::source::{Lifetime, Lookup, process_request, source, unix_now};
 use crate::sso::discover::{How, host_of};
 use crate::sso::grant::Grants;
 
@@ -128,13 +126,9 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<()> {
         let json = serde_json::to_string_pretty(&status)?;
         println!("{}", json_safe(&json));
     } else {
-        print!("{}", human(&status, now()));
+        print!("{}", human(&status, unix_now()));
     }
     Ok(())
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 fn collect(args: &StatusArgs, cwd: &Path) -> anyhow::Result<Status> {
@@ -217,19 +211,8 @@ fn blank(registry: &Registry<'_>, note: &str) -> RegistryStatus {
 }
 
 fn registry_status(registry: &Registry<'_>, settings: &Settings) -> RegistryStatus {
-    let env = ProcessEnv;
     let keychain = Budgeted::new(&OsKeychain, settings.keychain_timeout);
-    let now_fn = now;
-    let request = Request {
-        registry,
-        settings,
-        operation: OperationClass::Read,
-        env: &env,
-        keychain: &keychain,
-        files: &FileStore::user,
-        now: &now_fn,
-        headers: &[],
-    };
+    let request = process_request(registry, settings, &keychain);
     let mut status = blank(registry, "");
     status.notes.clear();
     let applied = crate::source::sso::applied(&request);

@@ -243,20 +243,31 @@ impl Http {
         url: &Url,
         request: RequestBuilder,
     ) -> anyhow::Result<(u16, Option<String>)> {
-        let response = request.timeout(self.timeout).send().map_err(|e| {
-            send_error(
-                url,
-                &e,
-                self.network.get(),
-                (self.timeout, self.timeout_setting),
-            )
-        })?;
+        let response = self.send_request(url, request)?;
         let challenge = response
             .headers()
             .get(reqwest::header::WWW_AUTHENTICATE)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().filter(|c| !c.is_control()).take(200).collect());
         Ok((response.status().as_u16(), challenge))
+    }
+
+    /// Sends `request` with the call's deadline (reqwest's per-request
+    /// timeout is total: connect, headers and body); a request that got no
+    /// answer becomes a [`super::NoAnswer`] naming what to check.
+    fn send_request(
+        &self,
+        url: &Url,
+        request: RequestBuilder,
+    ) -> anyhow::Result<reqwest::blocking::Response> {
+        request.timeout(self.timeout).send().map_err(|e| {
+            send_error(
+                url,
+                &e,
+                self.network.get(),
+                (self.timeout, self.timeout_setting),
+            )
+        })
     }
 
     fn send_inner(
@@ -287,15 +298,7 @@ impl Http {
         let endpoint = display_url(url);
         let ms = self.timeout.as_millis();
         let deadline = Instant::now() + self.timeout;
-        // reqwest's per-request timeout is total: connect, headers and body.
-        let mut response = request.timeout(self.timeout).send().map_err(|e| {
-            send_error(
-                url,
-                &e,
-                self.network.get(),
-                (self.timeout, self.timeout_setting),
-            )
-        })?;
+        let mut response = self.send_request(url, request)?;
         let status = response.status();
         let reuse = max_age(
             response

@@ -12,8 +12,6 @@
 //! other OIDC tokens, keyed on the registry, the domain, the role and the
 //! identity (or access key), so a cache hit makes no AWS call at all.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use anyhow::{Context as _, anyhow, bail};
 use serde::Deserialize;
 
@@ -292,9 +290,7 @@ fn sign(
     let now = if now > 0 {
         now
     } else {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        time::OffsetDateTime::now_utc().unix_timestamp()
     };
     let signer = crate::net::sigv4::Signer {
         key_id: &creds.access_key_id,

@@ -45,6 +45,32 @@ pub struct Request<'a> {
     pub headers: &'a [String],
 }
 
+/// The clock of a real run: the current time in Unix seconds.
+pub fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A read request for `registry` over this process's environment, the
+/// given `keychain` (the OS keychain within `keychain-timeout`), the user's
+/// file store and the real clock: how `status` and `doctor` ask the sources
+/// what a `get` would find.
+pub fn process_request<'a>(
+    registry: &'a Registry<'a>,
+    settings: &'a Settings,
+    keychain: &'a dyn Keychain,
+) -> Request<'a> {
+    Request {
+        registry,
+        settings,
+        operation: OperationClass::Read,
+        env: &crate::env::ProcessEnv,
+        keychain,
+        files: &FileStore::user,
+        now: &unix_now,
+        headers: &[],
+    }
+}
+
 impl Request<'_> {
     /// The context of the token-issuing sources (`oidc`, `sso`).
     pub fn context(&self) -> crate::mint::Context<'_> {

@@ -11,13 +11,10 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::cache::FileStore;
 use crate::config::{AuthScheme, Config, ConfigPaths};
-use crate::env::ProcessEnv;
 use crate::keychain::{Budgeted, OsKeychain};
-use crate::protocol::OperationClass;
 use crate::registry::{CRATES_IO, Registry};
-use crate::source::{Lifetime, Lookup, Note, Request, SourceKind, source};
+use crate::source::{Lifetime, Lookup, Note, SourceKind, process_request, source, unix_now};
 
 mod origin;
 mod probe;
@@ -340,19 +337,8 @@ fn sources(
     settings: &crate::config::Settings,
     findings: &mut Vec<Finding>,
 ) -> Option<(TokenInfo, crate::secret::Token)> {
-    let env = ProcessEnv;
     let keychain = Budgeted::new(&OsKeychain, settings.keychain_timeout);
-    let now = || time::OffsetDateTime::now_utc().unix_timestamp();
-    let request = Request {
-        registry,
-        settings,
-        operation: OperationClass::Read,
-        env: &env,
-        keychain: &keychain,
-        files: &FileStore::user,
-        now: &now,
-        headers: &[],
-    };
+    let request = process_request(registry, settings, &keychain);
     let shown = registry.display_name();
     let scheme = match settings.auth_scheme {
         AuthScheme::None => "none",
@@ -381,7 +367,7 @@ fn sources(
                         "source {what} has a token for `{shown}` from {from} (sent with scheme \
                          {scheme}{})",
                         expires_at
-                            .map(|t| format!(", expires in {} s", t - now()))
+                            .map(|t| format!(", expires in {} s", t - unix_now()))
                             .unwrap_or_default()
                     ),
                     None,
